@@ -1,0 +1,531 @@
+#include "daemon/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include <librdkafka/rdkafka.h>
+#include <toml++/toml.h>
+
+extern char** environ;
+
+namespace recsd::daemon {
+namespace {
+
+enum class Type { kString, kInt, kFloat, kBool, kDuration, kAnyScalar };
+
+// One key of the schema. A key ending in "." is an open table: any key below it is accepted with
+// the table's type (kafka.*, events.weights.*).
+struct KeySpec {
+  std::string_view key;
+  Type type;
+  std::string_view default_value;
+  std::int64_t min = 0;  // for kInt: allowed range when min < max
+  std::int64_t max = 0;
+  std::vector<std::string_view> allowed = {};  // for kString: allowed values when not empty
+};
+
+const std::vector<KeySpec>& Schema() {
+  static const std::vector<KeySpec> schema = {
+      {"kafka.", Type::kAnyScalar, ""},
+      {"topics.events", Type::kString, "recsd.events"},
+      {"topics.items", Type::kString, "recsd.items"},
+      {"topics.recommendations", Type::kString, "recsd.recommendations"},
+      {"topics.dlq", Type::kString, "recsd.events.dlq"},
+      {"topics.changelog", Type::kString, "recsd.state-changelog"},
+      {"topics.model_stats", Type::kString, "recsd.model-stats"},
+      {"admin.listen", Type::kString, "127.0.0.1:9464"},
+      {"admin.token", Type::kString, ""},
+      {"admin.token_file", Type::kString, ""},
+      {"log.level", Type::kString, "info", 0, 0,
+       {"trace", "debug", "info", "warn", "error", "critical", "off"}},
+      {"log.format", Type::kString, "text", 0, 0, {"text", "json"}},
+      {"model.embedding_dim", Type::kInt, "64", 1, 4096},
+      {"model.half_life_short", Type::kDuration, "30m"},
+      {"model.half_life_long", Type::kDuration, "7d"},
+      {"model.list_size", Type::kInt, "20", 1, 1000},
+      {"events.weights.", Type::kFloat, ""},
+  };
+  return schema;
+}
+
+// Defaults inside open tables.
+std::vector<std::pair<std::string, std::string>> OpenTableDefaults() {
+  std::vector<std::pair<std::string, std::string>> defaults = {
+      {"kafka.bootstrap.servers", "127.0.0.1:9092"},
+      {"kafka.group.id", "recsd"},
+      // librdkafka defaults to "latest": a new consumer group would silently skip existing data.
+      {"kafka.auto.offset.reset", "earliest"},
+      // Partition user keys like Java clients do, so every producer agrees on a user's partition.
+      {"kafka.partitioner", "murmur2_random"},
+      {"kafka.compression.type", "lz4"},
+  };
+  const EventTypeTable builtin;
+  for (const EventTypeSpec& t : builtin.types()) {
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), t.weight);
+    defaults.emplace_back("events.weights." + t.name, std::string(buf, end));
+  }
+  return defaults;
+}
+
+const KeySpec* FindSpec(std::string_view key) {
+  for (const KeySpec& spec : Schema()) {
+    if (spec.key.ends_with('.') ? (key.starts_with(spec.key) && key.size() > spec.key.size())
+                                : key == spec.key) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+// True when some schema key lies below `table` (so a TOML table of that name is expected).
+bool IsKnownTable(std::string_view table) {
+  const std::string prefix = std::string(table) + ".";
+  return std::any_of(Schema().begin(), Schema().end(), [&](const KeySpec& spec) {
+    return spec.key.starts_with(prefix) || std::string_view(prefix).starts_with(spec.key);
+  });
+}
+
+const char* TypeName(Type t) {
+  switch (t) {
+    case Type::kString: return "a string";
+    case Type::kInt: return "an integer";
+    case Type::kFloat: return "a number";
+    case Type::kBool: return "true or false";
+    case Type::kDuration: return "a duration string like \"250ms\", \"30m\" or \"7d\"";
+    case Type::kAnyScalar: return "a string, number or boolean";
+  }
+  return "?";
+}
+
+std::string FormatDouble(double v) {
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, end);
+}
+
+// Checks `text` against the spec; on success `*canonical` is its canonical form.
+std::optional<std::string> ValidateText(const KeySpec& spec, const std::string& text,
+                                        std::string* canonical) {
+  switch (spec.type) {
+    case Type::kString:
+    case Type::kAnyScalar:
+      if (!spec.allowed.empty() &&
+          std::find(spec.allowed.begin(), spec.allowed.end(), text) == spec.allowed.end()) {
+        std::string list;
+        for (std::string_view a : spec.allowed) {
+          list += (list.empty() ? "" : ", ") + std::string(a);
+        }
+        return "\"" + text + "\" is not one of " + list;
+      }
+      *canonical = text;
+      return std::nullopt;
+    case Type::kInt: {
+      std::int64_t v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+        return "expected " + std::string(TypeName(spec.type)) + ", got \"" + text + "\"";
+      }
+      if (spec.min < spec.max && (v < spec.min || v > spec.max)) {
+        return std::to_string(v) + " is outside [" + std::to_string(spec.min) + ", " +
+               std::to_string(spec.max) + "]";
+      }
+      *canonical = std::to_string(v);
+      return std::nullopt;
+    }
+    case Type::kFloat: {
+      double v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+        return "expected " + std::string(TypeName(spec.type)) + ", got \"" + text + "\"";
+      }
+      if (!std::isfinite(v)) {
+        return "must be finite";
+      }
+      *canonical = FormatDouble(v);
+      return std::nullopt;
+    }
+    case Type::kBool:
+      if (text != "true" && text != "false") {
+        return "expected true or false, got \"" + text + "\"";
+      }
+      *canonical = text;
+      return std::nullopt;
+    case Type::kDuration: {
+      Milliseconds d{};
+      if (!ParseDuration(text, &d)) {
+        return "bad duration \"" + text + "\": expected an integer and a unit (ms, s, m, h, d)";
+      }
+      *canonical = text;
+      return std::nullopt;
+    }
+  }
+  return "unsupported type";
+}
+
+// Converts a TOML value to text for ValidateText; a type mismatch is reported here.
+std::optional<std::string> TomlToText(const KeySpec& spec, const toml::node& node,
+                                      std::string* text) {
+  const auto wrong = [&](const char* got) {
+    return "expected " + std::string(TypeName(spec.type)) + ", got " + got;
+  };
+  if (const auto* s = node.as_string()) {
+    if (spec.type != Type::kString && spec.type != Type::kDuration &&
+        spec.type != Type::kAnyScalar) {
+      return wrong("a string");
+    }
+    *text = s->get();
+    return std::nullopt;
+  }
+  if (const auto* i = node.as_integer()) {
+    if (spec.type != Type::kInt && spec.type != Type::kFloat && spec.type != Type::kAnyScalar) {
+      return wrong("an integer");
+    }
+    *text = std::to_string(i->get());
+    return std::nullopt;
+  }
+  if (const auto* f = node.as_floating_point()) {
+    if (spec.type != Type::kFloat && spec.type != Type::kAnyScalar) {
+      return wrong("a float");
+    }
+    *text = FormatDouble(f->get());
+    return std::nullopt;
+  }
+  if (const auto* b = node.as_boolean()) {
+    if (spec.type != Type::kBool && spec.type != Type::kAnyScalar) {
+      return wrong("a boolean");
+    }
+    *text = b->get() ? "true" : "false";
+    return std::nullopt;
+  }
+  if (node.is_array()) {
+    return wrong("an array");
+  }
+  if (node.is_table()) {
+    return wrong("a table");
+  }
+  return wrong("a date or time");
+}
+
+class Loader {
+ public:
+  explicit Loader(LoadedConfig* out) : out_(out) {}
+
+  void Defaults() {
+    for (const KeySpec& spec : Schema()) {
+      if (!spec.key.ends_with('.')) {
+        out_->settings[std::string(spec.key)] = {std::string(spec.default_value), "default"};
+      }
+    }
+    for (auto& [key, value] : OpenTableDefaults()) {
+      out_->settings[key] = {value, "default"};
+    }
+  }
+
+  void File(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      Problem("", path, "cannot read the file (missing, or not a regular file)");
+      return;
+    }
+    toml::table root;
+    try {
+      root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      Problem("", path + ":" + std::to_string(e.source().begin.line),
+              "TOML syntax error: " + std::string(e.description()));
+      return;
+    } catch (const std::exception& e) {
+      Problem("", path, std::string("cannot read the file: ") + e.what());
+      return;
+    }
+    Walk(root, "", path);
+  }
+
+  void Env(const std::vector<std::string>& env) {
+    for (const std::string& entry : env) {
+      const std::size_t eq = entry.find('=');
+      const std::string name = entry.substr(0, eq);
+      if (!name.starts_with("RECSD_") || name.find("__") == std::string::npos ||
+          eq == std::string::npos) {
+        continue;
+      }
+      std::string key;
+      std::string_view rest = std::string_view(name).substr(6);
+      bool kafka = false;
+      for (std::size_t part = 0; !rest.empty(); ++part) {
+        const std::size_t sep = rest.find("__");
+        std::string piece(rest.substr(0, sep));
+        std::transform(piece.begin(), piece.end(), piece.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (part == 0) {
+          kafka = piece == "kafka";
+        } else if (kafka) {
+          std::replace(piece.begin(), piece.end(), '_', '.');
+        }
+        key += (key.empty() ? "" : ".") + piece;
+        rest = sep == std::string_view::npos ? std::string_view() : rest.substr(sep + 2);
+      }
+      SetText(key, entry.substr(eq + 1), "env " + name);
+    }
+  }
+
+  void Sets(const std::vector<std::string>& sets) {
+    for (const std::string& s : sets) {
+      const std::size_t eq = s.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        Problem("", "--set", "\"" + s + "\" is not section.key=value");
+        continue;
+      }
+      SetText(s.substr(0, eq), s.substr(eq + 1), "--set");
+    }
+  }
+
+  void Build() {
+    const Settings& st = out_->settings;
+    Config& c = out_->config;
+    const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
+    c.topics = {get("topics.events"),    get("topics.items"),     get("topics.recommendations"),
+                get("topics.dlq"),       get("topics.changelog"), get("topics.model_stats")};
+    c.admin = {get("admin.listen"), get("admin.token"), get("admin.token_file")};
+    c.log = {get("log.level"), get("log.format")};
+    c.model.embedding_dim = std::stoul(get("model.embedding_dim"));
+    c.model.list_size = std::stoul(get("model.list_size"));
+    for (auto [key, field] : {std::pair{"model.half_life_short", &c.model.half_life_short},
+                              std::pair{"model.half_life_long", &c.model.half_life_long}}) {
+      ParseDuration(get(key), field);
+      if (field->count() <= 0) {
+        Problem(key, st.at(key).origin, "must be longer than 0");
+      }
+    }
+    std::vector<EventTypeSpec> weights;
+    for (const auto& [key, s] : st) {
+      if (key.starts_with("events.weights.")) {
+        weights.push_back({key.substr(15), std::stod(s.value)});
+      } else if (key.starts_with("kafka.")) {
+        c.kafka[key.substr(6)] = s.value;
+      }
+    }
+    if (!c.event_types.Configure(weights)) {
+      Problem("events.weights", "", "more than " + std::to_string(EventTypeTable::kMaxTypes) +
+                                        " event types");
+    }
+    CheckKafka();
+  }
+
+ private:
+  void Problem(std::string key, std::string origin, std::string message) {
+    out_->problems.push_back({std::move(key), std::move(origin), std::move(message)});
+  }
+
+  void Walk(const toml::table& table, const std::string& prefix, const std::string& path) {
+    for (const auto& [k, node] : table) {
+      const std::string key = prefix.empty() ? std::string(k.str())
+                                             : prefix + "." + std::string(k.str());
+      const std::string origin = path + ":" + std::to_string(node.source().begin.line);
+      const KeySpec* spec = FindSpec(key);
+      if (spec == nullptr && node.is_table() && IsKnownTable(key)) {
+        Walk(*node.as_table(), key, path);
+        continue;
+      }
+      if (spec != nullptr && spec->key.ends_with('.') && node.is_table()) {
+        Walk(*node.as_table(), key, path);  // dotted keys inside an open table: kafka.a.b = ...
+        continue;
+      }
+      if (spec == nullptr) {
+        Problem(key, origin, "unknown key");
+        continue;
+      }
+      std::string text;
+      if (auto err = TomlToText(*spec, node, &text)) {
+        Problem(key, origin, Redact(key, *err));
+        continue;
+      }
+      Accept(*spec, key, text, origin);
+    }
+  }
+
+  void SetText(const std::string& key, const std::string& text, const std::string& origin) {
+    const KeySpec* spec = FindSpec(key);
+    if (spec == nullptr) {
+      Problem(key, origin, "unknown key");
+      return;
+    }
+    Accept(*spec, key, text, origin);
+  }
+
+  void Accept(const KeySpec& spec, const std::string& key, const std::string& text,
+              const std::string& origin) {
+    std::string canonical;
+    if (auto err = ValidateText(spec, text, &canonical)) {
+      Problem(key, origin, Redact(key, *err));
+      return;
+    }
+    if (spec.key == "events.weights." && !IsTypeName(key.substr(spec.key.size()))) {
+      Problem(key, origin, "an event type name is 1 to 64 of [a-z0-9_]");
+      return;
+    }
+    out_->settings[key] = {canonical, origin};
+  }
+
+  static bool IsTypeName(std::string_view name) {
+    return !name.empty() && name.size() <= 64 &&
+           std::all_of(name.begin(), name.end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+           });
+  }
+
+  static std::string Redact(const std::string& key, const std::string& message) {
+    return IsSecretKey(key) ? "invalid value (not shown: secret)" : message;
+  }
+
+  // librdkafka knows its own properties: let it reject unknown names and bad values now, at
+  // check-config time, instead of at start-up.
+  void CheckKafka() {
+    std::unique_ptr<rd_kafka_conf_t, decltype(&rd_kafka_conf_destroy)> conf(rd_kafka_conf_new(),
+                                                                            &rd_kafka_conf_destroy);
+    for (const auto& [name, value] : out_->config.kafka) {
+      char err[512] = {0};
+      if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err, sizeof(err)) !=
+          RD_KAFKA_CONF_OK) {
+        const std::string key = "kafka." + name;
+        Problem(key, out_->settings.at(key).origin, Redact(key, "librdkafka: " + std::string(err)));
+      }
+    }
+  }
+
+  LoadedConfig* out_;
+};
+
+}  // namespace
+
+std::string ConfigProblem::ToString() const {
+  std::string out = origin.empty() ? "" : origin + ": ";
+  if (!key.empty()) {
+    out += "key '" + key + "': ";
+  }
+  return out + message;
+}
+
+LoadedConfig LoadConfig(const ConfigSources& sources) {
+  LoadedConfig out;
+  Loader loader(&out);
+  loader.Defaults();
+  if (!sources.file.empty()) {
+    loader.File(sources.file);
+  }
+  loader.Env(sources.env);
+  loader.Sets(sources.sets);
+  loader.Build();
+  // Report a file's problems in file order (TOML tables iterate by key name).
+  const auto line_of = [](const ConfigProblem& p) {
+    const std::size_t colon = p.origin.rfind(':');
+    return colon == std::string::npos ? 0 : std::atoi(p.origin.c_str() + colon + 1);
+  };
+  std::stable_sort(out.problems.begin(), out.problems.end(),
+                   [&](const ConfigProblem& a, const ConfigProblem& b) {
+                     return line_of(a) < line_of(b);
+                   });
+  return out;
+}
+
+std::vector<std::string> ProcessEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    env.emplace_back(*e);
+  }
+  return env;
+}
+
+bool IsSecretKey(std::string_view key) {
+  std::string lower(key);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (std::string_view word : {"password", "secret", "token", "private", "credential", "ssl.key",
+                                "keystore", "oauthbearer.config"}) {
+    if (lower.find(word) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string RenderConfig(const Settings& settings) {
+  std::ostringstream out;
+  std::string section;
+  for (const auto& [key, setting] : settings) {
+    // Sections are the first component, except the open tables that have two (events.weights).
+    std::string table = key.substr(0, key.find('.'));
+    if (key.starts_with("events.weights.")) {
+      table = "events.weights";
+    }
+    if (table != section) {
+      out << (section.empty() ? "" : "\n") << "[" << table << "]\n";
+      section = table;
+    }
+    const std::string name = key.substr(table.size() + 1);
+    const KeySpec* spec = FindSpec(key);
+    const bool quoted_name = name.find('.') != std::string::npos;
+    const bool number = spec != nullptr && (spec->type == Type::kInt || spec->type == Type::kFloat ||
+                                            spec->type == Type::kBool);
+    std::string value = IsSecretKey(key) && !setting.value.empty() ? "<redacted>" : setting.value;
+    if (!number) {
+      std::string escaped;
+      for (char c : value) {
+        if (c == '"' || c == '\\') {
+          escaped.push_back('\\');
+        }
+        escaped.push_back(c);
+      }
+      value = "\"" + escaped + "\"";
+    }
+    out << (quoted_name ? "\"" + name + "\"" : name) << " = " << value << "  # " << setting.origin
+        << "\n";
+  }
+  return out.str();
+}
+
+bool ParseDuration(std::string_view text, Milliseconds* out) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    ++digits;
+  }
+  if (digits == 0) {
+    return false;
+  }
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + digits, n);
+  if (ec != std::errc()) {
+    return false;
+  }
+  const std::string_view unit = text.substr(digits);
+  std::int64_t scale = 0;
+  if (unit == "ms") {
+    scale = 1;
+  } else if (unit == "s") {
+    scale = 1000;
+  } else if (unit == "m") {
+    scale = 60'000;
+  } else if (unit == "h") {
+    scale = 3'600'000;
+  } else if (unit == "d") {
+    scale = 86'400'000;
+  } else {
+    return false;
+  }
+  if (n > std::numeric_limits<std::int64_t>::max() / scale) {
+    return false;
+  }
+  *out = Milliseconds(n * scale);
+  return true;
+}
+
+}  // namespace recsd::daemon

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/event.h"
+
+namespace recsd::daemon {
+
+// recsd's configuration: one TOML file, then environment overrides, then --set, over defaults.
+// Every key, its type and default is declared once, in the schema of config.cc, and documented in
+// ops/recsd.example.toml (a test checks that the two agree).
+//
+//   environment   RECSD_<SECTION>__<KEY>=value, e.g. RECSD_TOPICS__EVENTS=prod.events; nested
+//                 tables use more "__" (RECSD_EVENTS__WEIGHTS__VIEW=2). In the kafka section "_"
+//                 stands for "." (RECSD_KAFKA__BOOTSTRAP_SERVERS), as librdkafka keys have no "_".
+//                 Variables starting RECSD_ without "__" are not configuration and are ignored.
+//   --set         section.key=value, e.g. --set kafka.bootstrap.servers=broker:9092
+//   durations     strings: an integer and a unit, one of ms, s, m, h, d ("250ms", "30m", "7d")
+//   kafka.*       any key is passed to librdkafka as is (validated by librdkafka itself)
+// Unknown keys, wrong types and bad values are problems: nothing is silently ignored.
+
+using Milliseconds = std::chrono::milliseconds;
+
+struct Config {
+  std::map<std::string, std::string> kafka;  // librdkafka properties, without the "kafka." prefix
+
+  struct Topics {
+    std::string events;
+    std::string items;
+    std::string recommendations;
+    std::string dlq;
+    std::string changelog;
+    std::string model_stats;
+  } topics;
+
+  struct Admin {
+    std::string listen;      // host:port of the admin HTTP server
+    std::string token;       // bearer token for /v1/ endpoints; empty = no auth
+    std::string token_file;  // or a file holding it
+  } admin;
+
+  struct Log {
+    std::string level;   // trace, debug, info, warn, error, critical, off
+    std::string format;  // text or json
+  } log;
+
+  struct Model {
+    std::size_t embedding_dim = 0;
+    Milliseconds half_life_short{0};
+    Milliseconds half_life_long{0};
+    std::size_t list_size = 0;
+  } model;
+
+  EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types
+};
+
+// One thing wrong with a configuration: which key, where it came from, and what is wrong.
+struct ConfigProblem {
+  std::string key;     // "topics.events"; empty for a problem with the file as a whole
+  std::string origin;  // "FILE:LINE", "env RECSD_X__Y", "--set" or "default"
+  std::string message;
+
+  std::string ToString() const;  // "recsd.toml:12: key 'topics.events': expected a string, got 1"
+};
+
+// The effective configuration as flat "section.key" → value text, each with where it came from.
+struct Setting {
+  std::string value;   // canonical text (strings unquoted, durations as written, bools true/false)
+  std::string origin;  // as in ConfigProblem
+};
+using Settings = std::map<std::string, Setting>;
+
+struct ConfigSources {
+  std::string file;                 // TOML file; empty = defaults only
+  std::vector<std::string> sets;    // "--set" arguments, "section.key=value"
+  std::vector<std::string> env;     // "NAME=value" entries, usually from environ
+};
+
+struct LoadedConfig {
+  Settings settings;
+  Config config;  // valid only when problems is empty
+  std::vector<ConfigProblem> problems;
+};
+
+// Reads, layers and validates. Never throws for bad content: every problem found is reported (a
+// TOML syntax error stops reading that file, so it is the only problem reported for it).
+LoadedConfig LoadConfig(const ConfigSources& sources);
+
+// The environment of this process as "NAME=value" entries.
+std::vector<std::string> ProcessEnvironment();
+
+// True for keys whose values must never be printed: any key containing password, secret, token,
+// private, credential, or key material (ssl.key, keystore, oauthbearer config).
+bool IsSecretKey(std::string_view key);
+
+// The settings as a TOML document, secrets shown as "<redacted>", with each value's origin as a
+// comment.
+std::string RenderConfig(const Settings& settings);
+
+// Parses "250ms", "30s", "30m", "7d", "1h". Returns false for anything else (no unit, negative,
+// fractions, overflow).
+bool ParseDuration(std::string_view text, Milliseconds* out);
+
+// Exit code for a bad configuration (EX_CONFIG of sysexits.h).
+inline constexpr int kExitConfig = 78;
+
+}  // namespace recsd::daemon

@@ -1,0 +1,112 @@
+#pragma once
+
+// Internal to stream/: the one place that turns bytes into a msgpack object tree under limits, and
+// reads typed, validated fields out of it. Every decoder is built on it, so each check (limits,
+// types, ids, UTF-8, finiteness, duplicates) is written once and behaves the same for msgpack and
+// JSON input. Nothing here throws: msgpack-cxx and nlohmann exceptions (including the
+// std::bad_alloc of a huge container header) are caught at Document::Parse.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "stream/decode_error.h"
+
+namespace recsd::stream::detail {
+
+using MaybeError = std::optional<DecodeError>;
+
+// Evaluates a MaybeError-returning expression and returns its error from the enclosing decoder.
+#define RECSD_DECODE_TRY(expr)                    \
+  do {                                            \
+    if (::recsd::stream::detail::MaybeError e_ = (expr)) { \
+      return ::recsd::Fail(std::move(*e_));       \
+    }                                             \
+  } while (false)
+
+MaybeError Error(DecodeErrc code, std::string detail);
+
+// One parsed payload. Not movable: its objects point into its own buffers and, for msgpack input,
+// into the caller's bytes, which must outlive it.
+class Document {
+ public:
+  Document() = default;
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
+  // Parses exactly one msgpack value, or one JSON object when the first non-whitespace byte is '{'.
+  // Errors: kTooLarge (input or a container beyond the limits), kTruncated, kTrailingBytes,
+  // kMalformed, kTooDeep, kInvalidUtf8 (JSON text), kDuplicateKey (JSON object).
+  MaybeError Parse(std::string_view bytes);
+
+  const msgpack::object& root() const { return handle_.get(); }
+
+ private:
+  MaybeError ParseMsgpack(std::string_view bytes);
+  MaybeError ParseJson(std::string_view text);
+
+  std::vector<char> converted_;  // JSON input re-encoded as msgpack
+  msgpack::object_handle handle_;
+};
+
+// The values of a map's known keys, found in one pass. A nil value counts as absent. Any string
+// key appearing twice is kDuplicateKey; keys that are not known are ignored (forward compatible).
+class MapFields {
+ public:
+  // `where` names the map in error details ("" for the top level, "items[3]" for a nested one).
+  MaybeError Index(const msgpack::object& map, std::span<const std::string_view> keys,
+                   std::string_view where);
+
+  // The value of keys[i], or nullptr when absent or nil.
+  const msgpack::object* Get(std::size_t i) const { return values_[i]; }
+  // kMissingKey when absent.
+  MaybeError Require(std::size_t i, const msgpack::object** out) const;
+  // "key 'ts'" or "key 'items[3].score'", for error details.
+  std::string Name(std::size_t i) const;
+
+ private:
+  std::span<const std::string_view> keys_;
+  std::string where_;
+  std::vector<const msgpack::object*> values_;
+};
+
+// Typed readers. `name` is used in error details only.
+MaybeError ReadInt(const msgpack::object& o, const std::string& name, std::int64_t min,
+                   std::int64_t max, std::int64_t* out);
+MaybeError ReadUint64(const msgpack::object& o, const std::string& name, std::uint64_t* out);
+MaybeError ReadTimestamp(const msgpack::object& o, const std::string& name, std::int64_t* out);
+// An integer or float; NaN and ±Inf are kNonFinite.
+MaybeError ReadDouble(const msgpack::object& o, const std::string& name, double* out);
+MaybeError ReadFloat(const msgpack::object& o, const std::string& name, float* out);
+MaybeError ReadBool(const msgpack::object& o, const std::string& name, bool* out);
+// A UTF-8 string of at most max_bytes; empty allowed.
+MaybeError ReadText(const msgpack::object& o, const std::string& name, std::size_t max_bytes,
+                    std::string* out);
+// An identifier: non-empty, at most kMaxIdBytes, UTF-8 (kBadId, kInvalidUtf8).
+MaybeError ReadId(const msgpack::object& o, const std::string& name, std::string* out);
+// float32 little-endian bytes (bin) or an array of numbers, of exactly `dim` finite values.
+MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std::size_t dim,
+                         std::vector<float>* out);
+// A map of UTF-8 strings to UTF-8 strings, at most max_entries, keys non-empty.
+MaybeError ReadStringMap(const msgpack::object& o, const std::string& name,
+                         std::size_t max_entries, std::size_t max_key_bytes,
+                         std::size_t max_value_bytes,
+                         std::vector<std::pair<std::string, std::string>>* out);
+// An array of non-empty UTF-8 strings, each at most kMaxIdBytes.
+MaybeError ReadStringArray(const msgpack::object& o, const std::string& name,
+                           std::size_t max_items, std::vector<std::string>* out);
+// `v`, when present, must be kWireVersion (kUnsupportedVersion otherwise).
+MaybeError CheckVersion(const msgpack::object* v);
+
+// A short printable rendering of untrusted text for error details: at most 64 bytes, bytes outside
+// printable ASCII as \xNN.
+std::string Quote(std::string_view text);
+
+}  // namespace recsd::stream::detail

@@ -1,0 +1,121 @@
+// Enforces the module graph of ARCHITECTURE.md on the source tree: each module's files may include
+// only the headers of the modules and libraries it is allowed to depend on. model/ in particular
+// stays pure: no Kafka, Asio, Beast, msgpack, spdlog or prometheus, no other recsd module.
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::set<std::string> kModules = {"model", "state", "stream", "metrics", "daemon"};
+
+// Third-party include prefixes that are not allowed in a module (the standard library and the
+// module's own allowed dependencies pass).
+const std::vector<std::string> kThirdParty = {
+    "librdkafka/", "rdkafka", "boost/", "msgpack", "spdlog/", "fmt/", "prometheus/", "toml++/",
+    "CLI/", "nlohmann/", "Eigen/", "eigen3/", "gtest/", "benchmark/"};
+
+struct Rule {
+  std::set<std::string> modules;      // recsd modules it may include
+  std::set<std::string> third_party;  // allowed third-party prefixes
+};
+
+const std::map<std::string, Rule>& Rules() {
+  static const std::map<std::string, Rule> rules = {
+      {"model", {{}, {"Eigen/"}}},
+      {"state", {{"model"}, {"msgpack"}}},
+      {"stream", {{"model", "state"}, {"librdkafka/", "rdkafka", "msgpack", "nlohmann/"}}},
+      {"metrics", {{}, {"prometheus/"}}},
+      {"daemon",
+       {{"model", "state", "stream", "metrics"},
+        {"librdkafka/", "rdkafka", "boost/", "msgpack", "spdlog/", "fmt/", "prometheus/",
+         "toml++/", "CLI/", "nlohmann/", "Eigen/"}}},
+  };
+  return rules;
+}
+
+// The violations in one file's text, as "include <x>" strings.
+std::vector<std::string> Violations(const std::string& module, const std::string& text) {
+  static const std::regex include_re(R"re(^\s*#\s*include\s*[<"]([^>"]+)[>"])re");
+  const Rule& rule = Rules().at(module);
+  std::vector<std::string> bad;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (!std::regex_search(line, m, include_re)) {
+      continue;
+    }
+    const std::string header = m[1];
+    const std::string first = header.substr(0, header.find('/'));
+    if (header.find('/') != std::string::npos && kModules.count(first) != 0) {
+      if (first != module && rule.modules.count(first) == 0) {
+        bad.push_back(header);
+      }
+      continue;
+    }
+    for (const std::string& prefix : kThirdParty) {
+      if (header.rfind(prefix, 0) == 0) {
+        bool allowed = false;
+        for (const std::string& ok : rule.third_party) {
+          allowed = allowed || header.rfind(ok, 0) == 0;
+        }
+        if (!allowed) {
+          bad.push_back(header);
+        }
+        break;
+      }
+    }
+  }
+  return bad;
+}
+
+TEST(LayeringTest, CheckerCatchesForbiddenIncludes) {
+  // The checker itself must be able to fail.
+  EXPECT_EQ(Violations("model", "#include <librdkafka/rdkafka.h>\n").size(), 1U);
+  EXPECT_EQ(Violations("model", "#include <msgpack.hpp>\n").size(), 1U);
+  EXPECT_EQ(Violations("model", "  #  include <spdlog/spdlog.h>\n").size(), 1U);
+  EXPECT_EQ(Violations("model", "#include <boost/asio.hpp>\n").size(), 1U);
+  EXPECT_EQ(Violations("model", "#include <boost/beast/http.hpp>\n").size(), 1U);
+  EXPECT_EQ(Violations("model", "#include <prometheus/counter.h>\n").size(), 1U);
+  EXPECT_EQ(Violations("model", "#include \"stream/event_codec.h\"\n").size(), 1U);
+  EXPECT_EQ(Violations("model", "#include \"state/user_store.h\"\n").size(), 1U);
+  EXPECT_EQ(Violations("stream", "#include \"daemon/config.h\"\n").size(), 1U);
+  EXPECT_TRUE(Violations("model", "#include <Eigen/Dense>\n#include <vector>\n"
+                                  "#include \"model/event.h\"\n")
+                  .empty());
+  EXPECT_TRUE(Violations("stream", "#include \"model/event.h\"\n#include <msgpack.hpp>\n").empty());
+}
+
+TEST(LayeringTest, EveryModuleIncludesOnlyWhatItMayDependOn) {
+  const fs::path root = RECSD_SOURCE_DIR;
+  std::size_t files = 0;
+  for (const auto& [module, rule] : Rules()) {
+    for (const auto& entry : fs::recursive_directory_iterator(root / module)) {
+      const std::string ext = entry.path().extension().string();
+      if (ext != ".h" && ext != ".cc") {
+        continue;
+      }
+      std::ifstream in(entry.path());
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      ++files;
+      for (const std::string& bad : Violations(module, text)) {
+        ADD_FAILURE() << entry.path().lexically_relative(root).string() << " includes " << bad
+                      << ", which module '" << module << "' may not depend on";
+      }
+    }
+  }
+  EXPECT_GT(files, 10U) << "the source tree was not found under " << root;
+}
+
+}  // namespace
