@@ -6,6 +6,11 @@ if(RECSD_SANITIZE)
   add_link_options(${_flags})
 endif()
 
-if(RECSD_FUZZ AND NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-  message(FATAL_ERROR "RECSD_FUZZ needs clang (libFuzzer); configure with CMAKE_CXX_COMPILER=clang++")
+if(RECSD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "RECSD_FUZZ needs clang (libFuzzer); configure with CMAKE_CXX_COMPILER=clang++")
+  endif()
+  # Coverage instrumentation for all code, so the fuzzers see inside the decoders; only the fuzz
+  # targets link libFuzzer's main.
+  add_compile_options(-fsanitize=fuzzer-no-link)
 endif()

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "daemon/config.h"
 #include "daemon/logging.h"
@@ -45,17 +45,17 @@ bool Load(const ConfigOptions& opts, LoadedConfig* out) {
 
 // Called after logging is set up, so the refusal is a log record in the chosen format.
 int NotBuilt(const std::string& name) {
-  spdlog::error("recsd {}: not built yet in recsd {} (see README.md, \"Status\")", name,
-                Version());
+  spdlog::error("recsd {}: not built yet in recsd {} (see README.md, \"Status\")", name, Version());
   return kExitUsage;
 }
 
 }  // namespace
 
 int RunCli(int argc, char** argv) {
-  CLI::App app{"recsd: a streaming recommendation daemon (Kafka events in, per-user "
-               "recommendation lists out).",
-               "recsd"};
+  CLI::App app{
+      "recsd: a streaming recommendation daemon (Kafka events in, per-user "
+      "recommendation lists out).",
+      "recsd"};
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions global;
@@ -69,22 +69,25 @@ int RunCli(int argc, char** argv) {
 
   ConfigOptions check_opts;
   std::string check_file;
-  auto* check = app.add_subcommand(
-      "check-config", "Validate a configuration file (with environment and --set overrides); "
-                      "exit 0 when valid, 78 with one line per problem when not");
+  auto* check =
+      app.add_subcommand("check-config",
+                         "Validate a configuration file (with environment and --set overrides); "
+                         "exit 0 when valid, 78 with one line per problem when not");
   check->add_option("file", check_file, "TOML configuration file")->required();
   check->add_option("--set", check_opts.sets, "Override one key: section.key=value (repeatable)");
 
   ConfigOptions print_opts;
-  auto* print = app.add_subcommand(
-      "print-config", "Print the effective configuration as TOML, secrets redacted, with where "
-                      "each value came from");
+  auto* print =
+      app.add_subcommand("print-config",
+                         "Print the effective configuration as TOML, secrets redacted, with where "
+                         "each value came from");
   AddConfigOptions(print, &print_opts, /*file_required=*/false);
 
   ConfigOptions run_opts;
   auto* run = app.add_subcommand(
-      "run", "Run the daemon: consume events, keep user state, publish recommendations (not "
-             "built yet)");
+      "run",
+      "Run the daemon: consume events, keep user state, publish recommendations (not "
+      "built yet)");
   AddConfigOptions(run, &run_opts, /*file_required=*/true);
 
   struct Planned {

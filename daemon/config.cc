@@ -44,7 +44,11 @@ const std::vector<KeySpec>& Schema() {
       {"admin.listen", Type::kString, "127.0.0.1:9464"},
       {"admin.token", Type::kString, ""},
       {"admin.token_file", Type::kString, ""},
-      {"log.level", Type::kString, "info", 0, 0,
+      {"log.level",
+       Type::kString,
+       "info",
+       0,
+       0,
        {"trace", "debug", "info", "warn", "error", "critical", "off"}},
       {"log.format", Type::kString, "text", 0, 0, {"text", "json"}},
       {"model.embedding_dim", Type::kInt, "64", 1, 4096},
@@ -96,12 +100,18 @@ bool IsKnownTable(std::string_view table) {
 
 const char* TypeName(Type t) {
   switch (t) {
-    case Type::kString: return "a string";
-    case Type::kInt: return "an integer";
-    case Type::kFloat: return "a number";
-    case Type::kBool: return "true or false";
-    case Type::kDuration: return "a duration string like \"250ms\", \"30m\" or \"7d\"";
-    case Type::kAnyScalar: return "a string, number or boolean";
+    case Type::kString:
+      return "a string";
+    case Type::kInt:
+      return "an integer";
+    case Type::kFloat:
+      return "a number";
+    case Type::kBool:
+      return "true or false";
+    case Type::kDuration:
+      return "a duration string like \"250ms\", \"30m\" or \"7d\"";
+    case Type::kAnyScalar:
+      return "a string, number or boolean";
   }
   return "?";
 }
@@ -293,8 +303,8 @@ class Loader {
     const Settings& st = out_->settings;
     Config& c = out_->config;
     const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
-    c.topics = {get("topics.events"),    get("topics.items"),     get("topics.recommendations"),
-                get("topics.dlq"),       get("topics.changelog"), get("topics.model_stats")};
+    c.topics = {get("topics.events"), get("topics.items"),     get("topics.recommendations"),
+                get("topics.dlq"),    get("topics.changelog"), get("topics.model_stats")};
     c.admin = {get("admin.listen"), get("admin.token"), get("admin.token_file")};
     c.log = {get("log.level"), get("log.format")};
     c.model.embedding_dim = std::stoul(get("model.embedding_dim"));
@@ -315,8 +325,8 @@ class Loader {
       }
     }
     if (!c.event_types.Configure(weights)) {
-      Problem("events.weights", "", "more than " + std::to_string(EventTypeTable::kMaxTypes) +
-                                        " event types");
+      Problem("events.weights", "",
+              "more than " + std::to_string(EventTypeTable::kMaxTypes) + " event types");
     }
     CheckKafka();
   }
@@ -328,8 +338,8 @@ class Loader {
 
   void Walk(const toml::table& table, const std::string& prefix, const std::string& path) {
     for (const auto& [k, node] : table) {
-      const std::string key = prefix.empty() ? std::string(k.str())
-                                             : prefix + "." + std::string(k.str());
+      const std::string key =
+          prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
       const std::string origin = path + ":" + std::to_string(node.source().begin.line);
       const KeySpec* spec = FindSpec(key);
       if (spec == nullptr && node.is_table() && IsKnownTable(key)) {
@@ -377,10 +387,9 @@ class Loader {
   }
 
   static bool IsTypeName(std::string_view name) {
-    return !name.empty() && name.size() <= 64 &&
-           std::all_of(name.begin(), name.end(), [](char c) {
-             return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-           });
+    return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    });
   }
 
   static std::string Redact(const std::string& key, const std::string& message) {
@@ -430,10 +439,9 @@ LoadedConfig LoadConfig(const ConfigSources& sources) {
     const std::size_t colon = p.origin.rfind(':');
     return colon == std::string::npos ? 0 : std::atoi(p.origin.c_str() + colon + 1);
   };
-  std::stable_sort(out.problems.begin(), out.problems.end(),
-                   [&](const ConfigProblem& a, const ConfigProblem& b) {
-                     return line_of(a) < line_of(b);
-                   });
+  std::stable_sort(
+      out.problems.begin(), out.problems.end(),
+      [&](const ConfigProblem& a, const ConfigProblem& b) { return line_of(a) < line_of(b); });
   return out;
 }
 
@@ -474,8 +482,9 @@ std::string RenderConfig(const Settings& settings) {
     const std::string name = key.substr(table.size() + 1);
     const KeySpec* spec = FindSpec(key);
     const bool quoted_name = name.find('.') != std::string::npos;
-    const bool number = spec != nullptr && (spec->type == Type::kInt || spec->type == Type::kFloat ||
-                                            spec->type == Type::kBool);
+    const bool number =
+        spec != nullptr &&
+        (spec->type == Type::kInt || spec->type == Type::kFloat || spec->type == Type::kBool);
     std::string value = IsSecretKey(key) && !setting.value.empty() ? "<redacted>" : setting.value;
     if (!number) {
       std::string escaped;

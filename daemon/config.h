@@ -76,9 +76,9 @@ struct Setting {
 using Settings = std::map<std::string, Setting>;
 
 struct ConfigSources {
-  std::string file;                 // TOML file; empty = defaults only
-  std::vector<std::string> sets;    // "--set" arguments, "section.key=value"
-  std::vector<std::string> env;     // "NAME=value" entries, usually from environ
+  std::string file;               // TOML file; empty = defaults only
+  std::vector<std::string> sets;  // "--set" arguments, "section.key=value"
+  std::vector<std::string> env;   // "NAME=value" entries, usually from environ
 };
 
 struct LoadedConfig {

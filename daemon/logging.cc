@@ -4,10 +4,10 @@
 #include <cstdlib>
 #include <ctime>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/cfg/env.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <nlohmann/json.hpp>
 
 namespace recsd::daemon {
 namespace {

@@ -1,7 +1,8 @@
 #pragma once
 
 // RECSD_CHECK(cond, why): an always-on check of an invariant of recsd's own code. A failure is a
-// bug, never bad input: it prints where and why to stderr and aborts. Never use it on external input.
+// bug, never bad input: it prints where and why to stderr and aborts. Never use it on external
+// input.
 
 namespace recsd {
 
@@ -9,9 +10,9 @@ namespace recsd {
 
 }  // namespace recsd
 
-#define RECSD_CHECK(cond, why)                                  \
-  do {                                                          \
-    if (!(cond)) [[unlikely]] {                                 \
-      ::recsd::CheckFailed(__FILE__, __LINE__, #cond, (why));   \
-    }                                                           \
+#define RECSD_CHECK(cond, why)                                \
+  do {                                                        \
+    if (!(cond)) [[unlikely]] {                               \
+      ::recsd::CheckFailed(__FILE__, __LINE__, #cond, (why)); \
+    }                                                         \
   } while (false)

@@ -10,8 +10,8 @@ EventTypeTable::EventTypeTable()
     : types_{
           // Interest weights: how strongly an interaction says "more like this". Purchases and
           // likes say more than a view; a dislike pushes away; impressions and forget carry none.
-          {"view", 1.0},     {"click", 2.0},   {"add_to_cart", 3.0},
-          {"purchase", 5.0}, {"rating", 1.0},  {"like", 3.0},
+          {"view", 1.0},     {"click", 2.0},      {"add_to_cart", 3.0},
+          {"purchase", 5.0}, {"rating", 1.0},     {"like", 3.0},
           {"dislike", -3.0}, {"impression", 0.0}, {"forget", 0.0},
       } {
   RECSD_CHECK(types_.size() == event_type::kBuiltinCount, "built-in event type list");

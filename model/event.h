@@ -64,13 +64,13 @@ class EventTypeTable {
 struct Event {
   EventTypeId type = event_type::kView;
   UserId user;
-  ItemId item;                  // empty only for kForget, which names no item
-  TimestampMs ts;               // event time
-  std::optional<double> value;  // e.g. the rating of a kRating event; finite
-  std::optional<std::string> rec;       // id of the recommendation list the user acted from
-  std::optional<std::uint32_t> pos;     // 0-based position in that list
+  ItemId item;                       // empty only for kForget, which names no item
+  TimestampMs ts;                    // event time
+  std::optional<double> value;       // e.g. the rating of a kRating event; finite
+  std::optional<std::string> rec;    // id of the recommendation list the user acted from
+  std::optional<std::uint32_t> pos;  // 0-based position in that list
   std::vector<std::pair<std::string, std::string>> ctx;  // small context map, in wire order
-  std::optional<std::string> id;        // producer's event id, if any
+  std::optional<std::string> id;                         // producer's event id, if any
 
   friend bool operator==(const Event&, const Event&) = default;
 };

@@ -22,9 +22,9 @@ struct RecommendedItem {
 // A refreshed recommendation list for one user, as published on the recommendations topic.
 struct RecommendationList {
   UserId user;
-  std::string rec;        // deterministic list id (input partition and offset of the trigger)
-  TimestampMs ts;         // when the list was computed (event time of the engine)
-  TimestampMs event_ts;   // event time of the event that triggered the refresh
+  std::string rec;          // deterministic list id (input partition and offset of the trigger)
+  TimestampMs ts;           // when the list was computed (event time of the engine)
+  TimestampMs event_ts;     // event time of the event that triggered the refresh
   std::uint64_t model = 0;  // version of the fusion weights that ranked it
   std::string variant;      // which weights served it, e.g. "learned" or "holdout"
   std::vector<RecommendedItem> items;

@@ -30,7 +30,7 @@ class [[nodiscard]] Result {
   using error_type = E;
 
   Result(T value) : storage_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-  Result(Unexpected<E> error)                                             // NOLINT: implicit
+  Result(Unexpected<E> error)                                              // NOLINT: implicit
       : storage_(std::in_place_index<1>, std::move(error.error)) {}
 
   bool has_value() const noexcept { return storage_.index() == 0; }

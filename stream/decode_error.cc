@@ -4,23 +4,40 @@ namespace recsd::stream {
 
 std::string_view ReasonOf(DecodeErrc code) noexcept {
   switch (code) {
-    case DecodeErrc::kTruncated: return "truncated";
-    case DecodeErrc::kTrailingBytes: return "trailing_bytes";
-    case DecodeErrc::kMalformed: return "malformed";
-    case DecodeErrc::kTooDeep: return "too_deep";
-    case DecodeErrc::kTooLarge: return "too_large";
-    case DecodeErrc::kNotAMap: return "not_a_map";
-    case DecodeErrc::kMissingKey: return "missing_key";
-    case DecodeErrc::kWrongType: return "wrong_type";
-    case DecodeErrc::kDuplicateKey: return "duplicate_key";
-    case DecodeErrc::kUnsupportedVersion: return "unsupported_version";
-    case DecodeErrc::kUnknownEventType: return "unknown_event_type";
-    case DecodeErrc::kBadId: return "bad_id";
-    case DecodeErrc::kInvalidUtf8: return "invalid_utf8";
-    case DecodeErrc::kTooManyEntries: return "too_many_entries";
-    case DecodeErrc::kBadEmbedding: return "bad_embedding";
-    case DecodeErrc::kNonFinite: return "non_finite";
-    case DecodeErrc::kOutOfRange: return "out_of_range";
+    case DecodeErrc::kTruncated:
+      return "truncated";
+    case DecodeErrc::kTrailingBytes:
+      return "trailing_bytes";
+    case DecodeErrc::kMalformed:
+      return "malformed";
+    case DecodeErrc::kTooDeep:
+      return "too_deep";
+    case DecodeErrc::kTooLarge:
+      return "too_large";
+    case DecodeErrc::kNotAMap:
+      return "not_a_map";
+    case DecodeErrc::kMissingKey:
+      return "missing_key";
+    case DecodeErrc::kWrongType:
+      return "wrong_type";
+    case DecodeErrc::kDuplicateKey:
+      return "duplicate_key";
+    case DecodeErrc::kUnsupportedVersion:
+      return "unsupported_version";
+    case DecodeErrc::kUnknownEventType:
+      return "unknown_event_type";
+    case DecodeErrc::kBadId:
+      return "bad_id";
+    case DecodeErrc::kInvalidUtf8:
+      return "invalid_utf8";
+    case DecodeErrc::kTooManyEntries:
+      return "too_many_entries";
+    case DecodeErrc::kBadEmbedding:
+      return "bad_embedding";
+    case DecodeErrc::kNonFinite:
+      return "non_finite";
+    case DecodeErrc::kOutOfRange:
+      return "out_of_range";
   }
   return "unknown";
 }

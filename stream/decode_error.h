@@ -13,24 +13,24 @@ namespace recsd::stream {
 // DLQ header `recsd.error.reason`; the human detail goes to `recsd.error.detail`.
 enum class DecodeErrc : std::uint8_t {
   // The bytes are not one well-formed document.
-  kTruncated,       // input ends inside a value
-  kTrailingBytes,   // bytes after the one top-level value
-  kMalformed,       // not msgpack / JSON (bad type byte, syntax error, reserved code)
-  kTooDeep,         // nesting deeper than kMaxDepth
-  kTooLarge,        // input, string, bin, array or map beyond the decoder's limits
+  kTruncated,      // input ends inside a value
+  kTrailingBytes,  // bytes after the one top-level value
+  kMalformed,      // not msgpack / JSON (bad type byte, syntax error, reserved code)
+  kTooDeep,        // nesting deeper than kMaxDepth
+  kTooLarge,       // input, string, bin, array or map beyond the decoder's limits
   // The document is well-formed but not a valid v1 message.
-  kNotAMap,              // top-level value is not a map / object
-  kMissingKey,           // a required key is absent
-  kWrongType,            // a key has the wrong type (e.g. a string where an integer belongs)
-  kDuplicateKey,         // a known key appears twice
-  kUnsupportedVersion,   // `v` is not a schema version this build reads
-  kUnknownEventType,     // `type` is not in the configured event type table
-  kBadId,                // a user or item id (or other id) is empty or longer than kMaxIdBytes
-  kInvalidUtf8,          // an id, a string or a JSON document is not valid UTF-8
-  kTooManyEntries,       // more `ctx` entries, tags, list items or sources than allowed
-  kBadEmbedding,         // `emb` has the wrong dimension or byte length
-  kNonFinite,            // NaN or ±Inf in a number
-  kOutOfRange,           // a number outside its allowed range (timestamps, positions, ...)
+  kNotAMap,             // top-level value is not a map / object
+  kMissingKey,          // a required key is absent
+  kWrongType,           // a key has the wrong type (e.g. a string where an integer belongs)
+  kDuplicateKey,        // a known key appears twice
+  kUnsupportedVersion,  // `v` is not a schema version this build reads
+  kUnknownEventType,    // `type` is not in the configured event type table
+  kBadId,               // a user or item id (or other id) is empty or longer than kMaxIdBytes
+  kInvalidUtf8,         // an id, a string or a JSON document is not valid UTF-8
+  kTooManyEntries,      // more `ctx` entries, tags, list items or sources than allowed
+  kBadEmbedding,        // `emb` has the wrong dimension or byte length
+  kNonFinite,           // NaN or ±Inf in a number
+  kOutOfRange,          // a number outside its allowed range (timestamps, positions, ...)
 };
 
 // Stable machine-readable reason, e.g. "missing_key".

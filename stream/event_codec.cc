@@ -9,8 +9,8 @@ namespace recsd::stream {
 namespace {
 
 enum Key : std::size_t { kV, kType, kUser, kItem, kTs, kValue, kRec, kPos, kCtx, kId, kKeyCount };
-constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",   "type", "user", "item", "ts",
-                                                           "value", "rec", "pos", "ctx",  "id"};
+constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",     "type", "user", "item", "ts",
+                                                           "value", "rec",  "pos",  "ctx",  "id"};
 
 }  // namespace
 

@@ -11,7 +11,7 @@ namespace recsd::stream {
 namespace {
 
 enum Key : std::size_t { kV, kItem, kEmb, kCat, kTags, kText, kTs, kAvailable, kKeyCount };
-constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",   "item", "emb", "cat",
+constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",    "item", "emb", "cat",
                                                            "tags", "text", "ts",  "available"};
 
 }  // namespace

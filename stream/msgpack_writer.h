@@ -15,7 +15,10 @@ class MsgpackWriter {
  public:
   explicit MsgpackWriter(std::string* out) : sink_{out}, packer_(sink_) {}
 
-  MsgpackWriter& Map(std::size_t n) { packer_.pack_map(static_cast<std::uint32_t>(n)); return *this; }
+  MsgpackWriter& Map(std::size_t n) {
+    packer_.pack_map(static_cast<std::uint32_t>(n));
+    return *this;
+  }
   MsgpackWriter& Array(std::size_t n) {
     packer_.pack_array(static_cast<std::uint32_t>(n));
     return *this;
@@ -31,10 +34,22 @@ class MsgpackWriter {
     packer_.pack_bin_body(b.data(), static_cast<std::uint32_t>(b.size()));
     return *this;
   }
-  MsgpackWriter& Int(std::int64_t v) { packer_.pack_int64(v); return *this; }
-  MsgpackWriter& Uint(std::uint64_t v) { packer_.pack_uint64(v); return *this; }
-  MsgpackWriter& Float(float v) { packer_.pack_float(v); return *this; }
-  MsgpackWriter& Double(double v) { packer_.pack_double(v); return *this; }
+  MsgpackWriter& Int(std::int64_t v) {
+    packer_.pack_int64(v);
+    return *this;
+  }
+  MsgpackWriter& Uint(std::uint64_t v) {
+    packer_.pack_uint64(v);
+    return *this;
+  }
+  MsgpackWriter& Float(float v) {
+    packer_.pack_float(v);
+    return *this;
+  }
+  MsgpackWriter& Double(double v) {
+    packer_.pack_double(v);
+    return *this;
+  }
   MsgpackWriter& Bool(bool v) {
     if (v) {
       packer_.pack_true();

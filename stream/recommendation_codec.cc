@@ -13,8 +13,8 @@ namespace recsd::stream {
 namespace {
 
 enum Key : std::size_t { kV, kUser, kRec, kTs, kEventTs, kModel, kVariant, kItems, kKeyCount };
-constexpr std::array<std::string_view, kKeyCount> kKeys = {
-    "v", "user", "rec", "ts", "event_ts", "model", "variant", "items"};
+constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",        "user",  "rec",     "ts",
+                                                           "event_ts", "model", "variant", "items"};
 enum ItemKey : std::size_t { kItem, kScore, kSrc, kItemKeyCount };
 constexpr std::array<std::string_view, kItemKeyCount> kItemKeys = {"item", "score", "src"};
 

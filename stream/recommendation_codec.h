@@ -9,10 +9,10 @@
 namespace recsd::stream {
 
 // Wire format v1 of the recommendations topic (key = user id):
-//   {v, user, rec, ts, event_ts, model, variant, items: [{item, score, src: {source: contribution}}]}
-//   user, rec  ids; ts, event_ts  integer ms since the Unix epoch; model  unsigned integer (the
-//   fusion weights version); variant  string of at most 64 bytes; items  at most kMaxListItems;
-//   score and every contribution  finite numbers; src  at most 16 sources.
+//   {v, user, rec, ts, event_ts, model, variant, items: [{item, score, src: {source:
+//   contribution}}]} user, rec  ids; ts, event_ts  integer ms since the Unix epoch; model  unsigned
+//   integer (the fusion weights version); variant  string of at most 64 bytes; items  at most
+//   kMaxListItems; score and every contribution  finite numbers; src  at most 16 sources.
 // Decoding never throws; the rules of DecodeEvent apply (v, nil, unknown and repeated keys).
 DecodeResult<RecommendationList> DecodeRecommendationList(std::string_view bytes);
 

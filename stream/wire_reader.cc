@@ -17,17 +17,26 @@ namespace {
 
 const char* TypeName(msgpack::type::object_type t) {
   switch (t) {
-    case msgpack::type::NIL: return "nil";
-    case msgpack::type::BOOLEAN: return "bool";
+    case msgpack::type::NIL:
+      return "nil";
+    case msgpack::type::BOOLEAN:
+      return "bool";
     case msgpack::type::POSITIVE_INTEGER:
-    case msgpack::type::NEGATIVE_INTEGER: return "integer";
+    case msgpack::type::NEGATIVE_INTEGER:
+      return "integer";
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: return "float";
-    case msgpack::type::STR: return "string";
-    case msgpack::type::BIN: return "bin";
-    case msgpack::type::ARRAY: return "array";
-    case msgpack::type::MAP: return "map";
-    case msgpack::type::EXT: return "ext";
+    case msgpack::type::FLOAT64:
+      return "float";
+    case msgpack::type::STR:
+      return "string";
+    case msgpack::type::BIN:
+      return "bin";
+    case msgpack::type::ARRAY:
+      return "array";
+    case msgpack::type::MAP:
+      return "map";
+    case msgpack::type::EXT:
+      return "ext";
   }
   return "unknown";
 }
@@ -72,8 +81,7 @@ MaybeError ScanJson(std::string_view text, std::size_t* value_end) {
       in_string = true;
     } else if (c == '{' || c == '[') {
       if (++depth > kMaxDepth) {
-        return Error(DecodeErrc::kTooDeep,
-                     "JSON nesting deeper than " + std::to_string(kMaxDepth));
+        return Error(DecodeErrc::kTooDeep, "JSON nesting deeper than " + std::to_string(kMaxDepth));
       }
     } else if (c == '}' || c == ']') {
       if (depth == 0) {
@@ -150,8 +158,10 @@ MaybeError Document::ParseJson(std::string_view text) {
   // JSON objects with a repeated key would silently keep the last value; refuse them instead.
   std::vector<std::vector<std::string>> keys_by_depth;
   std::string duplicate;
-  auto on_event = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    using E = nlohmann::json::parse_event_t;
+  // ordered_json keeps keys in document order, as msgpack does (ctx and src order is data).
+  using Json = nlohmann::ordered_json;
+  auto on_event = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    using E = Json::parse_event_t;
     if (event == E::object_start) {
       keys_by_depth.emplace_back();
     } else if (event == E::object_end && !keys_by_depth.empty()) {
@@ -170,16 +180,16 @@ MaybeError Document::ParseJson(std::string_view text) {
     return true;
   };
   try {
-    nlohmann::json doc = nlohmann::json::parse(text.begin(), text.begin() + end, on_event);
+    Json doc = Json::parse(text.begin(), text.begin() + end, on_event);
     if (!duplicate.empty()) {
       return Error(DecodeErrc::kDuplicateKey, "key '" + Quote(duplicate) + "' appears twice");
     }
-    nlohmann::json::to_msgpack(doc, nlohmann::detail::output_adapter<char>(converted_));
-  } catch (const nlohmann::json::out_of_range& e) {
+    Json::to_msgpack(doc, nlohmann::detail::output_adapter<char>(converted_));
+  } catch (const Json::out_of_range& e) {
     // 406: a number beyond the range of double, such as 1e999.
     return Error(e.id == 406 ? DecodeErrc::kNonFinite : DecodeErrc::kMalformed,
                  std::string("JSON: ") + e.what());
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const Json::exception& e) {
     return Error(DecodeErrc::kMalformed, std::string("not JSON: ") + e.what());
   } catch (const std::exception& e) {
     return Error(DecodeErrc::kMalformed, std::string("not JSON: ") + e.what());
@@ -238,8 +248,8 @@ MaybeError ReadInt(const msgpack::object& o, const std::string& name, std::int64
   std::int64_t v = 0;
   if (o.type == msgpack::type::POSITIVE_INTEGER) {
     if (o.via.u64 > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      return Error(DecodeErrc::kOutOfRange, name + ": " + std::to_string(o.via.u64) +
-                                                " is above " + std::to_string(max));
+      return Error(DecodeErrc::kOutOfRange,
+                   name + ": " + std::to_string(o.via.u64) + " is above " + std::to_string(max));
     }
     v = static_cast<std::int64_t>(o.via.u64);
   } else if (o.type == msgpack::type::NEGATIVE_INTEGER) {
@@ -275,10 +285,17 @@ MaybeError ReadDouble(const msgpack::object& o, const std::string& name, double*
   double v = 0;
   switch (o.type) {
     case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64: v = o.via.f64; break;
-    case msgpack::type::POSITIVE_INTEGER: v = static_cast<double>(o.via.u64); break;
-    case msgpack::type::NEGATIVE_INTEGER: v = static_cast<double>(o.via.i64); break;
-    default: return WrongType(o, name, "number");
+    case msgpack::type::FLOAT64:
+      v = o.via.f64;
+      break;
+    case msgpack::type::POSITIVE_INTEGER:
+      v = static_cast<double>(o.via.u64);
+      break;
+    case msgpack::type::NEGATIVE_INTEGER:
+      v = static_cast<double>(o.via.i64);
+      break;
+    default:
+      return WrongType(o, name, "number");
   }
   if (!std::isfinite(v)) {
     return Error(DecodeErrc::kNonFinite, name + " is NaN or infinite");
@@ -343,8 +360,8 @@ MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std:
     if (o.via.bin.size != dim * sizeof(float)) {
       return Error(DecodeErrc::kBadEmbedding,
                    name + ": " + std::to_string(o.via.bin.size) + " bytes, expected " +
-                       std::to_string(dim * sizeof(float)) + " (dimension " +
-                       std::to_string(dim) + " as float32)");
+                       std::to_string(dim * sizeof(float)) + " (dimension " + std::to_string(dim) +
+                       " as float32)");
     }
     values.resize(dim);
     std::memcpy(values.data(), o.via.bin.ptr, dim * sizeof(float));
@@ -361,12 +378,12 @@ MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std:
   } else if (o.type == msgpack::type::ARRAY) {
     if (o.via.array.size != dim) {
       return Error(DecodeErrc::kBadEmbedding, name + ": " + std::to_string(o.via.array.size) +
-                                                   " values, expected " + std::to_string(dim));
+                                                  " values, expected " + std::to_string(dim));
     }
     values.resize(dim);
     for (std::size_t i = 0; i < dim; ++i) {
-      if (MaybeError e = ReadFloat(o.via.array.ptr[i], name + "[" + std::to_string(i) + "]",
-                                   &values[i])) {
+      if (MaybeError e =
+              ReadFloat(o.via.array.ptr[i], name + "[" + std::to_string(i) + "]", &values[i])) {
         return e;
       }
     }
@@ -377,18 +394,17 @@ MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std:
   return std::nullopt;
 }
 
-MaybeError ReadStringMap(const msgpack::object& o, const std::string& name,
-                         std::size_t max_entries, std::size_t max_key_bytes,
-                         std::size_t max_value_bytes,
+MaybeError ReadStringMap(const msgpack::object& o, const std::string& name, std::size_t max_entries,
+                         std::size_t max_key_bytes, std::size_t max_value_bytes,
                          std::vector<std::pair<std::string, std::string>>* out) {
   if (o.type != msgpack::type::MAP) {
     return WrongType(o, name, "map");
   }
   const std::uint32_t n = o.via.map.size;
   if (n > max_entries) {
-    return Error(DecodeErrc::kTooManyEntries, name + ": " + std::to_string(n) +
-                                                  " entries, at most " +
-                                                  std::to_string(max_entries));
+    return Error(
+        DecodeErrc::kTooManyEntries,
+        name + ": " + std::to_string(n) + " entries, at most " + std::to_string(max_entries));
   }
   std::vector<std::pair<std::string, std::string>> entries(n);
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -414,20 +430,20 @@ MaybeError ReadStringMap(const msgpack::object& o, const std::string& name,
   return std::nullopt;
 }
 
-MaybeError ReadStringArray(const msgpack::object& o, const std::string& name,
-                           std::size_t max_items, std::vector<std::string>* out) {
+MaybeError ReadStringArray(const msgpack::object& o, const std::string& name, std::size_t max_items,
+                           std::vector<std::string>* out) {
   if (o.type != msgpack::type::ARRAY) {
     return WrongType(o, name, "array");
   }
   const std::uint32_t n = o.via.array.size;
   if (n > max_items) {
-    return Error(DecodeErrc::kTooManyEntries, name + ": " + std::to_string(n) +
-                                                  " items, at most " + std::to_string(max_items));
+    return Error(DecodeErrc::kTooManyEntries,
+                 name + ": " + std::to_string(n) + " items, at most " + std::to_string(max_items));
   }
   std::vector<std::string> items(n);
   for (std::uint32_t i = 0; i < n; ++i) {
-    if (MaybeError e = ReadId(o.via.array.ptr[i], name + "[" + std::to_string(i) + "]",
-                              &items[i])) {
+    if (MaybeError e =
+            ReadId(o.via.array.ptr[i], name + "[" + std::to_string(i) + "]", &items[i])) {
       return e;
     }
   }
@@ -447,9 +463,9 @@ MaybeError CheckVersion(const msgpack::object* v) {
       v->via.u64 != static_cast<std::uint64_t>(kWireVersion)) {
     version = v->type == msgpack::type::NEGATIVE_INTEGER ? v->via.i64
                                                          : static_cast<std::int64_t>(v->via.u64);
-    return Error(DecodeErrc::kUnsupportedVersion,
-                 "schema version " + std::to_string(version) + " is not supported (this build " +
-                     "reads v" + std::to_string(kWireVersion) + ")");
+    return Error(DecodeErrc::kUnsupportedVersion, "schema version " + std::to_string(version) +
+                                                      " is not supported (this build " + "reads v" +
+                                                      std::to_string(kWireVersion) + ")");
   }
   return std::nullopt;
 }

@@ -24,11 +24,11 @@ namespace recsd::stream::detail {
 using MaybeError = std::optional<DecodeError>;
 
 // Evaluates a MaybeError-returning expression and returns its error from the enclosing decoder.
-#define RECSD_DECODE_TRY(expr)                    \
-  do {                                            \
+#define RECSD_DECODE_TRY(expr)                             \
+  do {                                                     \
     if (::recsd::stream::detail::MaybeError e_ = (expr)) { \
-      return ::recsd::Fail(std::move(*e_));       \
-    }                                             \
+      return ::recsd::Fail(std::move(*e_));                \
+    }                                                      \
   } while (false)
 
 MaybeError Error(DecodeErrc code, std::string detail);
@@ -95,13 +95,12 @@ MaybeError ReadId(const msgpack::object& o, const std::string& name, std::string
 MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std::size_t dim,
                          std::vector<float>* out);
 // A map of UTF-8 strings to UTF-8 strings, at most max_entries, keys non-empty.
-MaybeError ReadStringMap(const msgpack::object& o, const std::string& name,
-                         std::size_t max_entries, std::size_t max_key_bytes,
-                         std::size_t max_value_bytes,
+MaybeError ReadStringMap(const msgpack::object& o, const std::string& name, std::size_t max_entries,
+                         std::size_t max_key_bytes, std::size_t max_value_bytes,
                          std::vector<std::pair<std::string, std::string>>* out);
 // An array of non-empty UTF-8 strings, each at most kMaxIdBytes.
-MaybeError ReadStringArray(const msgpack::object& o, const std::string& name,
-                           std::size_t max_items, std::vector<std::string>* out);
+MaybeError ReadStringArray(const msgpack::object& o, const std::string& name, std::size_t max_items,
+                           std::vector<std::string>* out);
 // `v`, when present, must be kWireVersion (kUnsupportedVersion otherwise).
 MaybeError CheckVersion(const msgpack::object* v);
 

@@ -22,8 +22,8 @@ const std::set<std::string> kModules = {"model", "state", "stream", "metrics", "
 // Third-party include prefixes that are not allowed in a module (the standard library and the
 // module's own allowed dependencies pass).
 const std::vector<std::string> kThirdParty = {
-    "librdkafka/", "rdkafka", "boost/", "msgpack", "spdlog/", "fmt/", "prometheus/", "toml++/",
-    "CLI/", "nlohmann/", "Eigen/", "eigen3/", "gtest/", "benchmark/"};
+    "librdkafka/", "rdkafka", "boost/",    "msgpack", "spdlog/", "fmt/",   "prometheus/",
+    "toml++/",     "CLI/",    "nlohmann/", "Eigen/",  "eigen3/", "gtest/", "benchmark/"};
 
 struct Rule {
   std::set<std::string> modules;      // recsd modules it may include
@@ -38,8 +38,8 @@ const std::map<std::string, Rule>& Rules() {
       {"metrics", {{}, {"prometheus/"}}},
       {"daemon",
        {{"model", "state", "stream", "metrics"},
-        {"librdkafka/", "rdkafka", "boost/", "msgpack", "spdlog/", "fmt/", "prometheus/",
-         "toml++/", "CLI/", "nlohmann/", "Eigen/"}}},
+        {"librdkafka/", "rdkafka", "boost/", "msgpack", "spdlog/", "fmt/", "prometheus/", "toml++/",
+         "CLI/", "nlohmann/", "Eigen/"}}},
   };
   return rules;
 }
@@ -91,8 +91,9 @@ TEST(LayeringTest, CheckerCatchesForbiddenIncludes) {
   EXPECT_EQ(Violations("model", "#include \"stream/event_codec.h\"\n").size(), 1U);
   EXPECT_EQ(Violations("model", "#include \"state/user_store.h\"\n").size(), 1U);
   EXPECT_EQ(Violations("stream", "#include \"daemon/config.h\"\n").size(), 1U);
-  EXPECT_TRUE(Violations("model", "#include <Eigen/Dense>\n#include <vector>\n"
-                                  "#include \"model/event.h\"\n")
+  EXPECT_TRUE(Violations("model",
+                         "#include <Eigen/Dense>\n#include <vector>\n"
+                         "#include \"model/event.h\"\n")
                   .empty());
   EXPECT_TRUE(Violations("stream", "#include \"model/event.h\"\n#include <msgpack.hpp>\n").empty());
 }
@@ -107,7 +108,8 @@ TEST(LayeringTest, EveryModuleIncludesOnlyWhatItMayDependOn) {
         continue;
       }
       std::ifstream in(entry.path());
-      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string text((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
       ++files;
       for (const std::string& bad : Violations(module, text)) {
         ADD_FAILURE() << entry.path().lexically_relative(root).string() << " includes " << bad

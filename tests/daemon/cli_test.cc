@@ -66,7 +66,8 @@ half_life_short = "5 minutes"
 }
 
 TEST(CliTest, CheckConfigAcceptsTheExampleConfig) {
-  const Outcome r = Recsd(std::string("check-config ") + RECSD_SOURCE_DIR + "/ops/recsd.example.toml");
+  const Outcome r =
+      Recsd(std::string("check-config ") + RECSD_SOURCE_DIR + "/ops/recsd.example.toml");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find(": ok"), std::string::npos) << r.out;
 }
@@ -82,8 +83,8 @@ TEST(CliTest, CheckConfigSeesEnvironmentOverrides) {
 }
 
 TEST(CliTest, PrintConfigRedactsSecrets) {
-  const Outcome r = Recsd("print-config --set kafka.sasl.password=hunter2",
-                      "RECSD_ADMIN__TOKEN=s3cr3t-token");
+  const Outcome r =
+      Recsd("print-config --set kafka.sasl.password=hunter2", "RECSD_ADMIN__TOKEN=s3cr3t-token");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.find("hunter2"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("s3cr3t-token"), std::string::npos) << r.out;
@@ -104,8 +105,8 @@ TEST(CliTest, SubcommandsThatAreNotBuiltSaySoAndExit2) {
 }
 
 TEST(CliTest, EverySubcommandHasHelp) {
-  for (const char* cmd : {"run", "demo", "replay", "broker", "loadgen", "check-config",
-                          "print-config", "version"}) {
+  for (const char* cmd :
+       {"run", "demo", "replay", "broker", "loadgen", "check-config", "print-config", "version"}) {
     const Outcome r = Recsd(std::string(cmd) + " --help");
     EXPECT_EQ(r.code, 0) << cmd << ": " << r.out;
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << cmd;

@@ -107,27 +107,27 @@ half_life_short = "5 minutes"
 
 TEST(ConfigTest, UnknownSectionAndNestedTypoAreErrors) {
   TempDir dir;
-  const std::string file = dir.Write("bad.toml", "[topicz]\nevents = \"x\"\n[model.extra]\na = 1\n");
+  const std::string file =
+      dir.Write("bad.toml", "[topicz]\nevents = \"x\"\n[model.extra]\na = 1\n");
   const LoadedConfig c = Load(file);
   EXPECT_NE(ProblemFor(c, "topicz"), nullptr);
   EXPECT_NE(ProblemFor(c, "model.extra"), nullptr);
 }
 
 TEST(ConfigTest, EnvironmentAndSetTyposAreErrors) {
-  const LoadedConfig c =
-      Load("", {"topics.evnts=x", "no-equals-sign"}, {"RECSD_TOPICS__EVENT=x"});
+  const LoadedConfig c = Load("", {"topics.evnts=x", "no-equals-sign"}, {"RECSD_TOPICS__EVENT=x"});
   EXPECT_NE(ProblemFor(c, "topics.evnts"), nullptr);
   EXPECT_NE(ProblemFor(c, "topics.event"), nullptr);
   EXPECT_EQ(c.problems.size(), 3U);
 }
 
 TEST(ConfigTest, ValuesAreValidated) {
-  const LoadedConfig c = Load("", {"model.embedding_dim=0", "log.level=loud", "log.format=xml",
-                                   "model.list_size=ten", "model.half_life_long=0s",
-                                   "events.weights.view=nan", "events.weights.Bad-Name=1"});
-  for (const char* key : {"model.embedding_dim", "log.level", "log.format", "model.list_size",
-                          "model.half_life_long", "events.weights.view",
-                          "events.weights.Bad-Name"}) {
+  const LoadedConfig c =
+      Load("", {"model.embedding_dim=0", "log.level=loud", "log.format=xml", "model.list_size=ten",
+                "model.half_life_long=0s", "events.weights.view=nan", "events.weights.Bad-Name=1"});
+  for (const char* key :
+       {"model.embedding_dim", "log.level", "log.format", "model.list_size", "model.half_life_long",
+        "events.weights.view", "events.weights.Bad-Name"}) {
     EXPECT_NE(ProblemFor(c, key), nullptr) << key;
   }
 }
@@ -166,8 +166,8 @@ TEST(ConfigTest, MissingFileIsAProblem) {
 }
 
 TEST(ConfigTest, SecretsAreRedactedWhenRendered) {
-  const LoadedConfig c = Load("", {"kafka.sasl.password=hunter2", "admin.token=t0ps3cret",
-                                   "kafka.sasl.username=alice"});
+  const LoadedConfig c = Load(
+      "", {"kafka.sasl.password=hunter2", "admin.token=t0ps3cret", "kafka.sasl.username=alice"});
   ASSERT_TRUE(c.problems.empty()) << c.problems.front().ToString();
   const std::string text = RenderConfig(c.settings);
   EXPECT_EQ(text.find("hunter2"), std::string::npos);
@@ -212,7 +212,8 @@ TEST(DurationTest, ParsesEveryUnitAndRejectsTheRest) {
   EXPECT_EQ(d.count(), 7'200'000);
   ASSERT_TRUE(ParseDuration("7d", &d));
   EXPECT_EQ(d.count(), 604'800'000);
-  for (const char* bad : {"", "30", "m", "-5s", "1.5h", "5 m", "5M", "5min", "99999999999999999d"}) {
+  for (const char* bad :
+       {"", "30", "m", "-5s", "1.5h", "5 m", "5M", "5min", "99999999999999999d"}) {
     EXPECT_FALSE(ParseDuration(bad, &d)) << bad;
   }
 }

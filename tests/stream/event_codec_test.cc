@@ -40,14 +40,17 @@ const EventTypeTable& Types() {
 }
 
 std::string Minimal() {
-  return MsgMap({{"type", Str("view")}, {"user", Str("u1")}, {"item", Str("i1")},
-                 {"ts", Uint(kTs)}});
+  return MsgMap(
+      {{"type", Str("view")}, {"user", Str("u1")}, {"item", Str("i1")}, {"ts", Uint(kTs)}});
 }
 
 // `Minimal` with one more key, e.g. to exercise one optional field.
 std::string MinimalWith(const std::string& key, const std::string& value) {
-  return MsgMap({{"type", Str("view")}, {"user", Str("u1")}, {"item", Str("i1")},
-                 {"ts", Uint(kTs)}, {key, value}});
+  return MsgMap({{"type", Str("view")},
+                 {"user", Str("u1")},
+                 {"item", Str("i1")},
+                 {"ts", Uint(kTs)},
+                 {key, value}});
 }
 
 std::string Ctx(std::uint32_t n) {
@@ -80,16 +83,17 @@ TEST(EventDecodeTest, DecodesMinimalMsgpackEvent) {
 }
 
 TEST(EventDecodeTest, DecodesEveryOptionalField) {
-  const std::string bytes = MsgMap({{"v", Uint(1)},
-                                    {"type", Str("click")},
-                                    {"user", Str("u-\xc3\xa9")},  // "u-é"
-                                    {"item", Str("i9")},
-                                    {"ts", Uint(kTs)},
-                                    {"value", F64(4.5)},
-                                    {"rec", Str("p3-o42")},
-                                    {"pos", Uint(7)},
-                                    {"ctx", MsgMap({{"device", Str("ios")}, {"locale", Str("fr")}})},
-                                    {"id", Str("evt-1")}});
+  const std::string bytes =
+      MsgMap({{"v", Uint(1)},
+              {"type", Str("click")},
+              {"user", Str("u-\xc3\xa9")},  // "u-é"
+              {"item", Str("i9")},
+              {"ts", Uint(kTs)},
+              {"value", F64(4.5)},
+              {"rec", Str("p3-o42")},
+              {"pos", Uint(7)},
+              {"ctx", MsgMap({{"device", Str("ios")}, {"locale", Str("fr")}})},
+              {"id", Str("evt-1")}});
   auto e = DecodeEvent(bytes, Types());
   ASSERT_TRUE(e.has_value()) << e.error().detail;
   EXPECT_EQ(e->type, event_type::kClick);
@@ -117,6 +121,15 @@ TEST(EventDecodeTest, DecodesJsonObjectWithTheSameKeys) {
   EXPECT_EQ(e->ctx[0].second, "web");
 }
 
+TEST(EventDecodeTest, JsonKeepsCtxInDocumentOrder) {
+  auto e = DecodeEvent(R"({"type":"view","user":"u","item":"i","ts":1,"ctx":{"z":"1","a":"2"}})",
+                       Types());
+  ASSERT_TRUE(e.has_value()) << e.error().detail;
+  ASSERT_EQ(e->ctx.size(), 2U);
+  EXPECT_EQ(e->ctx[0].first, "z");
+  EXPECT_EQ(e->ctx[1].first, "a");
+}
+
 TEST(EventDecodeTest, ForgetNeedsNoItem) {
   auto e = DecodeEvent(MsgMap({{"type", Str("forget")}, {"user", Str("u1")}, {"ts", Uint(kTs)}}),
                        Types());
@@ -126,9 +139,9 @@ TEST(EventDecodeTest, ForgetNeedsNoItem) {
 }
 
 TEST(EventDecodeTest, AcceptsConfiguredCustomType) {
-  auto e = DecodeEvent(MsgMap({{"type", Str("share")}, {"user", Str("u")}, {"item", Str("i")},
-                               {"ts", Uint(kTs)}}),
-                       Types());
+  auto e = DecodeEvent(
+      MsgMap({{"type", Str("share")}, {"user", Str("u")}, {"item", Str("i")}, {"ts", Uint(kTs)}}),
+      Types());
   ASSERT_TRUE(e.has_value()) << e.error().detail;
   EXPECT_EQ(Types().Get(e->type).name, "share");
 }
@@ -151,8 +164,11 @@ TEST(EventDecodeTest, NilOptionalValueCountsAsAbsent) {
 TEST(EventDecodeTest, AcceptsLimitsExactly) {
   // The largest accepted id, ctx, position and timestamp, and the deepest accepted nesting.
   const std::string id256(kMaxIdBytes, 'u');
-  auto e = DecodeEvent(MsgMap({{"type", Str("view")}, {"user", Str(id256)}, {"item", Str("i")},
-                               {"ts", Uint(kMaxTimestampMs)}, {"ctx", Ctx(kMaxCtxEntries)},
+  auto e = DecodeEvent(MsgMap({{"type", Str("view")},
+                               {"user", Str(id256)},
+                               {"item", Str("i")},
+                               {"ts", Uint(kMaxTimestampMs)},
+                               {"ctx", Ctx(kMaxCtxEntries)},
                                {"pos", Uint(kMaxListItems - 1)},
                                {"deep", Nested(static_cast<int>(kMaxDepth) - 1)}}),
                        Types());
@@ -165,8 +181,8 @@ TEST(EventDecodeTest, AcceptsLimitsExactly) {
 TEST(EventDecodeTest, AcceptsJsonNestingAtTheLimit) {
   std::string deep = "1";
   for (std::size_t i = 1; i < kMaxDepth; ++i) deep = "[" + deep + "]";
-  auto e = DecodeEvent(R"({"type":"view","user":"u","item":"i","ts":1,"deep":)" + deep + "}",
-                       Types());
+  auto e =
+      DecodeEvent(R"({"type":"view","user":"u","item":"i","ts":1,"deep":)" + deep + "}", Types());
   ASSERT_TRUE(e.has_value()) << e.error().detail;
 }
 
@@ -175,8 +191,7 @@ TEST(EventDecodeTest, EveryProperPrefixIsTruncated) {
   for (std::size_t n = 0; n < full.size(); ++n) {
     auto e = DecodeEvent(full.substr(0, n), Types());
     ASSERT_FALSE(e.has_value()) << "prefix " << n;
-    EXPECT_EQ(e.error().code, DecodeErrc::kTruncated) << "prefix " << n << ": "
-                                                      << e.error().detail;
+    EXPECT_EQ(e.error().code, DecodeErrc::kTruncated) << "prefix " << n << ": " << e.error().detail;
   }
 }
 
@@ -192,7 +207,8 @@ TEST(EventDecodeTest, HugeContainerHeadersAreRejectedWithoutAllocating) {
   }
   // A string or bin header is only acted on once its body has arrived, so a huge one with no body
   // is truncated input (and allocates nothing either).
-  for (const std::string& bytes : {Str32Header(0xFFFFFFFF), recsd::testing::Bin32Header(0xFFFFFFFF)}) {
+  for (const std::string& bytes :
+       {Str32Header(0xFFFFFFFF), recsd::testing::Bin32Header(0xFFFFFFFF)}) {
     auto e = DecodeEvent(bytes, Types());
     ASSERT_FALSE(e.has_value());
     EXPECT_EQ(e.error().code, DecodeErrc::kTruncated) << e.error().detail;
@@ -221,8 +237,8 @@ INSTANTIATE_TEST_SUITE_P(
                    "1 bytes after"},
         RejectCase{"JsonTrailingBytes", "{\"type\":\"view\"," + kU + "} x",
                    DecodeErrc::kTrailingBytes, "after the JSON"},
-        RejectCase{"JsonTwoObjects", "{\"type\":\"view\"," + kU + "}{}",
-                   DecodeErrc::kTrailingBytes, "after the JSON"},
+        RejectCase{"JsonTwoObjects", "{\"type\":\"view\"," + kU + "}{}", DecodeErrc::kTrailingBytes,
+                   "after the JSON"},
         RejectCase{"JsonTruncated", "{\"type\":\"view\",\"user\":\"u", DecodeErrc::kTruncated,
                    "not closed"},
         RejectCase{"MsgpackReservedByte", std::string(1, '\xc1'), DecodeErrc::kMalformed,
@@ -230,13 +246,13 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"JsonSyntax", "{\"type\" \"view\"}", DecodeErrc::kMalformed, "JSON"},
         RejectCase{"MsgpackTooDeep", MinimalWith("deep", Nested(static_cast<int>(kMaxDepth))),
                    DecodeErrc::kTooDeep, "deeper"},
-        RejectCase{"JsonTooDeep",
-                   "{\"type\":\"view\"," + kU + ",\"d\":[[[[[[[[1]]]]]]]]}",
+        RejectCase{"JsonTooDeep", "{\"type\":\"view\"," + kU + ",\"d\":[[[[[[[[1]]]]]]]]}",
                    DecodeErrc::kTooDeep, "deeper"},
         RejectCase{"PayloadOverOneMebibyte",
                    MinimalWith("pad", Str(std::string(kMaxPayloadBytes, 'x'))),
                    DecodeErrc::kTooLarge, "payload"},
-        RejectCase{"StringOverLimit", MinimalWith("pad", Str(std::string(kMaxStringBytes + 1, 'x'))),
+        RejectCase{"StringOverLimit",
+                   MinimalWith("pad", Str(std::string(kMaxStringBytes + 1, 'x'))),
                    DecodeErrc::kTooLarge, "limit"},
         RejectCase{"ArrayHeaderOverLimit", MinimalWith("pad", Array32Header(kMaxArrayItems + 1)),
                    DecodeErrc::kTooLarge, "limit"},
@@ -259,18 +275,21 @@ INSTANTIATE_TEST_SUITE_P(
                    DecodeErrc::kMissingKey, "'user'"},
         RejectCase{"JsonMissingTs", "{\"type\":\"view\",\"user\":\"u\",\"item\":\"i\"}",
                    DecodeErrc::kMissingKey, "'ts'"},
-        RejectCase{"UserIsInteger",
-                   MsgMap({{"type", Str("view")}, {"user", Uint(7)}, {"item", Str("i")},
-                           {"ts", Uint(kTs)}}),
-                   DecodeErrc::kWrongType, "'user'"},
-        RejectCase{"TypeIsInteger",
-                   MsgMap({{"type", Uint(1)}, {"user", Str("u")}, {"item", Str("i")},
-                           {"ts", Uint(kTs)}}),
-                   DecodeErrc::kWrongType, "'type'"},
+        RejectCase{
+            "UserIsInteger",
+            MsgMap(
+                {{"type", Str("view")}, {"user", Uint(7)}, {"item", Str("i")}, {"ts", Uint(kTs)}}),
+            DecodeErrc::kWrongType, "'user'"},
+        RejectCase{
+            "TypeIsInteger",
+            MsgMap({{"type", Uint(1)}, {"user", Str("u")}, {"item", Str("i")}, {"ts", Uint(kTs)}}),
+            DecodeErrc::kWrongType, "'type'"},
         RejectCase{"TsIsString", "{\"type\":\"view\",\"user\":\"u\",\"item\":\"i\",\"ts\":\"1\"}",
                    DecodeErrc::kWrongType, "'ts'"},
         RejectCase{"TsIsFloat",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u")}, {"item", Str("i")},
+                   MsgMap({{"type", Str("view")},
+                           {"user", Str("u")},
+                           {"item", Str("i")},
                            {"ts", F64(1.7e12)}}),
                    DecodeErrc::kWrongType, "'ts'"},
         RejectCase{"ValueIsString", MinimalWith("value", Str("5")), DecodeErrc::kWrongType,
@@ -294,34 +313,47 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"JsonUnsupportedVersion", "{\"v\":3,\"type\":\"view\"," + kU + "}",
                    DecodeErrc::kUnsupportedVersion, "version 3"},
         RejectCase{"UnknownEventType",
-                   MsgMap({{"type", Str("teleport")}, {"user", Str("u")}, {"item", Str("i")},
+                   MsgMap({{"type", Str("teleport")},
+                           {"user", Str("u")},
+                           {"item", Str("i")},
                            {"ts", Uint(kTs)}}),
                    DecodeErrc::kUnknownEventType, "teleport"},
-        RejectCase{"EmptyUserId",
-                   MsgMap({{"type", Str("view")}, {"user", Str("")}, {"item", Str("i")},
-                           {"ts", Uint(kTs)}}),
-                   DecodeErrc::kBadId, "'user'"},
+        RejectCase{
+            "EmptyUserId",
+            MsgMap(
+                {{"type", Str("view")}, {"user", Str("")}, {"item", Str("i")}, {"ts", Uint(kTs)}}),
+            DecodeErrc::kBadId, "'user'"},
         RejectCase{"UserIdOver256Bytes",
-                   MsgMap({{"type", Str("view")}, {"user", Str(std::string(257, 'u'))},
-                           {"item", Str("i")}, {"ts", Uint(kTs)}}),
-                   DecodeErrc::kBadId, "257 bytes"},
-        RejectCase{"EmptyItemId",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u")}, {"item", Str("")},
+                   MsgMap({{"type", Str("view")},
+                           {"user", Str(std::string(257, 'u'))},
+                           {"item", Str("i")},
                            {"ts", Uint(kTs)}}),
-                   DecodeErrc::kBadId, "'item'"},
+                   DecodeErrc::kBadId, "257 bytes"},
+        RejectCase{
+            "EmptyItemId",
+            MsgMap(
+                {{"type", Str("view")}, {"user", Str("u")}, {"item", Str("")}, {"ts", Uint(kTs)}}),
+            DecodeErrc::kBadId, "'item'"},
         RejectCase{"ItemIdOver256Bytes",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u")},
-                           {"item", Str(std::string(257, 'i'))}, {"ts", Uint(kTs)}}),
+                   MsgMap({{"type", Str("view")},
+                           {"user", Str("u")},
+                           {"item", Str(std::string(257, 'i'))},
+                           {"ts", Uint(kTs)}}),
                    DecodeErrc::kBadId, "'item'"},
         RejectCase{"InvalidUtf8InUserId",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u\xc3(")}, {"item", Str("i")},
+                   MsgMap({{"type", Str("view")},
+                           {"user", Str("u\xc3(")},
+                           {"item", Str("i")},
                            {"ts", Uint(kTs)}}),
                    DecodeErrc::kInvalidUtf8, "'user'"},
         RejectCase{"InvalidUtf8InItemId",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u")}, {"item", Str("\xed\xa0\x80")},
+                   MsgMap({{"type", Str("view")},
+                           {"user", Str("u")},
+                           {"item", Str("\xed\xa0\x80")},
                            {"ts", Uint(kTs)}}),
                    DecodeErrc::kInvalidUtf8, "'item'"},
-        RejectCase{"JsonInvalidUtf8", "{\"type\":\"view\",\"user\":\"\xff\",\"item\":\"i\",\"ts\":1}",
+        RejectCase{"JsonInvalidUtf8",
+                   "{\"type\":\"view\",\"user\":\"\xff\",\"item\":\"i\",\"ts\":1}",
                    DecodeErrc::kInvalidUtf8, "UTF-8"},
         RejectCase{"CtxOver32Entries", MinimalWith("ctx", Ctx(kMaxCtxEntries + 1)),
                    DecodeErrc::kTooManyEntries, "33 entries"},
@@ -329,16 +361,21 @@ INSTANTIATE_TEST_SUITE_P(
                    DecodeErrc::kNonFinite, "'value'"},
         RejectCase{"InfValue", MinimalWith("value", F32(std::numeric_limits<float>::infinity())),
                    DecodeErrc::kNonFinite, "'value'"},
-        RejectCase{"NegativeTs",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u")}, {"item", Str("i")},
-                           {"ts", Int(-1)}}),
-                   DecodeErrc::kOutOfRange, "'ts'"},
+        RejectCase{
+            "NegativeTs",
+            MsgMap(
+                {{"type", Str("view")}, {"user", Str("u")}, {"item", Str("i")}, {"ts", Int(-1)}}),
+            DecodeErrc::kOutOfRange, "'ts'"},
         RejectCase{"MicrosecondTs",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u")}, {"item", Str("i")},
+                   MsgMap({{"type", Str("view")},
+                           {"user", Str("u")},
+                           {"item", Str("i")},
                            {"ts", Uint(1'700'000'000'000'000)}}),
                    DecodeErrc::kOutOfRange, "'ts'"},
         RejectCase{"TsAboveInt64",
-                   MsgMap({{"type", Str("view")}, {"user", Str("u")}, {"item", Str("i")},
+                   MsgMap({{"type", Str("view")},
+                           {"user", Str("u")},
+                           {"item", Str("i")},
                            {"ts", Uint(0xFFFFFFFFFFFFFFFFULL)}}),
                    DecodeErrc::kOutOfRange, "'ts'"},
         RejectCase{"NegativePos", MinimalWith("pos", Int(-1)), DecodeErrc::kOutOfRange, "'pos'"},

@@ -67,9 +67,8 @@ TEST(ItemDecodeTest, DecodesEveryFieldWithBinEmbedding) {
 }
 
 TEST(ItemDecodeTest, DecodesArrayEmbeddingOfMixedNumbers) {
-  auto item = DecodeItem(ItemWith("emb", Array(4) + F32(1.5F) + F64(-2.0) + Uint(3) +
-                                             recsd::testing::Int(-4)),
-                         kDim);
+  auto item = DecodeItem(
+      ItemWith("emb", Array(4) + F32(1.5F) + F64(-2.0) + Uint(3) + recsd::testing::Int(-4)), kDim);
   ASSERT_TRUE(item.has_value()) << item.error().detail;
   EXPECT_EQ(item->emb, (std::vector<float>{1.5F, -2.0F, 3.0F, -4.0F}));
 }
@@ -118,10 +117,9 @@ INSTANTIATE_TEST_SUITE_P(
                    DecodeErrc::kBadEmbedding, "15 bytes"},
         RejectCase{"EmbArrayWrongDimension", ItemWith("emb", F32Array({1, 2, 3})),
                    DecodeErrc::kBadEmbedding, "3 values"},
-        RejectCase{"EmbIsString", ItemWith("emb", Str("1,2,3,4")), DecodeErrc::kWrongType,
-                   "'emb'"},
-        RejectCase{"EmbArrayHoldsString", ItemWith("emb", Array(4) + F32(1) + F32(1) + F32(1) +
-                                                              Str("x")),
+        RejectCase{"EmbIsString", ItemWith("emb", Str("1,2,3,4")), DecodeErrc::kWrongType, "'emb'"},
+        RejectCase{"EmbArrayHoldsString",
+                   ItemWith("emb", Array(4) + F32(1) + F32(1) + F32(1) + Str("x")),
                    DecodeErrc::kWrongType, "emb'[3]"},
         RejectCase{"EmbBinHoldsNaN", ItemWith("emb", Bin(Le({1, kNaN, 3, 4}))),
                    DecodeErrc::kNonFinite, "'emb'"},
@@ -132,17 +130,18 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"EmbArrayOverflowsFloat32",
                    ItemWith("emb", Array(4) + F64(1e300) + F32(1) + F32(1) + F32(1)),
                    DecodeErrc::kNonFinite, "float32"},
-        RejectCase{"JsonEmbOverflowsDouble",
-                   R"({"item":"i","ts":1,"emb":[1e999,0,0,0]})", DecodeErrc::kNonFinite, "1e999"},
+        RejectCase{"JsonEmbOverflowsDouble", R"({"item":"i","ts":1,"emb":[1e999,0,0,0]})",
+                   DecodeErrc::kNonFinite, "1e999"},
         RejectCase{"AvailableIsInteger", ItemWith("available", Uint(1)), DecodeErrc::kWrongType,
                    "'available'"},
         RejectCase{"TagsIsString", ItemWith("tags", Str("a,b")), DecodeErrc::kWrongType, "'tags'"},
         RejectCase{"TooManyTags",
-                   ItemWith("tags", [] {
-                     std::string tags = Array(kMaxTags + 1);
-                     for (std::size_t i = 0; i <= kMaxTags; ++i) tags += Str("t");
-                     return tags;
-                   }()),
+                   ItemWith("tags",
+                            [] {
+                              std::string tags = Array(kMaxTags + 1);
+                              for (std::size_t i = 0; i <= kMaxTags; ++i) tags += Str("t");
+                              return tags;
+                            }()),
                    DecodeErrc::kTooManyEntries, "'tags'"},
         RejectCase{"EmptyTag", ItemWith("tags", Array(1) + Str("")), DecodeErrc::kBadId,
                    "tags'[0]"},

@@ -10,8 +10,8 @@
 
 namespace recsd::testing {
 
-std::string Map(std::uint32_t n);    // fixmap / map16 / map32 header
-std::string Array(std::uint32_t n);  // fixarray / array16 / array32 header
+std::string Map(std::uint32_t n);     // fixmap / map16 / map32 header
+std::string Array(std::uint32_t n);   // fixarray / array16 / array32 header
 std::string Str(std::string_view s);  // fixstr / str8 / str16 / str32
 std::string Bin(std::string_view b);  // bin8 / bin16 / bin32
 std::string Uint(std::uint64_t v);    // smallest unsigned form

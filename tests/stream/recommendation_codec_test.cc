@@ -28,7 +28,8 @@ RecommendationList SampleList() {
   list.event_ts = {1'700'000'000'000};
   list.model = 17;
   list.variant = "learned";
-  list.items = {{ItemId("i1"), 0.75F, {{"emb_short", 0.5F}, {"trending", 0.25F}}},
+  // Sources deliberately not in alphabetical order: their order must survive every encoding.
+  list.items = {{ItemId("i1"), 0.75F, {{"trending", 0.5F}, {"emb_short", 0.25F}}},
                 {ItemId("i2"), 0.1F, {{"covisit", 0.1F}}},
                 {ItemId("i3"), -0.5F, {}}};
   return list;
@@ -54,10 +55,10 @@ TEST(RecommendationEncodeTest, EncodesTheGoldenBytes) {
   list.model = 3;
   list.variant = "holdout";
   list.items = {{ItemId("a"), 0.5F, {{"trending", 0.5F}}}};
-  const std::string expected = ListBytes(
-      Array(1) + MsgMap({{"item", Str("a")},
-                         {"score", F32(0.5F)},
-                         {"src", MsgMap({{"trending", F32(0.5F)}})}}));
+  const std::string expected =
+      ListBytes(Array(1) + MsgMap({{"item", Str("a")},
+                                   {"score", F32(0.5F)},
+                                   {"src", MsgMap({{"trending", F32(0.5F)}})}}));
   EXPECT_EQ(EncodeRecommendationList(list), expected);
 }
 
@@ -122,8 +123,12 @@ INSTANTIATE_TEST_SUITE_P(
     Golden, RecommendationRejectTest,
     ::testing::Values(
         RejectCase{"MissingItems",
-                   MsgMap({{"user", Str("u")}, {"rec", Str("r")}, {"ts", Uint(1)},
-                           {"event_ts", Uint(1)}, {"model", Uint(1)}, {"variant", Str("x")}}),
+                   MsgMap({{"user", Str("u")},
+                           {"rec", Str("r")},
+                           {"ts", Uint(1)},
+                           {"event_ts", Uint(1)},
+                           {"model", Uint(1)},
+                           {"variant", Str("x")}}),
                    DecodeErrc::kMissingKey, "'items'"},
         RejectCase{"ItemsIsMap", ListBytes(MsgMap({})), DecodeErrc::kWrongType, "'items'"},
         RejectCase{"ItemIsArray", ListBytes(Array(1) + Array(0)), DecodeErrc::kWrongType,
@@ -133,18 +138,20 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"NanScore",
                    ListBytes(OneItem(F32(std::numeric_limits<float>::quiet_NaN()), MsgMap({}))),
                    DecodeErrc::kNonFinite, "score"},
-        RejectCase{"InfContribution",
-                   ListBytes(OneItem(F32(1), MsgMap({{"trending",
-                                                      F64(std::numeric_limits<double>::infinity())}}))),
-                   DecodeErrc::kNonFinite, "trending"},
+        RejectCase{
+            "InfContribution",
+            ListBytes(OneItem(F32(1), MsgMap({{"trending",
+                                               F64(std::numeric_limits<double>::infinity())}}))),
+            DecodeErrc::kNonFinite, "trending"},
         RejectCase{"TooManySources",
-                   ListBytes(OneItem(F32(1), [] {
-                     std::string srcs = recsd::testing::Map(kMaxSources + 1);
-                     for (std::size_t i = 0; i <= kMaxSources; ++i) {
-                       srcs += Str("s" + std::to_string(i)) + F32(0);
-                     }
-                     return srcs;
-                   }())),
+                   ListBytes(OneItem(F32(1),
+                                     [] {
+                                       std::string srcs = recsd::testing::Map(kMaxSources + 1);
+                                       for (std::size_t i = 0; i <= kMaxSources; ++i) {
+                                         srcs += Str("s" + std::to_string(i)) + F32(0);
+                                       }
+                                       return srcs;
+                                     }())),
                    DecodeErrc::kTooManyEntries, "sources"},
         RejectCase{"DuplicateSource",
                    ListBytes(OneItem(F32(1), MsgMap({{"a", F32(0)}, {"a", F32(1)}}))),
@@ -156,19 +163,31 @@ INSTANTIATE_TEST_SUITE_P(
                    }()),
                    DecodeErrc::kTooManyEntries, "1001 items"},
         RejectCase{"NegativeModel",
-                   MsgMap({{"user", Str("u")}, {"rec", Str("r")}, {"ts", Uint(1)},
-                           {"event_ts", Uint(1)}, {"model", Int(-1)}, {"variant", Str("x")},
+                   MsgMap({{"user", Str("u")},
+                           {"rec", Str("r")},
+                           {"ts", Uint(1)},
+                           {"event_ts", Uint(1)},
+                           {"model", Int(-1)},
+                           {"variant", Str("x")},
                            {"items", Array(0)}}),
                    DecodeErrc::kOutOfRange, "'model'"},
         RejectCase{"EmptyRecId",
-                   MsgMap({{"user", Str("u")}, {"rec", Str("")}, {"ts", Uint(1)},
-                           {"event_ts", Uint(1)}, {"model", Uint(1)}, {"variant", Str("x")},
+                   MsgMap({{"user", Str("u")},
+                           {"rec", Str("")},
+                           {"ts", Uint(1)},
+                           {"event_ts", Uint(1)},
+                           {"model", Uint(1)},
+                           {"variant", Str("x")},
                            {"items", Array(0)}}),
                    DecodeErrc::kBadId, "'rec'"},
         RejectCase{"VariantTooLong",
-                   MsgMap({{"user", Str("u")}, {"rec", Str("r")}, {"ts", Uint(1)},
-                           {"event_ts", Uint(1)}, {"model", Uint(1)},
-                           {"variant", Str(std::string(65, 'x'))}, {"items", Array(0)}}),
+                   MsgMap({{"user", Str("u")},
+                           {"rec", Str("r")},
+                           {"ts", Uint(1)},
+                           {"event_ts", Uint(1)},
+                           {"model", Uint(1)},
+                           {"variant", Str(std::string(65, 'x'))},
+                           {"items", Array(0)}}),
                    DecodeErrc::kTooLarge, "'variant'"}),
     recsd::testing::CaseName);
 

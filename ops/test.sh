@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# recsd's whole test suite, as CI runs it (.ci/run):
+#   1. install dependencies (ops/install-deps.sh; fast when nothing is missing)
+#   2. format check over the tree (ops/check-format.sh)
+#   3. g++ debug build with -Werror, benchmarks compiled too, and every unit test (build/debug)
+#   4. clang build under ASan+UBSan (build/asan): every unit test again, then one libFuzzer run
+#      per wire decoder for RECSD_FUZZ_SECONDS each (default 60; set e.g. 5 for a quick re-run)
+# Builds are incremental, so a re-run of an unchanged tree only runs the tests.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+fuzz_seconds=${RECSD_FUZZ_SECONDS:-60}
+jobs=$(nproc)
+
+ops/install-deps.sh
+ops/check-format.sh
+
+configure() {  # dir, then cmake options
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+}
+configure build/debug -DCMAKE_BUILD_TYPE=Debug -DRECSD_BENCHMARKS=ON
+cmake --build build/debug
+configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DRECSD_SANITIZE=address,undefined -DRECSD_FUZZ=ON -DRECSD_BENCHMARKS=OFF \
+  -DRECSD_FUZZ_SECONDS="$fuzz_seconds"
+cmake --build build/asan
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+status=0
+echo "== unit tests (g++, debug) =="
+ctest --test-dir build/debug --output-on-failure -j "$jobs" 2>&1 | tee "$logs/debug" | tail -n 4 || status=1
+echo "== unit tests and fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s per fuzzer) =="
+ctest --test-dir build/asan --output-on-failure -j "$jobs" 2>&1 | tee "$logs/asan" | tail -n 8 || status=1
+
+# One closing line over both runs: "N passed, N failed".
+passed=0
+failed=0
+for log in "$logs/debug" "$logs/asan"; do
+  line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" || true)
+  if [[ -z $line ]]; then
+    echo "test.sh: no ctest summary in $(basename "$log") run" >&2
+    status=1
+    continue
+  fi
+  f=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+  n=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+  failed=$((failed + f))
+  passed=$((passed + n - f))
+  [[ $f -eq 0 ]] || status=1
+done
+echo "recsd: ${passed} passed, ${failed} failed"
+exit "$status"
