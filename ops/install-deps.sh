@@ -16,8 +16,8 @@ build_packages=(
   clang libclang-rt-14-dev clang-format clang-tidy
 )
 runtime_packages=(
-  librdkafka++1 librdkafka1 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libtomlplusplus3
-  ca-certificates
+  librdkafka1 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libtomlplusplus3
+  ca-certificates tini
 )
 
 packages=("${build_packages[@]}")
