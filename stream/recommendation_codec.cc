@@ -36,7 +36,7 @@ detail::MaybeError ReadItem(const msgpack::object& o, std::size_t index, Recomme
   if ((v = f.Get(kSrc)) == nullptr) {
     return std::nullopt;
   }
-  const std::string name = f.Name(kSrc);
+  const detail::FieldName name = f.Name(kSrc);
   if (v->type != msgpack::type::MAP) {
     return detail::Error(DecodeErrc::kWrongType, name + ": expected map");
   }
@@ -49,14 +49,14 @@ detail::MaybeError ReadItem(const msgpack::object& o, std::size_t index, Recomme
   for (std::uint32_t i = 0; i < v->via.map.size; ++i) {
     const msgpack::object_kv& kv = v->via.map.ptr[i];
     auto& [source, contribution] = out->src[i];
-    if (detail::MaybeError e = detail::ReadId(kv.key, name + " key", &source)) return e;
+    if (detail::MaybeError e = detail::ReadId(kv.key, name.At(i).Then("key"), &source)) return e;
     for (std::uint32_t j = 0; j < i; ++j) {
       if (out->src[j].first == source) {
         return detail::Error(DecodeErrc::kDuplicateKey,
                              name + ": source '" + detail::Quote(source) + "' appears twice");
       }
     }
-    if (detail::MaybeError e = detail::ReadFloat(kv.val, name + "." + source, &contribution)) {
+    if (detail::MaybeError e = detail::ReadFloat(kv.val, name.Then(source), &contribution)) {
       return e;
     }
   }

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/check.h"
 #include "model/ids.h"
 #include "stream/utf8.h"
 
@@ -41,7 +42,7 @@ const char* TypeName(msgpack::type::object_type t) {
   return "unknown";
 }
 
-MaybeError WrongType(const msgpack::object& o, const std::string& name, const char* expected) {
+MaybeError WrongType(const msgpack::object& o, const FieldName& name, const char* expected) {
   return Error(DecodeErrc::kWrongType,
                name + ": expected " + expected + ", got " + TypeName(o.type));
 }
@@ -197,11 +198,30 @@ MaybeError Document::ParseJson(std::string_view text) {
   return ParseMsgpack(std::string_view(converted_.data(), converted_.size()));
 }
 
+std::string FieldName::str() const {
+  std::string out = "key '";
+  if (!where_.empty()) {
+    out += where_;
+    out += '.';
+  }
+  out += key_;
+  out += '\'';
+  if (index_ != kNoIndex) {
+    out += "[" + std::to_string(index_) + "]";
+  }
+  if (!word_.empty()) {
+    out += ' ';
+    out += word_;
+  }
+  return out;
+}
+
 MaybeError MapFields::Index(const msgpack::object& map, std::span<const std::string_view> keys,
                             std::string_view where) {
+  RECSD_CHECK(keys.size() <= kMaxKeys, "MapFields holds at most kMaxKeys keys");
   keys_ = keys;
   where_ = std::string(where);
-  values_.assign(keys.size(), nullptr);
+  values_.fill(nullptr);
   if (map.type != msgpack::type::MAP) {
     return Error(where.empty() ? DecodeErrc::kNotAMap : DecodeErrc::kWrongType,
                  (where.empty() ? std::string("message") : "key '" + where_ + "'") +
@@ -238,12 +258,7 @@ MaybeError MapFields::Require(std::size_t i, const msgpack::object** out) const 
   return std::nullopt;
 }
 
-std::string MapFields::Name(std::size_t i) const {
-  return where_.empty() ? "key '" + std::string(keys_[i]) + "'"
-                        : "key '" + where_ + "." + std::string(keys_[i]) + "'";
-}
-
-MaybeError ReadInt(const msgpack::object& o, const std::string& name, std::int64_t min,
+MaybeError ReadInt(const msgpack::object& o, const FieldName& name, std::int64_t min,
                    std::int64_t max, std::int64_t* out) {
   std::int64_t v = 0;
   if (o.type == msgpack::type::POSITIVE_INTEGER) {
@@ -266,7 +281,7 @@ MaybeError ReadInt(const msgpack::object& o, const std::string& name, std::int64
   return std::nullopt;
 }
 
-MaybeError ReadUint64(const msgpack::object& o, const std::string& name, std::uint64_t* out) {
+MaybeError ReadUint64(const msgpack::object& o, const FieldName& name, std::uint64_t* out) {
   if (o.type == msgpack::type::POSITIVE_INTEGER) {
     *out = o.via.u64;
     return std::nullopt;
@@ -277,11 +292,11 @@ MaybeError ReadUint64(const msgpack::object& o, const std::string& name, std::ui
   return WrongType(o, name, "integer");
 }
 
-MaybeError ReadTimestamp(const msgpack::object& o, const std::string& name, std::int64_t* out) {
+MaybeError ReadTimestamp(const msgpack::object& o, const FieldName& name, std::int64_t* out) {
   return ReadInt(o, name, kMinTimestampMs, kMaxTimestampMs, out);
 }
 
-MaybeError ReadDouble(const msgpack::object& o, const std::string& name, double* out) {
+MaybeError ReadDouble(const msgpack::object& o, const FieldName& name, double* out) {
   double v = 0;
   switch (o.type) {
     case msgpack::type::FLOAT32:
@@ -304,7 +319,7 @@ MaybeError ReadDouble(const msgpack::object& o, const std::string& name, double*
   return std::nullopt;
 }
 
-MaybeError ReadFloat(const msgpack::object& o, const std::string& name, float* out) {
+MaybeError ReadFloat(const msgpack::object& o, const FieldName& name, float* out) {
   double v = 0;
   if (MaybeError e = ReadDouble(o, name, &v)) {
     return e;
@@ -316,7 +331,7 @@ MaybeError ReadFloat(const msgpack::object& o, const std::string& name, float* o
   return std::nullopt;
 }
 
-MaybeError ReadBool(const msgpack::object& o, const std::string& name, bool* out) {
+MaybeError ReadBool(const msgpack::object& o, const FieldName& name, bool* out) {
   if (o.type != msgpack::type::BOOLEAN) {
     return WrongType(o, name, "bool");
   }
@@ -324,7 +339,7 @@ MaybeError ReadBool(const msgpack::object& o, const std::string& name, bool* out
   return std::nullopt;
 }
 
-MaybeError ReadText(const msgpack::object& o, const std::string& name, std::size_t max_bytes,
+MaybeError ReadText(const msgpack::object& o, const FieldName& name, std::size_t max_bytes,
                     std::string* out) {
   if (o.type != msgpack::type::STR) {
     return WrongType(o, name, "string");
@@ -341,7 +356,7 @@ MaybeError ReadText(const msgpack::object& o, const std::string& name, std::size
   return std::nullopt;
 }
 
-MaybeError ReadId(const msgpack::object& o, const std::string& name, std::string* out) {
+MaybeError ReadId(const msgpack::object& o, const FieldName& name, std::string* out) {
   if (o.type != msgpack::type::STR) {
     return WrongType(o, name, "string");
   }
@@ -353,7 +368,7 @@ MaybeError ReadId(const msgpack::object& o, const std::string& name, std::string
   return ReadText(o, name, kMaxIdBytes, out);
 }
 
-MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std::size_t dim,
+MaybeError ReadEmbedding(const msgpack::object& o, const FieldName& name, std::size_t dim,
                          std::vector<float>* out) {
   std::vector<float> values;
   if (o.type == msgpack::type::BIN) {
@@ -382,8 +397,7 @@ MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std:
     }
     values.resize(dim);
     for (std::size_t i = 0; i < dim; ++i) {
-      if (MaybeError e =
-              ReadFloat(o.via.array.ptr[i], name + "[" + std::to_string(i) + "]", &values[i])) {
+      if (MaybeError e = ReadFloat(o.via.array.ptr[i], name.At(i), &values[i])) {
         return e;
       }
     }
@@ -394,7 +408,7 @@ MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std:
   return std::nullopt;
 }
 
-MaybeError ReadStringMap(const msgpack::object& o, const std::string& name, std::size_t max_entries,
+MaybeError ReadStringMap(const msgpack::object& o, const FieldName& name, std::size_t max_entries,
                          std::size_t max_key_bytes, std::size_t max_value_bytes,
                          std::vector<std::pair<std::string, std::string>>* out) {
   if (o.type != msgpack::type::MAP) {
@@ -409,12 +423,11 @@ MaybeError ReadStringMap(const msgpack::object& o, const std::string& name, std:
   std::vector<std::pair<std::string, std::string>> entries(n);
   for (std::uint32_t i = 0; i < n; ++i) {
     const msgpack::object_kv& kv = o.via.map.ptr[i];
-    const std::string entry = name + " entry " + std::to_string(i);
-    if (MaybeError e = ReadText(kv.key, entry + " key", max_key_bytes, &entries[i].first)) {
+    if (MaybeError e = ReadText(kv.key, name.At(i).Then("key"), max_key_bytes, &entries[i].first)) {
       return e;
     }
     if (entries[i].first.empty()) {
-      return Error(DecodeErrc::kBadId, entry + " has an empty key");
+      return Error(DecodeErrc::kBadId, name.At(i) + " has an empty key");
     }
     for (std::uint32_t j = 0; j < i; ++j) {
       if (entries[j].first == entries[i].first) {
@@ -422,7 +435,8 @@ MaybeError ReadStringMap(const msgpack::object& o, const std::string& name, std:
                      name + ": key '" + Quote(entries[i].first) + "' appears twice");
       }
     }
-    if (MaybeError e = ReadText(kv.val, entry + " value", max_value_bytes, &entries[i].second)) {
+    if (MaybeError e =
+            ReadText(kv.val, name.At(i).Then("value"), max_value_bytes, &entries[i].second)) {
       return e;
     }
   }
@@ -430,7 +444,7 @@ MaybeError ReadStringMap(const msgpack::object& o, const std::string& name, std:
   return std::nullopt;
 }
 
-MaybeError ReadStringArray(const msgpack::object& o, const std::string& name, std::size_t max_items,
+MaybeError ReadStringArray(const msgpack::object& o, const FieldName& name, std::size_t max_items,
                            std::vector<std::string>* out) {
   if (o.type != msgpack::type::ARRAY) {
     return WrongType(o, name, "array");
@@ -442,8 +456,7 @@ MaybeError ReadStringArray(const msgpack::object& o, const std::string& name, st
   }
   std::vector<std::string> items(n);
   for (std::uint32_t i = 0; i < n; ++i) {
-    if (MaybeError e =
-            ReadId(o.via.array.ptr[i], name + "[" + std::to_string(i) + "]", &items[i])) {
+    if (MaybeError e = ReadId(o.via.array.ptr[i], name.At(i), &items[i])) {
       return e;
     }
   }
@@ -457,7 +470,7 @@ MaybeError CheckVersion(const msgpack::object* v) {
   }
   std::int64_t version = 0;
   if (v->type != msgpack::type::POSITIVE_INTEGER && v->type != msgpack::type::NEGATIVE_INTEGER) {
-    return WrongType(*v, "key 'v'", "integer");
+    return WrongType(*v, FieldName("", "v"), "integer");
   }
   if (v->type == msgpack::type::NEGATIVE_INTEGER ||
       v->via.u64 != static_cast<std::uint64_t>(kWireVersion)) {

@@ -6,6 +6,7 @@
 // JSON input. Nothing here throws: msgpack-cxx and nlohmann exceptions (including the
 // std::bad_alloc of a huge container header) are caught at Document::Parse.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -32,6 +33,41 @@ using MaybeError = std::optional<DecodeError>;
   } while (false)
 
 MaybeError Error(DecodeErrc code, std::string detail);
+
+// Names a field in error details ("key 'items[3].score'", "key 'emb'[2]"). Cheap to make and pass:
+// the text is only built when an error is reported, so the success path allocates nothing for it.
+// Holds views: what it names must outlive it (keys are static, `where` belongs to a MapFields).
+class FieldName {
+ public:
+  FieldName(std::string_view where, std::string_view key) : where_(where), key_(key) {}
+
+  // The element `index` of this array or map: "key 'emb'[2]".
+  FieldName At(std::size_t index) const {
+    FieldName n = *this;
+    n.index_ = index;
+    return n;
+  }
+  // This name followed by a word: "key 'ctx'[3] value".
+  FieldName Then(std::string_view word) const {
+    FieldName n = *this;
+    n.word_ = word;
+    return n;
+  }
+  std::string str() const;
+
+ private:
+  static constexpr std::size_t kNoIndex = static_cast<std::size_t>(-1);
+  std::string_view where_;
+  std::string_view key_;
+  std::size_t index_ = kNoIndex;
+  std::string_view word_;
+};
+
+inline std::string operator+(const FieldName& name, std::string_view text) {
+  std::string out = name.str();
+  out += text;
+  return out;
+}
 
 // One parsed payload. Not movable: its objects point into its own buffers and, for msgpack input,
 // into the caller's bytes, which must outlive it.
@@ -69,37 +105,39 @@ class MapFields {
   // kMissingKey when absent.
   MaybeError Require(std::size_t i, const msgpack::object** out) const;
   // "key 'ts'" or "key 'items[3].score'", for error details.
-  std::string Name(std::size_t i) const;
+  FieldName Name(std::size_t i) const { return FieldName(where_, keys_[i]); }
+
+  static constexpr std::size_t kMaxKeys = 16;
 
  private:
   std::span<const std::string_view> keys_;
   std::string where_;
-  std::vector<const msgpack::object*> values_;
+  std::array<const msgpack::object*, kMaxKeys> values_{};
 };
 
 // Typed readers. `name` is used in error details only.
-MaybeError ReadInt(const msgpack::object& o, const std::string& name, std::int64_t min,
+MaybeError ReadInt(const msgpack::object& o, const FieldName& name, std::int64_t min,
                    std::int64_t max, std::int64_t* out);
-MaybeError ReadUint64(const msgpack::object& o, const std::string& name, std::uint64_t* out);
-MaybeError ReadTimestamp(const msgpack::object& o, const std::string& name, std::int64_t* out);
+MaybeError ReadUint64(const msgpack::object& o, const FieldName& name, std::uint64_t* out);
+MaybeError ReadTimestamp(const msgpack::object& o, const FieldName& name, std::int64_t* out);
 // An integer or float; NaN and ±Inf are kNonFinite.
-MaybeError ReadDouble(const msgpack::object& o, const std::string& name, double* out);
-MaybeError ReadFloat(const msgpack::object& o, const std::string& name, float* out);
-MaybeError ReadBool(const msgpack::object& o, const std::string& name, bool* out);
+MaybeError ReadDouble(const msgpack::object& o, const FieldName& name, double* out);
+MaybeError ReadFloat(const msgpack::object& o, const FieldName& name, float* out);
+MaybeError ReadBool(const msgpack::object& o, const FieldName& name, bool* out);
 // A UTF-8 string of at most max_bytes; empty allowed.
-MaybeError ReadText(const msgpack::object& o, const std::string& name, std::size_t max_bytes,
+MaybeError ReadText(const msgpack::object& o, const FieldName& name, std::size_t max_bytes,
                     std::string* out);
 // An identifier: non-empty, at most kMaxIdBytes, UTF-8 (kBadId, kInvalidUtf8).
-MaybeError ReadId(const msgpack::object& o, const std::string& name, std::string* out);
+MaybeError ReadId(const msgpack::object& o, const FieldName& name, std::string* out);
 // float32 little-endian bytes (bin) or an array of numbers, of exactly `dim` finite values.
-MaybeError ReadEmbedding(const msgpack::object& o, const std::string& name, std::size_t dim,
+MaybeError ReadEmbedding(const msgpack::object& o, const FieldName& name, std::size_t dim,
                          std::vector<float>* out);
 // A map of UTF-8 strings to UTF-8 strings, at most max_entries, keys non-empty.
-MaybeError ReadStringMap(const msgpack::object& o, const std::string& name, std::size_t max_entries,
+MaybeError ReadStringMap(const msgpack::object& o, const FieldName& name, std::size_t max_entries,
                          std::size_t max_key_bytes, std::size_t max_value_bytes,
                          std::vector<std::pair<std::string, std::string>>* out);
 // An array of non-empty UTF-8 strings, each at most kMaxIdBytes.
-MaybeError ReadStringArray(const msgpack::object& o, const std::string& name, std::size_t max_items,
+MaybeError ReadStringArray(const msgpack::object& o, const FieldName& name, std::size_t max_items,
                            std::vector<std::string>* out);
 // `v`, when present, must be kWireVersion (kUnsupportedVersion otherwise).
 MaybeError CheckVersion(const msgpack::object* v);
