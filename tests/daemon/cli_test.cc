@@ -138,6 +138,16 @@ TEST(CliTest, JsonLogFormatWritesJsonLines) {
   EXPECT_EQ(refusals, 1) << r.out;
 }
 
+TEST(CliTest, SpdlogLevelFromEnvironmentAppliesAndTheFlagWins) {
+  // The refusal of a subcommand that is not built is logged at error level.
+  const Outcome quiet = Recsd("demo", "SPDLOG_LEVEL=critical");
+  EXPECT_EQ(quiet.code, 2);
+  EXPECT_EQ(quiet.out.find("not built yet"), std::string::npos) << quiet.out;
+  const Outcome flagged = Recsd("--log-level error demo", "SPDLOG_LEVEL=critical");
+  EXPECT_EQ(flagged.code, 2);
+  EXPECT_NE(flagged.out.find("not built yet"), std::string::npos) << flagged.out;
+}
+
 TEST(CliTest, UnknownLogLevelIsAConfigError) {
   const Outcome r = Recsd("--log-level loud demo");
   EXPECT_NE(r.code, 0);

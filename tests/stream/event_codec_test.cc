@@ -246,8 +246,12 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"JsonSyntax", "{\"type\" \"view\"}", DecodeErrc::kMalformed, "JSON"},
         RejectCase{"MsgpackTooDeep", MinimalWith("deep", Nested(static_cast<int>(kMaxDepth))),
                    DecodeErrc::kTooDeep, "deeper"},
+        // The JSON text is checked before it is parsed, so hostile nesting never reaches the
+        // JSON library's recursive conversion.
         RejectCase{"JsonTooDeep", "{\"type\":\"view\"," + kU + ",\"d\":[[[[[[[[1]]]]]]]]}",
-                   DecodeErrc::kTooDeep, "deeper"},
+                   DecodeErrc::kTooDeep, "JSON nesting"},
+        RejectCase{"JsonHostileDepth", "{\"d\":" + std::string(100000, '[') + "]}",
+                   DecodeErrc::kTooDeep, "JSON nesting"},
         RejectCase{"PayloadOverOneMebibyte",
                    MinimalWith("pad", Str(std::string(kMaxPayloadBytes, 'x'))),
                    DecodeErrc::kTooLarge, "payload"},
@@ -355,6 +359,8 @@ INSTANTIATE_TEST_SUITE_P(
         RejectCase{"JsonInvalidUtf8",
                    "{\"type\":\"view\",\"user\":\"\xff\",\"item\":\"i\",\"ts\":1}",
                    DecodeErrc::kInvalidUtf8, "UTF-8"},
+        RejectCase{"EmptyCtxKey", MinimalWith("ctx", MsgMap({{"", Str("v")}})), DecodeErrc::kBadId,
+                   "empty key"},
         RejectCase{"CtxOver32Entries", MinimalWith("ctx", Ctx(kMaxCtxEntries + 1)),
                    DecodeErrc::kTooManyEntries, "33 entries"},
         RejectCase{"NanValue", MinimalWith("value", F64(std::numeric_limits<double>::quiet_NaN())),

@@ -117,6 +117,8 @@ INSTANTIATE_TEST_SUITE_P(
                    DecodeErrc::kBadEmbedding, "15 bytes"},
         RejectCase{"EmbArrayWrongDimension", ItemWith("emb", F32Array({1, 2, 3})),
                    DecodeErrc::kBadEmbedding, "3 values"},
+        RejectCase{"EmbArrayTooLong", ItemWith("emb", F32Array({1, 2, 3, 4, 5})),
+                   DecodeErrc::kBadEmbedding, "5 values"},
         RejectCase{"EmbIsString", ItemWith("emb", Str("1,2,3,4")), DecodeErrc::kWrongType, "'emb'"},
         RejectCase{"EmbArrayHoldsString",
                    ItemWith("emb", Array(4) + F32(1) + F32(1) + F32(1) + Str("x")),
