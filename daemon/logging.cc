@@ -60,7 +60,9 @@ std::unique_ptr<spdlog::formatter> JsonLogFormatter::clone() const {
 bool SetUpLogging(LogFormat format, const std::string& flag_level, const std::string& config_level,
                   std::string* error) {
   std::string name = config_level;
-  if (const char* env = std::getenv("SPDLOG_LEVEL"); env != nullptr && *env != '\0') {
+  // Start-up only, before any thread exists.
+  if (const char* env = std::getenv("SPDLOG_LEVEL");  // NOLINT(concurrency-mt-unsafe)
+      env != nullptr && *env != '\0') {
     name = env;
   }
   if (!flag_level.empty()) {

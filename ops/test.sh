@@ -2,7 +2,8 @@
 # recsd's whole test suite, as CI runs it (.ci/run):
 #   1. install dependencies (ops/install-deps.sh; fast when nothing is missing)
 #   2. format check over the tree (ops/check-format.sh)
-#   3. g++ debug build with -Werror, benchmarks compiled too, and every unit test (build/debug)
+#   3. g++ debug build with -Werror, benchmarks compiled too, and every unit test (build/debug);
+#      clang-tidy on the .cc files changed by the last commit (ops/lint.sh)
 #   4. clang build under ASan+UBSan (build/asan): every unit test again, then one libFuzzer run
 #      per wire decoder for RECSD_FUZZ_SECONDS each (default 60; set e.g. 5 for a quick re-run)
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
@@ -22,6 +23,7 @@ configure() {  # dir, then cmake options
 }
 configure build/debug -DCMAKE_BUILD_TYPE=Debug -DRECSD_BENCHMARKS=ON
 cmake --build build/debug
+ops/lint.sh
 configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DRECSD_SANITIZE=address,undefined -DRECSD_FUZZ=ON -DRECSD_BENCHMARKS=OFF \
   -DRECSD_FUZZ_SECONDS="$fuzz_seconds"

@@ -117,8 +117,16 @@ DecodeResult<RecommendationList> DecodeRecommendationList(std::string_view bytes
 }
 
 std::string EncodeRecommendationList(const RecommendationList& list) {
+  // An upper bound of the encoded size, so the buffer is allocated once.
+  std::size_t size = 96 + list.user.str().size() + list.rec.size() + list.variant.size();
+  for (const RecommendedItem& item : list.items) {
+    size += 32 + item.item.str().size();
+    for (const auto& [source, contribution] : item.src) {
+      size += 10 + source.size();
+    }
+  }
   std::string out;
-  out.reserve(64 + list.items.size() * 96);
+  out.reserve(size);
   MsgpackWriter w(&out);
   w.Map(8);
   w.Key("v").Int(kWireVersion);
