@@ -40,6 +40,10 @@ fi
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: missing packages (${missing[*]}); run as root or install sudo" >&2
+    exit 1
+  fi
   sudo_cmd=(sudo)
 fi
 echo "install-deps: installing ${missing[*]}" >&2
