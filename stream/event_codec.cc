@@ -17,11 +17,8 @@ constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",     "type", "use
 DecodeResult<Event> DecodeEvent(std::string_view bytes, const EventTypeTable& types) {
   using detail::Error;
   detail::Document doc;
-  RECSD_DECODE_TRY(doc.Parse(bytes));
   detail::MapFields f;
-  RECSD_DECODE_TRY(f.Index(doc.root(), kKeys, ""));
-  // The version comes first: a message of another version may have another schema.
-  RECSD_DECODE_TRY(detail::CheckVersion(f.Get(kV)));
+  RECSD_DECODE_TRY(detail::ParseMessage(bytes, kKeys, &doc, &f));
 
   Event event;
   const msgpack::object* o = nullptr;

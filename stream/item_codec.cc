@@ -18,10 +18,8 @@ constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",    "item", "emb"
 
 DecodeResult<ItemRecord> DecodeItem(std::string_view bytes, std::size_t embedding_dim) {
   detail::Document doc;
-  RECSD_DECODE_TRY(doc.Parse(bytes));
   detail::MapFields f;
-  RECSD_DECODE_TRY(f.Index(doc.root(), kKeys, ""));
-  RECSD_DECODE_TRY(detail::CheckVersion(f.Get(kV)));
+  RECSD_DECODE_TRY(detail::ParseMessage(bytes, kKeys, &doc, &f));
 
   ItemRecord item;
   const msgpack::object* o = nullptr;

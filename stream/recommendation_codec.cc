@@ -79,10 +79,8 @@ double Displayable(float v) {
 
 DecodeResult<RecommendationList> DecodeRecommendationList(std::string_view bytes) {
   detail::Document doc;
-  RECSD_DECODE_TRY(doc.Parse(bytes));
   detail::MapFields f;
-  RECSD_DECODE_TRY(f.Index(doc.root(), kKeys, ""));
-  RECSD_DECODE_TRY(detail::CheckVersion(f.Get(kV)));
+  RECSD_DECODE_TRY(detail::ParseMessage(bytes, kKeys, &doc, &f));
 
   RecommendationList list;
   const msgpack::object* o = nullptr;

@@ -483,6 +483,18 @@ MaybeError CheckVersion(const msgpack::object* v) {
   return std::nullopt;
 }
 
+MaybeError ParseMessage(std::string_view bytes, std::span<const std::string_view> keys,
+                        Document* doc, MapFields* fields) {
+  RECSD_CHECK(!keys.empty() && keys[0] == "v", "the version key comes first");
+  if (MaybeError e = doc->Parse(bytes)) {
+    return e;
+  }
+  if (MaybeError e = fields->Index(doc->root(), keys, "")) {
+    return e;
+  }
+  return CheckVersion(fields->Get(0));
+}
+
 std::string Quote(std::string_view text) {
   static constexpr std::size_t kMax = 64;
   std::string out;

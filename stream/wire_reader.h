@@ -142,6 +142,12 @@ MaybeError ReadStringArray(const msgpack::object& o, const FieldName& name, std:
 // `v`, when present, must be kWireVersion (kUnsupportedVersion otherwise).
 MaybeError CheckVersion(const msgpack::object* v);
 
+// The common start of every v1 decoder: parse `bytes` into `doc`, index the top-level map's
+// `keys` (keys[0] must be "v") into `fields`, and check the schema version before anything else,
+// since a message of another version may have another schema.
+MaybeError ParseMessage(std::string_view bytes, std::span<const std::string_view> keys,
+                        Document* doc, MapFields* fields);
+
 // A short printable rendering of untrusted text for error details: at most 64 bytes, bytes outside
 // printable ASCII as \xNN.
 std::string Quote(std::string_view text);

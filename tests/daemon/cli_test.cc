@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "bad_config.h"
 #include "temp_dir.h"
 
 namespace {
@@ -49,13 +50,7 @@ TEST(CliTest, VersionPrintsRecsdAndDependencyVersions) {
 
 TEST(CliTest, CheckConfigNamesWrongTypeUnknownKeyAndBadDurationAndExits78) {
   TempDir dir;
-  const std::string file = dir.Write("bad.toml", R"([topics]
-events = 5
-evnts = "recsd.events"
-
-[model]
-half_life_short = "5 minutes"
-)");
+  const std::string file = dir.Write("bad.toml", kThreeProblemConfig);
   const Outcome r = Recsd("check-config " + file);
   EXPECT_EQ(r.code, 78) << r.out;
   EXPECT_NE(r.out.find(file + ":2: key 'topics.events': expected a string"), std::string::npos)

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
 
+#include "bad_config.h"
 #include "temp_dir.h"
 
 namespace recsd::daemon {
@@ -79,13 +80,7 @@ enable.idempotence = true
 
 TEST(ConfigTest, WrongTypeUnknownKeyAndBadDurationAreAllReportedWithLines) {
   TempDir dir;
-  const std::string file = dir.Write("bad.toml", R"([topics]
-events = 5
-evnts = "recsd.events"
-
-[model]
-half_life_short = "5 minutes"
-)");
+  const std::string file = dir.Write("bad.toml", kThreeProblemConfig);
   const LoadedConfig c = Load(file);
   ASSERT_EQ(c.problems.size(), 3U);
   const ConfigProblem* wrong_type = ProblemFor(c, "topics.events");
