@@ -161,7 +161,8 @@ void InterestState::Apply(double t, double weight, std::span<const float> e) {
       masses_[j] += weight * a;
     } else {
       const double a = DecayFactor(t - clock_, half_lives_[j]);
-      vectors_.row(row) = static_cast<float>(a) * vectors_.row(row) + static_cast<float>(weight) * item;
+      vectors_.row(row) =
+          static_cast<float>(a) * vectors_.row(row) + static_cast<float>(weight) * item;
       masses_[j] = a * masses_[j] + weight;
     }
   }

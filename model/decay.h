@@ -17,8 +17,8 @@ namespace recsd::model {
 double DecayFactor(double age, double half_life);
 
 // k(Δ) = 1 / (1 + ln(1 + Δ/τ)): the logarithmic forgetting kernel, which falls fast at first and
-// then very slowly (k(τ) = 0.59, k(100τ) = 0.18, k(10⁴τ) = 0.10). Not an exponential, so it cannot be
-// applied lazily by itself; DecayKernel::Logarithmic approximates it by a mixture that can.
+// then very slowly (k(τ) = 0.59, k(100τ) = 0.18, k(10⁴τ) = 0.10). Not an exponential, so it cannot
+// be applied lazily by itself; DecayKernel::Logarithmic approximates it by a mixture that can.
 double LogarithmicKernel(double age, double tau);
 
 // A decay kernel written as a non-negative mixture of exponentials,

@@ -3,7 +3,7 @@
 # `ops/check-format.sh --fix` rewrites them instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files -- '*.h' '*.cc' 2>/dev/null || find . -path ./build -prune -o \( -name '*.h' -o -name '*.cc' \) -print)
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.h' '*.cc' 2>/dev/null || find . -path ./build -prune -o \( -name '*.h' -o -name '*.cc' \) -print)
 if [[ ${#files[@]} -eq 0 ]]; then
   echo "check-format: no C++ files found" >&2
   exit 1

@@ -5,8 +5,8 @@
 #include <random>
 #include <vector>
 
-#include <Eigen/Cholesky>
 #include <gtest/gtest.h>
+#include <Eigen/Cholesky>
 
 namespace recsd::model {
 namespace {

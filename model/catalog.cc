@@ -1,0 +1,133 @@
+#include "model/catalog.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "model/check.h"
+
+namespace recsd::model {
+
+std::optional<std::size_t> Catalog::Find(const ItemId& id) const {
+  auto it = rows_.find(id);
+  if (it == rows_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+const std::string& Catalog::CategoryName(CategoryId id) const {
+  RECSD_CHECK(id >= 0 && static_cast<std::size_t>(id) < category_names_.size(), "category id");
+  return category_names_[static_cast<std::size_t>(id)];
+}
+
+std::optional<CategoryId> Catalog::FindCategory(std::string_view name) const {
+  auto it = categories_.find(std::string(name));
+  if (it == categories_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::size_t Catalog::HeapBytes() const noexcept {
+  std::size_t bytes = static_cast<std::size_t>(embeddings_.size()) * sizeof(float) +
+                      items_.capacity() * sizeof(CatalogItem) +
+                      rows_.size() * (sizeof(ItemId) + sizeof(std::size_t) + 2 * sizeof(void*));
+  for (const CatalogItem& item : items_) {
+    bytes += item.id.str().capacity() > 15 ? item.id.str().capacity() + 1 : 0;
+  }
+  for (const std::string& name : category_names_) {
+    bytes += 2 * (sizeof(std::string) + name.size()) + sizeof(CategoryId) + 2 * sizeof(void*);
+  }
+  return bytes;
+}
+
+CatalogBuilder::CatalogBuilder(std::size_t dim) : embedder_(dim) {
+  catalog_.embeddings_.resize(0, static_cast<Eigen::Index>(dim));
+}
+
+CatalogBuilder::CatalogBuilder(const Catalog& base) : embedder_(base.dim()), catalog_(base) {
+  const auto* data = base.embeddings_.data();
+  rows_.assign(data, data + base.embeddings_.size());
+  catalog_.embeddings_.resize(0, static_cast<Eigen::Index>(base.dim()));  // rows_ holds them
+}
+
+CategoryId CatalogBuilder::InternCategory(const std::optional<std::string>& name) {
+  if (!name) {
+    return kNoCategory;
+  }
+  auto it = catalog_.categories_.find(*name);
+  if (it != catalog_.categories_.end()) {
+    return it->second;
+  }
+  if (catalog_.category_names_.size() >= kMaxCategories) {
+    return kNoCategory;
+  }
+  const auto id = static_cast<CategoryId>(catalog_.category_names_.size());
+  catalog_.category_names_.push_back(*name);
+  catalog_.categories_.emplace(*name, id);
+  return id;
+}
+
+void CatalogBuilder::Upsert(const ItemRecord& record) {
+  const std::size_t dim = embedder_.dim();
+  std::size_t row = 0;
+  if (auto found = catalog_.Find(record.item)) {
+    row = *found;
+  } else {
+    row = catalog_.items_.size();
+    catalog_.items_.emplace_back();
+    catalog_.rows_.emplace(record.item, row);
+    rows_.resize(rows_.size() + dim);
+  }
+  CatalogItem& item = catalog_.items_[row];
+  item.id = record.item;
+  item.category = InternCategory(record.cat);
+  item.available = record.available;
+  item.ts = record.ts;
+
+  const std::span<float> out(rows_.data() + row * dim, dim);
+  double norm = 0.0;
+  if (record.emb.size() == dim) {
+    for (float x : record.emb) norm += static_cast<double>(x) * x;
+  }
+  item.text_embedded = norm == 0.0;
+  if (item.text_embedded) {
+    embedder_.Embed(record.text.value_or(""), record.tags, record.cat.value_or(""), out);
+  } else {
+    const double inv = 1.0 / std::sqrt(norm);
+    for (std::size_t d = 0; d < dim; ++d) out[d] = static_cast<float>(record.emb[d] * inv);
+  }
+}
+
+bool CatalogBuilder::Erase(const ItemId& id) {
+  auto it = catalog_.rows_.find(id);
+  if (it == catalog_.rows_.end()) {
+    return false;
+  }
+  const std::size_t dim = embedder_.dim();
+  const std::size_t row = it->second;
+  const std::size_t last = catalog_.items_.size() - 1;
+  catalog_.rows_.erase(it);
+  if (row != last) {
+    catalog_.items_[row] = std::move(catalog_.items_[last]);
+    std::memcpy(rows_.data() + row * dim, rows_.data() + last * dim, dim * sizeof(float));
+    catalog_.rows_[catalog_.items_[row].id] = row;
+  }
+  catalog_.items_.pop_back();
+  rows_.resize(last * dim);
+  return true;
+}
+
+std::shared_ptr<const Catalog> CatalogBuilder::Build() const {
+  auto snapshot = std::make_shared<Catalog>();
+  snapshot->items_ = catalog_.items_;
+  snapshot->rows_ = catalog_.rows_;
+  snapshot->category_names_ = catalog_.category_names_;
+  snapshot->categories_ = catalog_.categories_;
+  snapshot->embeddings_ = Eigen::Map<const EmbeddingMatrix>(
+      rows_.data(), static_cast<Eigen::Index>(catalog_.items_.size()),
+      static_cast<Eigen::Index>(embedder_.dim()));
+  return snapshot;
+}
+
+}  // namespace recsd::model
