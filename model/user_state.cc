@@ -1,0 +1,113 @@
+#include "model/user_state.h"
+
+#include <algorithm>
+
+#include "model/check.h"
+
+namespace recsd::model {
+
+UserState::UserState(const UserStateOptions& options)
+    : options_(&options), interest_(options.dim, options.half_lives) {
+  RECSD_CHECK(options.max_categories > 0 && options.recent_capacity > 0 &&
+                  options.max_pending > 0 && options.category_half_life > 0,
+              "user state bounds");
+}
+
+bool UserState::Observe(std::int64_t offset, double t, double weight, const ItemId& item,
+                        std::span<const float> embedding, CategoryId category) {
+  if (offset <= last_offset_) {
+    return false;
+  }
+  last_offset_ = offset;
+  ++event_count_;
+  // The category decays from the interest clock, so update it before the clock moves.
+  UpdateCategory(t, weight, category);
+  interest_.Apply(t, weight, embedding);
+  if (recent_.size() < options_->recent_capacity) {
+    recent_.push_back({item, t});
+  } else {
+    recent_[recent_next_] = {item, t};
+    recent_next_ = (recent_next_ + 1) % recent_.size();
+  }
+  return true;
+}
+
+void UserState::UpdateCategory(double t, double weight, CategoryId category) {
+  const double clock = interest_.empty() ? t : interest_.clock();
+  double added = weight;
+  if (t >= clock) {
+    const double a = DecayFactor(t - clock, options_->category_half_life);
+    for (CategoryAffinity& c : categories_) c.value *= a;
+  } else {
+    added = weight * DecayFactor(clock - t, options_->category_half_life);  // late: exact
+  }
+  if (category == kNoCategory) {
+    return;
+  }
+  auto it = std::find_if(categories_.begin(), categories_.end(),
+                         [&](const CategoryAffinity& c) { return c.category == category; });
+  if (it != categories_.end()) {
+    it->value += added;
+    return;
+  }
+  if (categories_.size() < options_->max_categories) {
+    categories_.push_back({category, added});
+    return;
+  }
+  auto weakest = std::min_element(
+      categories_.begin(), categories_.end(),
+      [](const CategoryAffinity& a, const CategoryAffinity& b) { return a.value < b.value; });
+  if (added > weakest->value) {
+    *weakest = {category, added};
+  }
+}
+
+std::vector<RecentItem> UserState::Recent() const {
+  std::vector<RecentItem> out;
+  out.reserve(recent_.size());
+  for (std::size_t i = 0; i < recent_.size(); ++i) {
+    out.push_back(recent_[(recent_next_ + i) % recent_.size()]);
+  }
+  return out;
+}
+
+bool UserState::HasSeen(const ItemId& item) const {
+  return std::any_of(recent_.begin(), recent_.end(),
+                     [&](const RecentItem& r) { return r.item == item; });
+}
+
+double UserState::CategoryAffinityAt(CategoryId category, double t) const {
+  for (const CategoryAffinity& c : categories_) {
+    if (c.category == category) {
+      return t > clock() ? c.value * DecayFactor(t - clock(), options_->category_half_life)
+                         : c.value;
+    }
+  }
+  return 0.0;
+}
+
+void UserState::AddPending(PendingList list) {
+  if (pending_.size() >= options_->max_pending) {
+    pending_.erase(pending_.begin());
+  }
+  pending_.push_back(std::move(list));
+}
+
+std::size_t UserState::ApproxBytes() const noexcept {
+  const auto string_heap = [](const std::string& s) {
+    return s.capacity() > 15 ? s.capacity() + 1 : 0;  // beyond libstdc++'s inline buffer
+  };
+  std::size_t bytes = sizeof(UserState) + interest_.HeapBytes() +
+                      categories_.capacity() * sizeof(CategoryAffinity) +
+                      recent_.capacity() * sizeof(RecentItem) +
+                      pending_.capacity() * sizeof(PendingList);
+  for (const RecentItem& r : recent_) bytes += string_heap(r.item.str());
+  for (const PendingList& p : pending_) {
+    bytes += string_heap(p.rec) + string_heap(p.variant) + p.items.capacity() * sizeof(ItemId) +
+             p.features.capacity() * sizeof(float);
+    for (const ItemId& i : p.items) bytes += string_heap(i.str());
+  }
+  return bytes;
+}
+
+}  // namespace recsd::model

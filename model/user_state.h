@@ -1,0 +1,96 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/catalog.h"
+#include "model/decay.h"
+#include "model/ids.h"
+
+namespace recsd::model {
+
+// Shape of every user's state; one instance shared by all users of an engine.
+struct UserStateOptions {
+  std::size_t dim = 64;
+  // Interest time scales in clock units (defaults: 30 min and 7 days of event time, in seconds).
+  std::vector<double> half_lives = {30 * 60.0, 7 * 24 * 3600.0};
+  double category_half_life = 7 * 24 * 3600.0;
+  std::size_t max_categories = 8;    // category affinities kept per user (top-N)
+  std::size_t recent_capacity = 32;  // ring of recent items
+  std::size_t max_pending = 4;       // shown lists kept for click attribution
+};
+
+struct RecentItem {
+  ItemId item;
+  double t = 0;  // clock time of the interaction
+};
+
+// A category and the user's affinity to it, as of the user clock (decayed like interest).
+struct CategoryAffinity {
+  CategoryId category = kNoCategory;
+  double value = 0;
+};
+
+// A published list kept for attribution of later clicks: which items at which positions, and the
+// feature vector x each was ranked with (row-major, items.size() × feature_dim).
+struct PendingList {
+  std::string rec;
+  TimestampMs shown_at;
+  std::uint64_t model = 0;
+  std::string variant;
+  std::vector<ItemId> items;
+  std::size_t feature_dim = 0;
+  std::vector<float> features;
+};
+
+// Everything recsd keeps about one user. Owned by the worker that owns the user's partition: one
+// writer, no locking. A `forget` event erases the whole object (the engine's job).
+class UserState {
+ public:
+  explicit UserState(const UserStateOptions& options);
+
+  // Applies one interaction at clock time t with the event type's weight to the item's unit
+  // embedding and category. Returns false and changes nothing when `offset` is at or below the
+  // last applied offset: a re-delivered event cannot count twice.
+  bool Observe(std::int64_t offset, double t, double weight, const ItemId& item,
+               std::span<const float> embedding, CategoryId category);
+
+  const InterestState& interest() const noexcept { return interest_; }
+  double clock() const noexcept { return interest_.clock(); }
+  std::int64_t last_offset() const noexcept { return last_offset_; }
+  std::uint64_t event_count() const noexcept { return event_count_; }
+
+  // Recent items, oldest first; at most recent_capacity.
+  std::vector<RecentItem> Recent() const;
+  bool HasSeen(const ItemId& item) const;
+
+  // At most max_categories entries, values as of clock(). Space-saving style: a new category
+  // replaces the weakest entry only when it would be stronger, so a burst of one-off categories
+  // cannot push out the user's main interests.
+  std::span<const CategoryAffinity> categories() const noexcept { return categories_; }
+  double CategoryAffinityAt(CategoryId category, double t) const;
+
+  // Keeps `list`; when max_pending lists are kept already, the oldest is dropped.
+  void AddPending(PendingList list);
+  std::span<const PendingList> pending() const noexcept { return pending_; }
+
+  // Bytes this user occupies (object and heap), for memory accounting.
+  std::size_t ApproxBytes() const noexcept;
+
+ private:
+  void UpdateCategory(double t, double weight, CategoryId category);
+
+  const UserStateOptions* options_;
+  InterestState interest_;
+  std::vector<CategoryAffinity> categories_;
+  std::vector<RecentItem> recent_;  // ring buffer of capacity recent_capacity
+  std::size_t recent_next_ = 0;     // where the next item goes once the ring is full
+  std::vector<PendingList> pending_;
+  std::int64_t last_offset_ = -1;
+  std::uint64_t event_count_ = 0;
+};
+
+}  // namespace recsd::model
