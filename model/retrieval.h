@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/catalog.h"
+#include "model/ids.h"
+
+namespace recsd::model {
+
+// A catalog row with a source's score for it.
+struct ScoredRow {
+  std::uint32_t row = 0;
+  float score = 0;
+  friend bool operator==(const ScoredRow&, const ScoredRow&) = default;
+};
+
+// The n highest-scoring available rows of `catalog` (scores has one value per row), best first,
+// ties broken by the lower row. O(N log n) with a bounded heap; unavailable items never take a
+// place, so a source always offers n usable candidates when the catalog has them.
+void SelectTopN(std::span<const float> scores, const Catalog& catalog, std::size_t n,
+                std::vector<ScoredRow>* out);
+
+// Cosine similarity of `user` with every row: scores = E·u / |u| (rows are unit or zero). A zero
+// user vector (no history) scores every item 0.
+void EmbeddingScores(const Catalog& catalog, std::span<const float> user, std::span<float> scores);
+
+// Top-n by cosine for B users at once (`users` is B × D): one matrix product E·Uᵀ reads the catalog
+// matrix once per batch instead of once per user, which is what makes refreshing many users in
+// one pass cheap. out[b] is user b's top-n, as SelectTopN.
+void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, std::size_t n,
+                        std::vector<std::vector<ScoredRow>>* out);
+
+// The `fresh` source: 2^(−age/half_life) of the item's age in ms at `now`; items dated in the
+// future count as new (1).
+float FreshScore(TimestampMs item_ts, TimestampMs now, double half_life_ms);
+void FreshScores(const Catalog& catalog, TimestampMs now, double half_life_ms,
+                 std::span<float> scores);
+
+}  // namespace recsd::model

@@ -1,0 +1,117 @@
+#include "model/retrieval.h"
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace recsd::model {
+namespace {
+
+constexpr std::size_t kDim = 8;
+
+std::shared_ptr<const Catalog> RandomCatalog(std::size_t n, std::mt19937& rng,
+                                             double unavailable_share = 0.0) {
+  std::normal_distribution<float> g;
+  std::bernoulli_distribution off(unavailable_share);
+  CatalogBuilder b(kDim);
+  for (std::size_t i = 0; i < n; ++i) {
+    ItemRecord r;
+    r.item = ItemId("i" + std::to_string(i));
+    r.emb.resize(kDim);
+    for (float& x : r.emb) x = g(rng);
+    r.ts = {static_cast<std::int64_t>(i) * 1000};
+    r.available = !off(rng);
+    b.Upsert(r);
+  }
+  return b.Build();
+}
+
+std::vector<ScoredRow> BySorting(std::span<const float> scores, const Catalog& c, std::size_t n) {
+  std::vector<ScoredRow> all;
+  for (std::size_t r = 0; r < scores.size(); ++r) {
+    if (c.item(r).available) all.push_back({static_cast<std::uint32_t>(r), scores[r]});
+  }
+  std::sort(all.begin(), all.end(), [](const ScoredRow& a, const ScoredRow& b) {
+    return a.score != b.score ? a.score > b.score : a.row < b.row;
+  });
+  all.resize(std::min(n, all.size()));
+  return all;
+}
+
+TEST(SelectTopNTest, EqualsAFullSortAndSkipsUnavailableItems) {
+  std::mt19937 rng(11);
+  const auto c = RandomCatalog(2000, rng, 0.3);
+  std::uniform_int_distribution<int> coarse(0, 50);  // many ties
+  std::vector<float> scores(c->size());
+  for (float& s : scores) s = static_cast<float>(coarse(rng));
+  for (std::size_t n : {0, 1, 10, 100, 5000}) {
+    std::vector<ScoredRow> top;
+    SelectTopN(scores, *c, n, &top);
+    EXPECT_EQ(top, BySorting(scores, *c, n)) << "n=" << n;
+    for (const ScoredRow& r : top) EXPECT_TRUE(c->item(r.row).available);
+  }
+}
+
+TEST(EmbeddingScoresTest, AreCosines) {
+  std::mt19937 rng(12);
+  const auto c = RandomCatalog(50, rng);
+  std::vector<float> user(kDim);
+  std::normal_distribution<float> g;
+  for (float& x : user) x = 3.0F * g(rng);  // not unit: cosine normalises it
+  std::vector<float> scores(c->size());
+  EmbeddingScores(*c, user, scores);
+  double un = 0;
+  for (float x : user) un += static_cast<double>(x) * x;
+  un = std::sqrt(un);
+  for (std::size_t r = 0; r < c->size(); ++r) {
+    double dot = 0;
+    for (std::size_t d = 0; d < kDim; ++d) dot += static_cast<double>(c->Embedding(r)[d]) * user[d];
+    EXPECT_NEAR(scores[r], dot / un, 1e-5);
+  }
+  std::vector<float> zero(kDim, 0.0F);
+  EmbeddingScores(*c, zero, scores);
+  for (float s : scores) EXPECT_EQ(s, 0.0F);
+}
+
+TEST(EmbeddingTopNBatchTest, EqualsOneUserAtATime) {
+  std::mt19937 rng(13);
+  const auto c = RandomCatalog(3000, rng, 0.1);
+  EmbeddingMatrix users(5, kDim);
+  std::normal_distribution<float> g;
+  for (Eigen::Index i = 0; i < users.size(); ++i) users.data()[i] = g(rng);
+  users.row(3).setZero();  // a user with no history
+  std::vector<std::vector<ScoredRow>> batch;
+  EmbeddingTopNBatch(*c, users, 20, &batch);
+  ASSERT_EQ(batch.size(), 5U);
+  for (Eigen::Index b = 0; b < users.rows(); ++b) {
+    std::vector<float> scores(c->size());
+    EmbeddingScores(*c, std::span<const float>(users.row(b).data(), kDim), scores);
+    std::vector<ScoredRow> single;
+    SelectTopN(scores, *c, 20, &single);
+    ASSERT_EQ(batch[static_cast<std::size_t>(b)].size(), single.size());
+    for (std::size_t k = 0; k < single.size(); ++k) {
+      EXPECT_EQ(batch[static_cast<std::size_t>(b)][k].row, single[k].row) << b << "," << k;
+      EXPECT_NEAR(batch[static_cast<std::size_t>(b)][k].score, single[k].score, 1e-5);
+    }
+  }
+}
+
+TEST(FreshScoreTest, HalvesPerHalfLifeAndFutureItemsAreNew) {
+  EXPECT_EQ(FreshScore({1000}, {1000}, 500), 1.0F);
+  EXPECT_FLOAT_EQ(FreshScore({1000}, {1500}, 500), 0.5F);
+  EXPECT_FLOAT_EQ(FreshScore({1000}, {2000}, 500), 0.25F);
+  EXPECT_EQ(FreshScore({5000}, {1000}, 500), 1.0F);
+  std::mt19937 rng(14);
+  const auto c = RandomCatalog(10, rng);
+  std::vector<float> scores(c->size());
+  FreshScores(*c, {9000}, 1000, scores);
+  for (std::size_t r = 0; r < c->size(); ++r) {
+    EXPECT_EQ(scores[r], FreshScore(c->item(r).ts, {9000}, 1000));
+  }
+  EXPECT_GT(scores[9], scores[0]);  // the newest item scores highest
+}
+
+}  // namespace
+}  // namespace recsd::model
