@@ -1,0 +1,109 @@
+#include "model/covisit.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "model/check.h"
+#include "model/popularity.h"
+
+namespace recsd::model {
+
+CovisitGraph::CovisitGraph(const Options& options) : options_(options) {
+  RECSD_CHECK(options.half_life > 0 && options.max_neighbours > 0 && options.max_items > 0,
+              "covisit bounds");
+}
+
+double CovisitGraph::Scale(double t) const { return std::exp2(-(t - t_ref_) / options_.half_life); }
+
+void CovisitGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
+  RECSD_CHECK(!(a == b), "an item does not co-occur with itself");
+  if (!started_) {
+    started_ = true;
+    t_ref_ = t;
+  }
+  if ((t - t_ref_) / options_.half_life > DecayedCounter<int>::kRebaseHalfLives) {
+    Rebase(t);
+  }
+  const double stored = w / Scale(t);
+  AddEdge(a, b, stored);
+  AddEdge(b, a, stored);
+  if (edges_.size() > options_.max_items) {
+    Shrink();
+  }
+}
+
+void CovisitGraph::AddEdge(const ItemId& from, const ItemId& to, double stored) {
+  Edges& edges = edges_[from];
+  for (auto& [id, value] : edges) {
+    if (id == to) {
+      value += stored;
+      return;
+    }
+  }
+  if (edges.size() < options_.max_neighbours) {
+    edges.emplace_back(to, stored);
+    return;
+  }
+  auto weakest = std::min_element(edges.begin(), edges.end(),
+                                  [](const auto& x, const auto& y) { return x.second < y.second; });
+  if (stored > weakest->second) {
+    *weakest = {to, stored};
+  }
+}
+
+double CovisitGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const {
+  auto it = edges_.find(a);
+  if (it == edges_.end()) {
+    return 0.0;
+  }
+  for (const auto& [id, value] : it->second) {
+    if (id == b) {
+      return value * Scale(t);
+    }
+  }
+  return 0.0;
+}
+
+std::vector<std::pair<ItemId, double>> CovisitGraph::Neighbours(const ItemId& item,
+                                                                double t) const {
+  auto it = edges_.find(item);
+  if (it == edges_.end()) {
+    return {};
+  }
+  std::vector<std::pair<ItemId, double>> out = it->second;
+  const double scale = Scale(t);
+  for (auto& [id, value] : out) value *= scale;
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
+    return x.second != y.second ? x.second > y.second : x.first < y.first;
+  });
+  return out;
+}
+
+void CovisitGraph::Rebase(double t) {
+  const double scale = Scale(t);
+  t_ref_ = t;
+  for (auto it = edges_.begin(); it != edges_.end();) {
+    Edges& edges = it->second;
+    for (auto& edge : edges) edge.second *= scale;
+    std::erase_if(edges, [&](const auto& edge) { return edge.second < options_.floor; });
+    it = edges.empty() ? edges_.erase(it) : std::next(it);
+  }
+}
+
+void CovisitGraph::Shrink() {
+  std::vector<std::pair<double, ItemId>> totals;
+  totals.reserve(edges_.size());
+  for (const auto& [id, edges] : edges_) {
+    double total = 0;
+    for (const auto& edge : edges) total += edge.second;
+    totals.emplace_back(total, id);
+  }
+  const std::size_t drop = totals.size() - options_.max_items * 3 / 4;
+  std::nth_element(totals.begin(), totals.begin() + static_cast<std::ptrdiff_t>(drop), totals.end(),
+                   [](const auto& x, const auto& y) {
+                     return x.first != y.first ? x.first < y.first : x.second < y.second;
+                   });
+  for (std::size_t i = 0; i < drop; ++i) edges_.erase(totals[i].second);
+}
+
+}  // namespace recsd::model
