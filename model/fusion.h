@@ -1,0 +1,61 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "model/catalog.h"
+#include "model/recommendation.h"
+
+namespace recsd::model {
+
+// The candidate sources whose scores are fused. The order is the order of the feature vector x.
+enum class Source : std::uint8_t { kEmbShort, kEmbLong, kCovisit, kTrending, kCategory, kFresh };
+inline constexpr std::size_t kSourceCount = 6;
+
+std::string_view SourceName(Source source) noexcept;  // "emb_short", "covisit", ...
+std::optional<Source> ParseSource(std::string_view name) noexcept;
+
+using FeatureVector = std::array<float, kSourceCount>;
+
+// A candidate item and every source's score for it. Before NormaliseFeatures x holds raw scores;
+// after it, each source's score on a common [0, 1] scale within the candidate set.
+struct Candidate {
+  std::uint32_t row = 0;
+  FeatureVector x{};
+};
+
+// x_s ← max(0, x_s) / max over candidates of max(0, x_s), and 0 for a source that gives no
+// candidate a positive score. Per list, so that no source dominates by its units: cosines,
+// decayed counts and freshness all end up in [0, 1], the best candidate of each source at 1.
+void NormaliseFeatures(std::vector<Candidate>* candidates);
+
+// The weights of the fused score w·x, with the version written into every list (`model`).
+struct FusionWeights {
+  std::array<double, kSourceCount> w{};
+  std::uint64_t version = 0;
+};
+
+struct RankOptions {
+  std::size_t k = 20;
+  enum class Diversity { kNone, kMmr, kCategoryCap } diversity = Diversity::kNone;
+  // MMR (Carbonell & Goldstein, SIGIR 1998): pick argmax λ·score − (1 − λ)·max cos(item, picked).
+  double mmr_lambda = 0.8;
+  // Category cap: at most this many items of one category.
+  std::size_t category_cap = 3;
+};
+
+// Ranks normalised candidates by w·x: drops those `keep` rejects (seen, unavailable: the caller
+// decides) and repeated rows, diversifies as configured, keeps k. Each item carries its score and
+// the contribution w_s·x_s of every source with a non-zero one (its explanation); the
+// contributions sum to the score. Ties go to the lower row, so the result is deterministic.
+std::vector<RecommendedItem> Rank(const std::vector<Candidate>& candidates,
+                                  const FusionWeights& weights, const Catalog& catalog,
+                                  const RankOptions& options,
+                                  const std::function<bool(std::uint32_t row)>& keep);
+
+}  // namespace recsd::model
