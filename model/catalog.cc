@@ -33,7 +33,7 @@ std::size_t Catalog::HeapBytes() const noexcept {
                       items_.capacity() * sizeof(CatalogItem) +
                       rows_.size() * (sizeof(ItemId) + sizeof(std::size_t) + 2 * sizeof(void*));
   for (const CatalogItem& item : items_) {
-    bytes += item.id.str().capacity() > 15 ? item.id.str().capacity() + 1 : 0;
+    bytes += StringHeapBytes(item.id.str());
   }
   for (const std::string& name : category_names_) {
     bytes += 2 * (sizeof(std::string) + name.size()) + sizeof(CategoryId) + 2 * sizeof(void*);

@@ -4,27 +4,20 @@
 #include <cmath>
 
 #include "model/check.h"
-#include "model/popularity.h"
 
 namespace recsd::model {
 
-CovisitGraph::CovisitGraph(const Options& options) : options_(options) {
+CovisitGraph::CovisitGraph(const Options& options) : options_(options), frame_(options.half_life) {
   RECSD_CHECK(options.half_life > 0 && options.max_neighbours > 0 && options.max_items > 0,
               "covisit bounds");
 }
 
-double CovisitGraph::Scale(double t) const { return std::exp2(-(t - t_ref_) / options_.half_life); }
-
 void CovisitGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
   RECSD_CHECK(!(a == b), "an item does not co-occur with itself");
-  if (!started_) {
-    started_ = true;
-    t_ref_ = t;
+  if (const std::optional<double> scale = frame_.Advance(t)) {
+    Rebase(*scale);
   }
-  if ((t - t_ref_) / options_.half_life > DecayedCounter<int>::kRebaseHalfLives) {
-    Rebase(t);
-  }
-  const double stored = w / Scale(t);
+  const double stored = frame_.Store(t, w);
   AddEdge(a, b, stored);
   AddEdge(b, a, stored);
   if (edges_.size() > options_.max_items) {
@@ -58,7 +51,7 @@ double CovisitGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const 
   }
   for (const auto& [id, value] : it->second) {
     if (id == b) {
-      return value * Scale(t);
+      return value * frame_.Scale(t);
     }
   }
   return 0.0;
@@ -71,7 +64,7 @@ std::vector<std::pair<ItemId, double>> CovisitGraph::Neighbours(const ItemId& it
     return {};
   }
   std::vector<std::pair<ItemId, double>> out = it->second;
-  const double scale = Scale(t);
+  const double scale = frame_.Scale(t);
   for (auto& [id, value] : out) value *= scale;
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
     return x.second != y.second ? x.second > y.second : x.first < y.first;
@@ -79,9 +72,7 @@ std::vector<std::pair<ItemId, double>> CovisitGraph::Neighbours(const ItemId& it
   return out;
 }
 
-void CovisitGraph::Rebase(double t) {
-  const double scale = Scale(t);
-  t_ref_ = t;
+void CovisitGraph::Rebase(double scale) {
   for (auto it = edges_.begin(); it != edges_.end();) {
     Edges& edges = it->second;
     for (auto& edge : edges) edge.second *= scale;

@@ -6,14 +6,15 @@
 #include <utility>
 #include <vector>
 
+#include "model/decay.h"
 #include "model/ids.h"
 
 namespace recsd::model {
 
 // Decayed item-item co-occurrence from consecutive interactions of the same user (the `covisit`
 // source): when a user interacts with b within the window after a, the edges a→b and b→a gain
-// weight w, decayed with the half-life in the rebased frame of DecayedCounter (one frame for the
-// whole graph, so an update is O(K) for K neighbours). Bounded: each item keeps its
+// weight w, decayed with the half-life in one DecayFrame for the whole graph, so an update is O(K)
+// for K neighbours. Bounded: each item keeps its
 // max_neighbours strongest edges (a new edge replaces the weakest only when stronger), and past
 // max_items items the weakest items (by total edge weight) are dropped, by rank, down to 3/4 of it.
 // Single writer; no locking. Deterministic.
@@ -41,13 +42,11 @@ class CovisitGraph {
  private:
   using Edges = std::vector<std::pair<ItemId, double>>;
   void AddEdge(const ItemId& from, const ItemId& to, double stored);
-  void Rebase(double t);
+  void Rebase(double scale);
   void Shrink();
-  double Scale(double t) const;
 
   Options options_;
-  double t_ref_ = 0;
-  bool started_ = false;
+  DecayFrame frame_;
   std::unordered_map<ItemId, Edges> edges_;
 };
 

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cmath>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -49,6 +51,44 @@ class DecayKernel {
  private:
   std::vector<double> half_lives_;
   std::vector<double> weights_;
+};
+
+// The shared frame of many decayed values with one half-life (popularity counts, co-visitation
+// edges). A weight w added at t is stored as w·2^((t − t_ref)/h) and read back at t as
+// stored·2^(−(t − t_ref)/h): one common factor decays every value, so an update touches one value
+// however many there are. Stored values grow as time moves on; Advance rebases the frame
+// (t_ref = t) once t is kRebaseHalfLives half-lives past t_ref, a growth of 2^32, far from
+// overflowing a double.
+class DecayFrame {
+ public:
+  static constexpr double kRebaseHalfLives = 32;
+
+  explicit DecayFrame(double half_life) : half_life_(half_life) {}
+
+  // Makes the frame cover time t (the first call starts it at t). When it rebases, returns the
+  // factor by which the owner must multiply every stored value; otherwise nullopt.
+  std::optional<double> Advance(double t) {
+    if (!started_) {
+      started_ = true;
+      t_ref_ = t;
+      return std::nullopt;
+    }
+    if ((t - t_ref_) / half_life_ <= kRebaseHalfLives) {
+      return std::nullopt;
+    }
+    const double scale = Scale(t);
+    t_ref_ = t;
+    return scale;
+  }
+  // What to store for a weight w added at time t.
+  double Store(double t, double w) const { return w * std::exp2((t - t_ref_) / half_life_); }
+  // Stored value → value at time t.
+  double Scale(double t) const { return std::exp2(-(t - t_ref_) / half_life_); }
+
+ private:
+  double half_life_;
+  double t_ref_ = 0;
+  bool started_ = false;
 };
 
 // argmin over w >= 0 of |A·w − y|² (non-negative least squares), for small dense problems.

@@ -35,6 +35,12 @@ struct ItemIdTag {};
 using UserId = StringId<UserIdTag>;
 using ItemId = StringId<ItemIdTag>;
 
+// Heap bytes a std::string holds beyond its inline buffer (libstdc++ keeps 15 chars inline), for
+// memory accounting.
+inline std::size_t StringHeapBytes(const std::string& s) noexcept {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+
 // Longest user or item id accepted, in bytes of UTF-8.
 inline constexpr std::size_t kMaxIdBytes = 256;
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <functional>
 #include <iterator>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -14,34 +15,25 @@
 
 namespace recsd::model {
 
-// Exponentially decayed counts per key (item popularity for `trending`, per-category popularity,
-// co-occurrence weights), with O(1) updates however many keys there are. Values live in a frame
-// rebased at t_ref:
-//   Add(t, w):    s_k += w·2^((t − t_ref)/h)            value_k(t) = s_k·2^(−(t − t_ref)/h)
-// so one common factor decays every key at once and the ranking of keys never needs a pass over
-// them. When t moves kRebaseHalfLives half-lives past t_ref the frame is rebased (all s_k scaled
-// down, t_ref = t) and keys whose value fell below `floor` are dropped; when more than
-// `max_keys` keys are held, the weakest are dropped down to 3/4 of it. Memory is therefore
-// bounded and decayed-away keys disappear. Single writer; no locking. Deterministic.
+// Exponentially decayed counts per key (item popularity for `trending`, per-category popularity),
+// with O(1) updates however many keys there are: values live in a DecayFrame, so one common
+// factor decays every key and the ranking of keys never needs an update pass. When the frame is
+// rebased, keys whose value fell below `floor` are dropped; when more than `max_keys` keys are
+// held, the weakest are dropped down to 3/4 of it. Memory is therefore bounded and decayed-away
+// keys disappear. Single writer; no locking. Deterministic.
 template <class Key, class Hash = std::hash<Key>>
 class DecayedCounter {
  public:
-  static constexpr double kRebaseHalfLives = 32;
-
   DecayedCounter(double half_life, std::size_t max_keys, double floor = 1e-6)
-      : half_life_(half_life), max_keys_(max_keys), floor_(floor) {
+      : frame_(half_life), max_keys_(max_keys), floor_(floor) {
     RECSD_CHECK(half_life > 0 && max_keys > 0 && floor >= 0, "counter parameters");
   }
 
   void Add(double t, double weight, const Key& key) {
-    if (!started_) {
-      started_ = true;
-      t_ref_ = t;
+    if (const std::optional<double> scale = frame_.Advance(t)) {
+      Rebase(*scale);
     }
-    if ((t - t_ref_) / half_life_ > kRebaseHalfLives) {
-      Rebase(t);
-    }
-    values_[key] += weight * std::exp2((t - t_ref_) / half_life_);
+    values_[key] += frame_.Store(t, weight);
     if (values_.size() > max_keys_) {
       Shrink();
     }
@@ -50,7 +42,7 @@ class DecayedCounter {
   // The decayed value of `key` at time t (0 for an unknown key).
   double ValueAt(const Key& key, double t) const {
     auto it = values_.find(key);
-    return it == values_.end() ? 0.0 : it->second * std::exp2(-(t - t_ref_) / half_life_);
+    return it == values_.end() ? 0.0 : it->second * frame_.Scale(t);
   }
 
   // The n keys with the largest values at time t, largest first, ties broken by key (`less`).
@@ -63,7 +55,7 @@ class DecayedCounter {
     const std::size_t k = std::min(n, all.size());
     std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), better);
     all.resize(k);
-    const double scale = std::exp2(-(t - t_ref_) / half_life_);
+    const double scale = frame_.Scale(t);
     for (auto& [key, v] : all) v *= scale;
     return all;
   }
@@ -72,9 +64,7 @@ class DecayedCounter {
   std::size_t size() const noexcept { return values_.size(); }
 
  private:
-  void Rebase(double t) {
-    const double scale = std::exp2(-(t - t_ref_) / half_life_);
-    t_ref_ = t;
+  void Rebase(double scale) {
     for (auto it = values_.begin(); it != values_.end();) {
       it->second *= scale;
       it = std::fabs(it->second) < floor_ ? values_.erase(it) : std::next(it);
@@ -96,11 +86,9 @@ class DecayedCounter {
     for (std::size_t i = 0; i < drop; ++i) values_.erase(entries[i].second);
   }
 
-  double half_life_;
+  DecayFrame frame_;
   std::size_t max_keys_;
   double floor_;
-  double t_ref_ = 0;
-  bool started_ = false;
   std::unordered_map<Key, double, Hash> values_;
 };
 

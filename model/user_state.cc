@@ -94,18 +94,15 @@ void UserState::AddPending(PendingList list) {
 }
 
 std::size_t UserState::ApproxBytes() const noexcept {
-  const auto string_heap = [](const std::string& s) {
-    return s.capacity() > 15 ? s.capacity() + 1 : 0;  // beyond libstdc++'s inline buffer
-  };
   std::size_t bytes = sizeof(UserState) + interest_.HeapBytes() +
                       categories_.capacity() * sizeof(CategoryAffinity) +
                       recent_.capacity() * sizeof(RecentItem) +
                       pending_.capacity() * sizeof(PendingList);
-  for (const RecentItem& r : recent_) bytes += string_heap(r.item.str());
+  for (const RecentItem& r : recent_) bytes += StringHeapBytes(r.item.str());
   for (const PendingList& p : pending_) {
-    bytes += string_heap(p.rec) + string_heap(p.variant) + p.items.capacity() * sizeof(ItemId) +
-             p.features.capacity() * sizeof(float);
-    for (const ItemId& i : p.items) bytes += string_heap(i.str());
+    bytes += StringHeapBytes(p.rec) + StringHeapBytes(p.variant) +
+             p.items.capacity() * sizeof(ItemId) + p.features.capacity() * sizeof(float);
+    for (const ItemId& i : p.items) bytes += StringHeapBytes(i.str());
   }
   return bytes;
 }
