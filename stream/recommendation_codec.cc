@@ -37,30 +37,15 @@ detail::MaybeError ReadItem(const msgpack::object& o, std::size_t index, Recomme
     return std::nullopt;
   }
   const detail::FieldName name = f.Name(kSrc);
-  if (v->type != msgpack::type::MAP) {
-    return detail::Error(DecodeErrc::kWrongType, name + ": expected map");
-  }
-  if (v->via.map.size > kMaxSources) {
-    return detail::Error(DecodeErrc::kTooManyEntries,
-                         name + ": " + std::to_string(v->via.map.size) + " sources, at most " +
-                             std::to_string(kMaxSources));
-  }
-  out->src.resize(v->via.map.size);
-  for (std::uint32_t i = 0; i < v->via.map.size; ++i) {
-    const msgpack::object_kv& kv = v->via.map.ptr[i];
-    auto& [source, contribution] = out->src[i];
-    if (detail::MaybeError e = detail::ReadId(kv.key, name.At(i).Then("key"), &source)) return e;
-    for (std::uint32_t j = 0; j < i; ++j) {
-      if (out->src[j].first == source) {
-        return detail::Error(DecodeErrc::kDuplicateKey,
-                             name + ": source '" + detail::Quote(source) + "' appears twice");
-      }
-    }
-    if (detail::MaybeError e = detail::ReadFloat(kv.val, name.Then(source), &contribution)) {
-      return e;
-    }
-  }
-  return std::nullopt;
+  const auto read_source = [&](const msgpack::object& k, std::size_t i, std::string* source) {
+    return detail::ReadId(k, name.At(i).Then("key"), source);
+  };
+  const auto read_contribution = [&](const msgpack::object& c, std::size_t,
+                                     const std::string& source, float* contribution) {
+    return detail::ReadFloat(c, name.Then(source), contribution);
+  };
+  return detail::ReadMap(*v, name, kMaxSources, "sources", read_source, read_contribution,
+                         &out->src);
 }
 
 // float32 → the double that prints as the float's shortest decimal form (0.1F → 0.1, not

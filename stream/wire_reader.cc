@@ -42,11 +42,6 @@ const char* TypeName(msgpack::type::object_type t) {
   return "unknown";
 }
 
-MaybeError WrongType(const msgpack::object& o, const FieldName& name, const char* expected) {
-  return Error(DecodeErrc::kWrongType,
-               name + ": expected " + expected + ", got " + TypeName(o.type));
-}
-
 bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Accept references into the input instead of copying strings and bins: the Document is always
@@ -104,6 +99,11 @@ MaybeError ScanJson(std::string_view text, std::size_t* value_end) {
 }
 
 }  // namespace
+
+MaybeError WrongType(const msgpack::object& o, const FieldName& name, const char* expected) {
+  return Error(DecodeErrc::kWrongType,
+               name + ": expected " + expected + ", got " + TypeName(o.type));
+}
 
 MaybeError Error(DecodeErrc code, std::string detail) {
   return DecodeError{code, std::move(detail)};
@@ -411,37 +411,18 @@ MaybeError ReadEmbedding(const msgpack::object& o, const FieldName& name, std::s
 MaybeError ReadStringMap(const msgpack::object& o, const FieldName& name, std::size_t max_entries,
                          std::size_t max_key_bytes, std::size_t max_value_bytes,
                          std::vector<std::pair<std::string, std::string>>* out) {
-  if (o.type != msgpack::type::MAP) {
-    return WrongType(o, name, "map");
-  }
-  const std::uint32_t n = o.via.map.size;
-  if (n > max_entries) {
-    return Error(
-        DecodeErrc::kTooManyEntries,
-        name + ": " + std::to_string(n) + " entries, at most " + std::to_string(max_entries));
-  }
-  std::vector<std::pair<std::string, std::string>> entries(n);
-  for (std::uint32_t i = 0; i < n; ++i) {
-    const msgpack::object_kv& kv = o.via.map.ptr[i];
-    if (MaybeError e = ReadText(kv.key, name.At(i).Then("key"), max_key_bytes, &entries[i].first)) {
+  const auto read_key = [&](const msgpack::object& k, std::size_t i, std::string* key) {
+    if (MaybeError e = ReadText(k, name.At(i).Then("key"), max_key_bytes, key)) {
       return e;
     }
-    if (entries[i].first.empty()) {
-      return Error(DecodeErrc::kBadId, name.At(i) + " has an empty key");
-    }
-    for (std::uint32_t j = 0; j < i; ++j) {
-      if (entries[j].first == entries[i].first) {
-        return Error(DecodeErrc::kDuplicateKey,
-                     name + ": key '" + Quote(entries[i].first) + "' appears twice");
-      }
-    }
-    if (MaybeError e =
-            ReadText(kv.val, name.At(i).Then("value"), max_value_bytes, &entries[i].second)) {
-      return e;
-    }
-  }
-  *out = std::move(entries);
-  return std::nullopt;
+    return key->empty() ? Error(DecodeErrc::kBadId, name.At(i) + " has an empty key")
+                        : std::nullopt;
+  };
+  const auto read_value = [&](const msgpack::object& v, std::size_t i, const std::string&,
+                              std::string* value) {
+    return ReadText(v, name.At(i).Then("value"), max_value_bytes, value);
+  };
+  return ReadMap(o, name, max_entries, "entries", read_key, read_value, out);
 }
 
 MaybeError ReadStringArray(const msgpack::object& o, const FieldName& name, std::size_t max_items,
@@ -468,16 +449,14 @@ MaybeError CheckVersion(const msgpack::object* v) {
   if (v == nullptr) {
     return std::nullopt;  // absent means version 1
   }
-  std::int64_t version = 0;
   if (v->type != msgpack::type::POSITIVE_INTEGER && v->type != msgpack::type::NEGATIVE_INTEGER) {
     return WrongType(*v, FieldName("", "v"), "integer");
   }
-  if (v->type == msgpack::type::NEGATIVE_INTEGER ||
-      v->via.u64 != static_cast<std::uint64_t>(kWireVersion)) {
-    version = v->type == msgpack::type::NEGATIVE_INTEGER ? v->via.i64
-                                                         : static_cast<std::int64_t>(v->via.u64);
+  const bool negative = v->type == msgpack::type::NEGATIVE_INTEGER;
+  if (negative || v->via.u64 != static_cast<std::uint64_t>(kWireVersion)) {
+    const std::int64_t version = negative ? v->via.i64 : static_cast<std::int64_t>(v->via.u64);
     return Error(DecodeErrc::kUnsupportedVersion, "schema version " + std::to_string(version) +
-                                                      " is not supported (this build " + "reads v" +
+                                                      " is not supported (this build reads v" +
                                                       std::to_string(kWireVersion) + ")");
   }
   return std::nullopt;

@@ -132,6 +132,49 @@ MaybeError ReadId(const msgpack::object& o, const FieldName& name, std::string* 
 // float32 little-endian bytes (bin) or an array of numbers, of exactly `dim` finite values.
 MaybeError ReadEmbedding(const msgpack::object& o, const FieldName& name, std::size_t dim,
                          std::vector<float>* out);
+// A short printable rendering of untrusted text for error details: at most 64 bytes, bytes outside
+// printable ASCII as \xNN.
+std::string Quote(std::string_view text);
+
+MaybeError WrongType(const msgpack::object& o, const FieldName& name, const char* expected);
+
+// A map of at most max_entries entries (`noun` names them in the error: "entries", "sources")
+// whose keys are read by read_key(object, index, std::string*) and values by
+// read_value(object, index, key, Value*), each returning MaybeError; a repeated key is
+// kDuplicateKey. The one map reader behind ctx and src.
+template <class Value, class ReadKey, class ReadValue>
+MaybeError ReadMap(const msgpack::object& o, const FieldName& name, std::size_t max_entries,
+                   std::string_view noun, ReadKey read_key, ReadValue read_value,
+                   std::vector<std::pair<std::string, Value>>* out) {
+  if (o.type != msgpack::type::MAP) {
+    return WrongType(o, name, "map");
+  }
+  const std::uint32_t n = o.via.map.size;
+  if (n > max_entries) {
+    return Error(DecodeErrc::kTooManyEntries, name + ": " + std::to_string(n) + " " +
+                                                  std::string(noun) + ", at most " +
+                                                  std::to_string(max_entries));
+  }
+  std::vector<std::pair<std::string, Value>> entries(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const msgpack::object_kv& kv = o.via.map.ptr[i];
+    if (MaybeError e = read_key(kv.key, i, &entries[i].first)) {
+      return e;
+    }
+    for (std::uint32_t j = 0; j < i; ++j) {
+      if (entries[j].first == entries[i].first) {
+        return Error(DecodeErrc::kDuplicateKey,
+                     name + ": key '" + Quote(entries[i].first) + "' appears twice");
+      }
+    }
+    if (MaybeError e = read_value(kv.val, i, entries[i].first, &entries[i].second)) {
+      return e;
+    }
+  }
+  *out = std::move(entries);
+  return std::nullopt;
+}
+
 // A map of UTF-8 strings to UTF-8 strings, at most max_entries, keys non-empty.
 MaybeError ReadStringMap(const msgpack::object& o, const FieldName& name, std::size_t max_entries,
                          std::size_t max_key_bytes, std::size_t max_value_bytes,
@@ -147,9 +190,5 @@ MaybeError CheckVersion(const msgpack::object* v);
 // since a message of another version may have another schema.
 MaybeError ParseMessage(std::string_view bytes, std::span<const std::string_view> keys,
                         Document* doc, MapFields* fields);
-
-// A short printable rendering of untrusted text for error details: at most 64 bytes, bytes outside
-// printable ASCII as \xNN.
-std::string Quote(std::string_view text);
 
 }  // namespace recsd::stream::detail
