@@ -3,6 +3,7 @@
 // Internal to stream/: a thin, allocation-friendly msgpack writer over msgpack-cxx's packer that
 // appends to a std::string, so every encoder writes keys and values the same way.
 
+#include <bit>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,12 +43,20 @@ class MsgpackWriter {
     packer_.pack_uint64(v);
     return *this;
   }
+  // float32 / float64 written here, not by packer::pack_float/pack_double: msgpack-cxx 4.1.3
+  // writes integral values as integers (the wire format promises floats) and converts a value of
+  // 2^64 to uint64_t, which is undefined behaviour (its guard compares with float(UINT64_MAX),
+  // which rounds up to 2^64).
   MsgpackWriter& Float(float v) {
-    packer_.pack_float(v);
+    char buf[5] = {static_cast<char>(0xca)};
+    StoreBigEndian(std::bit_cast<std::uint32_t>(v), buf + 1, 4);
+    sink_.write(buf, sizeof(buf));
     return *this;
   }
   MsgpackWriter& Double(double v) {
-    packer_.pack_double(v);
+    char buf[9] = {static_cast<char>(0xcb)};
+    StoreBigEndian(std::bit_cast<std::uint64_t>(v), buf + 1, 8);
+    sink_.write(buf, sizeof(buf));
     return *this;
   }
   MsgpackWriter& Bool(bool v) {
@@ -60,6 +69,12 @@ class MsgpackWriter {
   }
 
  private:
+  static void StoreBigEndian(std::uint64_t bits, char* out, int bytes) {
+    for (int i = 0; i < bytes; ++i) {
+      out[i] = static_cast<char>((bits >> (8 * (bytes - 1 - i))) & 0xFF);
+    }
+  }
+
   struct Sink {
     std::string* out;
     void write(const char* data, std::size_t size) { out->append(data, size); }

@@ -436,6 +436,18 @@ TEST(EventRoundTripTest, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(*back, e);
 }
 
+TEST(EventEncodeTest, IntegralValuesStayFloat64) {
+  Event e = FullEvent();
+  for (double value : {3.0, 18446744073709551616.0}) {
+    e.value = value;
+    const std::string bytes = EncodeEvent(e, Types());
+    EXPECT_NE(bytes.find(Str("value") + F64(value)), std::string::npos) << value;
+    auto back = DecodeEvent(bytes, Types());
+    ASSERT_TRUE(back.has_value()) << back.error().detail;
+    EXPECT_EQ(*back, e);
+  }
+}
+
 TEST(EventRoundTripTest, ForgetWithoutItemRoundTrips) {
   Event e;
   e.type = event_type::kForget;

@@ -62,6 +62,20 @@ TEST(RecommendationEncodeTest, EncodesTheGoldenBytes) {
   EXPECT_EQ(EncodeRecommendationList(list), expected);
 }
 
+// Integral scores stay float32 on the wire, and 2^64 (which msgpack-cxx's own pack_float turns
+// into an undefined float-to-integer conversion; found by fuzz_recommendation_decoder) encodes
+// and round-trips like any other float.
+TEST(RecommendationEncodeTest, IntegralScoresStayFloat32) {
+  RecommendationList list = SampleList();
+  list.items = {{ItemId("a"), 2.0F, {{"trending", 18446744073709551616.0F}}}};
+  const std::string bytes = EncodeRecommendationList(list);
+  EXPECT_NE(bytes.find(Str("score") + F32(2.0F)), std::string::npos);
+  EXPECT_NE(bytes.find(Str("trending") + F32(18446744073709551616.0F)), std::string::npos);
+  auto back = DecodeRecommendationList(bytes);
+  ASSERT_TRUE(back.has_value()) << back.error().detail;
+  EXPECT_EQ(*back, list);
+}
+
 TEST(RecommendationRoundTripTest, MsgpackRoundTripKeepsEveryField) {
   const RecommendationList list = SampleList();
   auto back = DecodeRecommendationList(EncodeRecommendationList(list));
