@@ -10,6 +10,7 @@
 
 #include "daemon/config.h"
 #include "daemon/logging.h"
+#include "daemon/replay.h"
 #include "daemon/version.h"
 
 namespace recsd::daemon {
@@ -90,6 +91,34 @@ int RunCli(int argc, char** argv) {
       "built yet)");
   AddConfigOptions(run, &run_opts, /*file_required=*/true);
 
+  ConfigOptions replay_config;
+  ReplayOptions replay_opts;
+  auto* replay = app.add_subcommand(
+      "replay",
+      "Drive the engine from files in event-time order and report prequential quality (hit "
+      "rate, NDCG, MRR, coverage at k). With no arguments: MovieLens from " +
+          replay_opts.data_dir);
+  AddConfigOptions(replay, &replay_config, /*file_required=*/false);
+  replay->add_option("--input-format", replay_opts.input_format, "movielens, jsonl or msgpack")
+      ->check(CLI::IsMember({"movielens", "jsonl", "msgpack"}))
+      ->capture_default_str();
+  replay->add_option("--data", replay_opts.data_dir,
+                     "MovieLens directory (ratings.csv, movies.csv, tags.csv)")
+      ->capture_default_str();
+  replay->add_option("--events", replay_opts.events, "Events: ratings.csv, or v1 event records");
+  replay->add_option("--items", replay_opts.items, "Items: movies.csv, or v1 item records");
+  replay->add_option("--tags", replay_opts.tags, "MovieLens tags.csv (item text)");
+  replay->add_option("--k", replay_opts.k, "List positions evaluated")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  replay->add_option("--only-source", replay_opts.only_source,
+                     "Rank by one source alone (a baseline): emb_short, emb_long, covisit, "
+                     "trending, category or fresh");
+  replay->add_option("--weights", replay_opts.weights,
+                     "Fusion weights overriding fusion.weights: name=value,...");
+  replay->add_option("--json-report", replay_opts.json_report,
+                     "Write the report as JSON to FILE (- for stdout)");
+
   struct Planned {
     const char* name;
     const char* what;
@@ -97,7 +126,6 @@ int RunCli(int argc, char** argv) {
   std::vector<CLI::App*> planned;
   for (const Planned& p : {
            Planned{"demo", "Embedded broker, load generator and daemon with a live view"},
-           Planned{"replay", "Drive the engine from files and report prequential quality"},
            Planned{"broker", "Serve librdkafka's mock cluster on loopback (tests and demos only)"},
            Planned{"loadgen", "Produce a synthetic catalog and user events, click on served lists"},
        }) {
@@ -162,6 +190,16 @@ int RunCli(int argc, char** argv) {
       return kExitConfig;
     }
     return NotBuilt("run");
+  }
+  if (replay->parsed()) {
+    LoadedConfig loaded;
+    if (!Load(replay_config, &loaded)) {
+      return kExitConfig;
+    }
+    if (!setup_logging(&loaded.config)) {
+      return kExitConfig;
+    }
+    return ReplayCommand(replay_opts, loaded.config);
   }
   for (CLI::App* cmd : planned) {
     if (cmd->parsed()) {

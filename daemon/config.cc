@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <tuple>
 
 #include <librdkafka/rdkafka.h>
 #include <toml++/toml.h>
@@ -55,6 +56,29 @@ const std::vector<KeySpec>& Schema() {
       {"model.half_life_short", Type::kDuration, "30m"},
       {"model.half_life_long", Type::kDuration, "7d"},
       {"model.list_size", Type::kInt, "20", 1, 1000},
+      {"model.clock", Type::kString, "event_time", 0, 0, {"event_time", "activity"}},
+      {"model.long_kernel", Type::kString, "exponential", 0, 0, {"exponential", "logarithmic"}},
+      {"model.activity_half_life_short", Type::kFloat, "10", 0, 1'000'000'000},
+      {"model.activity_half_life_long", Type::kFloat, "200", 0, 1'000'000'000},
+      {"model.seen_items", Type::kInt, "64", 1, 4096},
+      {"model.category_affinities", Type::kInt, "8", 1, 256},
+      {"model.candidates_per_source", Type::kInt, "100", 1, 10000},
+      {"model.trending_half_life", Type::kDuration, "1d"},
+      {"model.fresh_half_life", Type::kDuration, "30d"},
+      {"model.covisit_window", Type::kDuration, "1h"},
+      {"model.covisit_half_life", Type::kDuration, "30d"},
+      {"model.covisit_neighbours", Type::kInt, "32", 1, 1024},
+      {"model.global_refresh", Type::kDuration, "1m"},
+      {"model.refresh_batch", Type::kInt, "32", 1, 1024},
+      {"model.diversity", Type::kString, "none", 0, 0, {"none", "mmr", "category_cap"}},
+      {"model.mmr_lambda", Type::kFloat, "0.8", 0, 1},
+      {"model.category_cap", Type::kInt, "3", 1, 1000},
+      {"fusion.weights.emb_short", Type::kFloat, "0.1", 0, 1000},
+      {"fusion.weights.emb_long", Type::kFloat, "0.1", 0, 1000},
+      {"fusion.weights.covisit", Type::kFloat, "1", 0, 1000},
+      {"fusion.weights.trending", Type::kFloat, "0.1", 0, 1000},
+      {"fusion.weights.category", Type::kFloat, "0.1", 0, 1000},
+      {"fusion.weights.fresh", Type::kFloat, "0.1", 0, 1000},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -159,6 +183,11 @@ std::optional<std::string> ValidateText(const KeySpec& spec, const std::string& 
       }
       if (!std::isfinite(v)) {
         return "must be finite";
+      }
+      if (spec.min < spec.max &&
+          (v < static_cast<double>(spec.min) || v > static_cast<double>(spec.max))) {
+        return FormatDouble(v) + " is outside [" + std::to_string(spec.min) + ", " +
+               std::to_string(spec.max) + "]";
       }
       *canonical = FormatDouble(v);
       return std::nullopt;
@@ -307,14 +336,52 @@ class Loader {
                 get("topics.dlq"),    get("topics.changelog"), get("topics.model_stats")};
     c.admin = {get("admin.listen"), get("admin.token"), get("admin.token_file")};
     c.log = {get("log.level"), get("log.format")};
-    c.model.embedding_dim = std::stoul(get("model.embedding_dim"));
-    c.model.list_size = std::stoul(get("model.list_size"));
-    for (auto [key, field] : {std::pair{"model.half_life_short", &c.model.half_life_short},
-                              std::pair{"model.half_life_long", &c.model.half_life_long}}) {
+    Config::Model& m = c.model;
+    for (auto [key, field] : {std::pair{"model.embedding_dim", &m.embedding_dim},
+                              std::pair{"model.list_size", &m.list_size},
+                              std::pair{"model.seen_items", &m.seen_items},
+                              std::pair{"model.category_affinities", &m.category_affinities},
+                              std::pair{"model.candidates_per_source", &m.candidates_per_source},
+                              std::pair{"model.covisit_neighbours", &m.covisit_neighbours},
+                              std::pair{"model.refresh_batch", &m.refresh_batch},
+                              std::pair{"model.category_cap", &m.category_cap}}) {
+      *field = std::stoul(get(key));
+    }
+    m.clock = get("model.clock");
+    m.long_kernel = get("model.long_kernel");
+    m.diversity = get("model.diversity");
+    m.mmr_lambda = std::stod(get("model.mmr_lambda"));
+    for (auto [key, field] :
+         {std::pair{"model.activity_half_life_short", &m.activity_half_life_short},
+          std::pair{"model.activity_half_life_long", &m.activity_half_life_long}}) {
+      *field = std::stod(get(key));
+      if (*field <= 0) {
+        Problem(key, st.at(key).origin, "must be greater than 0");
+      }
+    }
+    // Half-lives must be positive; a window or interval of 0 is allowed (it turns the thing off).
+    for (auto [key, field, positive] :
+         {std::tuple{"model.half_life_short", &m.half_life_short, true},
+          std::tuple{"model.half_life_long", &m.half_life_long, true},
+          std::tuple{"model.trending_half_life", &m.trending_half_life, true},
+          std::tuple{"model.fresh_half_life", &m.fresh_half_life, true},
+          std::tuple{"model.covisit_half_life", &m.covisit_half_life, true},
+          std::tuple{"model.covisit_window", &m.covisit_window, false},
+          std::tuple{"model.global_refresh", &m.global_refresh, false}}) {
       ParseDuration(get(key), field);
-      if (field->count() <= 0) {
+      if (positive && field->count() <= 0) {
         Problem(key, st.at(key).origin, "must be longer than 0");
       }
+    }
+    double weight_sum = 0;
+    for (const auto& [key, s] : st) {
+      if (key.starts_with("fusion.weights.")) {
+        c.fusion.weights[key.substr(15)] = std::stod(s.value);
+        weight_sum += std::stod(s.value);
+      }
+    }
+    if (weight_sum <= 0) {
+      Problem("fusion.weights", "", "at least one source needs a weight above 0");
     }
     std::vector<EventTypeSpec> weights;
     for (const auto& [key, s] : st) {

@@ -54,7 +54,28 @@ struct Config {
     Milliseconds half_life_short{0};
     Milliseconds half_life_long{0};
     std::size_t list_size = 0;
+    std::string clock;        // event_time or activity
+    std::string long_kernel;  // exponential or logarithmic
+    double activity_half_life_short = 0;  // in events, for clock = activity
+    double activity_half_life_long = 0;
+    std::size_t seen_items = 0;
+    std::size_t category_affinities = 0;
+    std::size_t candidates_per_source = 0;
+    Milliseconds trending_half_life{0};
+    Milliseconds fresh_half_life{0};
+    Milliseconds covisit_window{0};
+    Milliseconds covisit_half_life{0};
+    std::size_t covisit_neighbours = 0;
+    Milliseconds global_refresh{0};
+    std::size_t refresh_batch = 0;
+    std::string diversity;  // none, mmr or category_cap
+    double mmr_lambda = 0;
+    std::size_t category_cap = 0;
   } model;
+
+  struct Fusion {
+    std::map<std::string, double> weights;  // by source name (emb_short, ..., fresh)
+  } fusion;
 
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types
 };

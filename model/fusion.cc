@@ -12,6 +12,8 @@ namespace {
 constexpr std::array<std::string_view, kSourceCount> kNames = {"emb_short", "emb_long", "covisit",
                                                                "trending",  "category", "fresh"};
 
+constexpr double kReciprocalRankK = 60;
+
 struct Scored {
   std::uint32_t row;
   double score;
@@ -39,7 +41,32 @@ std::optional<Source> ParseSource(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-void NormaliseFeatures(std::vector<Candidate>* candidates) {
+void NormaliseFeatures(std::vector<Candidate>* candidates, Normalisation normalisation,
+                       std::size_t rank_scale) {
+  if (normalisation != Normalisation::kMax) {
+    RECSD_CHECK(rank_scale > 0, "rank scale");
+    std::vector<std::pair<float, std::size_t>> order;  // (raw score, candidate index)
+    order.reserve(candidates->size());
+    const auto scale = static_cast<double>(rank_scale);
+    for (std::size_t s = 0; s < kSourceCount; ++s) {
+      order.clear();
+      for (std::size_t i = 0; i < candidates->size(); ++i) {
+        if ((*candidates)[i].x[s] > 0) order.emplace_back((*candidates)[i].x[s], i);
+        (*candidates)[i].x[s] = 0.0F;
+      }
+      std::sort(order.begin(), order.end(),
+                [](const auto& a, const auto& b) { return a.first > b.first; });
+      std::size_t rank = 0;
+      for (std::size_t j = 0; j < order.size(); ++j) {
+        if (j > 0 && order[j].first < order[j - 1].first) rank = j;
+        const auto r = static_cast<double>(rank);
+        (*candidates)[order[j].second].x[s] = static_cast<float>(
+            normalisation == Normalisation::kRank ? std::max(0.0, 1.0 - r / scale)
+                                                  : kReciprocalRankK / (kReciprocalRankK + r));
+      }
+    }
+    return;
+  }
   FeatureVector max{};
   for (Candidate& c : *candidates) {
     for (std::size_t s = 0; s < kSourceCount; ++s) {

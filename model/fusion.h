@@ -29,10 +29,29 @@ struct Candidate {
   FeatureVector x{};
 };
 
-// x_s ← max(0, x_s) / max over candidates of max(0, x_s), and 0 for a source that gives no
-// candidate a positive score. Per list, so that no source dominates by its units: cosines,
-// decayed counts and freshness all end up in [0, 1], the best candidate of each source at 1.
-void NormaliseFeatures(std::vector<Candidate>* candidates);
+// How each source's raw scores are put on the common [0, 1] scale of x, per list.
+enum class Normalisation : std::uint8_t {
+  // x_s ← max(0, x_s) / max over candidates of max(0, x_s): the best candidate of each source at 1.
+  // Keeps the shape of each source's scores, so a heavy-tailed source (co-visit counts) squeezes
+  // everything but its first few candidates towards 0.
+  kMax,
+  // x_s ← max(0, 1 − r_s/n) for a candidate whose raw score is positive and is the r_s-th best
+  // (0-based, ties share the better rank) among the candidates, else 0; n = the candidates each
+  // source offers. Only the order within a source matters (a Borda count): sources with very
+  // different score distributions (cosines, decayed counts, recency) weigh the same per rank,
+  // whatever their units and tails. The default.
+  kRank,
+  // x_s ← 60/(60 + r_s) for a candidate with a positive raw score, r_s as above, else 0:
+  // reciprocal rank fusion (Cormack, Clarke and Büttcher, SIGIR 2009, whose k = 60 was chosen
+  // across TREC collections), scaled so a source's best candidate is at 1. Falls fast over the
+  // first ranks and slowly after, like the evidence of most sources.
+  kReciprocalRank,
+};
+
+// Normalises every source's scores in x, in place (see Normalisation). Per list, so that no source
+// dominates by its units: 0 means "this source gives the candidate nothing".
+void NormaliseFeatures(std::vector<Candidate>* candidates,
+                       Normalisation normalisation = Normalisation::kMax, std::size_t rank_scale = 100);
 
 // The weights of the fused score w·x, with the version written into every list (`model`).
 struct FusionWeights {

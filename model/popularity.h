@@ -60,6 +60,13 @@ class DecayedCounter {
     return all;
   }
 
+  // Calls f(key, value at time t) for every key, in no particular order.
+  template <class F>
+  void ForEach(double t, F&& f) const {
+    const double scale = frame_.Scale(t);
+    for (const auto& [key, v] : values_) f(key, v * scale);
+  }
+
   bool Erase(const Key& key) { return values_.erase(key) == 1; }
   std::size_t size() const noexcept { return values_.size(); }
 

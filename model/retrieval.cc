@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "model/check.h"
 #include "model/decay.h"
@@ -41,6 +46,13 @@ class TopNHeap {
   // Leaves the kept rows best first.
   void Finish() { std::sort_heap(out_->begin(), out_->end(), Better); }
 
+  // A score that cannot enter the heap any more when rows are offered in increasing order (a tie
+  // loses to the kept row, which is lower): -inf until the heap is full.
+  float Threshold() const {
+    return out_->size() == n_ && n_ > 0 ? out_->front().score
+                                        : -std::numeric_limits<float>::infinity();
+  }
+
  private:
   std::size_t n_;
   std::vector<ScoredRow>* out_;
@@ -52,51 +64,161 @@ void SelectTopN(std::span<const float> scores, const Catalog& catalog, std::size
                 std::vector<ScoredRow>* out) {
   RECSD_CHECK(scores.size() == catalog.size(), "one score per catalog row");
   TopNHeap heap(n, out);
+  float threshold = heap.Threshold();
   for (std::size_t row = 0; row < scores.size(); ++row) {
+    if (scores[row] <= threshold) continue;
     heap.Offer(static_cast<std::uint32_t>(row), scores[row], catalog);
+    threshold = heap.Threshold();
   }
   heap.Finish();
 }
 
-void EmbeddingScores(const Catalog& catalog, std::span<const float> user, std::span<float> scores) {
-  RECSD_CHECK(user.size() == catalog.dim() && scores.size() == catalog.size(), "shapes");
-  const Eigen::Map<const Eigen::VectorXf> u(user.data(), static_cast<Eigen::Index>(user.size()));
-  Eigen::Map<Eigen::VectorXf> s(scores.data(), static_cast<Eigen::Index>(scores.size()));
-  const float norm = u.norm();
-  if (norm == 0.0F) {
-    s.setZero();
+namespace {
+
+// Dot products of `len` catalog rows with `users` unit vectors (users × dim, row-major), into
+// out[b * len + r]. Each catalog row is read once for all users while it is in L1. Two versions:
+// AVX2 with FMA where the CPU has them (chosen at run time, so the binary stays portable), and a
+// portable one with eight independent partial sums, which compilers vectorise without
+// reassociating floating-point additions.
+void ScoreRowsPortable(const float* rows, std::size_t len, std::size_t dim, const float* users,
+                       std::size_t user_count, float* out) {
+  constexpr std::size_t kLanes = 8;
+  const std::size_t body = dim - dim % kLanes;
+  for (std::size_t r = 0; r < len; ++r) {
+    const float* e = rows + r * dim;
+    for (std::size_t b = 0; b < user_count; ++b) {
+      const float* u = users + b * dim;
+      float acc[kLanes] = {};
+      for (std::size_t d = 0; d < body; d += kLanes) {
+        for (std::size_t l = 0; l < kLanes; ++l) acc[l] += e[d + l] * u[d + l];
+      }
+      float dot = 0;
+      for (std::size_t d = body; d < dim; ++d) dot += e[d] * u[d];
+      for (float a : acc) dot += a;
+      out[b * len + r] = dot;
+    }
+  }
+}
+
+#if defined(__x86_64__)
+// Four rows per step share one load of the user's values and one horizontal reduction.
+__attribute__((target("avx2,fma"))) void ScoreRowsAvx2(const float* rows, std::size_t len,
+                                                       std::size_t dim, const float* users,
+                                                       std::size_t user_count, float* out) {
+  const std::size_t body = dim - dim % 8;
+  const auto tail = [&](const float* e, const float* u) {
+    float dot = 0;
+    for (std::size_t d = body; d < dim; ++d) dot += e[d] * u[d];
+    return dot;
+  };
+  for (std::size_t b = 0; b < user_count; ++b) {
+    const float* u = users + b * dim;
+    float* o = out + b * len;
+    std::size_t r = 0;
+    for (; r + 4 <= len; r += 4) {
+      const float* e0 = rows + r * dim;
+      const float* e1 = e0 + dim;
+      const float* e2 = e1 + dim;
+      const float* e3 = e2 + dim;
+      __m256 a0 = _mm256_setzero_ps();
+      __m256 a1 = _mm256_setzero_ps();
+      __m256 a2 = _mm256_setzero_ps();
+      __m256 a3 = _mm256_setzero_ps();
+      for (std::size_t d = 0; d < body; d += 8) {
+        const __m256 ud = _mm256_loadu_ps(u + d);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(e0 + d), ud, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(e1 + d), ud, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(e2 + d), ud, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(e3 + d), ud, a3);
+      }
+      // hadd(hadd(a0, a1), hadd(a2, a3)) holds the four sums of lanes 0-3 in its low half and of
+      // lanes 4-7 in its high half, in row order.
+      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+      __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+      if (body < dim) {
+        dots = _mm_add_ps(dots, _mm_setr_ps(tail(e0, u), tail(e1, u), tail(e2, u), tail(e3, u)));
+      }
+      _mm_storeu_ps(o + r, dots);
+    }
+    for (; r < len; ++r) {
+      const float* e = rows + r * dim;
+      __m256 a = _mm256_setzero_ps();
+      for (std::size_t d = 0; d < body; d += 8) {
+        a = _mm256_fmadd_ps(_mm256_loadu_ps(e + d), _mm256_loadu_ps(u + d), a);
+      }
+      __m128 sum = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+      sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+      sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
+      o[r] = _mm_cvtss_f32(sum) + tail(e, u);
+    }
+  }
+}
+#endif
+
+void ScoreRows(const float* rows, std::size_t len, std::size_t dim, const float* users,
+               std::size_t user_count, float* out) {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) {
+    ScoreRowsAvx2(rows, len, dim, users, user_count, out);
     return;
   }
-  s.noalias() = catalog.embeddings() * (u / norm);
+#endif
+  ScoreRowsPortable(rows, len, dim, users, user_count, out);
+}
+
+// Scales each row of `users` to unit length (zero rows stay zero).
+std::vector<float> UnitRows(const float* users, std::size_t count, std::size_t dim) {
+  std::vector<float> unit(users, users + count * dim);
+  for (std::size_t b = 0; b < count; ++b) {
+    float* u = unit.data() + b * dim;
+    double norm = 0;
+    for (std::size_t d = 0; d < dim; ++d) norm += static_cast<double>(u[d]) * u[d];
+    if (norm > 0) {
+      const auto inv = static_cast<float>(1.0 / std::sqrt(norm));
+      for (std::size_t d = 0; d < dim; ++d) u[d] *= inv;
+    }
+  }
+  return unit;
+}
+
+}  // namespace
+
+void EmbeddingScores(const Catalog& catalog, std::span<const float> user, std::span<float> scores) {
+  RECSD_CHECK(user.size() == catalog.dim() && scores.size() == catalog.size(), "shapes");
+  const std::vector<float> unit = UnitRows(user.data(), 1, user.size());
+  ScoreRows(catalog.embeddings().data(), catalog.size(), catalog.dim(), unit.data(), 1,
+            scores.data());
 }
 
 void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, std::size_t n,
                         std::vector<std::vector<ScoredRow>>* out) {
   RECSD_CHECK(static_cast<std::size_t>(users.cols()) == catalog.dim(), "user dimension");
-  Eigen::MatrixXf unit = users.transpose();  // D × B, column per user
-  for (Eigen::Index b = 0; b < unit.cols(); ++b) {
-    const float norm = unit.col(b).norm();
-    if (norm > 0.0F) unit.col(b) /= norm;
-  }
-  // Blocks of catalog rows whose B columns of scores stay in cache: the N × B score matrix is
-  // never materialised (at 1M items and 32 users it would be 128 MB, as much traffic as the
-  // catalog itself), and every block's scores go straight into the users' heaps.
-  constexpr Eigen::Index kBlockRows = 2048;
+  const std::size_t dim = catalog.dim();
   const auto users_count = static_cast<std::size_t>(users.rows());
+  const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
+  // Blocks of catalog rows whose scores stay in cache: the N × B score matrix is never
+  // materialised (at 1M items and 32 users it would be 128 MB, as much traffic as the catalog
+  // itself), and every block's scores go straight into the users' heaps.
+  constexpr std::size_t kBlockRows = 512;
   out->resize(users_count);
   std::vector<TopNHeap> heaps;
   heaps.reserve(users_count);
   for (std::size_t b = 0; b < users_count; ++b) heaps.emplace_back(n, &(*out)[b]);
-  Eigen::MatrixXf block(kBlockRows, unit.cols());
-  const auto rows = static_cast<Eigen::Index>(catalog.size());
-  for (Eigen::Index start = 0; start < rows; start += kBlockRows) {
-    const Eigen::Index len = std::min(kBlockRows, rows - start);
-    block.topRows(len).noalias() = catalog.embeddings().middleRows(start, len) * unit;
-    for (Eigen::Index b = 0; b < block.cols(); ++b) {
-      const float* col = block.col(b).data();
-      TopNHeap& heap = heaps[static_cast<std::size_t>(b)];
-      for (Eigen::Index r = 0; r < len; ++r) {
-        heap.Offer(static_cast<std::uint32_t>(start + r), col[r], catalog);
+  std::vector<float> block(kBlockRows * users_count);
+  const std::size_t rows = catalog.size();
+  const float* data = catalog.embeddings().data();
+  for (std::size_t start = 0; start < rows; start += kBlockRows) {
+    const std::size_t len = std::min(kBlockRows, rows - start);
+    ScoreRows(data + start * dim, len, dim, unit.data(), users_count, block.data());
+    for (std::size_t b = 0; b < users_count; ++b) {
+      const float* scores = block.data() + b * len;
+      TopNHeap& heap = heaps[b];
+      float threshold = heap.Threshold();
+      for (std::size_t r = 0; r < len; ++r) {
+        if (scores[r] <= threshold) continue;  // most rows, once the heap is full
+        heap.Offer(static_cast<std::uint32_t>(start + r), scores[r], catalog);
+        threshold = heap.Threshold();
       }
     }
   }

@@ -20,9 +20,11 @@ bool UserState::Observe(std::int64_t offset, double t, double weight, const Item
   }
   last_offset_ = offset;
   ++event_count_;
-  // The category decays from the interest clock, so update it before the clock moves.
-  UpdateCategory(t, weight, category);
-  interest_.Apply(t, weight, embedding);
+  if (!embedding.empty()) {
+    // The category decays from the interest clock, so update it before the clock moves.
+    UpdateCategory(t, weight, category);
+    interest_.Apply(t, weight, embedding);
+  }
   if (recent_.size() < options_->recent_capacity) {
     recent_.push_back({item, t});
   } else {
@@ -60,6 +62,24 @@ void UserState::UpdateCategory(double t, double weight, CategoryId category) {
   if (added > weakest->value) {
     *weakest = {category, added};
   }
+}
+
+bool UserState::MarkApplied(std::int64_t offset) {
+  if (offset <= last_offset_) {
+    return false;
+  }
+  last_offset_ = offset;
+  ++event_count_;
+  return true;
+}
+
+const RecentItem* UserState::Last() const noexcept {
+  if (recent_.empty()) {
+    return nullptr;
+  }
+  return recent_.size() < options_->recent_capacity
+             ? &recent_.back()
+             : &recent_[(recent_next_ + recent_.size() - 1) % recent_.size()];
 }
 
 std::vector<RecentItem> UserState::Recent() const {

@@ -53,10 +53,14 @@ class UserState {
   explicit UserState(const UserStateOptions& options);
 
   // Applies one interaction at clock time t with the event type's weight to the item's unit
-  // embedding and category. Returns false and changes nothing when `offset` is at or below the
-  // last applied offset: a re-delivered event cannot count twice.
+  // embedding and category. An empty `embedding` (an item the catalog does not know yet) only
+  // records the item as seen: it gives interest no direction. Returns false and changes nothing
+  // when `offset` is at or below the last applied offset: a re-delivered event cannot count twice.
   bool Observe(std::int64_t offset, double t, double weight, const ItemId& item,
                std::span<const float> embedding, CategoryId category);
+  // Records an event that carries no interest (an impression): only the offset and the count.
+  // False when the offset was applied already.
+  bool MarkApplied(std::int64_t offset);
 
   const InterestState& interest() const noexcept { return interest_; }
   double clock() const noexcept { return interest_.clock(); }
@@ -66,6 +70,8 @@ class UserState {
   // Recent items, oldest first; at most recent_capacity.
   std::vector<RecentItem> Recent() const;
   bool HasSeen(const ItemId& item) const;
+  // The latest item put in the ring, or null when there is none.
+  const RecentItem* Last() const noexcept;
 
   // At most max_categories entries, values as of clock(). Space-saving style: a new category
   // replaces the weakest entry only when it would be stronger, so a burst of one-off categories

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -88,7 +90,7 @@ TEST(CliTest, PrintConfigRedactsSecrets) {
 }
 
 TEST(CliTest, SubcommandsThatAreNotBuiltSaySoAndExit2) {
-  for (const char* cmd : {"demo", "replay", "broker", "loadgen"}) {
+  for (const char* cmd : {"demo", "broker", "loadgen"}) {
     const Outcome r = Recsd(cmd);
     EXPECT_EQ(r.code, 2) << cmd;
     EXPECT_NE(r.out.find("not built yet"), std::string::npos) << cmd << ": " << r.out;
@@ -150,3 +152,135 @@ TEST(CliTest, UnknownLogLevelIsAConfigError) {
 }
 
 }  // namespace
+
+namespace {
+
+// A tiny MovieLens-layout data set: users who watch "1" then "2" (then "3"), so co-visitation
+// predicts the next item; a quoted title with a comma; one broken ratings line.
+void WriteMovieLens(const TempDir& dir) {
+  dir.Write("movies.csv",
+            "movieId,title,genres\n1,Alpha (1995),Drama\n2,\"Beta, The (1996)\",Drama|Comedy\n"
+            "3,Gamma (2001),Comedy\n4,Delta,(no genres listed)\n");
+  std::string ratings = "userId,movieId,rating,timestamp\n";
+  for (int u = 0; u < 20; ++u) {
+    const int t = 1000 + u * 100;
+    ratings += std::to_string(u) + ",1,4.0," + std::to_string(t) + "\n";
+    ratings += std::to_string(u) + ",2,3.5," + std::to_string(t + 10) + "\n";
+    ratings += std::to_string(u) + ",3,5," + std::to_string(t + 20) + "\n";
+  }
+  ratings += "x,1,4.0,12\n";  // not an integer user id
+  dir.Write("ratings.csv", ratings);
+  dir.Write("tags.csv", "userId,movieId,tag,timestamp\n1,2,\"funny, dark\",5\n");
+}
+
+}  // namespace
+
+TEST(ReplayCliTest, MovieLensReportHasTheDocumentedKeysAndLearnsCoVisits) {
+  TempDir dir;
+  WriteMovieLens(dir);
+  const std::string report = (dir.path() / "report.json").string();
+  const Outcome r = Recsd("replay --log-level warn --data " + dir.path().string() +
+                          " --k 1 --only-source covisit --json-report " + report);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("ratings.csv:62: not a userId,movieId,rating,timestamp record"),
+            std::string::npos)
+      << r.out;
+  std::ifstream in(report);
+  const auto j = nlohmann::json::parse(in);
+  for (const char* key : {"events", "evaluated", "users", "items", "k", "hit_rate", "ndcg", "mrr",
+                          "coverage", "events_per_second", "wall_seconds", "weights"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  EXPECT_EQ(j["events"], 60);
+  EXPECT_EQ(j["users"], 20);
+  EXPECT_EQ(j["items"], 4);
+  EXPECT_EQ(j["k"], 1);
+  EXPECT_EQ(j["rejected"], 1);
+  EXPECT_EQ(j["evaluated"], 40);  // each user's first rating has no list to test against
+  // From the second user on, co-visits put "2" after "1" and "3" after "2" at rank 0.
+  EXPECT_EQ(j["hits"], 38);
+  EXPECT_DOUBLE_EQ(j["hit_rate"].get<double>(), 38.0 / 40);
+  EXPECT_DOUBLE_EQ(j["mrr"].get<double>(), 38.0 / 40);
+  EXPECT_EQ(j["weights"]["covisit"], 1.0);
+  EXPECT_EQ(j["weights"]["trending"], 0.0);
+  EXPECT_EQ(j["only_source"], "covisit");
+}
+
+TEST(ReplayCliTest, JsonLinesAndMsgpackInputsGiveTheSameReport) {
+  TempDir dir;
+  std::string items;
+  for (int i = 0; i < 5; ++i) {
+    items += R"({"item":"m)" + std::to_string(i) + R"(","text":"film number )" +
+             std::to_string(i) + R"(","cat":"c","ts":1000})" + "\n";
+  }
+  std::string events;
+  for (int u = 0; u < 10; ++u) {
+    for (int i = 0; i < 3; ++i) {
+      events += R"({"type":"view","user":"u)" + std::to_string(u) + R"(","item":"m)" +
+                std::to_string(i) + R"(","ts":)" + std::to_string(100000 + u * 1000 + i * 10) +
+                "}\n";
+    }
+  }
+  events += "{\"type\":\"teleport\",\"user\":\"u1\",\"item\":\"m1\",\"ts\":5}\n";
+  const std::string jl_items = dir.Write("items.jsonl", items);
+  const std::string jl_events = dir.Write("events.jsonl", events);
+  const Outcome a = Recsd("replay --log-level warn --input-format jsonl --events " + jl_events +
+                          " --items " + jl_items + " --json-report -");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_NE(a.out.find("events.jsonl:31: unknown_event_type"), std::string::npos) << a.out;
+  const auto ja = nlohmann::json::parse(a.out.substr(a.out.find("{\n")));
+  EXPECT_EQ(ja["events"], 30);
+  EXPECT_EQ(ja["rejected"], 1);
+  EXPECT_EQ(ja["evaluated"], 20);
+  EXPECT_GT(ja["hits"].get<int>(), 0);
+  EXPECT_EQ(ja["input_format"], "jsonl");
+  // The same records as back-to-back msgpack values.
+  const auto to_msgpack = [&](const std::string& lines, const std::string& name) {
+    std::string bytes;
+    std::istringstream in(lines);
+    for (std::string line; std::getline(in, line);) {
+      const auto v = nlohmann::json::to_msgpack(nlohmann::json::parse(line));
+      bytes.append(v.begin(), v.end());
+    }
+    return dir.Write(name, bytes);
+  };
+  const Outcome b = Recsd("replay --log-level warn --input-format msgpack --events " +
+                          to_msgpack(events, "events.mp") + " --items " +
+                          to_msgpack(items, "items.mp") + " --json-report -");
+  ASSERT_EQ(b.code, 0) << b.out;
+  const auto jb = nlohmann::json::parse(b.out.substr(b.out.find("{\n")));
+  for (const char* key : {"events", "evaluated", "hits", "hit_rate", "ndcg", "coverage", "users"}) {
+    EXPECT_EQ(ja[key], jb[key]) << key;
+  }
+}
+
+TEST(ReplayCliTest, BadInputsAndOptionsAreClearErrors) {
+  TempDir dir;
+  const Outcome missing = Recsd("replay --data " + (dir.path() / "nope").string());
+  EXPECT_EQ(missing.code, 1) << missing.out;
+  EXPECT_NE(missing.out.find("no MovieLens data at"), std::string::npos) << missing.out;
+  WriteMovieLens(dir);
+  const Outcome source = Recsd("replay --data " + dir.path().string() + " --only-source magic");
+  EXPECT_EQ(source.code, 2) << source.out;
+  EXPECT_NE(source.out.find("--only-source: \"magic\""), std::string::npos) << source.out;
+  const Outcome weights = Recsd("replay --data " + dir.path().string() + " --weights covisit=x");
+  EXPECT_EQ(weights.code, 2) << weights.out;
+  EXPECT_NE(weights.out.find("\"covisit=x\" is not source=weight"), std::string::npos)
+      << weights.out;
+  const Outcome zero = Recsd("replay --data " + dir.path().string() +
+                             " --weights emb_short=0,emb_long=0,covisit=0,trending=0,category=0,"
+                             "fresh=0");
+  EXPECT_EQ(zero.code, 2) << zero.out;
+  dir.Write("cut.mp", std::string("\x82\xa4type", 6));
+  const Outcome cut = Recsd("replay --input-format msgpack --events " +
+                            (dir.path() / "cut.mp").string() + " --items " +
+                            (dir.path() / "cut.mp").string());
+  EXPECT_EQ(cut.code, 1) << cut.out;
+  EXPECT_NE(cut.out.find("cut.mp:@0: the msgpack stream is cut or broken here"),
+            std::string::npos)
+      << cut.out;
+  dir.Write("movies.csv", "id,title\n");
+  const Outcome header = Recsd("replay --data " + dir.path().string());
+  EXPECT_EQ(header.code, 1);
+  EXPECT_NE(header.out.find("movies.csv:1: expected the header"), std::string::npos) << header.out;
+}

@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "daemon/engine_setup.h"
 
 #include <algorithm>
 #include <fstream>
@@ -125,6 +126,46 @@ TEST(ConfigTest, ValuesAreValidated) {
         "events.weights.view", "events.weights.Bad-Name"}) {
     EXPECT_NE(ProblemFor(c, key), nullptr) << key;
   }
+}
+
+TEST(ConfigTest, ModelAndFusionValuesAreValidated) {
+  const LoadedConfig c = Load(
+      "", {"model.clock=wall", "model.long_kernel=power", "model.activity_half_life_short=0",
+           "model.mmr_lambda=1.5", "model.trending_half_life=0s", "model.seen_items=0",
+           "model.diversity=random", "fusion.weights.covisit=-1", "fusion.weights.magic=1"});
+  for (const char* key :
+       {"model.clock", "model.long_kernel", "model.activity_half_life_short", "model.mmr_lambda",
+        "model.trending_half_life", "model.seen_items", "model.diversity",
+        "fusion.weights.covisit", "fusion.weights.magic"}) {
+    EXPECT_NE(ProblemFor(c, key), nullptr) << key;
+  }
+  const LoadedConfig zero = Load(
+      "", {"fusion.weights.emb_short=0", "fusion.weights.emb_long=0", "fusion.weights.covisit=0",
+           "fusion.weights.trending=0", "fusion.weights.category=0", "fusion.weights.fresh=0"});
+  EXPECT_NE(ProblemFor(zero, "fusion.weights"), nullptr);
+  // A window of 0 is allowed: it turns co-visits off.
+  EXPECT_TRUE(Load("", {"model.covisit_window=0s"}).problems.empty());
+}
+
+TEST(ConfigTest, EngineOptionsFollowTheConfig) {
+  const LoadedConfig c =
+      Load("", {"model.long_kernel=logarithmic", "model.half_life_short=1m",
+                "fusion.weights.fresh=0.5", "model.diversity=category_cap", "model.list_size=7"});
+  ASSERT_TRUE(c.problems.empty());
+  const model::EngineOptions o = EngineOptionsFromConfig(c.config);
+  EXPECT_EQ(o.clock, model::InterestClock::kEventTime);
+  EXPECT_EQ(o.user.half_lives[0], 60.0);
+  EXPECT_GT(o.user.half_lives.size(), 2U);  // the logarithmic kernel's components
+  EXPECT_EQ(o.short_mix[0], 1.0);
+  EXPECT_EQ(o.weights.w[static_cast<std::size_t>(model::Source::kFresh)], 0.5);
+  EXPECT_EQ(o.weights.w[static_cast<std::size_t>(model::Source::kCovisit)], 1.0);
+  EXPECT_EQ(o.rank.diversity, model::RankOptions::Diversity::kCategoryCap);
+  EXPECT_EQ(o.rank.k, 7U);
+  const LoadedConfig a = Load("", {"model.clock=activity", "model.activity_half_life_short=3"});
+  const model::EngineOptions oa = EngineOptionsFromConfig(a.config);
+  EXPECT_EQ(oa.clock, model::InterestClock::kActivity);
+  EXPECT_EQ(oa.user.half_lives, (std::vector<double>{3, 200}));
+  EXPECT_EQ(oa.covisit_window, 1.0);
 }
 
 TEST(ConfigTest, LibrdkafkaRejectsUnknownKafkaProperties) {

@@ -64,6 +64,32 @@ TEST(NormaliseFeaturesTest, ScalesEachSourceToItsBestCandidate) {
   EXPECT_FLOAT_EQ(c[1].x[2], 1.0F);
 }
 
+TEST(NormaliseFeaturesTest, RankNormalisationKeepsOnlyTheOrderWithinASource) {
+  // Source 0 is heavy-tailed, source 1 flat: after rank normalisation both fall by 1/scale per rank.
+  std::vector<Candidate> c = {C(0, {1000, 0.30F, 0, -1, 0, 0}), C(1, {2, 0.31F, 0, 5, 0, 0}),
+                              C(2, {1, 0.29F, 0, 5, 0, 0}), C(3, {0, 0.30F, 0, 0, 0, 0})};
+  NormaliseFeatures(&c, Normalisation::kRank, 10);
+  EXPECT_FLOAT_EQ(c[0].x[0], 1.0F);
+  EXPECT_FLOAT_EQ(c[1].x[0], 0.9F);
+  EXPECT_FLOAT_EQ(c[2].x[0], 0.8F);
+  EXPECT_FLOAT_EQ(c[3].x[0], 0.0F);  // no positive score: nothing from this source
+  EXPECT_FLOAT_EQ(c[1].x[1], 1.0F);
+  EXPECT_FLOAT_EQ(c[0].x[1], 0.9F);  // ties share the better rank
+  EXPECT_FLOAT_EQ(c[3].x[1], 0.9F);
+  EXPECT_FLOAT_EQ(c[2].x[1], 0.7F);  // and the next rank counts the tied ones
+  EXPECT_FLOAT_EQ(c[1].x[3], 1.0F);
+  EXPECT_FLOAT_EQ(c[2].x[3], 1.0F);
+  EXPECT_FLOAT_EQ(c[0].x[3], 0.0F);
+  for (const Candidate& k : c) EXPECT_FLOAT_EQ(k.x[2], 0.0F);
+  // Ranks beyond the scale floor at 0.
+  std::vector<Candidate> many;
+  for (std::uint32_t i = 0; i < 5; ++i) many.push_back(C(i, {static_cast<float>(5 - i)}));
+  NormaliseFeatures(&many, Normalisation::kRank, 2);
+  EXPECT_FLOAT_EQ(many[1].x[0], 0.5F);
+  EXPECT_FLOAT_EQ(many[2].x[0], 0.0F);
+  EXPECT_FLOAT_EQ(many[4].x[0], 0.0F);
+}
+
 TEST(RankTest, ScoresAreWeightedSumsExplainedByContributions) {
   const auto cat = MakeCatalog({{1, 0, 0, 0}, {0, 1, 0, 0}, {0, 0, 1, 0}});
   const std::vector<Candidate> c = {C(0, {1, 0, 0, 0.5F, 0, 0}), C(1, {0, 0, 1, 1, 0, 0}),

@@ -1,0 +1,60 @@
+#include "daemon/engine_setup.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace recsd::daemon {
+namespace {
+
+double Seconds(Milliseconds d) { return std::chrono::duration<double>(d).count(); }
+
+// The logarithmic long-term kernel is fitted over this many long half-lives: beyond it the
+// mixture falls faster than the kernel, and interest that old has little say anyway.
+constexpr double kLogHorizonHalfLives = 12;
+
+}  // namespace
+
+model::EngineOptions EngineOptionsFromConfig(const Config& config) {
+  const Config::Model& m = config.model;
+  model::EngineOptions o;
+  o.clock = m.clock == "activity" ? model::InterestClock::kActivity
+                                  : model::InterestClock::kEventTime;
+  const bool activity = o.clock == model::InterestClock::kActivity;
+  const double h_short = activity ? m.activity_half_life_short : Seconds(m.half_life_short);
+  const double h_long = activity ? m.activity_half_life_long : Seconds(m.half_life_long);
+  const model::DecayKernel long_kernel =
+      m.long_kernel == "logarithmic"
+          ? model::DecayKernel::Logarithmic(h_short,
+                                            std::max(kLogHorizonHalfLives * h_long, 2 * h_short))
+          : model::DecayKernel::Exponential(h_long);
+  model::SetInterestKernels(model::DecayKernel::Exponential(h_short), long_kernel, &o);
+  o.user.dim = m.embedding_dim;
+  o.user.category_half_life = h_long;
+  o.user.max_categories = m.category_affinities;
+  o.user.recent_capacity = m.seen_items;
+  o.trending_half_life = Seconds(m.trending_half_life);
+  o.covisit.half_life = Seconds(m.covisit_half_life);
+  o.covisit.max_neighbours = m.covisit_neighbours;
+  // Under the activity clock consecutive interactions are one clock unit apart: any window pairs
+  // them, none (0) turns co-visits off, as in event time.
+  o.covisit_window = activity ? (m.covisit_window.count() > 0 ? 1.0 : 0.0)
+                              : Seconds(m.covisit_window);
+  o.fresh_half_life = Seconds(m.fresh_half_life);
+  o.candidates_per_source = m.candidates_per_source;
+  o.global_refresh = Seconds(m.global_refresh);
+  o.refresh_batch = m.refresh_batch;
+  o.rank.k = m.list_size;
+  o.rank.diversity = m.diversity == "mmr"            ? model::RankOptions::Diversity::kMmr
+                     : m.diversity == "category_cap" ? model::RankOptions::Diversity::kCategoryCap
+                                                     : model::RankOptions::Diversity::kNone;
+  o.rank.mmr_lambda = m.mmr_lambda;
+  o.rank.category_cap = m.category_cap;
+  for (const auto& [name, w] : config.fusion.weights) {
+    if (const auto source = model::ParseSource(name)) {
+      o.weights.w[static_cast<std::size_t>(*source)] = w;
+    }
+  }
+  return o;
+}
+
+}  // namespace recsd::daemon

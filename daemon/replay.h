@@ -1,0 +1,80 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/config.h"
+#include "model/engine.h"
+#include "model/result.h"
+#include "stream/replay_input.h"
+
+namespace recsd::daemon {
+
+// `recsd replay`: drives the engine from files in event-time order (ties keep file order) and
+// evaluates prequentially: before each interaction (an event whose type has a positive interest
+// weight) of a user who has been served a list, it records whether the item is in that list's top
+// k and at which rank; then the engine applies the event and refreshes the user's list, as a
+// daemon with no refresh delay would. The catalog is loaded before the first event.
+struct ReplayOptions {
+  std::string input_format = "movielens";  // movielens, jsonl or msgpack
+  // MovieLens directory for the defaults of the three paths below (movielens only).
+  std::string data_dir = "../shared/data/movielens-latest-small";
+  std::string events;  // ratings.csv, or a v1 events file
+  std::string items;   // movies.csv, or a v1 items file
+  std::string tags;    // tags.csv (movielens only; optional)
+  std::size_t k = 10;
+  std::string only_source;  // rank by this source alone (a baseline)
+  std::string weights;      // "name=value,...": overrides of fusion.weights
+  std::string json_report;  // write the report as JSON to this file ("-" = stdout)
+};
+
+struct ReplayReport {
+  std::string input_format;
+  std::uint64_t events = 0;     // events replayed
+  std::uint64_t evaluated = 0;  // interactions tested against the user's list
+  std::uint64_t hits = 0;
+  std::uint64_t lists = 0;  // lists published
+  std::uint64_t unknown_items = 0;
+  std::uint64_t rejected = 0;  // records that did not decode (what the daemon dead-letters)
+  std::size_t users = 0;
+  std::size_t items = 0;
+  std::size_t k = 0;
+  double hit_rate = 0;
+  double ndcg = 0;
+  double mrr = 0;
+  double coverage = 0;
+  double wall_seconds = 0;
+  double events_per_second = 0;
+  std::string only_source;
+  std::array<double, model::kSourceCount> weights{};
+
+  nlohmann::ordered_json ToJson() const;
+};
+
+// Called every so often with events done and the total.
+using ReplayProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+// Runs a replay of `input` (events in any order: they are sorted here) with these engine options.
+ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& options,
+                       const EventTypeTable& types, std::size_t k, const ReplayProgress& progress);
+
+// Reads the inputs that `options` name. Problems with single records are counted in the result;
+// an unreadable file is an error.
+Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& options,
+                                                         const Config& config);
+
+// Applies --only-source and --weights to engine options; an error names the bad part.
+Result<bool, std::string> ApplyWeightOptions(const ReplayOptions& options,
+                                             model::EngineOptions* engine);
+
+// The whole subcommand: read, replay with a progress display on stderr, print the summary and
+// write the report. Returns the exit code.
+int ReplayCommand(const ReplayOptions& options, const Config& config);
+
+}  // namespace recsd::daemon

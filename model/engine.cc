@@ -1,0 +1,409 @@
+#include "model/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "model/check.h"
+
+namespace recsd::model {
+namespace {
+
+// The global candidate lists are recomputed once `global_refresh` of event time has passed and
+// at least this many events changed the statistics, or after kStaleRefreshes intervals whatever
+// the count. A daemon's minute holds far more events than this; a replay that compresses years
+// of sparse history into seconds would otherwise spend its time re-sorting popularity.
+constexpr std::uint64_t kRefreshEvents = 64;
+constexpr double kStaleRefreshes = 60;
+
+constexpr std::size_t Index(Source s) { return static_cast<std::size_t>(s); }
+
+double Seconds(TimestampMs t) { return static_cast<double>(t.ms) / 1000.0; }
+
+// Best first by value, ties by the lower row: the order of every candidate list.
+void SortAndTruncate(std::vector<std::pair<std::uint32_t, double>>* scored, std::size_t n) {
+  const auto better = [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  };
+  const std::size_t k = std::min(n, scored->size());
+  std::partial_sort(scored->begin(), scored->begin() + static_cast<std::ptrdiff_t>(k),
+                    scored->end(), better);
+  scored->resize(k);
+}
+
+std::vector<std::uint32_t> Rows(const std::vector<std::pair<std::uint32_t, double>>& scored) {
+  std::vector<std::uint32_t> rows;
+  rows.reserve(scored.size());
+  for (const auto& [row, value] : scored) rows.push_back(row);
+  return rows;
+}
+
+// Unit vector of v, or false when v is (numerically) zero.
+bool Normalise(std::span<float> v) {
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  norm = std::sqrt(norm);
+  if (!(norm > 1e-12)) return false;
+  for (float& x : v) x = static_cast<float>(x / norm);
+  return true;
+}
+
+float Dot(std::span<const float> a, std::span<const float> b) {
+  float dot = 0;
+  for (std::size_t d = 0; d < a.size(); ++d) dot += a[d] * b[d];
+  return dot;
+}
+
+}  // namespace
+
+void SetInterestKernels(const DecayKernel& short_kernel, const DecayKernel& long_kernel,
+                        EngineOptions* options) {
+  std::vector<double> half_lives;
+  const auto add = [&](const DecayKernel& kernel) {
+    for (double h : kernel.half_lives()) {
+      if (std::find(half_lives.begin(), half_lives.end(), h) == half_lives.end()) {
+        half_lives.push_back(h);
+      }
+    }
+  };
+  add(short_kernel);
+  add(long_kernel);
+  const auto mix = [&](const DecayKernel& kernel) {
+    std::vector<double> weights(half_lives.size(), 0.0);
+    for (std::size_t j = 0; j < kernel.half_lives().size(); ++j) {
+      const auto at = std::find(half_lives.begin(), half_lives.end(), kernel.half_lives()[j]);
+      weights[static_cast<std::size_t>(at - half_lives.begin())] += kernel.weights()[j];
+    }
+    return weights;
+  };
+  options->short_mix = mix(short_kernel);
+  options->long_mix = mix(long_kernel);
+  options->user.half_lives = std::move(half_lives);
+}
+
+Engine::Engine(EngineOptions options, EventTypeTable types)
+    : options_(std::move(options)),
+      types_(std::move(types)),
+      catalog_(CatalogBuilder(options_.user.dim).Build()),
+      popularity_(options_.trending_half_life, options_.trending_max_items),
+      covisit_(options_.covisit) {
+  RECSD_CHECK(options_.short_mix.size() == options_.user.half_lives.size() &&
+                  options_.long_mix.size() == options_.user.half_lives.size(),
+              "interest mixes cover the components");
+  RECSD_CHECK(options_.candidates_per_source > 0 && options_.refresh_batch > 0 &&
+                  options_.fresh_half_life > 0 && options_.global_refresh >= 0 &&
+                  options_.rank.k > 0 && options_.rank.k <= kMaxListItems,
+              "engine options");
+}
+
+void Engine::SetCatalog(std::shared_ptr<const Catalog> catalog) {
+  RECSD_CHECK(catalog != nullptr && catalog->dim() == options_.user.dim, "catalog dimension");
+  catalog_ = std::move(catalog);
+  global_.valid = false;  // rows changed
+}
+
+double Engine::ClockTime(const UserState& state, double now_s) const {
+  if (options_.clock == InterestClock::kActivity) {
+    return state.interest().empty() ? 0.0 : state.clock();  // no decay between a user's events
+  }
+  return state.interest().empty() ? now_s : std::max(now_s, state.clock());
+}
+
+ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
+  if (event.type == event_type::kForget) {
+    users_.erase(event.user);  // its id may stay in dirty_: Refresh skips users that are gone
+    return ApplyOutcome::kForgotten;
+  }
+  auto [it, inserted] = users_.try_emplace(event.user, options_.user);
+  UserEntry& entry = it->second;
+  UserState& state = entry.state;
+  if (position.offset <= state.last_offset()) {
+    return ApplyOutcome::kDuplicate;
+  }
+  const double weight = types_.Get(event.type).weight;
+  if (weight == 0.0) {
+    state.MarkApplied(position.offset);
+    return ApplyOutcome::kNoInterest;
+  }
+  const double now_s = Seconds(event.ts);
+  const double t = options_.clock == InterestClock::kActivity
+                       ? (state.interest().empty() ? 0.0 : state.clock()) + 1.0
+                       : now_s;
+  if (weight > 0) {
+    // Co-visits and popularity count positive interest only: a dislike is not a vote.
+    if (const RecentItem* last = state.Last();
+        options_.covisit_window > 0 && last != nullptr && !(last->item == event.item) &&
+        std::fabs(t - last->t) <= options_.covisit_window) {
+      covisit_.Add(now_s, last->item, event.item, 1.0);
+    }
+    popularity_.Add(now_s, weight, event.item);
+    ++events_since_global_;
+  }
+  const std::optional<std::size_t> row = catalog_->Find(event.item);
+  const std::span<const float> embedding =
+      row ? catalog_->Embedding(*row) : std::span<const float>();
+  const CategoryId category = row ? catalog_->item(*row).category : kNoCategory;
+  state.Observe(position.offset, t, weight, event.item, embedding, category);
+  if (!entry.dirty) {
+    entry.dirty = true;
+    dirty_.push_back(event.user);
+  }
+  entry.trigger = position;
+  entry.trigger_ts = event.ts;
+  return row ? ApplyOutcome::kApplied : ApplyOutcome::kUnknownItem;
+}
+
+std::size_t Engine::Refresh(TimestampMs now, ListSink& sink) {
+  std::vector<UserId> queue;
+  queue.swap(dirty_);
+  std::size_t published = 0;
+  std::vector<const UserId*> ids;
+  std::vector<UserEntry*> entries;
+  std::vector<RecommendationList> lists;
+  const auto flush = [&] {
+    RankBatch(ids, entries, now, &lists, /*keep_pending=*/true);
+    for (RecommendationList& list : lists) sink.Publish(std::move(list));
+    published += lists.size();
+    ids.clear();
+    entries.clear();
+  };
+  for (const UserId& id : queue) {
+    auto it = users_.find(id);
+    if (it == users_.end() || !it->second.dirty) continue;  // forgotten, or listed twice
+    it->second.dirty = false;
+    ids.push_back(&it->first);
+    entries.push_back(&it->second);
+    if (ids.size() == options_.refresh_batch) flush();
+  }
+  if (!ids.empty()) flush();
+  return published;
+}
+
+RecommendationList Engine::Recommend(const UserId& user, TimestampMs now) {
+  auto it = users_.find(user);
+  std::vector<RecommendationList> lists;
+  RankBatch({&user}, {it == users_.end() ? nullptr : &it->second}, now, &lists,
+            /*keep_pending=*/false);
+  return std::move(lists.front());
+}
+
+const UserState* Engine::FindUser(const UserId& user) const {
+  auto it = users_.find(user);
+  return it == users_.end() ? nullptr : &it->second.state;
+}
+
+double Engine::Popularity(const ItemId& item, TimestampMs now) const {
+  return popularity_.ValueAt(item, Seconds(now));
+}
+
+void Engine::RefreshGlobalLists(double now_s) {
+  const Catalog& catalog = *catalog_;
+  const std::size_t n = options_.candidates_per_source;
+  std::vector<std::pair<std::uint32_t, double>> all;
+  std::unordered_map<CategoryId, std::vector<std::pair<std::uint32_t, double>>> by_category;
+  std::unordered_map<CategoryId, double> category_total;
+  popularity_.ForEach(now_s, [&](const ItemId& id, double value) {
+    const std::optional<std::size_t> row = catalog.Find(id);
+    if (!row || !catalog.item(*row).available || !(value > 0)) return;
+    const auto r = static_cast<std::uint32_t>(*row);
+    all.emplace_back(r, value);
+    const CategoryId cat = catalog.item(*row).category;
+    if (cat != kNoCategory) {
+      by_category[cat].emplace_back(r, value);
+      category_total[cat] += value;
+    }
+  });
+  SortAndTruncate(&all, n);
+  global_.trending = Rows(all);
+  global_.by_category.clear();
+  for (auto& [cat, scored] : by_category) {
+    SortAndTruncate(&scored, n);
+    global_.by_category.emplace(cat, Rows(scored));
+  }
+  std::vector<std::pair<CategoryId, double>> prior(category_total.begin(), category_total.end());
+  std::sort(prior.begin(), prior.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  prior.resize(std::min(prior.size(), options_.user.max_categories));
+  for (auto& [cat, value] : prior) value /= prior.front().second;
+  global_.category_prior = std::move(prior);
+
+  std::vector<std::pair<std::uint32_t, double>> fresh;
+  fresh.reserve(catalog.size());
+  for (std::size_t row = 0; row < catalog.size(); ++row) {
+    if (catalog.item(row).available) {
+      fresh.emplace_back(static_cast<std::uint32_t>(row),
+                         static_cast<double>(catalog.item(row).ts.ms));
+    }
+  }
+  SortAndTruncate(&fresh, n);
+  global_.fresh = Rows(fresh);
+  global_.valid = true;
+  global_.computed_at = now_s;
+  events_since_global_ = 0;
+}
+
+void Engine::RankBatch(const std::vector<const UserId*>& ids,
+                       const std::vector<UserEntry*>& entries, TimestampMs now,
+                       std::vector<RecommendationList>* out, bool keep_pending) {
+  const Catalog& catalog = *catalog_;
+  const double now_s = Seconds(now);
+  const double elapsed = std::fabs(now_s - global_.computed_at);
+  if (!global_.valid ||
+      (events_since_global_ > 0 &&
+       ((elapsed >= options_.global_refresh && events_since_global_ >= kRefreshEvents) ||
+        elapsed >= kStaleRefreshes * options_.global_refresh))) {
+    RefreshGlobalLists(now_s);
+  }
+  const std::size_t dim = options_.user.dim;
+  const std::size_t n = options_.candidates_per_source;
+  const std::size_t users = ids.size();
+
+  // Interest vectors (unit, or absent) for every user and time scale, then one batched scan.
+  std::vector<std::vector<float>> vectors(2 * users);
+  std::vector<bool> has_vector(2 * users, false);
+  std::vector<std::size_t> batch_of;  // vector index → row in the batch matrix
+  std::vector<std::size_t> batch_rows;
+  for (std::size_t b = 0; b < users; ++b) {
+    const UserEntry* entry = entries[b];
+    for (std::size_t k = 0; k < 2; ++k) {
+      std::vector<float>& v = vectors[2 * b + k];
+      v.assign(dim, 0.0F);
+      if (entry == nullptr || entry->state.interest().empty()) continue;
+      const double t = ClockTime(entry->state, now_s);
+      entry->state.interest().MixtureAt(k == 0 ? options_.short_mix : options_.long_mix, t, v);
+      has_vector[2 * b + k] = Normalise(v);
+      const Source source = k == 0 ? Source::kEmbShort : Source::kEmbLong;
+      if (has_vector[2 * b + k] && options_.offer[Index(source)]) {
+        batch_rows.push_back(2 * b + k);
+      }
+    }
+  }
+  std::vector<std::vector<ScoredRow>> tops;
+  if (!batch_rows.empty() && catalog.size() > 0) {
+    EmbeddingMatrix matrix(static_cast<Eigen::Index>(batch_rows.size()),
+                           static_cast<Eigen::Index>(dim));
+    for (std::size_t i = 0; i < batch_rows.size(); ++i) {
+      std::copy(vectors[batch_rows[i]].begin(), vectors[batch_rows[i]].end(),
+                matrix.row(static_cast<Eigen::Index>(i)).data());
+    }
+    EmbeddingTopNBatch(catalog, matrix, n, &tops);
+  }
+
+  out->clear();
+  std::size_t next_top = 0;
+  for (std::size_t b = 0; b < users; ++b) {
+    UserEntry* entry = entries[b];
+    const UserState* state = entry == nullptr ? nullptr : &entry->state;
+    const double t = state == nullptr ? now_s : ClockTime(*state, now_s);
+
+    std::vector<Candidate> candidates;
+    std::unordered_map<std::uint32_t, std::size_t> index;
+    const auto offer = [&](std::uint32_t row) {
+      if (index.emplace(row, candidates.size()).second) candidates.push_back({row, {}});
+    };
+    for (std::size_t k = 0; k < 2; ++k) {
+      if (next_top < batch_rows.size() && batch_rows[next_top] == 2 * b + k) {
+        for (const ScoredRow& s : tops[next_top]) offer(s.row);
+        ++next_top;
+      }
+    }
+
+    // Co-visitation: the neighbours of the user's latest items, weights summed.
+    std::unordered_map<std::uint32_t, double> covisit;
+    std::vector<std::uint32_t> seen;
+    if (state != nullptr) {
+      const std::vector<RecentItem> recent = state->Recent();
+      for (const RecentItem& r : recent) {
+        if (const auto row = catalog.Find(r.item)) seen.push_back(static_cast<std::uint32_t>(*row));
+      }
+      const std::size_t seeds = std::min(options_.covisit_seeds, recent.size());
+      for (std::size_t i = recent.size() - seeds; i < recent.size(); ++i) {
+        for (const auto& [id, w] : covisit_.Neighbours(recent[i].item, now_s)) {
+          if (const auto row = catalog.Find(id)) covisit[static_cast<std::uint32_t>(*row)] += w;
+        }
+      }
+    }
+    std::sort(seen.begin(), seen.end());
+    if (options_.offer[Index(Source::kCovisit)]) {
+      std::vector<std::pair<std::uint32_t, double>> scored(covisit.begin(), covisit.end());
+      SortAndTruncate(&scored, n);
+      for (const auto& [row, w] : scored) offer(row);
+    }
+    if (options_.offer[Index(Source::kTrending)]) {
+      for (std::uint32_t row : global_.trending) offer(row);
+    }
+    // Category: the user's affinities, or for a user with none the popular categories.
+    std::vector<std::pair<CategoryId, double>> affinity;
+    if (state != nullptr) {
+      for (const CategoryAffinity& c : state->categories()) {
+        const double a = state->CategoryAffinityAt(c.category, t);
+        if (a > 0) affinity.emplace_back(c.category, a);
+      }
+    }
+    if (affinity.empty()) affinity = global_.category_prior;
+    if (options_.offer[Index(Source::kCategory)] && !affinity.empty()) {
+      const std::size_t per = std::max<std::size_t>(10, (n + affinity.size() - 1) / affinity.size());
+      for (const auto& [cat, a] : affinity) {
+        auto it = global_.by_category.find(cat);
+        if (it == global_.by_category.end()) continue;
+        for (std::size_t i = 0; i < std::min(per, it->second.size()); ++i) offer(it->second[i]);
+      }
+    }
+    if (options_.offer[Index(Source::kFresh)]) {
+      for (std::uint32_t row : global_.fresh) offer(row);
+    }
+
+    // Every source scores every candidate.
+    const double fresh_half_life_ms = options_.fresh_half_life * 1000.0;
+    for (Candidate& c : candidates) {
+      const std::span<const float> e = catalog.Embedding(c.row);
+      const CatalogItem& item = catalog.item(c.row);
+      if (has_vector[2 * b]) c.x[Index(Source::kEmbShort)] = Dot(vectors[2 * b], e);
+      if (has_vector[2 * b + 1]) c.x[Index(Source::kEmbLong)] = Dot(vectors[2 * b + 1], e);
+      if (auto it = covisit.find(c.row); it != covisit.end()) {
+        c.x[Index(Source::kCovisit)] = static_cast<float>(it->second);
+      }
+      const double popularity = popularity_.ValueAt(item.id, now_s);
+      c.x[Index(Source::kTrending)] = static_cast<float>(popularity);
+      for (const auto& [cat, a] : affinity) {
+        if (cat == item.category) {
+          c.x[Index(Source::kCategory)] = static_cast<float>(a * popularity);
+          break;
+        }
+      }
+      c.x[Index(Source::kFresh)] = FreshScore(item.ts, now, fresh_half_life_ms);
+    }
+    NormaliseFeatures(&candidates, options_.normalisation, n);
+    std::vector<RecommendedItem> items =
+        Rank(candidates, options_.weights, catalog, options_.rank, [&](std::uint32_t row) {
+          return catalog.item(row).available && !std::binary_search(seen.begin(), seen.end(), row);
+        });
+
+    RecommendationList list;
+    list.user = *ids[b];
+    list.ts = now;
+    list.model = options_.weights.version;
+    list.variant = options_.variant;
+    if (entry != nullptr) list.event_ts = entry->trigger_ts;
+    if (keep_pending && entry != nullptr) {
+      // Named after its trigger, so a list repeated after a crash has the same id. On-demand
+      // lists have none: they were triggered by no event.
+      list.rec = std::to_string(entry->trigger.partition) + "-" +
+                 std::to_string(entry->trigger.offset);
+      PendingList pending{list.rec, now, list.model, list.variant, {}, kSourceCount, {}};
+      pending.items.reserve(items.size());
+      pending.features.reserve(items.size() * kSourceCount);
+      for (const RecommendedItem& item : items) {
+        const Candidate& c = candidates[index.at(static_cast<std::uint32_t>(*catalog.Find(item.item)))];
+        pending.items.push_back(item.item);
+        pending.features.insert(pending.features.end(), c.x.begin(), c.x.end());
+      }
+      entry->state.AddPending(std::move(pending));
+    }
+    list.items = std::move(items);
+    out->push_back(std::move(list));
+  }
+}
+
+}  // namespace recsd::model

@@ -1,0 +1,298 @@
+#include "model/engine.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace recsd::model {
+namespace {
+
+constexpr std::size_t kDim = 4;
+constexpr std::int64_t kHour = 3'600'000;
+
+// Keeps every published list.
+class Collect final : public ListSink {
+ public:
+  void Publish(RecommendationList list) override { lists.push_back(std::move(list)); }
+  std::vector<RecommendationList> lists;
+};
+
+EngineOptions Options() {
+  EngineOptions o;
+  o.user.dim = kDim;
+  o.candidates_per_source = 20;
+  o.rank.k = 5;
+  o.weights.w = {1, 1, 1, 1, 1, 1};
+  o.weights.version = 7;
+  return o;
+}
+
+// Items i0..i7: two clusters in embedding space and category (i0-i3 "a", i4-i7 "b"); i7 is new.
+std::shared_ptr<const Catalog> Catalog8() {
+  CatalogBuilder b(kDim);
+  for (int i = 0; i < 8; ++i) {
+    ItemRecord r;
+    r.item = ItemId("i" + std::to_string(i));
+    r.emb = i < 4 ? std::vector<float>{1, 0.1F * static_cast<float>(i), 0, 0}
+                  : std::vector<float>{0, 0, 1, 0.1F * static_cast<float>(i)};
+    r.cat = i < 4 ? "a" : "b";
+    r.ts = {i == 7 ? 100 * kHour : 0};
+    b.Upsert(r);
+  }
+  return b.Build();
+}
+
+Event Ev(const std::string& user, const std::string& item, std::int64_t ts_ms,
+         EventTypeId type = event_type::kView) {
+  Event e;
+  e.type = type;
+  e.user = UserId(user);
+  e.item = ItemId(item);
+  e.ts = {ts_ms};
+  return e;
+}
+
+std::vector<std::string> Ids(const RecommendationList& list) {
+  std::vector<std::string> ids;
+  for (const auto& i : list.items) ids.push_back(i.item.str());
+  return ids;
+}
+
+bool Has(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+struct Fixture {
+  explicit Fixture(EngineOptions o = Options()) : engine(std::move(o), EventTypeTable()) {
+    engine.SetCatalog(Catalog8());
+  }
+  Engine engine;
+  Collect sink;
+};
+
+TEST(EngineTest, PublishesOneListPerDirtyUserWithTheTriggerAsItsId) {
+  Fixture f;
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i0", 10 * kHour), {3, 41}), ApplyOutcome::kApplied);
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i1", 10 * kHour + 5), {3, 42}), ApplyOutcome::kApplied);
+  EXPECT_EQ(f.engine.dirty(), 1U);
+  ASSERT_EQ(f.engine.Refresh({10 * kHour + 10}, f.sink), 1U);
+  const RecommendationList& list = f.sink.lists.at(0);
+  EXPECT_EQ(list.user, UserId("u"));
+  EXPECT_EQ(list.rec, "3-42");  // partition and offset of the latest event that made it dirty
+  EXPECT_EQ(list.event_ts, TimestampMs{10 * kHour + 5});
+  EXPECT_EQ(list.ts, TimestampMs{10 * kHour + 10});
+  EXPECT_EQ(list.model, 7U);
+  EXPECT_EQ(list.variant, "static");
+  EXPECT_FALSE(list.items.empty());
+  EXPECT_EQ(f.engine.Refresh({10 * kHour + 20}, f.sink), 0U);  // nothing dirty any more
+}
+
+TEST(EngineTest, NeverRecommendsSeenOrUnavailableItems) {
+  CatalogBuilder b(*Catalog8());
+  ItemRecord gone;
+  gone.item = ItemId("i2");
+  gone.emb = {1, 0.2F, 0, 0};
+  gone.cat = "a";
+  gone.available = false;
+  b.Upsert(gone);
+  Fixture f;
+  f.engine.SetCatalog(b.Build());
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Apply(Ev("u", "i1", kHour), {0, 2});
+  f.engine.Refresh({kHour}, f.sink);
+  const auto ids = Ids(f.sink.lists.at(0));
+  EXPECT_FALSE(Has(ids, "i0"));
+  EXPECT_FALSE(Has(ids, "i1"));
+  EXPECT_FALSE(Has(ids, "i2"));
+  EXPECT_TRUE(Has(ids, "i3"));  // the same cluster as what the user saw
+}
+
+TEST(EngineTest, InterestRanksTheUsersClusterFirstAndExplainsIt) {
+  EngineOptions o = Options();
+  o.weights.w = {1, 1, 0, 0, 0, 0};  // embeddings only
+  Fixture f(o);
+  f.engine.Apply(Ev("u", "i4", kHour), {0, 1});
+  f.engine.Refresh({kHour}, f.sink);
+  const RecommendationList& list = f.sink.lists.at(0);
+  ASSERT_GE(list.items.size(), 3U);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(list.items[i].item == ItemId("i5") || list.items[i].item == ItemId("i6") ||
+                list.items[i].item == ItemId("i7"))
+        << list.items[i].item.str();
+    float sum = 0;
+    for (const auto& [source, c] : list.items[i].src) {
+      EXPECT_TRUE(source == "emb_short" || source == "emb_long") << source;
+      sum += c;
+    }
+    EXPECT_NEAR(sum, list.items[i].score, 1e-5);
+  }
+}
+
+TEST(EngineTest, ReDeliveredEventsChangeNothing) {
+  Fixture f;
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 5});
+  const double popularity = f.engine.Popularity(ItemId("i0"), {kHour});
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i0", kHour), {0, 5}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i1", kHour), {0, 4}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(f.engine.FindUser(UserId("u"))->event_count(), 1U);
+  EXPECT_DOUBLE_EQ(f.engine.Popularity(ItemId("i0"), {kHour}), popularity);
+  EXPECT_EQ(f.engine.Popularity(ItemId("i1"), {kHour}), 0.0);
+}
+
+TEST(EngineTest, ForgetErasesTheUserAndTheirPendingRefresh) {
+  Fixture f;
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Apply(Ev("v", "i0", kHour), {0, 2});
+  EXPECT_EQ(f.engine.Apply(Ev("u", "", kHour, event_type::kForget), {0, 3}),
+            ApplyOutcome::kForgotten);
+  EXPECT_EQ(f.engine.FindUser(UserId("u")), nullptr);
+  EXPECT_EQ(f.engine.users(), 1U);
+  f.engine.Refresh({kHour}, f.sink);
+  ASSERT_EQ(f.sink.lists.size(), 1U);
+  EXPECT_EQ(f.sink.lists[0].user, UserId("v"));
+}
+
+TEST(EngineTest, ImpressionsRecordTheOffsetOnly) {
+  Fixture f;
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i0", kHour, event_type::kImpression), {0, 1}),
+            ApplyOutcome::kNoInterest);
+  EXPECT_EQ(f.engine.dirty(), 0U);
+  const UserState* u = f.engine.FindUser(UserId("u"));
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->last_offset(), 1);
+  EXPECT_FALSE(u->HasSeen(ItemId("i0")));  // shown is not seen
+  EXPECT_TRUE(u->interest().empty());
+}
+
+TEST(EngineTest, UnknownItemsAreSeenButGiveNoDirection) {
+  Fixture f;
+  EXPECT_EQ(f.engine.Apply(Ev("u", "nope", kHour), {0, 1}), ApplyOutcome::kUnknownItem);
+  const UserState* u = f.engine.FindUser(UserId("u"));
+  EXPECT_TRUE(u->HasSeen(ItemId("nope")));
+  EXPECT_TRUE(u->interest().empty());
+  EXPECT_EQ(f.engine.dirty(), 1U);
+}
+
+TEST(EngineTest, ColdUsersGetTrendingAndCategory) {
+  Fixture f;
+  for (int i = 0; i < 3; ++i) {
+    f.engine.Apply(Ev("fan" + std::to_string(i), "i5", kHour), {0, i});
+  }
+  const RecommendationList list = f.engine.Recommend(UserId("new"), {kHour});
+  ASSERT_FALSE(list.items.empty());
+  EXPECT_EQ(list.items[0].item, ItemId("i5"));
+  for (const auto& item : list.items) {
+    for (const auto& [source, c] : item.src) {
+      EXPECT_TRUE(source == "trending" || source == "category" || source == "fresh") << source;
+    }
+  }
+  EXPECT_EQ(f.engine.FindUser(UserId("new")), nullptr);  // on demand: nothing kept
+}
+
+TEST(EngineTest, CoVisitsRecommendWhatOthersDidNext) {
+  EngineOptions o = Options();
+  o.weights.w = {0, 0, 1, 0, 0, 0};
+  o.offer = {false, false, true, false, false, false};
+  Fixture f(o);
+  std::int64_t offset = 0;
+  for (const char* user : {"a", "b", "c"}) {  // i1 then i6, consecutive, within the window
+    f.engine.Apply(Ev(user, "i1", kHour), {0, offset++});
+    f.engine.Apply(Ev(user, "i6", kHour + 60'000), {0, offset++});
+  }
+  f.engine.Apply(Ev("d", "i0", kHour), {0, offset++});
+  f.engine.Apply(Ev("d", "i6", 5 * kHour), {0, offset++});  // outside the 1 h window: no edge
+  f.engine.Apply(Ev("u", "i1", 6 * kHour), {0, offset++});
+  const auto ids = Ids(f.engine.Recommend(UserId("u"), {6 * kHour}));
+  ASSERT_EQ(ids.size(), 1U);
+  EXPECT_EQ(ids[0], "i6");
+  EXPECT_TRUE(Ids(f.engine.Recommend(UserId("x0"), {6 * kHour})).empty());
+  f.engine.Apply(Ev("x0", "i0", 6 * kHour), {0, offset++});
+  EXPECT_TRUE(Ids(f.engine.Recommend(UserId("x0"), {6 * kHour})).empty());
+}
+
+TEST(EngineTest, KeepsEachPublishedListPendingWithItsFeatures) {
+  Fixture f;
+  f.engine.Apply(Ev("u", "i0", kHour), {1, 9});
+  f.engine.Refresh({kHour}, f.sink);
+  const UserState* u = f.engine.FindUser(UserId("u"));
+  ASSERT_EQ(u->pending().size(), 1U);
+  const PendingList& p = u->pending()[0];
+  const RecommendationList& list = f.sink.lists.at(0);
+  EXPECT_EQ(p.rec, "1-9");
+  ASSERT_EQ(p.items.size(), list.items.size());
+  ASSERT_EQ(p.features.size(), list.items.size() * kSourceCount);
+  for (std::size_t i = 0; i < p.items.size(); ++i) {
+    EXPECT_EQ(p.items[i], list.items[i].item);
+    double score = 0;
+    for (std::size_t s = 0; s < kSourceCount; ++s) score += p.features[i * kSourceCount + s];
+    EXPECT_NEAR(score, list.items[i].score, 1e-5);  // all weights are 1: score = Σ x
+  }
+  EXPECT_TRUE(f.engine.Recommend(UserId("u"), {kHour}).rec.empty());
+  EXPECT_EQ(u->pending().size(), 1U);  // on-demand lists are not pending
+}
+
+// The same events give the same lists, and the refresh batch size changes nothing.
+TEST(EngineTest, DeterministicWhateverTheBatchSize) {
+  const auto run = [](std::size_t batch) {
+    EngineOptions o = Options();
+    o.refresh_batch = batch;
+    Fixture f(o);
+    for (int i = 0; i < 40; ++i) {
+      const std::string user = "u" + std::to_string(i % 7);
+      f.engine.Apply(Ev(user, "i" + std::to_string((i * 5) % 8), kHour + i * 60'000), {0, i});
+      if (i % 10 == 9) f.engine.Refresh({kHour + i * 60'000}, f.sink);
+    }
+    return f.sink.lists;
+  };
+  const auto a = run(32);
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, run(32));
+  EXPECT_EQ(a, run(1));
+  EXPECT_EQ(a, run(3));
+}
+
+TEST(EngineTest, ActivityClockDoesNotDecayWithAbsence) {
+  const auto emb_long_at = [](InterestClock clock, std::int64_t now) {
+    EngineOptions o = Options();
+    o.clock = clock;
+    o.weights.w = {0, 1, 0, 0, 0, 0};
+    o.user.half_lives = {1.0, 10.0};  // clock units
+    o.normalisation = Normalisation::kMax;
+    Fixture f(o);
+    f.engine.Apply(Ev("u", "i0", 0), {0, 1});
+    f.engine.Apply(Ev("u", "i4", 100'000), {0, 2});
+    // Raw cosine ratio of the two clusters' best items tells how much i0 has faded.
+    const RecommendationList list = f.engine.Recommend(UserId("u"), {now});
+    std::map<std::string, float> score;
+    for (const auto& i : list.items) score[i.item.str()] = i.score;
+    return score["i1"] / score["i5"];
+  };
+  // Event time: i0 is 100 s (10 half-lives) older than i4, so its cluster has faded.
+  EXPECT_LT(emb_long_at(InterestClock::kEventTime, 100'000), 0.01);
+  // Activity: one event (0.1 half-lives) apart, and reading a year later changes nothing.
+  const float activity_now = emb_long_at(InterestClock::kActivity, 100'000);
+  EXPECT_GT(activity_now, 0.85);
+  EXPECT_FLOAT_EQ(emb_long_at(InterestClock::kActivity, 365 * 24 * kHour), activity_now);
+}
+
+TEST(EngineTest, InterestKernelsShareComponents) {
+  EngineOptions o;
+  SetInterestKernels(DecayKernel::Exponential(60), DecayKernel::Logarithmic(60, 86400), &o);
+  const DecayKernel log = DecayKernel::Logarithmic(60, 86400);
+  ASSERT_EQ(o.user.half_lives.size(), 1 + log.half_lives().size());
+  EXPECT_EQ(o.user.half_lives[0], 60);
+  EXPECT_EQ(o.short_mix[0], 1.0);
+  double long_total = 0;
+  for (std::size_t j = 1; j < o.long_mix.size(); ++j) long_total += o.long_mix[j];
+  double expected = 0;
+  for (double w : log.weights()) expected += w;
+  EXPECT_DOUBLE_EQ(long_total + o.long_mix[0], expected);
+  EXPECT_EQ(std::count(o.short_mix.begin(), o.short_mix.end(), 0.0),
+            static_cast<long>(o.short_mix.size() - 1));
+}
+
+}  // namespace
+}  // namespace recsd::model

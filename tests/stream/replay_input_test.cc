@@ -1,0 +1,105 @@
+#include "stream/replay_input.h"
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/daemon/temp_dir.h"
+
+namespace recsd::stream {
+namespace {
+
+using recsd::testing::TempDir;
+
+TEST(SplitCsvRecordTest, QuotesCommasAndDoubledQuotes) {
+  EXPECT_EQ(SplitCsvRecord("1,Alpha (1995),Drama"),
+            (std::vector<std::string>{"1", "Alpha (1995)", "Drama"}));
+  EXPECT_EQ(SplitCsvRecord(R"x(2,"Beta, The (1996)","say ""hi""",)x"),
+            (std::vector<std::string>{"2", "Beta, The (1996)", "say \"hi\"", ""}));
+  EXPECT_EQ(SplitCsvRecord(""), (std::vector<std::string>{""}));
+  EXPECT_EQ(SplitCsvRecord(R"(1,"open)"), std::nullopt);
+}
+
+TEST(MsgpackValueEndTest, FindsTheEndOfEveryKindOfValue) {
+  const nlohmann::json values[] = {
+      nullptr, true, 5, -3, 200, 70000, 1LL << 40, -(1LL << 40), 1.5, "short",
+      std::string(40, 'x'), std::string(300, 'y'), std::string(70000, 'z'),
+      nlohmann::json::array({1, "a", nlohmann::json::object({{"k", 1}})}),
+      nlohmann::json::binary({1, 2, 3}), nlohmann::json::binary(std::vector<std::uint8_t>(300)),
+  };
+  for (const auto& v : values) {
+    const auto bytes = nlohmann::json::to_msgpack(v);
+    std::string s(bytes.begin(), bytes.end());
+    EXPECT_EQ(MsgpackValueEnd(s, 0), s.size()) << v.dump().substr(0, 40);
+    EXPECT_EQ(MsgpackValueEnd(s + "\x01", 0), s.size());  // a next value does not count
+    EXPECT_EQ(MsgpackValueEnd(s.substr(0, s.size() - 1), 0), std::nullopt);  // cut short
+  }
+  nlohmann::json big = nlohmann::json::object();
+  for (int i = 0; i < 20; ++i) big["k" + std::to_string(i)] = nlohmann::json::array({i, i});
+  const auto bytes = nlohmann::json::to_msgpack(big);  // map16 of arrays
+  const std::string s(bytes.begin(), bytes.end());
+  EXPECT_EQ(MsgpackValueEnd("ab" + s, 2), s.size() + 2);
+  EXPECT_EQ(MsgpackValueEnd("\xc1", 0), std::nullopt);                    // never used
+  EXPECT_EQ(MsgpackValueEnd(std::string("\xdd\xff\xff\xff\xff", 5), 0), std::nullopt);  // huge
+  EXPECT_EQ(MsgpackValueEnd(std::string("\xd4\x01\x02", 3), 0), 3U);  // fixext1
+}
+
+TEST(MovieLensTest, ItemsTakeTitleGenresTagsAndTheYear) {
+  TempDir dir;
+  const std::string movies = dir.Write(
+      "movies.csv",
+      "movieId,title,genres\r\n1,\"Beta, The (1996)\",Drama|Comedy\r\n2,Delta,(no genres "
+      "listed)\r\nx,Bad,Drama\r\n");
+  const std::string tags =
+      dir.Write("tags.csv", "userId,movieId,tag,timestamp\n7,1,noir,5\n8,1,noir,6\n9,1,dark,7\n");
+  ReplayInput in;
+  const ReadResult r = ReadMovieLensItems(movies, tags, &in);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, 2U);
+  ASSERT_EQ(in.items.size(), 2U);
+  const ItemRecord& beta = in.items[0];
+  EXPECT_EQ(beta.item, ItemId("1"));
+  EXPECT_EQ(beta.text, "Beta, The (1996)");
+  EXPECT_EQ(beta.cat, "Drama");
+  EXPECT_EQ(beta.tags, (std::vector<std::string>{"Drama", "Comedy", "noir", "dark"}));
+  EXPECT_EQ(beta.ts, TimestampMs{820'454'400'000});  // 1996-01-01T00:00:00Z
+  EXPECT_FALSE(in.items[1].cat.has_value());
+  EXPECT_TRUE(in.items[1].tags.empty());
+  EXPECT_EQ(in.items[1].ts, TimestampMs{0});
+  EXPECT_EQ(in.rejected, 1U);
+  ASSERT_EQ(in.problems.size(), 1U);
+  EXPECT_NE(in.problems[0].find("movies.csv:4:"), std::string::npos) << in.problems[0];
+}
+
+TEST(MovieLensTest, RatingsBecomeRatingEventsInMilliseconds) {
+  TempDir dir;
+  const std::string ratings = dir.Write(
+      "ratings.csv",
+      "userId,movieId,rating,timestamp\n1,31,2.5,1260759144\n1,32,abc,1\n2,33,4,99999999999\n");
+  ReplayInput in;
+  const EventTypeTable types;
+  ASSERT_TRUE(ReadMovieLensRatings(ratings, types, &in));
+  ASSERT_EQ(in.events.size(), 1U);
+  EXPECT_EQ(in.events[0].type, event_type::kRating);
+  EXPECT_EQ(in.events[0].user, UserId("1"));
+  EXPECT_EQ(in.events[0].item, ItemId("31"));
+  EXPECT_EQ(in.events[0].value, 2.5);
+  EXPECT_EQ(in.events[0].ts, TimestampMs{1'260'759'144'000});
+  EXPECT_EQ(in.rejected, 2U);  // a bad rating, a timestamp past 2100
+  const ReadResult missing = ReadMovieLensRatings((dir.path() / "none.csv").string(), types, &in);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("none.csv: cannot open"), std::string::npos);
+}
+
+TEST(ReplayInputTest, KeepsAtMostTwentyProblemsButCountsAll) {
+  ReplayInput in;
+  for (int i = 0; i < 30; ++i) in.Reject("p" + std::to_string(i));
+  EXPECT_EQ(in.rejected, 30U);
+  EXPECT_EQ(in.problems.size(), ReplayInput::kMaxProblems);
+}
+
+}  // namespace
+}  // namespace recsd::stream
