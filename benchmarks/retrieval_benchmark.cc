@@ -2,7 +2,7 @@
 // memory-bandwidth bound measured in the same run: BM_StreamRead/N reads the same N×64 floats once
 // (a plain sum), which no scan of the matrix can beat. Ratios:
 //   BM_TopN/N        / BM_StreamRead/N   one user: scores = E·u, then the top 100
-//   BM_TopNBatch32/N / BM_StreamRead/N   32 users in one product E·Uᵀ: the ratio is for all 32, so
+//   BM_TopNBatch32/N / BM_StreamRead/N   32 users in one pass over E: the ratio is for all 32, so
 //                                        the cost per user is that ratio / 32
 // Run: build/release/benchmarks/retrieval_benchmark (see benchmarks/README.md).
 

@@ -102,8 +102,9 @@ int RunCli(int argc, char** argv) {
   replay->add_option("--input-format", replay_opts.input_format, "movielens, jsonl or msgpack")
       ->check(CLI::IsMember({"movielens", "jsonl", "msgpack"}))
       ->capture_default_str();
-  replay->add_option("--data", replay_opts.data_dir,
-                     "MovieLens directory (ratings.csv, movies.csv, tags.csv)")
+  replay
+      ->add_option("--data", replay_opts.data_dir,
+                   "MovieLens directory (ratings.csv, movies.csv, tags.csv)")
       ->capture_default_str();
   replay->add_option("--events", replay_opts.events, "Events: ratings.csv, or v1 event records");
   replay->add_option("--items", replay_opts.items, "Items: movies.csv, or v1 item records");

@@ -73,6 +73,12 @@ const std::vector<KeySpec>& Schema() {
       {"model.diversity", Type::kString, "none", 0, 0, {"none", "mmr", "category_cap"}},
       {"model.mmr_lambda", Type::kFloat, "0.8", 0, 1},
       {"model.category_cap", Type::kInt, "3", 1, 1000},
+      {"fusion.normalisation",
+       Type::kString,
+       "reciprocal_rank",
+       0,
+       0,
+       {"reciprocal_rank", "rank", "max"}},
       {"fusion.weights.emb_short", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.emb_long", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.covisit", Type::kFloat, "1", 0, 1000},
@@ -337,14 +343,14 @@ class Loader {
     c.admin = {get("admin.listen"), get("admin.token"), get("admin.token_file")};
     c.log = {get("log.level"), get("log.format")};
     Config::Model& m = c.model;
-    for (auto [key, field] : {std::pair{"model.embedding_dim", &m.embedding_dim},
-                              std::pair{"model.list_size", &m.list_size},
-                              std::pair{"model.seen_items", &m.seen_items},
-                              std::pair{"model.category_affinities", &m.category_affinities},
-                              std::pair{"model.candidates_per_source", &m.candidates_per_source},
-                              std::pair{"model.covisit_neighbours", &m.covisit_neighbours},
-                              std::pair{"model.refresh_batch", &m.refresh_batch},
-                              std::pair{"model.category_cap", &m.category_cap}}) {
+    for (auto [key, field] :
+         {std::pair{"model.embedding_dim", &m.embedding_dim},
+          std::pair{"model.list_size", &m.list_size}, std::pair{"model.seen_items", &m.seen_items},
+          std::pair{"model.category_affinities", &m.category_affinities},
+          std::pair{"model.candidates_per_source", &m.candidates_per_source},
+          std::pair{"model.covisit_neighbours", &m.covisit_neighbours},
+          std::pair{"model.refresh_batch", &m.refresh_batch},
+          std::pair{"model.category_cap", &m.category_cap}}) {
       *field = std::stoul(get(key));
     }
     m.clock = get("model.clock");
@@ -373,6 +379,7 @@ class Loader {
         Problem(key, st.at(key).origin, "must be longer than 0");
       }
     }
+    c.fusion.normalisation = get("fusion.normalisation");
     double weight_sum = 0;
     for (const auto& [key, s] : st) {
       if (key.starts_with("fusion.weights.")) {

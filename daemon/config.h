@@ -54,8 +54,8 @@ struct Config {
     Milliseconds half_life_short{0};
     Milliseconds half_life_long{0};
     std::size_t list_size = 0;
-    std::string clock;        // event_time or activity
-    std::string long_kernel;  // exponential or logarithmic
+    std::string clock;                    // event_time or activity
+    std::string long_kernel;              // exponential or logarithmic
     double activity_half_life_short = 0;  // in events, for clock = activity
     double activity_half_life_long = 0;
     std::size_t seen_items = 0;
@@ -74,6 +74,7 @@ struct Config {
   } model;
 
   struct Fusion {
+    std::string normalisation;              // reciprocal_rank, rank or max
     std::map<std::string, double> weights;  // by source name (emb_short, ..., fresh)
   } fusion;
 

@@ -17,8 +17,8 @@ constexpr double kLogHorizonHalfLives = 12;
 model::EngineOptions EngineOptionsFromConfig(const Config& config) {
   const Config::Model& m = config.model;
   model::EngineOptions o;
-  o.clock = m.clock == "activity" ? model::InterestClock::kActivity
-                                  : model::InterestClock::kEventTime;
+  o.clock =
+      m.clock == "activity" ? model::InterestClock::kActivity : model::InterestClock::kEventTime;
   const bool activity = o.clock == model::InterestClock::kActivity;
   const double h_short = activity ? m.activity_half_life_short : Seconds(m.half_life_short);
   const double h_long = activity ? m.activity_half_life_long : Seconds(m.half_life_long);
@@ -37,8 +37,8 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
   o.covisit.max_neighbours = m.covisit_neighbours;
   // Under the activity clock consecutive interactions are one clock unit apart: any window pairs
   // them, none (0) turns co-visits off, as in event time.
-  o.covisit_window = activity ? (m.covisit_window.count() > 0 ? 1.0 : 0.0)
-                              : Seconds(m.covisit_window);
+  o.covisit_window =
+      activity ? (m.covisit_window.count() > 0 ? 1.0 : 0.0) : Seconds(m.covisit_window);
   o.fresh_half_life = Seconds(m.fresh_half_life);
   o.candidates_per_source = m.candidates_per_source;
   o.global_refresh = Seconds(m.global_refresh);
@@ -49,6 +49,9 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
                                                      : model::RankOptions::Diversity::kNone;
   o.rank.mmr_lambda = m.mmr_lambda;
   o.rank.category_cap = m.category_cap;
+  o.normalisation = config.fusion.normalisation == "max"    ? model::Normalisation::kMax
+                    : config.fusion.normalisation == "rank" ? model::Normalisation::kRank
+                                                            : model::Normalisation::kReciprocalRank;
   for (const auto& [name, w] : config.fusion.weights) {
     if (const auto source = model::ParseSource(name)) {
       o.weights.w[static_cast<std::size_t>(*source)] = w;

@@ -44,7 +44,7 @@ class ListKeeper final : public model::ListSink {
     return it == lists_.end() ? nullptr : &it->second;
   }
   void Erase(const UserId& user) { lists_.erase(user); }
-  std::uint64_t published() const noexcept { return published_; }
+  std::uint64_t PublishedCount() const noexcept { return published_; }
 
  private:
   model::PrequentialEvaluator* evaluator_;
@@ -64,7 +64,8 @@ ReplayProgress MakeProgress() {
   return [tty, last, start](std::uint64_t done, std::uint64_t total) {
     const Clock::time_point now = Clock::now();
     const bool finished = done == total;
-    if (!finished && now - *last < (tty ? std::chrono::milliseconds(100) : std::chrono::seconds(5))) {
+    if (!finished &&
+        now - *last < (tty ? std::chrono::milliseconds(100) : std::chrono::seconds(5))) {
       return;
     }
     *last = now;
@@ -76,9 +77,9 @@ ReplayProgress MakeProgress() {
       const int filled = static_cast<int>(share * kWidth);
       std::fprintf(stderr, "\r[%s%s] %3.0f%%  %llu/%llu events  %.0f events/s%s",
                    std::string(static_cast<std::size_t>(filled), '#').c_str(),
-                   std::string(static_cast<std::size_t>(kWidth - filled), ' ').c_str(),
-                   share * 100, static_cast<unsigned long long>(done),
-                   static_cast<unsigned long long>(total), rate, finished ? "\n" : "");
+                   std::string(static_cast<std::size_t>(kWidth - filled), ' ').c_str(), share * 100,
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                   rate, finished ? "\n" : "");
       std::fflush(stderr);
     } else if (!finished) {
       spdlog::info("replay: {}/{} events ({:.0f}%), {:.0f} events/s", done, total, share * 100,
@@ -107,7 +108,8 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
     w[std::string(model::SourceName(static_cast<model::Source>(s)))] = weights[s];
   }
   j["weights"] = std::move(w);
-  j["only_source"] = only_source.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(only_source);
+  j["only_source"] =
+      only_source.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(only_source);
   j["input_format"] = input_format;
   j["hits"] = hits;
   j["lists"] = lists;
@@ -117,8 +119,7 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
 }
 
 ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& options,
-                       const EventTypeTable& types, std::size_t k,
-                       const ReplayProgress& progress) {
+                       const EventTypeTable& types, std::size_t k, const ReplayProgress& progress) {
   const Clock::time_point start = Clock::now();
   model::CatalogBuilder builder(options.user.dim);
   for (const ItemRecord& item : input.items) builder.Upsert(item);
@@ -140,8 +141,7 @@ ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& op
         evaluator.Evaluate(*list, event.item);
       }
     }
-    const model::ApplyOutcome outcome =
-        engine.Apply(event, {0, static_cast<std::int64_t>(i)});
+    const model::ApplyOutcome outcome = engine.Apply(event, {0, static_cast<std::int64_t>(i)});
     if (outcome == model::ApplyOutcome::kUnknownItem) ++report.unknown_items;
     if (outcome == model::ApplyOutcome::kForgotten) lists.Erase(event.user);
     engine.Refresh(event.ts, lists);
@@ -152,7 +152,7 @@ ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& op
 
   report.evaluated = evaluator.evaluated();
   report.hits = evaluator.hits();
-  report.lists = lists.published();
+  report.lists = lists.PublishedCount();
   report.users = engine.users();
   report.items = engine.catalog().size();
   report.hit_rate = evaluator.HitRate();
@@ -227,8 +227,7 @@ Result<bool, std::string> ApplyWeightOptions(const ReplayOptions& options,
     } catch (const std::exception&) {
       used = 0;
     }
-    if (!source || number.empty() || used != number.size() || !std::isfinite(value) ||
-        value < 0) {
+    if (!source || number.empty() || used != number.size() || !std::isfinite(value) || value < 0) {
       return Fail("--weights: \"" + std::string(part) +
                   "\" is not source=weight (sources: emb_short, emb_long, covisit, trending, "
                   "category, fresh; weights >= 0)");
@@ -271,8 +270,8 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
   if (input->rejected > input->problems.size()) {
     spdlog::warn("replay: {} more records skipped", input->rejected - input->problems.size());
   }
-  spdlog::info("replay: {} items, {} events ({}), k={}", input->items.size(),
-               input->events.size(), options.input_format, options.k);
+  spdlog::info("replay: {} items, {} events ({}), k={}", input->items.size(), input->events.size(),
+               options.input_format, options.k);
   ReplayReport report =
       RunReplay(std::move(input).value(), engine, config.event_types, options.k, MakeProgress());
   report.input_format = options.input_format;
@@ -290,9 +289,8 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
       "  {:.2f} s, {:.0f} events/s; {} lists; {} events on unknown items; {} records rejected\n",
       report.input_format, report.events, report.users, report.items, report.evaluated, report.k,
       report.hit_rate, report.ndcg, report.mrr, report.coverage, weights,
-      report.only_source.empty() ? "" : " (only " + report.only_source + ")",
-      report.wall_seconds, report.events_per_second, report.lists, report.unknown_items,
-      report.rejected);
+      report.only_source.empty() ? "" : " (only " + report.only_source + ")", report.wall_seconds,
+      report.events_per_second, report.lists, report.unknown_items, report.rejected);
   if (!options.json_report.empty()) {
     const std::string json = report.ToJson().dump(2) + "\n";
     if (options.json_report == "-") {

@@ -131,9 +131,9 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
                        : now_s;
   if (weight > 0) {
     // Co-visits and popularity count positive interest only: a dislike is not a vote.
-    if (const RecentItem* last = state.Last();
-        options_.covisit_window > 0 && last != nullptr && !(last->item == event.item) &&
-        std::fabs(t - last->t) <= options_.covisit_window) {
+    if (const RecentItem* last = state.Last(); options_.covisit_window > 0 && last != nullptr &&
+                                               !(last->item == event.item) &&
+                                               std::fabs(t - last->t) <= options_.covisit_window) {
       covisit_.Add(now_s, last->item, event.item, 1.0);
     }
     popularity_.Add(now_s, weight, event.item);
@@ -343,7 +343,8 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     }
     if (affinity.empty()) affinity = global_.category_prior;
     if (options_.offer[Index(Source::kCategory)] && !affinity.empty()) {
-      const std::size_t per = std::max<std::size_t>(10, (n + affinity.size() - 1) / affinity.size());
+      const std::size_t per =
+          std::max<std::size_t>(10, (n + affinity.size() - 1) / affinity.size());
       for (const auto& [cat, a] : affinity) {
         auto it = global_.by_category.find(cat);
         if (it == global_.by_category.end()) continue;
@@ -389,13 +390,14 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     if (keep_pending && entry != nullptr) {
       // Named after its trigger, so a list repeated after a crash has the same id. On-demand
       // lists have none: they were triggered by no event.
-      list.rec = std::to_string(entry->trigger.partition) + "-" +
-                 std::to_string(entry->trigger.offset);
+      list.rec =
+          std::to_string(entry->trigger.partition) + "-" + std::to_string(entry->trigger.offset);
       PendingList pending{list.rec, now, list.model, list.variant, {}, kSourceCount, {}};
       pending.items.reserve(items.size());
       pending.features.reserve(items.size() * kSourceCount);
       for (const RecommendedItem& item : items) {
-        const Candidate& c = candidates[index.at(static_cast<std::uint32_t>(*catalog.Find(item.item)))];
+        const Candidate& c =
+            candidates[index.at(static_cast<std::uint32_t>(*catalog.Find(item.item)))];
         pending.items.push_back(item.item);
         pending.features.insert(pending.features.end(), c.x.begin(), c.x.end());
       }

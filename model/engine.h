@@ -55,7 +55,8 @@ struct EngineOptions {
   // Which sources offer candidates (all by default; `replay --only-source` keeps one). Every
   // candidate is scored by every source whatever this says.
   std::array<bool, kSourceCount> offer{true, true, true, true, true, true};
-  Normalisation normalisation = Normalisation::kReciprocalRank;  // of each source's scores, per list
+  Normalisation normalisation =
+      Normalisation::kReciprocalRank;  // of each source's scores, per list
   FusionWeights weights;  // static weights (the learner of the next layer plugs in here)
   RankOptions rank;
   std::string variant = "static";

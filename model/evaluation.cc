@@ -26,8 +26,9 @@ void PrequentialEvaluator::Served(std::span<const ItemId> list) {
 }
 
 double PrequentialEvaluator::Coverage(std::size_t catalog_size) const noexcept {
-  return catalog_size == 0 ? 0.0
-                           : static_cast<double>(served_.size()) / static_cast<double>(catalog_size);
+  return catalog_size == 0
+             ? 0.0
+             : static_cast<double>(served_.size()) / static_cast<double>(catalog_size);
 }
 
 }  // namespace recsd::model

@@ -51,7 +51,8 @@ enum class Normalisation : std::uint8_t {
 // Normalises every source's scores in x, in place (see Normalisation). Per list, so that no source
 // dominates by its units: 0 means "this source gives the candidate nothing".
 void NormaliseFeatures(std::vector<Candidate>* candidates,
-                       Normalisation normalisation = Normalisation::kMax, std::size_t rank_scale = 100);
+                       Normalisation normalisation = Normalisation::kMax,
+                       std::size_t rank_scale = 100);
 
 // The weights of the fused score w·x, with the version written into every list (`model`).
 struct FusionWeights {

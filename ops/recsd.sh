@@ -2,6 +2,7 @@
 # Installs recsd's dependencies (ops/install-deps.sh), builds the recsd binary in build/release
 # (incrementally: an unchanged tree rebuilds nothing) and runs it with the given arguments.
 #
+#   ops/recsd.sh replay
 #   ops/recsd.sh version
 #   ops/recsd.sh check-config ops/recsd.example.toml
 set -euo pipefail

@@ -128,7 +128,8 @@ ReadResult ReadMovieLensItems(const std::string& movies_path, const std::string&
   if (!tags_path.empty()) {
     auto bytes = ReadFile(tags_path);
     if (!bytes) return Fail(std::move(bytes).error());
-    if (std::string e = CheckHeader(tags_path, *bytes, "userId,movieId,tag,timestamp"); !e.empty()) {
+    if (std::string e = CheckHeader(tags_path, *bytes, "userId,movieId,tag,timestamp");
+        !e.empty()) {
       return Fail(std::move(e));
     }
     ForEachLine(*bytes, [&](std::size_t no, std::string_view line) {
@@ -236,8 +237,8 @@ std::optional<std::size_t> MsgpackValueEnd(std::string_view bytes, std::size_t o
     if (pos >= size) return std::nullopt;
     const unsigned char b = p[pos];
     --pending;
-    std::uint64_t skip = 0;   // payload bytes after the header
-    std::uint64_t header = 1; // header bytes, the type byte included
+    std::uint64_t skip = 0;    // payload bytes after the header
+    std::uint64_t header = 1;  // header bytes, the type byte included
     std::uint64_t children = 0;
     int len_bytes = 0;
     if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
@@ -250,24 +251,69 @@ std::optional<std::size_t> MsgpackValueEnd(std::string_view bytes, std::size_t o
       skip = b & 0x1f;
     } else {
       switch (b) {
-        case 0xc4: case 0xd9: len_bytes = 1; break;  // bin8, str8
-        case 0xc5: case 0xda: len_bytes = 2; break;  // bin16, str16
-        case 0xc6: case 0xdb: len_bytes = 4; break;  // bin32, str32
-        case 0xc7: len_bytes = 1; skip = 1; break;   // ext8 (+ type byte)
-        case 0xc8: len_bytes = 2; skip = 1; break;   // ext16
-        case 0xc9: len_bytes = 4; skip = 1; break;   // ext32
-        case 0xca: skip = 4; break;
-        case 0xcb: skip = 8; break;
-        case 0xcc: case 0xd0: skip = 1; break;
-        case 0xcd: case 0xd1: skip = 2; break;
-        case 0xce: case 0xd2: skip = 4; break;
-        case 0xcf: case 0xd3: skip = 8; break;
-        case 0xd4: skip = 2; break;  // fixext1..16 (+ type byte)
-        case 0xd5: skip = 3; break;
-        case 0xd6: skip = 5; break;
-        case 0xd7: skip = 9; break;
-        case 0xd8: skip = 17; break;
-        case 0xdc: case 0xdd: {  // array16, array32
+        case 0xc4:
+        case 0xd9:
+          len_bytes = 1;
+          break;  // bin8, str8
+        case 0xc5:
+        case 0xda:
+          len_bytes = 2;
+          break;  // bin16, str16
+        case 0xc6:
+        case 0xdb:
+          len_bytes = 4;
+          break;  // bin32, str32
+        case 0xc7:
+          len_bytes = 1;
+          skip = 1;
+          break;  // ext8 (+ type byte)
+        case 0xc8:
+          len_bytes = 2;
+          skip = 1;
+          break;  // ext16
+        case 0xc9:
+          len_bytes = 4;
+          skip = 1;
+          break;  // ext32
+        case 0xca:
+          skip = 4;
+          break;
+        case 0xcb:
+          skip = 8;
+          break;
+        case 0xcc:
+        case 0xd0:
+          skip = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          skip = 2;
+          break;
+        case 0xce:
+        case 0xd2:
+          skip = 4;
+          break;
+        case 0xcf:
+        case 0xd3:
+          skip = 8;
+          break;
+        case 0xd4:
+          skip = 2;
+          break;  // fixext1..16 (+ type byte)
+        case 0xd5:
+          skip = 3;
+          break;
+        case 0xd6:
+          skip = 5;
+          break;
+        case 0xd7:
+          skip = 9;
+          break;
+        case 0xd8:
+          skip = 17;
+          break;
+        case 0xdc:
+        case 0xdd: {  // array16, array32
           const int n = b == 0xdc ? 2 : 4;
           const auto count = be(pos + 1, n);
           if (!count) return std::nullopt;
@@ -275,7 +321,8 @@ std::optional<std::size_t> MsgpackValueEnd(std::string_view bytes, std::size_t o
           header += static_cast<std::uint64_t>(n);
           break;
         }
-        case 0xde: case 0xdf: {  // map16, map32
+        case 0xde:
+        case 0xdf: {  // map16, map32
           const int n = b == 0xde ? 2 : 4;
           const auto count = be(pos + 1, n);
           if (!count) return std::nullopt;

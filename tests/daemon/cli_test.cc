@@ -210,8 +210,8 @@ TEST(ReplayCliTest, JsonLinesAndMsgpackInputsGiveTheSameReport) {
   TempDir dir;
   std::string items;
   for (int i = 0; i < 5; ++i) {
-    items += R"({"item":"m)" + std::to_string(i) + R"(","text":"film number )" +
-             std::to_string(i) + R"(","cat":"c","ts":1000})" + "\n";
+    items += R"({"item":"m)" + std::to_string(i) + R"(","text":"film number )" + std::to_string(i) +
+             R"(","cat":"c","ts":1000})" + "\n";
   }
   std::string events;
   for (int u = 0; u < 10; ++u) {
@@ -272,12 +272,11 @@ TEST(ReplayCliTest, BadInputsAndOptionsAreClearErrors) {
                              "fresh=0");
   EXPECT_EQ(zero.code, 2) << zero.out;
   dir.Write("cut.mp", std::string("\x82\xa4type", 6));
-  const Outcome cut = Recsd("replay --input-format msgpack --events " +
-                            (dir.path() / "cut.mp").string() + " --items " +
-                            (dir.path() / "cut.mp").string());
+  const Outcome cut =
+      Recsd("replay --input-format msgpack --events " + (dir.path() / "cut.mp").string() +
+            " --items " + (dir.path() / "cut.mp").string());
   EXPECT_EQ(cut.code, 1) << cut.out;
-  EXPECT_NE(cut.out.find("cut.mp:@0: the msgpack stream is cut or broken here"),
-            std::string::npos)
+  EXPECT_NE(cut.out.find("cut.mp:@0: the msgpack stream is cut or broken here"), std::string::npos)
       << cut.out;
   dir.Write("movies.csv", "id,title\n");
   const Outcome header = Recsd("replay --data " + dir.path().string());

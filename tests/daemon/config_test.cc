@@ -129,14 +129,13 @@ TEST(ConfigTest, ValuesAreValidated) {
 }
 
 TEST(ConfigTest, ModelAndFusionValuesAreValidated) {
-  const LoadedConfig c = Load(
-      "", {"model.clock=wall", "model.long_kernel=power", "model.activity_half_life_short=0",
-           "model.mmr_lambda=1.5", "model.trending_half_life=0s", "model.seen_items=0",
-           "model.diversity=random", "fusion.weights.covisit=-1", "fusion.weights.magic=1"});
-  for (const char* key :
-       {"model.clock", "model.long_kernel", "model.activity_half_life_short", "model.mmr_lambda",
-        "model.trending_half_life", "model.seen_items", "model.diversity",
-        "fusion.weights.covisit", "fusion.weights.magic"}) {
+  const LoadedConfig c =
+      Load("", {"model.clock=wall", "model.long_kernel=power", "model.activity_half_life_short=0",
+                "model.mmr_lambda=1.5", "model.trending_half_life=0s", "model.seen_items=0",
+                "model.diversity=random", "fusion.weights.covisit=-1", "fusion.weights.magic=1"});
+  for (const char* key : {"model.clock", "model.long_kernel", "model.activity_half_life_short",
+                          "model.mmr_lambda", "model.trending_half_life", "model.seen_items",
+                          "model.diversity", "fusion.weights.covisit", "fusion.weights.magic"}) {
     EXPECT_NE(ProblemFor(c, key), nullptr) << key;
   }
   const LoadedConfig zero = Load(

@@ -65,7 +65,8 @@ TEST(NormaliseFeaturesTest, ScalesEachSourceToItsBestCandidate) {
 }
 
 TEST(NormaliseFeaturesTest, RankNormalisationKeepsOnlyTheOrderWithinASource) {
-  // Source 0 is heavy-tailed, source 1 flat: after rank normalisation both fall by 1/scale per rank.
+  // Source 0 is heavy-tailed, source 1 flat: after rank normalisation both fall by 1/scale per
+  // rank.
   std::vector<Candidate> c = {C(0, {1000, 0.30F, 0, -1, 0, 0}), C(1, {2, 0.31F, 0, 5, 0, 0}),
                               C(2, {1, 0.29F, 0, 5, 0, 0}), C(3, {0, 0.30F, 0, 0, 0, 0})};
   NormaliseFeatures(&c, Normalisation::kRank, 10);

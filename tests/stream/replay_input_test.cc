@@ -25,10 +25,22 @@ TEST(SplitCsvRecordTest, QuotesCommasAndDoubledQuotes) {
 
 TEST(MsgpackValueEndTest, FindsTheEndOfEveryKindOfValue) {
   const nlohmann::json values[] = {
-      nullptr, true, 5, -3, 200, 70000, 1LL << 40, -(1LL << 40), 1.5, "short",
-      std::string(40, 'x'), std::string(300, 'y'), std::string(70000, 'z'),
+      nullptr,
+      true,
+      5,
+      -3,
+      200,
+      70000,
+      1LL << 40,
+      -(1LL << 40),
+      1.5,
+      "short",
+      std::string(40, 'x'),
+      std::string(300, 'y'),
+      std::string(70000, 'z'),
       nlohmann::json::array({1, "a", nlohmann::json::object({{"k", 1}})}),
-      nlohmann::json::binary({1, 2, 3}), nlohmann::json::binary(std::vector<std::uint8_t>(300)),
+      nlohmann::json::binary({1, 2, 3}),
+      nlohmann::json::binary(std::vector<std::uint8_t>(300)),
   };
   for (const auto& v : values) {
     const auto bytes = nlohmann::json::to_msgpack(v);
@@ -42,17 +54,17 @@ TEST(MsgpackValueEndTest, FindsTheEndOfEveryKindOfValue) {
   const auto bytes = nlohmann::json::to_msgpack(big);  // map16 of arrays
   const std::string s(bytes.begin(), bytes.end());
   EXPECT_EQ(MsgpackValueEnd("ab" + s, 2), s.size() + 2);
-  EXPECT_EQ(MsgpackValueEnd("\xc1", 0), std::nullopt);                    // never used
+  EXPECT_EQ(MsgpackValueEnd("\xc1", 0), std::nullopt);  // never used
   EXPECT_EQ(MsgpackValueEnd(std::string("\xdd\xff\xff\xff\xff", 5), 0), std::nullopt);  // huge
-  EXPECT_EQ(MsgpackValueEnd(std::string("\xd4\x01\x02", 3), 0), 3U);  // fixext1
+  EXPECT_EQ(MsgpackValueEnd(std::string("\xd4\x01\x02", 3), 0), 3U);                    // fixext1
 }
 
 TEST(MovieLensTest, ItemsTakeTitleGenresTagsAndTheYear) {
   TempDir dir;
-  const std::string movies = dir.Write(
-      "movies.csv",
-      "movieId,title,genres\r\n1,\"Beta, The (1996)\",Drama|Comedy\r\n2,Delta,(no genres "
-      "listed)\r\nx,Bad,Drama\r\n");
+  const std::string movies =
+      dir.Write("movies.csv",
+                "movieId,title,genres\r\n1,\"Beta, The (1996)\",Drama|Comedy\r\n2,Delta,(no genres "
+                "listed)\r\nx,Bad,Drama\r\n");
   const std::string tags =
       dir.Write("tags.csv", "userId,movieId,tag,timestamp\n7,1,noir,5\n8,1,noir,6\n9,1,dark,7\n");
   ReplayInput in;

@@ -1,0 +1,232 @@
+// The per-event and per-list costs of the model, each against a peer measured in the same run:
+//   BM_ObserveEvent / BM_Axpy64x2      per-event state update of one user (two interest time
+//                                      scales, category, recent ring) over its floor: the two
+//                                      64-float multiply-adds every update must do
+//   BM_EngineApply / BM_ObserveEvent   the engine's whole per-event path (user lookup, popularity,
+//                                      co-visitation, state) over the state update alone
+//   BM_FuseRank/400 / BM_SortScores/400   normalising and ranking 400 candidates (six sources,
+//                                      reciprocal-rank normalisation, top 20 with contributions)
+//                                      over sorting 400 floats
+//   BM_EngineRefresh / BM_StreamRead10k   one user's whole refresh (six sources, fusion, list) over
+//                                      one read of the 10k × 64 catalog matrix it scans
+//   BM_TextEmbed / BM_HashWords        the built-in text embedder on a MovieLens-like item over
+//                                      hashing the same words (its floor)
+// Run: build/release/benchmarks/model_benchmark (see benchmarks/README.md).
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "model/engine.h"
+#include "model/text_embedder.h"
+#include "ratio_reporter.h"
+
+namespace {
+
+using namespace recsd;
+using namespace recsd::model;
+
+constexpr std::size_t kDim = 64;
+constexpr std::size_t kItems = 10'000;
+
+// prefix + n, spelled so that GCC 12's -Wrestrict false positive on "x" + to_string stays quiet.
+std::string Id(const char* prefix, std::size_t n) {
+  std::string s(prefix);
+  s.append(std::to_string(n));
+  return s;
+}
+
+std::shared_ptr<const Catalog> MakeCatalog() {
+  static std::shared_ptr<const Catalog> catalog = [] {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> g;
+    CatalogBuilder b(kDim);
+    ItemRecord r;
+    r.emb.resize(kDim);
+    for (std::size_t i = 0; i < kItems; ++i) {
+      r.item = ItemId(std::to_string(i));
+      for (float& x : r.emb) x = g(rng);
+      r.cat = Id("c", i % 20);
+      r.ts = {static_cast<std::int64_t>(i) * 1000};
+      b.Upsert(r);
+    }
+    return b.Build();
+  }();
+  return catalog;
+}
+
+EngineOptions Options() {
+  EngineOptions o;
+  o.user.dim = kDim;
+  o.weights.w = {0.1, 0.1, 1, 0.1, 0.1, 0.1};
+  return o;
+}
+
+void BM_Axpy64x2(benchmark::State& state) {
+  std::vector<float> u(2 * kDim, 0.5F);
+  std::vector<float> e(kDim, 0.25F);
+  for (auto _ : state) {
+    for (std::size_t j = 0; j < 2; ++j) {
+      for (std::size_t d = 0; d < kDim; ++d) u[j * kDim + d] = 0.99F * u[j * kDim + d] + e[d];
+    }
+    benchmark::DoNotOptimize(u.data());
+    benchmark::ClobberMemory();
+  }
+}
+
+void BM_ObserveEvent(benchmark::State& state) {
+  const auto catalog = MakeCatalog();
+  UserStateOptions options;
+  options.dim = kDim;
+  UserState user(options);
+  std::int64_t offset = 0;
+  double t = 0;
+  for (auto _ : state) {
+    const std::size_t row = static_cast<std::size_t>(offset) % kItems;
+    t += 30;
+    user.Observe(offset++, t, 1.0, catalog->item(row).id, catalog->Embedding(row),
+                 catalog->item(row).category);
+  }
+  benchmark::DoNotOptimize(user.event_count());
+}
+
+void BM_EngineApply(benchmark::State& state) {
+  Engine engine(Options(), EventTypeTable());
+  engine.SetCatalog(MakeCatalog());
+  std::mt19937 rng(3);
+  std::vector<Event> events(1 << 16);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    events[i].user = UserId(Id("u", rng() % 1000));
+    events[i].item = ItemId(std::to_string(rng() % kItems));
+  }
+  std::int64_t offset = 0;
+  for (auto _ : state) {
+    Event& e = events[static_cast<std::size_t>(offset) % events.size()];
+    e.ts = {1'700'000'000'000 + offset * 100};
+    benchmark::DoNotOptimize(engine.Apply(e, {0, offset++}));
+  }
+}
+
+std::vector<Candidate> Candidates(std::size_t n) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<Candidate> c(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    c[i].row = static_cast<std::uint32_t>(i * 7 % kItems);
+    for (float& x : c[i].x) x = u(rng) < 0.5F ? u(rng) : 0.0F;
+  }
+  return c;
+}
+
+void BM_FuseRank(benchmark::State& state) {
+  const auto catalog = MakeCatalog();
+  const std::vector<Candidate> raw = Candidates(static_cast<std::size_t>(state.range(0)));
+  FusionWeights w;
+  w.w = {0.1, 0.1, 1, 0.1, 0.1, 0.1};
+  RankOptions options;
+  for (auto _ : state) {
+    std::vector<Candidate> c = raw;
+    NormaliseFeatures(&c, Normalisation::kReciprocalRank, 100);
+    benchmark::DoNotOptimize(
+        Rank(c, w, *catalog, options, [](std::uint32_t row) { return row % 13 != 0; }));
+  }
+}
+
+void BM_SortScores(benchmark::State& state) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<float> raw(static_cast<std::size_t>(state.range(0)));
+  for (float& x : raw) x = u(rng);
+  for (auto _ : state) {
+    std::vector<float> s = raw;
+    std::sort(s.begin(), s.end());
+    benchmark::DoNotOptimize(s.data());
+  }
+}
+
+void BM_EngineRefresh(benchmark::State& state) {
+  Engine engine(Options(), EventTypeTable());
+  engine.SetCatalog(MakeCatalog());
+  std::mt19937 rng(5);
+  std::int64_t offset = 0;
+  for (int i = 0; i < 20'000; ++i) {  // 1000 users with history, popularity and co-visits
+    Event e;
+    e.user = UserId(Id("u", rng() % 1000));
+    e.item = ItemId(std::to_string(rng() % 2000));
+    e.ts = {1'700'000'000'000 + offset * 100};
+    engine.Apply(e, {0, offset++});
+  }
+  struct Drop final : ListSink {
+    void Publish(RecommendationList list) override { items += list.items.size(); }
+    std::size_t items = 0;
+  } sink;
+  engine.Refresh({1'700'000'000'000 + offset * 100}, sink);
+  std::size_t user = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        engine.Recommend(UserId(Id("u", user++ % 1000)), {1'700'000'000'000 + offset * 100}));
+  }
+}
+
+// One read of the catalog matrix (Eigen's vectorised sum), as BM_StreamRead of
+// retrieval_benchmark: the bound no scan of the matrix can beat.
+void BM_StreamRead10k(benchmark::State& state) {
+  const auto catalog = MakeCatalog();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(catalog->embeddings().sum());
+  }
+}
+
+const char* kTitle = "Star Wars: Episode IV - A New Hope (1977)";
+const std::vector<std::string> kTags = {"Action",      "Adventure", "Sci-Fi",
+                                        "space opera", "classic",   "George Lucas"};
+
+void BM_TextEmbed(benchmark::State& state) {
+  const HashedTextEmbedder embedder(kDim);
+  std::vector<float> out(kDim);
+  for (auto _ : state) {
+    embedder.Embed(kTitle, kTags, "Action", out);
+    benchmark::DoNotOptimize(out.data());
+  }
+}
+
+void BM_HashWords(benchmark::State& state) {
+  std::vector<std::string> words = {"star", "wars", "episode", "iv",
+                                    "new",  "hope", "1977",    "action"};
+  words.insert(words.end(), kTags.begin(), kTags.end());
+  for (auto _ : state) {
+    std::uint64_t h = 0;
+    for (const std::string& w : words) h ^= Fnv1a64(w);
+    benchmark::DoNotOptimize(h);
+  }
+}
+
+BENCHMARK(BM_Axpy64x2);
+BENCHMARK(BM_ObserveEvent);
+BENCHMARK(BM_EngineApply);
+BENCHMARK(BM_FuseRank)->Arg(400);
+BENCHMARK(BM_SortScores)->Arg(400);
+BENCHMARK(BM_EngineRefresh);
+BENCHMARK(BM_StreamRead10k);
+BENCHMARK(BM_TextEmbed);
+BENCHMARK(BM_HashWords);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
+    return 1;
+  }
+  recsd::bench::RatioReporter reporter({{"BM_ObserveEvent", "BM_Axpy64x2"},
+                                        {"BM_EngineApply", "BM_ObserveEvent"},
+                                        {"BM_FuseRank/400", "BM_SortScores/400"},
+                                        {"BM_EngineRefresh", "BM_StreamRead10k"},
+                                        {"BM_TextEmbed", "BM_HashWords"}});
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
