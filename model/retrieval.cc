@@ -6,6 +6,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #include "model/check.h"
@@ -14,48 +16,90 @@
 namespace recsd::model {
 namespace {
 
-// Heap order: the worst kept candidate on top (lower score, then higher row, is worse).
-bool Better(const ScoredRow& a, const ScoredRow& b) {
-  return a.score != b.score ? a.score > b.score : a.row < b.row;
-}
+// Heap order: the worst kept candidate on top (lower score, then higher row, is worse). A
+// function object, so the heap algorithms inline it.
+struct BetterT {
+  bool operator()(const ScoredRow& a, const ScoredRow& b) const {
+    return a.score != b.score ? a.score > b.score : a.row < b.row;
+  }
+};
+constexpr BetterT Better;
 
-// The best n rows offered so far: a bounded heap with the worst kept row on top.
+// The best n rows offered so far. Not a heap: candidates above the threshold are appended to a
+// buffer of 2n, and when it fills, nth_element keeps the best n and raises the threshold to the
+// worst of them. An offer is then an append (a heap's sift mispredicts a branch per level, which
+// made it the largest cost of a scan), and the selection costs O(n) per n offers.
 class TopNHeap {
  public:
   TopNHeap(std::size_t n, std::vector<ScoredRow>* out) : n_(n), out_(out) {
     out_->clear();
-    out_->reserve(n + 1);
+    out_->reserve(2 * n);
   }
 
   void Offer(std::uint32_t row, float score, const Catalog& catalog) {
-    const ScoredRow candidate{row, score};
-    if (n_ == 0 || (out_->size() == n_ && !Better(candidate, out_->front()))) {
+    if (n_ == 0 || score < threshold_ || (score == threshold_ && row > threshold_row_)) {
       return;  // cheaper than the availability lookup for the common case
     }
     if (!catalog.item(row).available) {
       return;
     }
-    out_->push_back(candidate);
-    std::push_heap(out_->begin(), out_->end(), Better);
-    if (out_->size() > n_) {
-      std::pop_heap(out_->begin(), out_->end(), Better);
-      out_->pop_back();
+    out_->push_back({row, score});
+    if (out_->size() == 2 * n_) {
+      Prune();
+    }
+  }
+
+  // A score at or below which a row cannot enter any more when rows are offered in increasing
+  // order (a tie loses to the kept row, which is lower): -inf until the first prune.
+  float Threshold() const { return threshold_; }
+
+  // Offers rows first_row, first_row + 1, ... with these scores. Rows at or below the threshold
+  // are skipped four at a time (SSE2, part of every x86-64): most rows, after the first prune.
+  void OfferBlock(const float* scores, std::size_t len, std::uint32_t first_row,
+                  const Catalog& catalog) {
+    float threshold = Threshold();
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    for (; r + 4 <= len; r += 4) {
+      if (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(scores + r), _mm_set1_ps(threshold))) == 0) {
+        continue;
+      }
+      for (std::size_t k = r; k < r + 4; ++k) {
+        if (scores[k] > threshold) {
+          Offer(first_row + static_cast<std::uint32_t>(k), scores[k], catalog);
+          threshold = Threshold();
+        }
+      }
+    }
+#endif
+    for (; r < len; ++r) {
+      if (scores[r] > threshold) {
+        Offer(first_row + static_cast<std::uint32_t>(r), scores[r], catalog);
+        threshold = Threshold();
+      }
     }
   }
 
   // Leaves the kept rows best first.
-  void Finish() { std::sort_heap(out_->begin(), out_->end(), Better); }
-
-  // A score that cannot enter the heap any more when rows are offered in increasing order (a tie
-  // loses to the kept row, which is lower): -inf until the heap is full.
-  float Threshold() const {
-    return out_->size() == n_ && n_ > 0 ? out_->front().score
-                                        : -std::numeric_limits<float>::infinity();
+  void Finish() {
+    std::sort(out_->begin(), out_->end(), Better);
+    if (out_->size() > n_) out_->resize(n_);
   }
 
  private:
+  void Prune() {
+    std::nth_element(out_->begin(), out_->begin() + static_cast<std::ptrdiff_t>(n_ - 1),
+                     out_->end(), Better);
+    out_->resize(n_);
+    const ScoredRow& worst = (*out_)[n_ - 1];  // nth_element put the n-th best here
+    threshold_ = worst.score;
+    threshold_row_ = worst.row;
+  }
+
   std::size_t n_;
   std::vector<ScoredRow>* out_;
+  float threshold_ = -std::numeric_limits<float>::infinity();
+  std::uint32_t threshold_row_ = 0;
 };
 
 }  // namespace
@@ -64,12 +108,7 @@ void SelectTopN(std::span<const float> scores, const Catalog& catalog, std::size
                 std::vector<ScoredRow>* out) {
   RECSD_CHECK(scores.size() == catalog.size(), "one score per catalog row");
   TopNHeap heap(n, out);
-  float threshold = heap.Threshold();
-  for (std::size_t row = 0; row < scores.size(); ++row) {
-    if (scores[row] <= threshold) continue;
-    heap.Offer(static_cast<std::uint32_t>(row), scores[row], catalog);
-    threshold = heap.Threshold();
-  }
+  heap.OfferBlock(scores.data(), scores.size(), 0, catalog);
   heap.Finish();
 }
 
@@ -101,10 +140,14 @@ void ScoreRowsPortable(const float* rows, std::size_t len, std::size_t dim, cons
 }
 
 #if defined(__x86_64__)
-// Four rows per step share one load of the user's values and one horizontal reduction.
+// Four rows per step share one load of the user's values and one horizontal reduction. kDim > 0
+// fixes the dimension at compile time (fully unrolled inner loop, for the common sizes); 0 takes
+// it from `runtime_dim`.
+template <std::size_t kDim>
 __attribute__((target("avx2,fma"))) void ScoreRowsAvx2(const float* rows, std::size_t len,
-                                                       std::size_t dim, const float* users,
+                                                       std::size_t runtime_dim, const float* users,
                                                        std::size_t user_count, float* out) {
+  const std::size_t dim = kDim > 0 ? kDim : runtime_dim;
   const std::size_t body = dim - dim % 8;
   const auto tail = [&](const float* e, const float* u) {
     float dot = 0;
@@ -160,8 +203,14 @@ void ScoreRows(const float* rows, std::size_t len, std::size_t dim, const float*
 #if defined(__x86_64__)
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (avx2) {
-    ScoreRowsAvx2(rows, len, dim, users, user_count, out);
-    return;
+    switch (dim) {
+      case 64:
+        return ScoreRowsAvx2<64>(rows, len, dim, users, user_count, out);
+      case 128:
+        return ScoreRowsAvx2<128>(rows, len, dim, users, user_count, out);
+      default:
+        return ScoreRowsAvx2<0>(rows, len, dim, users, user_count, out);
+    }
   }
 #endif
   ScoreRowsPortable(rows, len, dim, users, user_count, out);
@@ -213,13 +262,7 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, st
     ScoreRows(data + start * dim, len, dim, unit.data(), users_count, block.data());
     for (std::size_t b = 0; b < users_count; ++b) {
       const float* scores = block.data() + b * len;
-      TopNHeap& heap = heaps[b];
-      float threshold = heap.Threshold();
-      for (std::size_t r = 0; r < len; ++r) {
-        if (scores[r] <= threshold) continue;  // most rows, once the heap is full
-        heap.Offer(static_cast<std::uint32_t>(start + r), scores[r], catalog);
-        threshold = heap.Threshold();
-      }
+      heaps[b].OfferBlock(scores, len, static_cast<std::uint32_t>(start), catalog);
     }
   }
   for (TopNHeap& heap : heaps) heap.Finish();

@@ -1,6 +1,7 @@
 #include "model/retrieval.h"
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
@@ -73,6 +74,36 @@ TEST(EmbeddingScoresTest, AreCosines) {
   std::vector<float> zero(kDim, 0.0F);
   EmbeddingScores(*c, zero, scores);
   for (float s : scores) EXPECT_EQ(s, 0.0F);
+}
+
+// Every dimension takes a different kernel path: the fixed 64 and 128, the general one with and
+// without a tail of dim % 8, and a row count that leaves rows after the last group of four.
+TEST(EmbeddingScoresTest, AgreeWithADoubleDotAtEveryDimension) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> g;
+  for (std::size_t dim : {1, 5, 8, 13, 64, 100, 128}) {
+    CatalogBuilder b(dim);
+    for (int i = 0; i < 103; ++i) {
+      ItemRecord r;
+      r.item = ItemId("i" + std::to_string(i));
+      r.emb.resize(dim);
+      for (float& x : r.emb) x = g(rng);
+      b.Upsert(r);
+    }
+    const auto c = b.Build();
+    std::vector<float> user(dim);
+    for (float& x : user) x = g(rng);
+    std::vector<float> scores(c->size());
+    EmbeddingScores(*c, user, scores);
+    double un = 0;
+    for (float x : user) un += static_cast<double>(x) * x;
+    for (std::size_t r = 0; r < c->size(); ++r) {
+      double dot = 0;
+      for (std::size_t d = 0; d < dim; ++d)
+        dot += static_cast<double>(c->Embedding(r)[d]) * user[d];
+      ASSERT_NEAR(scores[r], dot / std::sqrt(un), 1e-5) << "dim " << dim << " row " << r;
+    }
+  }
 }
 
 TEST(EmbeddingTopNBatchTest, EqualsOneUserAtATime) {
