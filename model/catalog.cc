@@ -30,7 +30,7 @@ std::optional<CategoryId> Catalog::FindCategory(std::string_view name) const {
 
 std::size_t Catalog::HeapBytes() const noexcept {
   std::size_t bytes = static_cast<std::size_t>(embeddings_.size()) * sizeof(float) +
-                      items_.capacity() * sizeof(CatalogItem) +
+                      items_.capacity() * sizeof(CatalogItem) + available_.capacity() +
                       rows_.size() * (sizeof(ItemId) + sizeof(std::size_t) + 2 * sizeof(void*));
   for (const CatalogItem& item : items_) {
     bytes += StringHeapBytes(item.id.str());
@@ -124,6 +124,8 @@ std::shared_ptr<const Catalog> CatalogBuilder::Build() const {
   snapshot->rows_ = catalog_.rows_;
   snapshot->category_names_ = catalog_.category_names_;
   snapshot->categories_ = catalog_.categories_;
+  snapshot->available_.reserve(catalog_.items_.size());
+  for (const CatalogItem& item : catalog_.items_) snapshot->available_.push_back(item.available);
   snapshot->embeddings_ = Eigen::Map<const EmbeddingMatrix>(
       rows_.data(), static_cast<Eigen::Index>(catalog_.items_.size()),
       static_cast<Eigen::Index>(embedder_.dim()));

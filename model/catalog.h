@@ -44,6 +44,8 @@ class Catalog {
 
   std::optional<std::size_t> Find(const ItemId& id) const;
   const CatalogItem& item(std::size_t row) const { return items_[row]; }
+  // item(row).available from a dense byte per row, which stays in cache during a scan.
+  bool available(std::size_t row) const { return available_[row] != 0; }
   // Unit length, or all zeros for an item with neither an embedding nor any text.
   std::span<const float> Embedding(std::size_t row) const {
     return {embeddings_.data() + row * dim(), dim()};
@@ -63,6 +65,7 @@ class Catalog {
   std::vector<CatalogItem> items_;
   EmbeddingMatrix embeddings_;
   std::unordered_map<ItemId, std::size_t> rows_;
+  std::vector<std::uint8_t> available_;  // one per row, as items_[row].available
   std::vector<std::string> category_names_;
   std::unordered_map<std::string, CategoryId> categories_;
 };

@@ -98,6 +98,9 @@ enum class ApplyOutcome : std::uint8_t {
 class Engine {
  public:
   Engine(EngineOptions options, EventTypeTable types);
+  // User states point at the engine's options: an engine stays where it was made.
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
 
   // The catalog that events and refreshes resolve items against. Kept until replaced.
   void SetCatalog(std::shared_ptr<const Catalog> catalog);

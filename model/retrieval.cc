@@ -16,22 +16,22 @@
 namespace recsd::model {
 namespace {
 
-// Heap order: the worst kept candidate on top (lower score, then higher row, is worse). A
-// function object, so the heap algorithms inline it.
+// The order of candidates: higher score first, then the lower row (deterministic ties). A
+// function object, so the sort and selection algorithms inline it.
 struct BetterT {
   bool operator()(const ScoredRow& a, const ScoredRow& b) const {
     return a.score != b.score ? a.score > b.score : a.row < b.row;
   }
 };
-constexpr BetterT Better;
+constexpr BetterT kBetter;
 
 // The best n rows offered so far. Not a heap: candidates above the threshold are appended to a
 // buffer of 2n, and when it fills, nth_element keeps the best n and raises the threshold to the
 // worst of them. An offer is then an append (a heap's sift mispredicts a branch per level, which
 // made it the largest cost of a scan), and the selection costs O(n) per n offers.
-class TopNHeap {
+class TopNSelector {
  public:
-  TopNHeap(std::size_t n, std::vector<ScoredRow>* out) : n_(n), out_(out) {
+  TopNSelector(std::size_t n, std::vector<ScoredRow>* out) : n_(n), out_(out) {
     out_->clear();
     out_->reserve(2 * n);
   }
@@ -40,7 +40,7 @@ class TopNHeap {
     if (n_ == 0 || score < threshold_ || (score == threshold_ && row > threshold_row_)) {
       return;  // cheaper than the availability lookup for the common case
     }
-    if (!catalog.item(row).available) {
+    if (!catalog.available(row)) {
       return;
     }
     out_->push_back({row, score});
@@ -82,14 +82,14 @@ class TopNHeap {
 
   // Leaves the kept rows best first.
   void Finish() {
-    std::sort(out_->begin(), out_->end(), Better);
+    std::sort(out_->begin(), out_->end(), kBetter);
     if (out_->size() > n_) out_->resize(n_);
   }
 
  private:
   void Prune() {
     std::nth_element(out_->begin(), out_->begin() + static_cast<std::ptrdiff_t>(n_ - 1),
-                     out_->end(), Better);
+                     out_->end(), kBetter);
     out_->resize(n_);
     const ScoredRow& worst = (*out_)[n_ - 1];  // nth_element put the n-th best here
     threshold_ = worst.score;
@@ -107,9 +107,9 @@ class TopNHeap {
 void SelectTopN(std::span<const float> scores, const Catalog& catalog, std::size_t n,
                 std::vector<ScoredRow>* out) {
   RECSD_CHECK(scores.size() == catalog.size(), "one score per catalog row");
-  TopNHeap heap(n, out);
-  heap.OfferBlock(scores.data(), scores.size(), 0, catalog);
-  heap.Finish();
+  TopNSelector selector(n, out);
+  selector.OfferBlock(scores.data(), scores.size(), 0, catalog);
+  selector.Finish();
 }
 
 namespace {
@@ -248,12 +248,12 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, st
   const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
   // Blocks of catalog rows whose scores stay in cache: the N × B score matrix is never
   // materialised (at 1M items and 32 users it would be 128 MB, as much traffic as the catalog
-  // itself), and every block's scores go straight into the users' heaps.
+  // itself), and every block's scores go straight into the users' selections.
   constexpr std::size_t kBlockRows = 512;
   out->resize(users_count);
-  std::vector<TopNHeap> heaps;
-  heaps.reserve(users_count);
-  for (std::size_t b = 0; b < users_count; ++b) heaps.emplace_back(n, &(*out)[b]);
+  std::vector<TopNSelector> selectors;
+  selectors.reserve(users_count);
+  for (std::size_t b = 0; b < users_count; ++b) selectors.emplace_back(n, &(*out)[b]);
   std::vector<float> block(kBlockRows * users_count);
   const std::size_t rows = catalog.size();
   const float* data = catalog.embeddings().data();
@@ -262,10 +262,10 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, st
     ScoreRows(data + start * dim, len, dim, unit.data(), users_count, block.data());
     for (std::size_t b = 0; b < users_count; ++b) {
       const float* scores = block.data() + b * len;
-      heaps[b].OfferBlock(scores, len, static_cast<std::uint32_t>(start), catalog);
+      selectors[b].OfferBlock(scores, len, static_cast<std::uint32_t>(start), catalog);
     }
   }
-  for (TopNHeap& heap : heaps) heap.Finish();
+  for (TopNSelector& selector : selectors) selector.Finish();
 }
 
 float FreshScore(TimestampMs item_ts, TimestampMs now, double half_life_ms) {

@@ -18,8 +18,9 @@ struct ScoredRow {
 };
 
 // The n highest-scoring available rows of `catalog` (scores has one value per row), best first,
-// ties broken by the lower row. O(N log n) with a bounded heap; unavailable items never take a
-// place, so a source always offers n usable candidates when the catalog has them.
+// ties broken by the lower row. O(N + n log n): rows above a rising threshold are kept in a
+// buffer of 2n, pruned with nth_element when it fills. Unavailable items never take a place, so a
+// source always offers n usable candidates when the catalog has them.
 void SelectTopN(std::span<const float> scores, const Catalog& catalog, std::size_t n,
                 std::vector<ScoredRow>* out);
 

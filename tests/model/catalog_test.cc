@@ -57,7 +57,17 @@ TEST(CatalogTest, UpsertReplacesInPlace) {
   ASSERT_EQ(c->size(), 1U);
   EXPECT_FLOAT_EQ(c->Embedding(0)[1], 1.0F);
   EXPECT_FALSE(c->item(0).available);
+  EXPECT_FALSE(c->available(0));
   EXPECT_EQ(c->CategoryName(c->item(0).category), "New");
+  // The dense availability follows the item through later snapshots.
+  CatalogBuilder next(*c);
+  b.Upsert(Item("b", {1, 0, 0, 0}));
+  next.Upsert(Item("a", {0, 1, 0, 0}));
+  next.Upsert(Item("b", {1, 0, 0, 0}));
+  const auto d = next.Build();
+  EXPECT_TRUE(d->available(0));
+  EXPECT_TRUE(d->available(*d->Find(ItemId("b"))));
+  EXPECT_FALSE(c->available(0));  // the old snapshot is unchanged
 }
 
 TEST(CatalogTest, ItemsWithoutEmbeddingGetTheTextEmbedding) {
