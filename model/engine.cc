@@ -100,6 +100,8 @@ void Engine::SetCatalog(std::shared_ptr<const Catalog> catalog) {
   RECSD_CHECK(catalog != nullptr && catalog->dim() == options_.user.dim, "catalog dimension");
   catalog_ = std::move(catalog);
   global_.valid = false;  // rows changed
+  slot_.assign(catalog_->size(), -1);
+  covisit_weight_.assign(catalog_->size(), 0.0);
 }
 
 double Engine::ClockTime(const UserState& state, double now_s) const {
@@ -297,10 +299,14 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     const UserState* state = entry == nullptr ? nullptr : &entry->state;
     const double t = state == nullptr ? now_s : ClockTime(*state, now_s);
 
+    // slot_[row] is the row's index in `candidates` (-1: not a candidate) and covisit_weight_[row]
+    // its summed co-visit weight; both are catalog-sized scratch, reset below for the rows touched.
     std::vector<Candidate> candidates;
-    std::unordered_map<std::uint32_t, std::size_t> index;
     const auto offer = [&](std::uint32_t row) {
-      if (index.emplace(row, candidates.size()).second) candidates.push_back({row, {}});
+      if (slot_[row] < 0) {
+        slot_[row] = static_cast<std::int32_t>(candidates.size());
+        candidates.push_back({row, {}});
+      }
     };
     for (std::size_t k = 0; k < 2; ++k) {
       if (next_top < batch_rows.size() && batch_rows[next_top] == 2 * b + k) {
@@ -310,7 +316,8 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     }
 
     // Co-visitation: the neighbours of the user's latest items, weights summed.
-    std::unordered_map<std::uint32_t, double> covisit;
+    std::vector<std::pair<std::uint32_t, double>>
+        covisit;  // touched rows; weights in covisit_weight_
     std::vector<std::uint32_t> seen;
     if (state != nullptr) {
       const std::vector<RecentItem> recent = state->Recent();
@@ -320,13 +327,18 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       const std::size_t seeds = std::min(options_.covisit_seeds, recent.size());
       for (std::size_t i = recent.size() - seeds; i < recent.size(); ++i) {
         for (const auto& [id, w] : covisit_.Neighbours(recent[i].item, now_s)) {
-          if (const auto row = catalog.Find(id)) covisit[static_cast<std::uint32_t>(*row)] += w;
+          const auto row = catalog.Find(id);
+          if (!row) continue;
+          if (covisit_weight_[*row] == 0.0)
+            covisit.emplace_back(static_cast<std::uint32_t>(*row), 0.0);
+          covisit_weight_[*row] += w;
         }
       }
     }
     std::sort(seen.begin(), seen.end());
+    for (auto& [row, w] : covisit) w = covisit_weight_[row];
     if (options_.offer[Index(Source::kCovisit)]) {
-      std::vector<std::pair<std::uint32_t, double>> scored(covisit.begin(), covisit.end());
+      std::vector<std::pair<std::uint32_t, double>> scored = covisit;
       SortAndTruncate(&scored, n);
       for (const auto& [row, w] : scored) offer(row);
     }
@@ -362,9 +374,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       const CatalogItem& item = catalog.item(c.row);
       if (has_vector[2 * b]) c.x[Index(Source::kEmbShort)] = Dot(vectors[2 * b], e);
       if (has_vector[2 * b + 1]) c.x[Index(Source::kEmbLong)] = Dot(vectors[2 * b + 1], e);
-      if (auto it = covisit.find(c.row); it != covisit.end()) {
-        c.x[Index(Source::kCovisit)] = static_cast<float>(it->second);
-      }
+      c.x[Index(Source::kCovisit)] = static_cast<float>(covisit_weight_[c.row]);
       const double popularity = popularity_.ValueAt(item.id, now_s);
       c.x[Index(Source::kTrending)] = static_cast<float>(popularity);
       for (const auto& [cat, a] : affinity) {
@@ -396,13 +406,14 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       pending.items.reserve(items.size());
       pending.features.reserve(items.size() * kSourceCount);
       for (const RecommendedItem& item : items) {
-        const Candidate& c =
-            candidates[index.at(static_cast<std::uint32_t>(*catalog.Find(item.item)))];
+        const Candidate& c = candidates[static_cast<std::size_t>(slot_[*catalog.Find(item.item)])];
         pending.items.push_back(item.item);
         pending.features.insert(pending.features.end(), c.x.begin(), c.x.end());
       }
       entry->state.AddPending(std::move(pending));
     }
+    for (const Candidate& c : candidates) slot_[c.row] = -1;
+    for (const auto& [row, w] : covisit) covisit_weight_[row] = 0.0;
     list.items = std::move(items);
     out->push_back(std::move(list));
   }

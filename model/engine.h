@@ -158,6 +158,8 @@ class Engine {
   CovisitGraph covisit_;
   GlobalLists global_;
   std::uint64_t events_since_global_ = 0;
+  std::vector<std::int32_t> slot_;      // per catalog row, scratch of RankBatch (-1 between uses)
+  std::vector<double> covisit_weight_;  // per catalog row, scratch of RankBatch (0 between uses)
 };
 
 }  // namespace recsd::model
