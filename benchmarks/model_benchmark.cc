@@ -11,6 +11,8 @@
 //                                      one read of the 10k × 64 catalog matrix it scans
 //   BM_TextEmbed / BM_HashWords        the built-in text embedder on a MovieLens-like item over
 //                                      hashing the same words (its floor)
+//   BM_UserStateBytes/N                memory: bytes of one user's state after N events (counter
+//                                      "bytes") and their ratio to two 64-float vectors ("x_floor")
 // Run: build/release/benchmarks/model_benchmark (see benchmarks/README.md).
 
 #include <memory>
@@ -206,6 +208,36 @@ void BM_HashWords(benchmark::State& state) {
   }
 }
 
+// Memory, not time: a user's state after `range(0)` events, each tenth one's list kept pending
+// (20 items with their features, at most 4), reported as counters against the floor of two
+// 64-float interest vectors (512 bytes).
+void BM_UserStateBytes(benchmark::State& state) {
+  const auto catalog = MakeCatalog();
+  const auto events = static_cast<std::int64_t>(state.range(0));
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    UserStateOptions options;
+    options.dim = kDim;
+    UserState user(options);
+    for (std::int64_t i = 0; i < events; ++i) {
+      const std::size_t row = static_cast<std::size_t>(i * 37) % kItems;
+      user.Observe(i, static_cast<double>(i) * 30, 1.0, catalog->item(row).id,
+                   catalog->Embedding(row), catalog->item(row).category);
+      if (i % 10 == 0) {
+        PendingList p{Id("0-", static_cast<std::size_t>(i)), {i}, 1, "static", {}, 6, {}};
+        for (std::size_t k = 0; k < 20; ++k) p.items.push_back(catalog->item(k).id);
+        p.features.assign(20 * 6, 0.5F);
+        user.AddPending(std::move(p));
+      }
+    }
+    bytes = user.ApproxBytes();
+    benchmark::DoNotOptimize(bytes);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+  state.counters["x_floor"] = static_cast<double>(bytes) / (2 * kDim * sizeof(float));
+}
+
+BENCHMARK(BM_UserStateBytes)->Arg(1)->Arg(10)->Arg(1000);
 BENCHMARK(BM_Axpy64x2);
 BENCHMARK(BM_ObserveEvent);
 BENCHMARK(BM_EngineApply);

@@ -119,6 +119,8 @@ int RunCli(int argc, char** argv) {
                      "Fusion weights overriding fusion.weights: name=value,...");
   replay->add_option("--json-report", replay_opts.json_report,
                      "Write the report as JSON to FILE (- for stdout)");
+  replay->add_option("--ranks-file", replay_opts.ranks_file,
+                     "Write each evaluated interaction's rank (-1 = miss) to FILE, one per line");
 
   struct Planned {
     const char* name;

@@ -115,6 +115,9 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
   j["lists"] = lists;
   j["unknown_items"] = unknown_items;
   j["rejected"] = rejected;
+  j["user_state_bytes"] = user_state_bytes;
+  j["bytes_per_user"] =
+      users == 0 ? 0.0 : static_cast<double>(user_state_bytes) / static_cast<double>(users);
   return j;
 }
 
@@ -138,7 +141,8 @@ ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& op
     const Event& event = input.events[i];
     if (types.Get(event.type).weight > 0) {
       if (const std::vector<ItemId>* list = lists.Find(event.user)) {
-        evaluator.Evaluate(*list, event.item);
+        const std::optional<std::size_t> rank = evaluator.Evaluate(*list, event.item);
+        report.ranks.push_back(rank ? static_cast<std::int32_t>(*rank) : -1);
       }
     }
     const model::ApplyOutcome outcome = engine.Apply(event, {0, static_cast<std::int64_t>(i)});
@@ -154,6 +158,7 @@ ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& op
   report.hits = evaluator.hits();
   report.lists = lists.PublishedCount();
   report.users = engine.users();
+  report.user_state_bytes = engine.UserStateBytes();
   report.items = engine.catalog().size();
   report.hit_rate = evaluator.HitRate();
   report.ndcg = evaluator.Ndcg();
@@ -286,11 +291,24 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
       "replay {}: {} events, {} users, {} items; {} interactions evaluated at k={}\n"
       "  hit_rate {:.4f}  ndcg {:.4f}  mrr {:.4f}  coverage {:.4f}\n"
       "  weights {}{}\n"
-      "  {:.2f} s, {:.0f} events/s; {} lists; {} events on unknown items; {} records rejected\n",
+      "  {:.2f} s, {:.0f} events/s; {} lists; {} events on unknown items; {} records rejected\n"
+      "  user state {:.1f} KB per user\n",
       report.input_format, report.events, report.users, report.items, report.evaluated, report.k,
       report.hit_rate, report.ndcg, report.mrr, report.coverage, weights,
       report.only_source.empty() ? "" : " (only " + report.only_source + ")", report.wall_seconds,
-      report.events_per_second, report.lists, report.unknown_items, report.rejected);
+      report.events_per_second, report.lists, report.unknown_items, report.rejected,
+      report.users == 0 ? 0.0
+                        : static_cast<double>(report.user_state_bytes) /
+                              static_cast<double>(report.users) / 1024.0);
+  if (!options.ranks_file.empty()) {
+    std::ofstream out(options.ranks_file, std::ios::binary | std::ios::trunc);
+    for (const std::int32_t rank : report.ranks) out << rank << '\n';
+    out.flush();
+    if (!out) {
+      spdlog::error("recsd replay: cannot write the ranks to {}", options.ranks_file);
+      return kExitFailure;
+    }
+  }
   if (!options.json_report.empty()) {
     const std::string json = report.ToJson().dump(2) + "\n";
     if (options.json_report == "-") {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -32,6 +33,9 @@ struct ReplayOptions {
   std::string only_source;  // rank by this source alone (a baseline)
   std::string weights;      // "name=value,...": overrides of fusion.weights
   std::string json_report;  // write the report as JSON to this file ("-" = stdout)
+  // Write every evaluated interaction's rank (0-based; -1 for a miss) to this file, one per
+  // line in replay order, so two rankings can be compared event by event (a paired test).
+  std::string ranks_file;
 };
 
 struct ReplayReport {
@@ -43,6 +47,7 @@ struct ReplayReport {
   std::uint64_t unknown_items = 0;
   std::uint64_t rejected = 0;  // records that did not decode (what the daemon dead-letters)
   std::size_t users = 0;
+  std::size_t user_state_bytes = 0;  // all users' state at the end (approximate, heap included)
   std::size_t items = 0;
   std::size_t k = 0;
   double hit_rate = 0;
@@ -53,6 +58,7 @@ struct ReplayReport {
   double events_per_second = 0;
   std::string only_source;
   std::array<double, model::kSourceCount> weights{};
+  std::vector<std::int32_t> ranks;  // per evaluated interaction: rank in the top k, or -1
 
   nlohmann::ordered_json ToJson() const;
 };

@@ -194,6 +194,13 @@ const UserState* Engine::FindUser(const UserId& user) const {
   return it == users_.end() ? nullptr : &it->second.state;
 }
 
+std::size_t Engine::UserStateBytes() const noexcept {
+  std::size_t bytes = 0;
+  for (const auto& [id, entry] : users_)
+    bytes += entry.state.ApproxBytes() + StringHeapBytes(id.str());
+  return bytes;
+}
+
 double Engine::Popularity(const ItemId& item, TimestampMs now) const {
   return popularity_.ValueAt(item, Seconds(now));
 }

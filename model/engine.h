@@ -118,6 +118,8 @@ class Engine {
 
   const UserState* FindUser(const UserId& user) const;
   std::size_t users() const noexcept { return users_.size(); }
+  // Bytes all user states hold (UserState::ApproxBytes summed; O(users)).
+  std::size_t UserStateBytes() const noexcept;
   std::size_t dirty() const noexcept { return dirty_.size(); }
   const EngineOptions& options() const noexcept { return options_; }
   const EventTypeTable& types() const noexcept { return types_; }

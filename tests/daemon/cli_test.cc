@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -179,8 +180,10 @@ TEST(ReplayCliTest, MovieLensReportHasTheDocumentedKeysAndLearnsCoVisits) {
   TempDir dir;
   WriteMovieLens(dir);
   const std::string report = (dir.path() / "report.json").string();
-  const Outcome r = Recsd("replay --log-level warn --data " + dir.path().string() +
-                          " --k 1 --only-source covisit --json-report " + report);
+  const std::string ranks = (dir.path() / "ranks.txt").string();
+  const Outcome r =
+      Recsd("replay --log-level warn --data " + dir.path().string() +
+            " --k 1 --only-source covisit --json-report " + report + " --ranks-file " + ranks);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("ratings.csv:62: not a userId,movieId,rating,timestamp record"),
             std::string::npos)
@@ -204,6 +207,16 @@ TEST(ReplayCliTest, MovieLensReportHasTheDocumentedKeysAndLearnsCoVisits) {
   EXPECT_EQ(j["weights"]["covisit"], 1.0);
   EXPECT_EQ(j["weights"]["trending"], 0.0);
   EXPECT_EQ(j["only_source"], "covisit");
+  EXPECT_GT(j["bytes_per_user"].get<double>(), 500.0);  // at least the two interest vectors
+  EXPECT_DOUBLE_EQ(j["user_state_bytes"].get<double>(), j["bytes_per_user"].get<double>() * 20);
+  // One rank per evaluated interaction, in replay order: user 0 (first in time) has nobody's
+  // co-visits to go by, everyone after finds the next item at rank 0.
+  std::ifstream rank_lines(ranks);
+  std::vector<int> got;
+  for (int x = 0; rank_lines >> x;) got.push_back(x);
+  std::vector<int> expected(40, 0);
+  expected[0] = expected[1] = -1;
+  EXPECT_EQ(got, expected);
 }
 
 TEST(ReplayCliTest, JsonLinesAndMsgpackInputsGiveTheSameReport) {
