@@ -11,6 +11,9 @@
 //                                      one read of the 10k × 64 catalog matrix it scans
 //   BM_TextEmbed / BM_HashWords        the built-in text embedder on a MovieLens-like item over
 //                                      hashing the same words (its floor)
+//   BM_LearnerUpdate / BM_NormalPdfCdf one online probit update of the fusion-weight learner over
+//                                      the φ(t)/Φ(t) it must evaluate
+//   BM_LearnerSample / BM_NormalPdfCdf one Thompson sample of the six weights, same peer
 //   BM_UserStateBytes/N                memory: bytes of one user's state after N events (counter
 //                                      "bytes") and their ratio to two 64-float vectors ("x_floor")
 // Run: build/release/benchmarks/model_benchmark (see benchmarks/README.md).
@@ -23,6 +26,7 @@
 #include <benchmark/benchmark.h>
 
 #include "model/engine.h"
+#include "model/learner.h"
 #include "model/text_embedder.h"
 #include "ratio_reporter.h"
 #include "stream_read.h"
@@ -237,7 +241,48 @@ void BM_UserStateBytes(benchmark::State& state) {
   state.counters["x_floor"] = static_cast<double>(bytes) / (2 * kDim * sizeof(float));
 }
 
+std::vector<FeedbackExample> Examples() {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::vector<FeedbackExample> examples(4096);
+  for (FeedbackExample& e : examples) {
+    for (float& x : e.x) x = u(rng);
+    e.clicked = u(rng) < 0.2F;
+  }
+  return examples;
+}
+
+void BM_LearnerUpdate(benchmark::State& state) {
+  const std::vector<FeedbackExample> examples = Examples();
+  WeightLearner learner{LearnerOptions{}};
+  std::size_t i = 0;
+  for (auto _ : state) {
+    learner.Update(examples[i++ % examples.size()]);
+  }
+  benchmark::DoNotOptimize(learner.version());
+}
+
+void BM_LearnerSample(benchmark::State& state) {
+  WeightLearner learner{LearnerOptions{}};
+  std::uint64_t seed = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(learner.Sample(seed++));
+  }
+}
+
+// The special functions one update cannot avoid: the density and distribution function at t.
+void BM_NormalPdfCdf(benchmark::State& state) {
+  double t = -3;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(NormalPdf(t) / NormalCdf(t));
+    t = t > 3 ? -3 : t + 0.001;
+  }
+}
+
 BENCHMARK(BM_UserStateBytes)->Arg(1)->Arg(10)->Arg(1000);
+BENCHMARK(BM_LearnerUpdate);
+BENCHMARK(BM_LearnerSample);
+BENCHMARK(BM_NormalPdfCdf);
 BENCHMARK(BM_Axpy64x2);
 BENCHMARK(BM_ObserveEvent);
 BENCHMARK(BM_EngineApply);
@@ -259,7 +304,9 @@ int main(int argc, char** argv) {
                                         {"BM_EngineApply", "BM_ObserveEvent"},
                                         {"BM_FuseRank/400", "BM_SortScores/400"},
                                         {"BM_EngineRefresh", "BM_StreamRead10k"},
-                                        {"BM_TextEmbed", "BM_HashWords"}});
+                                        {"BM_TextEmbed", "BM_HashWords"},
+                                        {"BM_LearnerUpdate", "BM_NormalPdfCdf"},
+                                        {"BM_LearnerSample", "BM_NormalPdfCdf"}});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;

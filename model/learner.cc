@@ -1,0 +1,171 @@
+#include "model/learner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "model/check.h"
+
+namespace recsd::model {
+namespace {
+
+// v(t) = φ(t)/Φ(t), the mean shift of a Gaussian truncated at -t. For very negative t, Φ(t)
+// underflows; there v(t) → −t (Mills' ratio).
+double V(double t) {
+  if (t < -30.0) return -t;
+  const double cdf = NormalCdf(t);
+  return NormalPdf(t) / cdf;
+}
+
+// w(t) = v(t)·(v(t) + t), in [0, 1): the relative variance reduction.
+double W(double t) {
+  const double v = V(t);
+  return std::clamp(v * (v + t), 0.0, 1.0);
+}
+
+// SplitMix64: a small, fast, well-mixed generator; deterministic for its seed.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t Next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in (0, 1).
+  double Uniform() { return (static_cast<double>(Next() >> 11) + 0.5) * 0x1.0p-53; }
+  // Standard normal (Box–Muller).
+  double Normal() {
+    const double u = Uniform();
+    const double v = Uniform();
+    return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * std::numbers::pi * v);
+  }
+
+ private:
+  std::uint64_t state_;
+};
+
+}  // namespace
+
+double NormalPdf(double t) { return std::exp(-0.5 * t * t) / std::sqrt(2.0 * std::numbers::pi); }
+
+double NormalCdf(double t) { return 0.5 * std::erfc(-t / std::numbers::sqrt2); }
+
+WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) {
+  RECSD_CHECK(options.prior_variance > 0 && options.beta > 0 && options.drift_variance >= 0 &&
+                  options.min_weight <= options.max_weight,
+              "learner options");
+  prior_.mean.fill(std::clamp(options.prior_mean, options.min_weight, options.max_weight));
+  prior_.variance.fill(options.prior_variance);
+  prior_.bias_mean = options.bias_prior_mean;
+  prior_.bias_variance = options.prior_variance;
+  global_ = prior_;
+}
+
+FeatureVector WeightLearner::Centred(const FeatureVector& x) const {
+  FeatureVector c;
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    c[s] = static_cast<float>(x[s] - center_.mean[s]);
+  }
+  return c;
+}
+
+void WeightLearner::UpdatePosterior(const FeatureVector& centred, const FeedbackExample& example,
+                                    WeightPosterior* p) const {
+  // Drift: the true weights may have moved since the last example.
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    p->variance[s] = std::min(p->variance[s] + options_.drift_variance, options_.prior_variance);
+  }
+  p->bias_variance = std::min(p->bias_variance + options_.drift_variance, options_.prior_variance);
+
+  const double y = example.clicked ? 1.0 : -1.0;
+  double score = p->bias_mean;
+  double total_variance = options_.beta * options_.beta + p->bias_variance;
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    const double x = centred[s];
+    score += p->mean[s] * x;
+    total_variance += x * x * p->variance[s];
+  }
+  const double sigma = std::sqrt(total_variance);
+  const double t = y * score / sigma;
+  const double v = V(t);
+  const double w = W(t);
+  const double c = std::max(0.0, example.weight);
+  const auto step = [&](double x, double* mean, double* variance, bool bounded) {
+    *mean += c * y * x * (*variance) / sigma * v;
+    if (bounded) *mean = std::clamp(*mean, options_.min_weight, options_.max_weight);
+    const double factor = 1.0 - c * x * x * (*variance) / total_variance * w;
+    *variance *= std::max(factor, 0.1);
+  };
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    step(centred[s], &p->mean[s], &p->variance[s], /*bounded=*/true);
+  }
+  step(1.0, &p->bias_mean, &p->bias_variance, /*bounded=*/false);
+  ++p->examples;
+}
+
+void WeightLearner::Update(const FeedbackExample& example, const std::string& segment) {
+  // The centre moves first (an average over at most the last kCenterWindow examples), so the
+  // example is explained relative to where the features are now.
+  constexpr std::uint64_t kCenterWindow = 10'000;
+  center_.count = std::min(center_.count + 1, kCenterWindow);
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    center_.mean[s] += (example.x[s] - center_.mean[s]) / static_cast<double>(center_.count);
+  }
+  const FeatureVector centred = Centred(example.x);
+  UpdatePosterior(centred, example, &global_);
+  if (!segment.empty()) {
+    auto it = segments_.find(segment);
+    if (it == segments_.end() && segments_.size() < options_.max_segments) {
+      it = segments_.emplace(segment, prior_).first;
+    }
+    if (it != segments_.end()) UpdatePosterior(centred, example, &it->second);
+  }
+  ++version_;
+}
+
+const WeightPosterior* WeightLearner::FindSegment(const std::string& segment) const {
+  auto it = segments_.find(segment);
+  return it == segments_.end() ? nullptr : &it->second;
+}
+
+const WeightPosterior& WeightLearner::For(const std::string& segment) const {
+  if (segment.empty()) return global_;
+  const WeightPosterior* p = FindSegment(segment);
+  return p != nullptr && p->examples >= options_.segment_min_examples ? *p : global_;
+}
+
+FusionWeights WeightLearner::Mean(const std::string& segment) const {
+  const WeightPosterior& p = For(segment);
+  FusionWeights weights;
+  for (std::size_t s = 0; s < kSourceCount; ++s) weights.w[s] = p.mean[s];
+  weights.version = version_;
+  return weights;
+}
+
+FusionWeights WeightLearner::Sample(std::uint64_t seed, const std::string& segment) const {
+  const WeightPosterior& p = For(segment);
+  SplitMix64 rng(seed);
+  FusionWeights weights;
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    weights.w[s] = std::clamp(p.mean[s] + std::sqrt(p.variance[s]) * rng.Normal(),
+                              options_.min_weight, options_.max_weight);
+  }
+  weights.version = version_;
+  return weights;
+}
+
+double WeightLearner::ClickProbability(const FeatureVector& x, const std::string& segment) const {
+  const WeightPosterior& p = For(segment);
+  const FeatureVector c = Centred(x);
+  double score = p.bias_mean;
+  double total_variance = options_.beta * options_.beta + p.bias_variance;
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    score += p.mean[s] * c[s];
+    total_variance += static_cast<double>(c[s]) * c[s] * p.variance[s];
+  }
+  return NormalCdf(score / std::sqrt(total_variance));
+}
+
+}  // namespace recsd::model

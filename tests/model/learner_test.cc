@@ -1,0 +1,201 @@
+#include "model/learner.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace recsd::model {
+namespace {
+
+using Weights = std::array<double, kSourceCount>;
+
+// Examples from a known probit model: features uniform in [0, 1] (like normalised source scores),
+// P(click) = Φ(w*·x + b*).
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed) : rng_(seed) {}
+  FeedbackExample Next(const Weights& w, double b) {
+    FeedbackExample e;
+    double score = b;
+    for (std::size_t s = 0; s < kSourceCount; ++s) {
+      e.x[s] = static_cast<float>(uniform_(rng_));
+      score += w[s] * e.x[s];
+    }
+    e.clicked = uniform_(rng_) < NormalCdf(score);
+    return e;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
+};
+
+double MaxError(const WeightPosterior& p, const Weights& w) {
+  double worst = 0;
+  for (std::size_t s = 0; s < kSourceCount; ++s)
+    worst = std::max(worst, std::fabs(p.mean[s] - w[s]));
+  return worst;
+}
+
+constexpr Weights kTruth = {0.2, 0.5, 1.5, 0.0, 0.8, 0.3};
+constexpr double kBias = -1.5;
+
+TEST(NormalTest, PdfAndCdf) {
+  EXPECT_NEAR(NormalCdf(0), 0.5, 1e-12);
+  EXPECT_NEAR(NormalCdf(1.959963984540054), 0.975, 1e-9);
+  EXPECT_NEAR(NormalPdf(0), 0.3989422804014327, 1e-12);
+}
+
+// Tolerance stated: every weight within 0.1 of the generating one after 50,000 examples.
+TEST(WeightLearnerTest, RecoversTheGeneratingWeights) {
+  LearnerOptions o;
+  o.drift_variance = 0;
+  WeightLearner learner(o);
+  Generator gen(1);
+  for (int i = 0; i < 50'000; ++i) learner.Update(gen.Next(kTruth, kBias));
+  EXPECT_LT(MaxError(learner.global(), kTruth), 0.1);
+  // The intercept is that of centred features: b* + w*·E[x], E[x] = 0.5.
+  double centred_bias = kBias;
+  for (double w : kTruth) centred_bias += 0.5 * w;
+  EXPECT_NEAR(learner.global().bias_mean, centred_bias, 0.1);
+  EXPECT_EQ(learner.version(), 50'000U);
+  EXPECT_EQ(learner.global().examples, 50'000U);
+  const FusionWeights mean = learner.Mean();
+  EXPECT_EQ(mean.w[2], learner.global().mean[2]);
+  EXPECT_EQ(mean.version, 50'000U);
+}
+
+// Stated: after the true weights switch, drift (variance 1e-4 per example) brings every weight
+// within 0.25 of the new ones in at most 10,000 examples; a stationary learner is still further
+// off than that after the same number.
+TEST(WeightLearnerTest, FollowsASwitchOfTheTrueWeights) {
+  const Weights after = {1.5, 0.2, 0.0, 0.8, 0.3, 0.5};
+  const auto examples_to_follow = [&](double drift) {
+    LearnerOptions o;
+    o.drift_variance = drift;
+    WeightLearner learner(o);
+    Generator gen(2);
+    for (int i = 0; i < 30'000; ++i) learner.Update(gen.Next(kTruth, kBias));
+    for (int i = 1; i <= 10'000; ++i) {
+      learner.Update(gen.Next(after, kBias));
+      if (MaxError(learner.global(), after) < 0.25) return i;
+    }
+    return 10'001;
+  };
+  const int with_drift = examples_to_follow(1e-4);
+  EXPECT_LE(with_drift, 10'000);
+  EXPECT_GT(examples_to_follow(0.0), with_drift);
+}
+
+TEST(WeightLearnerTest, ExplorationShrinksWithEvidence) {
+  LearnerOptions o;
+  o.drift_variance = 0;
+  WeightLearner learner(o);
+  Generator gen(3);
+  const auto spread = [&] {
+    double sum = 0;
+    double sum2 = 0;
+    constexpr int kDraws = 2000;
+    for (std::uint64_t seed = 0; seed < kDraws; ++seed) {
+      const double w = learner.Sample(seed).w[2];
+      sum += w;
+      sum2 += w * w;
+    }
+    return std::sqrt(sum2 / kDraws - (sum / kDraws) * (sum / kDraws));
+  };
+  for (int i = 0; i < 10; ++i) learner.Update(gen.Next(kTruth, kBias));
+  const double early = spread();
+  for (int i = 0; i < 20'000; ++i) learner.Update(gen.Next(kTruth, kBias));
+  const double late = spread();
+  EXPECT_GT(early, 0.3);
+  EXPECT_LT(late, early / 5);
+  EXPECT_NEAR(late, std::sqrt(learner.global().variance[2]), 0.2 * late);
+  // A sample is a function of its seed.
+  EXPECT_EQ(learner.Sample(42).w, learner.Sample(42).w);
+  EXPECT_NE(learner.Sample(42).w, learner.Sample(43).w);
+}
+
+TEST(WeightLearnerTest, MeansAndSamplesStayWithinTheBounds) {
+  LearnerOptions o;
+  o.min_weight = 0.0;
+  o.max_weight = 1.0;
+  WeightLearner learner(o);
+  Generator gen(4);
+  const Weights extreme = {-3, 3, -3, 3, -3, 3};
+  for (int i = 0; i < 5000; ++i) learner.Update(gen.Next(extreme, 0));
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    EXPECT_GE(learner.global().mean[s], 0.0);
+    EXPECT_LE(learner.global().mean[s], 1.0);
+  }
+  EXPECT_NEAR(learner.global().mean[0], 0.0, 0.05);  // pushed to the lower bound
+  EXPECT_NEAR(learner.global().mean[1], 1.0, 0.05);  // and to the upper
+  for (std::uint64_t seed = 0; seed < 100; ++seed) {
+    for (double w : learner.Sample(seed).w) {
+      EXPECT_GE(w, 0.0);
+      EXPECT_LE(w, 1.0);
+    }
+  }
+}
+
+TEST(WeightLearnerTest, SegmentsBackOffToGlobalUntilTheyHaveEvidence) {
+  LearnerOptions o;
+  o.drift_variance = 0;
+  o.segment_min_examples = 2000;
+  o.max_segments = 1;
+  WeightLearner learner(o);
+  Generator gen(5);
+  const Weights mobile = {1.5, 0.0, 0.2, 0.0, 0.0, 1.0};
+  for (int i = 0; i < 20'000; ++i) learner.Update(gen.Next(kTruth, kBias), "desktop");
+  for (int i = 0; i < 1999; ++i) learner.Update(gen.Next(mobile, kBias), "mobile");
+  // "desktop" took the one segment slot; "mobile" has none, so it is served the global weights.
+  EXPECT_EQ(learner.segments(), 1U);
+  EXPECT_EQ(learner.FindSegment("mobile"), nullptr);
+  EXPECT_EQ(learner.Mean("mobile").w, learner.Mean().w);
+
+  LearnerOptions o2 = o;
+  o2.max_segments = 8;
+  WeightLearner segmented(o2);
+  for (int i = 0; i < 20'000; ++i) segmented.Update(gen.Next(kTruth, kBias), "desktop");
+  for (int i = 0; i < 1999; ++i) segmented.Update(gen.Next(mobile, kBias), "mobile");
+  EXPECT_EQ(segmented.Mean("mobile").w, segmented.Mean().w);  // 1999 < 2000: backed off
+  for (int i = 0; i < 8000; ++i) segmented.Update(gen.Next(mobile, kBias), "mobile");
+  const WeightPosterior* m = segmented.FindSegment("mobile");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(segmented.Mean("mobile").w, m->mean);
+  EXPECT_LT(MaxError(*m, mobile), 0.25);
+  EXPECT_GT(MaxError(segmented.global(), mobile), 0.5);  // the global mixes both populations
+}
+
+TEST(WeightLearnerTest, ImportanceWeightsScaleTheStep) {
+  LearnerOptions o;
+  o.drift_variance = 0;
+  WeightLearner full(o);
+  WeightLearner half(o);
+  WeightLearner none(o);
+  // Examples of weight 0 change no belief, only the feature centre (here: towards 0).
+  FeedbackExample e;
+  e.weight = 0;
+  for (int i = 0; i < 100; ++i) {
+    for (WeightLearner* l : {&full, &half, &none}) l->Update(e);
+  }
+  EXPECT_EQ(full.global().mean, WeightLearner(o).global().mean);
+  e.x = {1, 0, 0, 0, 0, 0};
+  e.clicked = true;
+  e.weight = 1;
+  full.Update(e);
+  e.weight = 0.5;
+  half.Update(e);
+  e.weight = 0;
+  none.Update(e);
+  const double prior = o.prior_mean;
+  EXPECT_GT(full.global().mean[0], prior);
+  EXPECT_NEAR(half.global().mean[0] - prior, (full.global().mean[0] - prior) / 2, 1e-12);
+  EXPECT_EQ(none.global().mean[0], prior);
+  EXPECT_EQ(none.global().variance[0], o.prior_variance);
+  EXPECT_LT(full.global().variance[0], half.global().variance[0]);
+}
+
+}  // namespace
+}  // namespace recsd::model
