@@ -409,7 +409,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       // lists have none: they were triggered by no event.
       list.rec =
           std::to_string(entry->trigger.partition) + "-" + std::to_string(entry->trigger.offset);
-      PendingList pending{list.rec, now, list.model, list.variant, {}, kSourceCount, {}};
+      PendingList pending{list.rec, now, list.model, list.variant, {}, kSourceCount, {}, {}, -1};
       pending.items.reserve(items.size());
       pending.features.reserve(items.size() * kSourceCount);
       for (const RecommendedItem& item : items) {
@@ -417,7 +417,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
         pending.items.push_back(item.item);
         pending.features.insert(pending.features.end(), c.x.begin(), c.x.end());
       }
-      entry->state.AddPending(std::move(pending));
+      (void)entry->state.AddPending(std::move(pending));  // feedback is not learned from yet
     }
     for (const Candidate& c : candidates) slot_[c.row] = -1;
     for (const auto& [row, w] : covisit) covisit_weight_[row] = 0.0;

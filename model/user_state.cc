@@ -106,11 +106,22 @@ double UserState::CategoryAffinityAt(CategoryId category, double t) const {
   return 0.0;
 }
 
-void UserState::AddPending(PendingList list) {
+std::optional<PendingList> UserState::AddPending(PendingList list) {
+  std::optional<PendingList> dropped;
   if (pending_.size() >= options_->max_pending) {
+    dropped = std::move(pending_.front());
     pending_.erase(pending_.begin());
   }
   pending_.push_back(std::move(list));
+  return dropped;
+}
+
+std::vector<PendingList> UserState::TakePendingShownBefore(TimestampMs cutoff) {
+  std::vector<PendingList> taken;
+  std::vector<PendingList> kept;
+  for (PendingList& p : pending_) (p.shown_at < cutoff ? taken : kept).push_back(std::move(p));
+  pending_ = std::move(kept);
+  return taken;
 }
 
 std::size_t UserState::ApproxBytes() const noexcept {
@@ -121,7 +132,8 @@ std::size_t UserState::ApproxBytes() const noexcept {
   for (const RecentItem& r : recent_) bytes += StringHeapBytes(r.item.str());
   for (const PendingList& p : pending_) {
     bytes += StringHeapBytes(p.rec) + StringHeapBytes(p.variant) +
-             p.items.capacity() * sizeof(ItemId) + p.features.capacity() * sizeof(float);
+             p.items.capacity() * sizeof(ItemId) + p.features.capacity() * sizeof(float) +
+             p.clicked.capacity() * sizeof(std::uint32_t);
     for (const ItemId& i : p.items) bytes += StringHeapBytes(i.str());
   }
   return bytes;

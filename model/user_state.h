@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ struct PendingList {
   std::vector<ItemId> items;
   std::size_t feature_dim = 0;
   std::vector<float> features;
+  // Feedback so far (model/attribution.h): clicked positions, in click order, and the deepest
+  // position an impression said was shown (-1: no impression seen, so all count as shown).
+  std::vector<std::uint32_t> clicked;
+  std::int32_t max_shown = -1;
 };
 
 // Everything recsd keeps about one user. Owned by the worker that owns the user's partition: one
@@ -79,9 +84,13 @@ class UserState {
   std::span<const CategoryAffinity> categories() const noexcept { return categories_; }
   double CategoryAffinityAt(CategoryId category, double t) const;
 
-  // Keeps `list`; when max_pending lists are kept already, the oldest is dropped.
-  void AddPending(PendingList list);
+  // Keeps `list`; when max_pending lists are kept already, the oldest is dropped and returned (its
+  // feedback is final: the caller turns it into examples).
+  std::optional<PendingList> AddPending(PendingList list);
   std::span<const PendingList> pending() const noexcept { return pending_; }
+  std::span<PendingList> mutable_pending() noexcept { return pending_; }
+  // Removes and returns, oldest first, the lists shown before `cutoff`.
+  std::vector<PendingList> TakePendingShownBefore(TimestampMs cutoff);
 
   // Bytes this user occupies (object and heap), for memory accounting.
   std::size_t ApproxBytes() const noexcept;
