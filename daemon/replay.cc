@@ -59,17 +59,16 @@ std::string PathIn(const std::string& dir, const char* file) {
 // A progress bar on a terminal, a log line every 5 s otherwise.
 ReplayProgress MakeProgress() {
   const bool tty = isatty(STDERR_FILENO) == 1;
-  auto last = std::make_shared<Clock::time_point>(Clock::now());
-  auto start = std::make_shared<Clock::time_point>(Clock::now());
-  return [tty, last, start](std::uint64_t done, std::uint64_t total) {
+  return [tty, last = Clock::now(), start = Clock::now()](std::uint64_t done,
+                                                          std::uint64_t total) mutable {
     const Clock::time_point now = Clock::now();
     const bool finished = done == total;
     if (!finished &&
-        now - *last < (tty ? std::chrono::milliseconds(100) : std::chrono::seconds(5))) {
+        now - last < (tty ? std::chrono::milliseconds(100) : std::chrono::seconds(5))) {
       return;
     }
-    *last = now;
-    const double seconds = std::chrono::duration<double>(now - *start).count();
+    last = now;
+    const double seconds = std::chrono::duration<double>(now - start).count();
     const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
     const double share = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
     if (tty) {
@@ -116,8 +115,7 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
   j["unknown_items"] = unknown_items;
   j["rejected"] = rejected;
   j["user_state_bytes"] = user_state_bytes;
-  j["bytes_per_user"] =
-      users == 0 ? 0.0 : static_cast<double>(user_state_bytes) / static_cast<double>(users);
+  j["bytes_per_user"] = BytesPerUser();
   return j;
 }
 
@@ -297,9 +295,7 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
       report.hit_rate, report.ndcg, report.mrr, report.coverage, weights,
       report.only_source.empty() ? "" : " (only " + report.only_source + ")", report.wall_seconds,
       report.events_per_second, report.lists, report.unknown_items, report.rejected,
-      report.users == 0 ? 0.0
-                        : static_cast<double>(report.user_state_bytes) /
-                              static_cast<double>(report.users) / 1024.0);
+      report.BytesPerUser() / 1024.0);
   if (!options.ranks_file.empty()) {
     std::ofstream out(options.ranks_file, std::ios::binary | std::ios::trunc);
     for (const std::int32_t rank : report.ranks) out << rank << '\n';

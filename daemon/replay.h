@@ -60,6 +60,9 @@ struct ReplayReport {
   std::array<double, model::kSourceCount> weights{};
   std::vector<std::int32_t> ranks;  // per evaluated interaction: rank in the top k, or -1
 
+  double BytesPerUser() const {
+    return users == 0 ? 0.0 : static_cast<double>(user_state_bytes) / static_cast<double>(users);
+  }
   nlohmann::ordered_json ToJson() const;
 };
 

@@ -121,8 +121,6 @@ class Engine {
   // Bytes all user states hold (UserState::ApproxBytes summed; O(users)).
   std::size_t UserStateBytes() const noexcept;
   std::size_t dirty() const noexcept { return dirty_.size(); }
-  const EngineOptions& options() const noexcept { return options_; }
-  const EventTypeTable& types() const noexcept { return types_; }
   // Decayed popularity of an item at event time `now` (the `trending` score before normalisation).
   double Popularity(const ItemId& item, TimestampMs now) const;
 

@@ -156,16 +156,4 @@ FusionWeights WeightLearner::Sample(std::uint64_t seed, const std::string& segme
   return weights;
 }
 
-double WeightLearner::ClickProbability(const FeatureVector& x, const std::string& segment) const {
-  const WeightPosterior& p = For(segment);
-  const FeatureVector c = Centred(x);
-  double score = p.bias_mean;
-  double total_variance = options_.beta * options_.beta + p.bias_variance;
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
-    score += p.mean[s] * c[s];
-    total_variance += static_cast<double>(c[s]) * c[s] * p.variance[s];
-  }
-  return NormalCdf(score / std::sqrt(total_variance));
-}
-
 }  // namespace recsd::model

@@ -80,15 +80,12 @@ class WeightLearner {
   FusionWeights Mean(const std::string& segment = {}) const;
   // A Thompson sample from that posterior (deterministic for the seed), clamped to the bounds.
   FusionWeights Sample(std::uint64_t seed, const std::string& segment = {}) const;
-  // P(click) of an item with features x under the posterior mean (the predictive probit).
-  double ClickProbability(const FeatureVector& x, const std::string& segment = {}) const;
 
   const WeightPosterior& global() const noexcept { return global_; }
   // The segment's posterior, or null when it has none.
   const WeightPosterior* FindSegment(const std::string& segment) const;
   std::size_t segments() const noexcept { return segments_.size(); }
   std::uint64_t version() const noexcept { return version_; }
-  const LearnerOptions& options() const noexcept { return options_; }
 
  private:
   const WeightPosterior& For(const std::string& segment) const;
