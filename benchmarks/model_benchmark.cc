@@ -228,7 +228,8 @@ void BM_UserStateBytes(benchmark::State& state) {
       user.Observe(i, static_cast<double>(i) * 30, 1.0, catalog->item(row).id,
                    catalog->Embedding(row), catalog->item(row).category);
       if (i % 10 == 0) {
-        PendingList p{Id("0-", static_cast<std::size_t>(i)), {i}, 1, "static", {}, 6, {}, {}, -1};
+        PendingList p{
+            Id("0-", static_cast<std::size_t>(i)), {i}, 1, "static", {}, {}, 6, {}, {}, -1};
         for (std::size_t k = 0; k < 20; ++k) p.items.push_back(catalog->item(k).id);
         p.features.assign(20 * 6, 0.5F);
         user.AddPending(std::move(p));

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "model/check.h"
+#include "model/text_embedder.h"
 
 namespace recsd::model {
 namespace {
@@ -54,7 +55,22 @@ float Dot(std::span<const float> a, std::span<const float> b) {
   return dot;
 }
 
+// Thompson samples are seeded by the list id, so a list recomputed after a crash is the same.
+constexpr std::uint64_t kSampleSalt = 0x243f6a8885a308d3ULL;  // digits of pi
+
 }  // namespace
+
+std::string_view VariantName(Variant variant) noexcept {
+  switch (variant) {
+    case Variant::kLearned:
+      return "learned";
+    case Variant::kHoldout:
+      return "holdout";
+    case Variant::kStatic:
+      break;
+  }
+  return "static";
+}
 
 void SetInterestKernels(const DecayKernel& short_kernel, const DecayKernel& long_kernel,
                         EngineOptions* options) {
@@ -86,7 +102,18 @@ Engine::Engine(EngineOptions options, EventTypeTable types)
       types_(std::move(types)),
       catalog_(CatalogBuilder(options_.user.dim).Build()),
       popularity_(options_.trending_half_life, options_.trending_max_items),
-      covisit_(options_.covisit) {
+      covisit_(options_.covisit),
+      feedback_type_(EventTypeTable::kMaxTypes, false),
+      learner_(options_.learning.learner) {
+  for (EventTypeId t : options_.learning.feedback_types) {
+    RECSD_CHECK(t < feedback_type_.size(), "feedback type");
+    feedback_type_[t] = true;
+  }
+  const GuardOptions& guard = options_.learning.guard;
+  RECSD_CHECK(options_.learning.holdout_share >= 0 && options_.learning.holdout_share <= 1 &&
+                  guard.half_life_lists > 0 && guard.min_lists >= 0 && guard.z_revert > 0 &&
+                  options_.learning.attribution.window_ms >= 0,
+              "learning options");
   RECSD_CHECK(options_.short_mix.size() == options_.user.half_lives.size() &&
                   options_.long_mix.size() == options_.user.half_lives.size(),
               "interest mixes cover the components");
@@ -113,7 +140,9 @@ double Engine::ClockTime(const UserState& state, double now_s) const {
 
 ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   if (event.type == event_type::kForget) {
-    users_.erase(event.user);  // its id may stay in dirty_: Refresh skips users that are gone
+    // Its id may stay in dirty_ and expiry_: both skip users that are gone. Its pending lists go
+    // unlearned: a user who asked to be forgotten leaves no examples behind.
+    users_.erase(event.user);
     return ApplyOutcome::kForgotten;
   }
   auto [it, inserted] = users_.try_emplace(event.user, options_.user);
@@ -122,6 +151,7 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   if (position.offset <= state.last_offset()) {
     return ApplyOutcome::kDuplicate;
   }
+  Attribute(event, &state);
   const double weight = types_.Get(event.type).weight;
   if (weight == 0.0) {
     state.MarkApplied(position.offset);
@@ -152,10 +182,101 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   }
   entry.trigger = position;
   entry.trigger_ts = event.ts;
+  if (!options_.learning.segment_keys.empty()) entry.segment = SegmentOf(event);
   return row ? ApplyOutcome::kApplied : ApplyOutcome::kUnknownItem;
 }
 
+void Engine::Attribute(const Event& event, UserState* state) {
+  if (event.type == event_type::kImpression) {
+    if (event.rec && event.pos) RecordImpression(state, *event.rec, *event.pos);
+    return;
+  }
+  if (!feedback_type_[event.type] || (!event.rec && !options_.learning.attribute_by_item)) return;
+  AttributeClick(state, event.item, event.rec, event.pos, event.ts, options_.learning.attribution);
+}
+
+std::string Engine::SegmentOf(const Event& event) const {
+  std::string segment;
+  for (const std::string& key : options_.learning.segment_keys) {
+    for (const auto& [k, v] : event.ctx) {
+      if (k != key) continue;
+      if (!segment.empty()) segment += ',';
+      segment.append(k).append("=").append(v);
+      break;
+    }
+  }
+  return segment;
+}
+
+bool Engine::Holdout(const UserId& user) const {
+  // A stable hash as a fraction in [0, 1): the same users on every instance and after every
+  // restart. FNV-1a alone leaves its high bits poorly mixed for ids that differ in their last
+  // characters ("user-1", "user-2"), so MurmurHash3's 64-bit finaliser follows it.
+  std::uint64_t h = Fnv1a64(user.str());
+  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
+  h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  const double u = static_cast<double>(h >> 11) * 0x1.0p-53;
+  return u < options_.learning.holdout_share;
+}
+
+Variant Engine::VariantOf(const UserId& user) const {
+  if (!options_.learning.learn) return Variant::kStatic;
+  if (Holdout(user)) return Variant::kHoldout;
+  return guard_.reverted ? Variant::kStatic : Variant::kLearned;
+}
+
+std::size_t Engine::FinishPending(TimestampMs now) {
+  const TimestampMs cutoff{now.ms - options_.learning.attribution.window_ms};
+  std::size_t finished = 0;
+  while (!expiry_.empty() && expiry_.front().first < cutoff) {
+    auto it = users_.find(expiry_.front().second);
+    expiry_.pop_front();
+    if (it == users_.end()) continue;
+    for (const PendingList& list : it->second.state.TakePendingShownBefore(cutoff)) {
+      Finish(list);
+      ++finished;
+    }
+  }
+  return finished;
+}
+
+void Engine::Finish(const PendingList& list) {
+  Variant variant = Variant::kStatic;
+  for (Variant v : {Variant::kLearned, Variant::kHoldout}) {
+    if (list.variant == VariantName(v)) variant = v;
+  }
+  VariantCounts& c = counts_[static_cast<std::size_t>(variant)];
+  ++c.lists;
+  c.clicks += list.clicked.size();
+  if (!list.clicked.empty()) ++c.clicked_lists;
+  if (!options_.learning.learn) return;
+
+  examples_.clear();
+  ExamplesOf(list, options_.learning.attribution, &examples_);
+  for (const FeedbackExample& e : examples_) learner_.Update(e, list.segment);
+
+  const GuardOptions& g = options_.learning.guard;
+  if (variant == Variant::kStatic || !g.enabled || guard_.reverted) return;
+  const double keep = std::exp2(-1.0 / g.half_life_lists);
+  for (std::size_t i = 0; i < 2; ++i) {
+    guard_.lists[i] *= keep;
+    guard_.clicked[i] *= keep;
+  }
+  const std::size_t i = variant == Variant::kLearned ? 0 : 1;
+  guard_.lists[i] += 1;
+  if (!list.clicked.empty()) guard_.clicked[i] += 1;
+  const double n_l = guard_.lists[0];
+  const double n_h = guard_.lists[1];
+  if (n_l <= 0 || n_h <= 0) return;
+  const double p = (guard_.clicked[0] + guard_.clicked[1]) / (n_l + n_h);
+  const double se = std::sqrt(p * (1 - p) * (1 / n_l + 1 / n_h));
+  guard_.z = se > 0 ? (guard_.clicked[0] / n_l - guard_.clicked[1] / n_h) / se : 0.0;
+  if (n_l >= g.min_lists && n_h >= g.min_lists && guard_.z < -g.z_revert) guard_.reverted = true;
+}
+
 std::size_t Engine::Refresh(TimestampMs now, ListSink& sink) {
+  FinishPending(now);
   std::vector<UserId> queue;
   queue.swap(dirty_);
   std::size_t published = 0;
@@ -393,23 +514,39 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       c.x[Index(Source::kFresh)] = FreshScore(item.ts, now, fresh_half_life_ms);
     }
     NormaliseFeatures(&candidates, options_.normalisation, n);
+
+    // The weights: static for the static and holdout variants; for learned users a posterior
+    // sample seeded by the list id (published lists, with Thompson sampling) or the means.
+    const Variant variant = VariantOf(*ids[b]);
+    std::string rec;
+    if (keep_pending && entry != nullptr) {
+      // Named after its trigger, so a list repeated after a crash has the same id. On-demand
+      // lists have none: they were triggered by no event.
+      rec = std::to_string(entry->trigger.partition);
+      rec.append("-").append(std::to_string(entry->trigger.offset));
+    }
+    const std::string& segment = entry != nullptr ? entry->segment : std::string();
+    FusionWeights weights = options_.weights;
+    if (variant == Variant::kLearned) {
+      weights = options_.learning.thompson && !rec.empty()
+                    ? learner_.Sample(Fnv1a64(rec) ^ kSampleSalt, segment)
+                    : learner_.Mean(segment);
+    }
     std::vector<RecommendedItem> items =
-        Rank(candidates, options_.weights, catalog, options_.rank, [&](std::uint32_t row) {
+        Rank(candidates, weights, catalog, options_.rank, [&](std::uint32_t row) {
           return catalog.item(row).available && !std::binary_search(seen.begin(), seen.end(), row);
         });
 
     RecommendationList list;
     list.user = *ids[b];
     list.ts = now;
-    list.model = options_.weights.version;
-    list.variant = options_.variant;
+    list.model = weights.version;
+    list.variant = VariantName(variant);
     if (entry != nullptr) list.event_ts = entry->trigger_ts;
     if (keep_pending && entry != nullptr) {
-      // Named after its trigger, so a list repeated after a crash has the same id. On-demand
-      // lists have none: they were triggered by no event.
-      list.rec =
-          std::to_string(entry->trigger.partition) + "-" + std::to_string(entry->trigger.offset);
-      PendingList pending{list.rec, now, list.model, list.variant, {}, kSourceCount, {}, {}, -1};
+      list.rec = std::move(rec);
+      PendingList pending{list.rec, now,          list.model, list.variant, segment,
+                          {},       kSourceCount, {},         {},           -1};
       pending.items.reserve(items.size());
       pending.features.reserve(items.size() * kSourceCount);
       for (const RecommendedItem& item : items) {
@@ -417,7 +554,11 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
         pending.items.push_back(item.item);
         pending.features.insert(pending.features.end(), c.x.begin(), c.x.end());
       }
-      (void)entry->state.AddPending(std::move(pending));  // feedback is not learned from yet
+      // A list pushed out by newer ones is as final as an expired one.
+      if (std::optional<PendingList> dropped = entry->state.AddPending(std::move(pending))) {
+        Finish(*dropped);
+      }
+      expiry_.emplace_back(now, *ids[b]);
     }
     for (const Candidate& c : candidates) slot_[c.row] = -1;
     for (const auto& [row, w] : covisit) covisit_weight_[row] = 0.0;

@@ -3,17 +3,20 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "model/attribution.h"
 #include "model/catalog.h"
 #include "model/covisit.h"
 #include "model/decay.h"
 #include "model/event.h"
 #include "model/fusion.h"
 #include "model/ids.h"
+#include "model/learner.h"
 #include "model/popularity.h"
 #include "model/recommendation.h"
 #include "model/retrieval.h"
@@ -25,6 +28,58 @@ namespace recsd::model {
 enum class InterestClock : std::uint8_t {
   kEventTime,  // clock units are seconds of event time
   kActivity,   // every event of a user advances that user's clock by 1: decay per event
+};
+
+// Which weights ranked a list: the static defaults (learning off, or reverted by the guard), the
+// learned ones, or the static defaults for a holdout user while learning is on.
+enum class Variant : std::uint8_t { kStatic, kLearned, kHoldout };
+inline constexpr std::size_t kVariantCount = 3;
+std::string_view VariantName(Variant variant) noexcept;  // "static", "learned", "holdout"
+
+// The guard that reverts to the static weights when the learned ones do worse than the holdout's.
+// It compares the share of lists with a click, learned against holdout, over exponentially
+// decayed counts (a window of about `half_life_lists` finished lists), with a two-proportion z
+// test; it reverts when both variants have at least `min_lists` (decayed) and z < −z_revert.
+// The revert lasts until restart: an operator looks first.
+struct GuardOptions {
+  bool enabled = true;
+  double half_life_lists = 20'000;
+  double min_lists = 2'000;
+  double z_revert = 3.0;
+};
+
+// The closed loop of ARCHITECTURE.md, "Online weight learning": feedback on published lists is
+// attributed to them (model/attribution.h); a finished list (replaced by newer ones or older than
+// the attribution window) yields examples for the learner (model/learner.h); the learned weights
+// rank the lists of every user outside the holdout.
+struct LearningOptions {
+  bool learn = false;    // off: the static weights rank every list, nothing is learned
+  bool thompson = true;  // rank each published list with a posterior sample (exploration)
+  LearnerOptions learner;
+  AttributionOptions attribution;
+  // Event types that are positive feedback (a click on a list when they name its `rec` or, with
+  // attribute_by_item, hit an item of a pending list within the window).
+  std::vector<EventTypeId> feedback_types = {event_type::kClick};
+  bool attribute_by_item = true;
+  // ctx keys whose values name the learner's segment (e.g. "device"); empty = global only.
+  std::vector<std::string> segment_keys;
+  // Share of users (by a stable hash of the user id) served the static weights while learning.
+  double holdout_share = 0.1;
+  GuardOptions guard;
+};
+
+// Finished lists and their clicks, per variant.
+struct VariantCounts {
+  std::uint64_t lists = 0;
+  std::uint64_t clicked_lists = 0;  // lists with at least one click
+  std::uint64_t clicks = 0;
+};
+
+struct GuardState {
+  bool reverted = false;
+  double z = 0;                   // latest z of learned against holdout (> 0: learned does better)
+  std::array<double, 2> lists{};  // decayed counts: learned, holdout
+  std::array<double, 2> clicked{};
 };
 
 // Everything that shapes an Engine. Times of the global statistics are in seconds of event time;
@@ -57,9 +112,9 @@ struct EngineOptions {
   std::array<bool, kSourceCount> offer{true, true, true, true, true, true};
   Normalisation normalisation =
       Normalisation::kReciprocalRank;  // of each source's scores, per list
-  FusionWeights weights;  // static weights (the learner of the next layer plugs in here)
+  FusionWeights weights;               // static weights: the defaults, and the holdout's
   RankOptions rank;
-  std::string variant = "static";
+  LearningOptions learning;
 };
 
 // Makes the user's interest components the union of the two kernels' components, and the
@@ -87,7 +142,7 @@ enum class ApplyOutcome : std::uint8_t {
   kUnknownItem,  // applied, but the item is not in the catalog: no interest direction from it
   kNoInterest,   // a type with no interest weight (impression): only the offset is recorded
   kDuplicate,    // at or below the user's last applied offset: nothing changed
-  kForgotten,    // `forget`: the user's state is erased
+  kForgotten,    // `forget`: the user's state is erased (pending lists too, unlearned)
 };
 
 // The transport-agnostic core: applies events to user state and global statistics, refreshes
@@ -108,9 +163,14 @@ class Engine {
 
   ApplyOutcome Apply(const Event& event, EventPosition position);
 
-  // Refreshes every dirty user as of event time `now` (oldest dirty first) and publishes one
-  // list each. Returns how many lists were published.
+  // Finishes the pending lists whose attribution window has passed at event time `now` (learns
+  // from them), then refreshes every dirty user (oldest dirty first) and publishes one list each.
+  // Returns how many lists were published.
   std::size_t Refresh(TimestampMs now, ListSink& sink);
+
+  // Finishes every pending list shown before `now` minus the attribution window (Refresh does
+  // this; a replay's end passes a time past them all). Returns how many.
+  std::size_t FinishPending(TimestampMs now);
 
   // A list for `user` as of `now` without marking anything (cold users get trending and
   // category). It has no `rec` and is not kept pending.
@@ -124,6 +184,16 @@ class Engine {
   // Decayed popularity of an item at event time `now` (the `trending` score before normalisation).
   double Popularity(const ItemId& item, TimestampMs now) const;
 
+  // Which variant serves `user` now, and the weights a list for it would be ranked with (posterior
+  // means for learned users: no exploration).
+  Variant VariantOf(const UserId& user) const;
+  const WeightLearner& learner() const noexcept { return learner_; }
+  const VariantCounts& counts(Variant variant) const noexcept {
+    return counts_[static_cast<std::size_t>(variant)];
+  }
+  const GuardState& guard() const noexcept { return guard_; }
+  const EngineOptions& options() const noexcept { return options_; }
+
  private:
   struct UserEntry {
     explicit UserEntry(const UserStateOptions& options) : state(options) {}
@@ -131,6 +201,7 @@ class Engine {
     bool dirty = false;
     EventPosition trigger;  // the event that made the user dirty
     TimestampMs trigger_ts;
+    std::string segment;  // learner segment of the trigger event (configured ctx keys)
   };
   // Global candidate lists as of `computed_at`, rows of the current catalog.
   struct GlobalLists {
@@ -143,6 +214,11 @@ class Engine {
   };
 
   double ClockTime(const UserState& state, double now_s) const;
+  bool Holdout(const UserId& user) const;
+  std::string SegmentOf(const Event& event) const;
+  void Attribute(const Event& event, UserState* state);
+  // A list's feedback is final: count it, learn from it, update the guard.
+  void Finish(const PendingList& list);
   void RefreshGlobalLists(double now_s);
   // Ranks for the users (entries may be null: a cold user with no state).
   // keep_pending: remember each list with its feature vectors for attribution (published lists).
@@ -160,6 +236,15 @@ class Engine {
   std::uint64_t events_since_global_ = 0;
   std::vector<std::int32_t> slot_;      // per catalog row, scratch of RankBatch (-1 between uses)
   std::vector<double> covisit_weight_;  // per catalog row, scratch of RankBatch (0 between uses)
+
+  std::vector<bool> feedback_type_;  // by EventTypeId: positive feedback
+  WeightLearner learner_;
+  std::array<VariantCounts, kVariantCount> counts_{};
+  GuardState guard_;
+  // Published lists in the order shown, for expiry; an entry whose list was replaced already
+  // finds nothing. Holds at most the lists of one attribution window.
+  std::deque<std::pair<TimestampMs, UserId>> expiry_;
+  std::vector<FeedbackExample> examples_;  // scratch of Finish
 };
 
 }  // namespace recsd::model

@@ -131,7 +131,7 @@ std::size_t UserState::ApproxBytes() const noexcept {
                       pending_.capacity() * sizeof(PendingList);
   for (const RecentItem& r : recent_) bytes += StringHeapBytes(r.item.str());
   for (const PendingList& p : pending_) {
-    bytes += StringHeapBytes(p.rec) + StringHeapBytes(p.variant) +
+    bytes += StringHeapBytes(p.rec) + StringHeapBytes(p.variant) + StringHeapBytes(p.segment) +
              p.items.capacity() * sizeof(ItemId) + p.features.capacity() * sizeof(float) +
              p.clicked.capacity() * sizeof(std::uint32_t);
     for (const ItemId& i : p.items) bytes += StringHeapBytes(i.str());

@@ -42,6 +42,7 @@ struct PendingList {
   TimestampMs shown_at;
   std::uint64_t model = 0;
   std::string variant;
+  std::string segment;  // the learner segment it was ranked for (empty: global)
   std::vector<ItemId> items;
   std::size_t feature_dim = 0;
   std::vector<float> features;

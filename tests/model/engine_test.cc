@@ -294,5 +294,254 @@ TEST(EngineTest, InterestKernelsShareComponents) {
             static_cast<long>(o.short_mix.size() - 1));
 }
 
+// --- Online weight learning -------------------------------------------------------------------
+
+constexpr std::int64_t kMinute = 60'000;
+
+EngineOptions LearningOptions(double holdout_share = 0.0) {
+  EngineOptions o = Options();
+  o.learning.learn = true;
+  o.learning.holdout_share = holdout_share;
+  return o;
+}
+
+Event Click(const std::string& user, const RecommendationList& list, std::uint32_t pos,
+            std::int64_t ts_ms) {
+  Event e = Ev(user, list.items.at(pos).item.str(), ts_ms, event_type::kClick);
+  e.rec = list.rec;
+  e.pos = pos;
+  return e;
+}
+
+// 24 items with distinct ages (i23 the newest) in four embedding clusters.
+std::shared_ptr<const Catalog> AgedCatalog() {
+  CatalogBuilder b(kDim);
+  for (int i = 0; i < 24; ++i) {
+    ItemRecord r;
+    r.item = ItemId("i" + std::to_string(i));
+    r.emb = {0.1F, 0.1F, 0.1F, 0.1F};
+    r.emb[static_cast<std::size_t>(i % 4)] = 1;
+    r.cat = std::string(1, static_cast<char>('a' + i % 4));
+    r.ts = {static_cast<std::int64_t>(i) * kHour};
+    b.Upsert(r);
+  }
+  return b.Build();
+}
+
+TEST(EngineLearningTest, ClicksOnFreshItemsTeachTheFreshWeight) {
+  EngineOptions o = LearningOptions();
+  o.normalisation = Normalisation::kRank;  // ranks spread x over [0, 1] in a small catalog
+  o.candidates_per_source = 24;
+  o.weights.w = {1, 1, 1, 1, 1, 1};
+  Engine engine(o, EventTypeTable());
+  engine.SetCatalog(AgedCatalog());
+  Collect sink;
+  std::int64_t offset = 0;
+  std::int64_t now = 1000 * kHour;
+  std::vector<bool> freshest_first;  // per list: is the newest item of the list at the top?
+  for (int u = 0; u < 600; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    engine.Apply(Ev(user, "i" + std::to_string(u % 20), now), {0, offset++});
+    sink.lists.clear();
+    engine.Refresh({now}, sink);  // the previous user's list after their click, then this one's
+    ASSERT_FALSE(sink.lists.empty());
+    const RecommendationList list = sink.lists.back();
+    ASSERT_EQ(list.user, UserId(user));
+    ASSERT_EQ(list.variant, "learned");
+    // The user clicks the newest item of the list, wherever it is.
+    const PendingList& pending = engine.FindUser(UserId(user))->pending().back();
+    std::uint32_t newest = 0;
+    for (std::uint32_t p = 1; p < pending.items.size(); ++p) {
+      if (pending.features[p * kSourceCount + 5] > pending.features[newest * kSourceCount + 5])
+        newest = p;
+    }
+    freshest_first.push_back(newest == 0);
+    engine.Apply(Click(user, list, newest, now + 1), {0, offset++});
+    now += kMinute;  // lists finish 30 minutes later
+  }
+  engine.FinishPending({now + kHour});
+  const FusionWeights w = engine.learner().Mean();
+  for (std::size_t s = 0; s < kSourceCount - 1; ++s) EXPECT_GT(w.w[5], w.w[s] + 0.5) << s;
+  const auto share = [&](std::size_t from, std::size_t to) {
+    return static_cast<double>(std::count(freshest_first.begin() + static_cast<long>(from),
+                                          freshest_first.begin() + static_cast<long>(to), true)) /
+           static_cast<double>(to - from);
+  };
+  EXPECT_LT(share(0, 100), 0.6);
+  EXPECT_GT(share(500, 600), 0.9);
+  const VariantCounts& c = engine.counts(Variant::kLearned);
+  EXPECT_EQ(c.clicks, 600U);  // every click was attributed
+  EXPECT_EQ(c.lists, 1199U);  // a list after each view and click, but the last click's
+  EXPECT_EQ(c.clicked_lists, 600U);
+  EXPECT_GT(engine.learner().version(), 1200U);  // each finished list gave examples
+}
+
+TEST(EngineLearningTest, ListsCarryTheWeightsVersionAndAreReproducible) {
+  const auto run = [] {
+    Fixture f(LearningOptions());
+    std::int64_t offset = 0;
+    for (int round = 0; round < 40; ++round) {
+      const std::string user = "u" + std::to_string(round % 7);
+      f.engine.Apply(Ev(user, "i" + std::to_string(round % 8), round * kMinute), {0, offset++});
+      f.engine.Refresh({round * kMinute}, f.sink);
+      const RecommendationList& list = f.sink.lists.back();
+      if (round % 3 == 0 && !list.items.empty()) {
+        f.engine.Apply(Click(user, list, 0, round * kMinute + 1), {0, offset++});
+      }
+    }
+    return f.sink.lists;
+  };
+  const std::vector<RecommendationList> a = run();
+  EXPECT_EQ(a, run());  // Thompson samples are seeded by the list id
+  EXPECT_EQ(a.front().model, 0U);
+  EXPECT_GT(a.back().model, 0U);  // lists finished by then (pushed out by newer ones)
+}
+
+TEST(EngineLearningTest, HoldoutIsAStableShareOfUsers) {
+  Fixture f(LearningOptions(0.3));
+  Fixture g(LearningOptions(0.3));
+  int holdout = 0;
+  for (int u = 0; u < 2000; ++u) {
+    const UserId user("user-" + std::to_string(u));
+    const Variant v = f.engine.VariantOf(user);
+    EXPECT_EQ(v, g.engine.VariantOf(user));
+    EXPECT_NE(v, Variant::kStatic);
+    holdout += v == Variant::kHoldout ? 1 : 0;
+  }
+  EXPECT_NEAR(holdout / 2000.0, 0.3, 0.04);
+  Fixture off;  // learning off: everyone is served the static weights
+  EXPECT_EQ(off.engine.VariantOf(UserId("user-1")), Variant::kStatic);
+}
+
+TEST(EngineLearningTest, GuardRevertsWhenLearnedDoesWorseThanHoldout) {
+  EngineOptions o = LearningOptions(0.5);
+  o.learning.guard.min_lists = 30;
+  o.learning.guard.z_revert = 3;
+  Fixture f(o);
+  std::int64_t offset = 0;
+  std::int64_t now = kHour;
+  const std::vector<RecommendationList>& lists = f.sink.lists;
+  for (int u = 0; u < 400 && !f.engine.guard().reverted; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    f.engine.Apply(Ev(user, "i" + std::to_string(u % 8), now), {0, offset++});
+    f.engine.Refresh({now}, f.sink);
+    // Holdout users click their top item; learned users never click.
+    if (lists.back().variant == "holdout" && !lists.back().items.empty()) {
+      f.engine.Apply(Click(user, lists.back(), 0, now + 1), {0, offset++});
+    }
+    now += 40 * kMinute;  // every earlier list has expired at the next refresh
+  }
+  ASSERT_TRUE(f.engine.guard().reverted);
+  EXPECT_LT(f.engine.guard().z, -3);
+  EXPECT_GE(f.engine.counts(Variant::kLearned).lists, 30U);
+  EXPECT_EQ(f.engine.counts(Variant::kLearned).clicks, 0U);
+  // Users outside the holdout are served the static weights from now on.
+  int learned = 0;
+  for (int u = 0; u < 50; ++u) {
+    const Variant v = f.engine.VariantOf(UserId("n" + std::to_string(u)));
+    EXPECT_NE(v, Variant::kLearned);
+    learned += v == Variant::kStatic ? 1 : 0;
+  }
+  EXPECT_GT(learned, 0);
+  f.engine.Apply(Ev("n0", "i1", now), {0, offset++});
+  f.engine.Refresh({now}, f.sink);
+  EXPECT_NE(lists.back().variant, "learned");
+}
+
+TEST(EngineLearningTest, GuardKeepsLearnedWeightsThatDoAsWell) {
+  EngineOptions o = LearningOptions(0.5);
+  o.learning.guard.min_lists = 30;
+  Fixture f(o);
+  std::int64_t offset = 0;
+  std::int64_t now = kHour;
+  for (int u = 0; u < 400; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    f.engine.Apply(Ev(user, "i" + std::to_string(u % 8), now), {0, offset++});
+    f.engine.Refresh({now}, f.sink);
+    if (u % 2 == 0 && !f.sink.lists.back().items.empty()) {  // everyone clicks half the time
+      f.engine.Apply(Click(user, f.sink.lists.back(), 1, now + 1), {0, offset++});
+    }
+    now += 40 * kMinute;
+  }
+  EXPECT_FALSE(f.engine.guard().reverted);
+  EXPECT_GT(f.engine.counts(Variant::kHoldout).lists, 100U);
+  EXPECT_GT(f.engine.counts(Variant::kLearned).lists, 100U);
+}
+
+TEST(EngineLearningTest, ImpressionsLimitNegativesToShownPositions) {
+  const auto examples_after = [](bool impression) {
+    Fixture f(LearningOptions());
+    f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+    f.engine.Refresh({kHour}, f.sink);
+    EXPECT_EQ(f.sink.lists.at(0).items.size(), 5U);
+    if (impression) {
+      Event e = Ev("u", f.sink.lists[0].items[1].item.str(), kHour + 1, event_type::kImpression);
+      e.rec = f.sink.lists[0].rec;
+      e.pos = 1;
+      EXPECT_EQ(f.engine.Apply(e, {0, 2}), ApplyOutcome::kNoInterest);
+    }
+    EXPECT_EQ(f.engine.FinishPending({kHour + 29 * kMinute}), 0U);  // still inside the window
+    EXPECT_EQ(f.engine.FinishPending({kHour + 31 * kMinute}), 1U);
+    return f.engine.learner().global().examples;
+  };
+  EXPECT_EQ(examples_after(false), 5U);  // examine_k negatives
+  EXPECT_EQ(examples_after(true), 2U);   // positions 0 and 1 were shown
+}
+
+TEST(EngineLearningTest, ClicksWithoutRecFindTheirListByItemUnlessTurnedOff) {
+  for (bool by_item : {true, false}) {
+    EngineOptions o = LearningOptions();
+    o.learning.attribute_by_item = by_item;
+    Fixture f(o);
+    f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+    f.engine.Refresh({kHour}, f.sink);
+    const std::string item = f.sink.lists.at(0).items.at(2).item.str();
+    f.engine.Apply(Ev("u", item, kHour + 1, event_type::kClick), {0, 2});
+    f.engine.Apply(Ev("u", item, kHour + 2, event_type::kView), {0, 3});  // not feedback
+    f.engine.FinishPending({10 * kHour});
+    EXPECT_EQ(f.engine.counts(Variant::kLearned).clicks, by_item ? 1U : 0U);
+  }
+}
+
+TEST(EngineLearningTest, ForgottenUsersLeaveNoExamples) {
+  Fixture f(LearningOptions());
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Refresh({kHour}, f.sink);
+  f.engine.Apply(Click("u", f.sink.lists.at(0), 0, kHour + 1), {0, 2});
+  Event forget = Ev("u", "", kHour + 2, event_type::kForget);
+  f.engine.Apply(forget, {0, 3});
+  EXPECT_EQ(f.engine.FinishPending({10 * kHour}), 0U);
+  EXPECT_EQ(f.engine.learner().global().examples, 0U);
+  EXPECT_EQ(f.engine.counts(Variant::kLearned).lists, 0U);
+}
+
+TEST(EngineLearningTest, ContextKeysNameTheLearnersSegment) {
+  EngineOptions o = LearningOptions();
+  o.learning.segment_keys = {"device", "country"};
+  Fixture f(o);
+  Event e = Ev("u", "i0", kHour);
+  e.ctx = {{"country", "nl"}, {"page", "home"}, {"device", "tv"}};
+  f.engine.Apply(e, {0, 1});
+  f.engine.Refresh({kHour}, f.sink);
+  ASSERT_EQ(f.engine.FindUser(UserId("u"))->pending().size(), 1U);
+  EXPECT_EQ(f.engine.FindUser(UserId("u"))->pending()[0].segment, "device=tv,country=nl");
+  f.engine.FinishPending({10 * kHour});
+  const WeightPosterior* segment = f.engine.learner().FindSegment("device=tv,country=nl");
+  ASSERT_NE(segment, nullptr);
+  EXPECT_EQ(segment->examples, f.engine.learner().global().examples);
+  EXPECT_GT(segment->examples, 0U);
+}
+
+TEST(EngineLearningTest, LearningOffLearnsNothingButCountsClicks) {
+  Fixture f;  // learning off
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Refresh({kHour}, f.sink);
+  f.engine.Apply(Click("u", f.sink.lists.at(0), 0, kHour + 1), {0, 2});
+  f.engine.FinishPending({10 * kHour});
+  EXPECT_EQ(f.engine.counts(Variant::kStatic).clicks, 1U);
+  EXPECT_EQ(f.engine.counts(Variant::kStatic).lists, 1U);  // the list after the click is pending
+  EXPECT_EQ(f.engine.learner().version(), 0U);
+}
+
 }  // namespace
 }  // namespace recsd::model
