@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -106,7 +107,8 @@ int RunCli(int argc, char** argv) {
       ->add_option("--data", replay_opts.data_dir,
                    "MovieLens directory (ratings.csv, movies.csv, tags.csv)")
       ->capture_default_str();
-  replay->add_option("--events", replay_opts.events, "Events: ratings.csv, or v1 event records");
+  replay->add_option("--events", replay_opts.events,
+                     "Events: ratings.csv, or v1 event records; with --simulate, how many");
   replay->add_option("--items", replay_opts.items, "Items: movies.csv, or v1 item records");
   replay->add_option("--tags", replay_opts.tags, "MovieLens tags.csv (item text)");
   replay->add_option("--k", replay_opts.k, "List positions evaluated")
@@ -121,6 +123,23 @@ int RunCli(int argc, char** argv) {
                      "Write the report as JSON to FILE (- for stdout)");
   replay->add_option("--ranks-file", replay_opts.ranks_file,
                      "Write each evaluated interaction's rank (-1 = miss) to FILE, one per line");
+  replay
+      ->add_option("--learn", replay_opts.learn,
+                   "Learn the fusion weights from the simulated clicks: on or off (default: "
+                   "learning.enabled; --only-source implies off)")
+      ->check(CLI::IsMember({"on", "off"}));
+  replay
+      ->add_option("--simulate", replay_opts.simulate,
+                   "Instead of files, a simulated environment with known click weights that "
+                   "switch (drift); --events N then counts its interest events (default 40000)")
+      ->check(CLI::IsMember({"drift"}));
+  replay->add_option("--seed", replay_opts.seed, "Seed of the simulated environment")
+      ->capture_default_str();
+  replay
+      ->add_option("--trajectory-every", replay_opts.trajectory_every,
+                   "Events between two points of the report's weight_trajectory (0: events/50)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 
   struct Planned {
     const char* name;

@@ -85,6 +85,28 @@ const std::vector<KeySpec>& Schema() {
       {"fusion.weights.trending", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.category", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.fresh", Type::kFloat, "0.1", 0, 1000},
+      {"learning.enabled", Type::kBool, "true"},
+      {"learning.feedback_types", Type::kString, "click"},
+      {"learning.attribution_window", Type::kDuration, "30m"},
+      {"learning.pending_lists", Type::kInt, "4", 1, 64},
+      {"learning.examine_k", Type::kInt, "5", 1, 1000},
+      {"learning.propensity_power", Type::kFloat, "0", 0, 10},
+      {"learning.max_propensity_weight", Type::kFloat, "10", 1, 1000},
+      {"learning.exploration", Type::kFloat, "1", 0, 10},
+      {"learning.prior_variance", Type::kFloat, "1", 0, 1000},
+      {"learning.bias_prior_mean", Type::kFloat, "-1.5", -100, 100},
+      {"learning.beta", Type::kFloat, "1", 0, 1000},
+      {"learning.drift_variance", Type::kFloat, "1e-05", 0, 1},
+      {"learning.min_weight", Type::kFloat, "0", 0, 1000},
+      {"learning.max_weight", Type::kFloat, "10", 0, 1000},
+      {"learning.segment_keys", Type::kString, ""},
+      {"learning.segment_min_examples", Type::kInt, "1000", 0, 1'000'000'000},
+      {"learning.max_segments", Type::kInt, "1024", 0, 1'000'000},
+      {"learning.holdout_share", Type::kFloat, "0.1", 0, 1},
+      {"learning.guard", Type::kBool, "true"},
+      {"learning.guard_window", Type::kInt, "20000", 1, 1'000'000'000},
+      {"learning.guard_min_lists", Type::kInt, "2000", 0, 1'000'000'000},
+      {"learning.guard_z", Type::kFloat, "3", 0, 100},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -402,10 +424,71 @@ class Loader {
       Problem("events.weights", "",
               "more than " + std::to_string(EventTypeTable::kMaxTypes) + " event types");
     }
+    BuildLearning();
     CheckKafka();
   }
 
  private:
+  void BuildLearning() {
+    const Settings& st = out_->settings;
+    Config::Learning& l = out_->config.learning;
+    const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
+    const auto problem = [&](const char* key, const std::string& message) {
+      Problem(key, st.at(key).origin, message);
+    };
+    l.enabled = get("learning.enabled") == "true";
+    l.guard = get("learning.guard") == "true";
+    l.feedback_types = SplitList(get("learning.feedback_types"));
+    for (const std::string& name : l.feedback_types) {
+      if (!out_->config.event_types.Find(name)) {
+        problem("learning.feedback_types", "\"" + name + "\" is not an event type");
+      }
+    }
+    l.segment_keys = SplitList(get("learning.segment_keys"));
+    ParseDuration(get("learning.attribution_window"), &l.attribution_window);
+    for (auto [key, field] : {std::pair{"learning.pending_lists", &l.pending_lists},
+                              std::pair{"learning.examine_k", &l.examine_k},
+                              std::pair{"learning.segment_min_examples", &l.segment_min_examples},
+                              std::pair{"learning.max_segments", &l.max_segments},
+                              std::pair{"learning.guard_window", &l.guard_window},
+                              std::pair{"learning.guard_min_lists", &l.guard_min_lists}}) {
+      *field = std::stoull(get(key));
+    }
+    for (auto [key, field] : {std::pair{"learning.propensity_power", &l.propensity_power},
+                              std::pair{"learning.max_propensity_weight", &l.max_propensity_weight},
+                              std::pair{"learning.prior_variance", &l.prior_variance},
+                              std::pair{"learning.bias_prior_mean", &l.bias_prior_mean},
+                              std::pair{"learning.beta", &l.beta},
+                              std::pair{"learning.drift_variance", &l.drift_variance},
+                              std::pair{"learning.min_weight", &l.min_weight},
+                              std::pair{"learning.max_weight", &l.max_weight},
+                              std::pair{"learning.holdout_share", &l.holdout_share},
+                              std::pair{"learning.guard_z", &l.guard_z},
+                              std::pair{"learning.exploration", &l.exploration}}) {
+      *field = std::stod(get(key));
+    }
+    for (const char* key : {"learning.prior_variance", "learning.beta", "learning.guard_z"}) {
+      if (std::stod(get(key)) <= 0) problem(key, "must be greater than 0");
+    }
+    if (l.min_weight > l.max_weight) {
+      problem("learning.min_weight", "is above learning.max_weight");
+    }
+  }
+
+  // "a, b,c" → {"a", "b", "c"}; empty parts are dropped.
+  static std::vector<std::string> SplitList(std::string_view text) {
+    std::vector<std::string> parts;
+    while (!text.empty()) {
+      const std::size_t comma = text.find(',');
+      std::string_view part = text.substr(0, comma);
+      text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+      while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+      while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+      if (!part.empty()) parts.emplace_back(part);
+    }
+    return parts;
+  }
+
   void Problem(std::string key, std::string origin, std::string message) {
     out_->problems.push_back({std::move(key), std::move(origin), std::move(message)});
   }

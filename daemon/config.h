@@ -78,6 +78,32 @@ struct Config {
     std::map<std::string, double> weights;  // by source name (emb_short, ..., fresh)
   } fusion;
 
+  // The online learning of the fusion weights (model/engine.h, LearningOptions).
+  struct Learning {
+    bool enabled = false;
+    std::vector<std::string> feedback_types;  // event type names that are positive feedback
+    Milliseconds attribution_window{0};
+    std::size_t pending_lists = 0;
+    std::size_t examine_k = 0;
+    double propensity_power = 0;
+    double max_propensity_weight = 0;
+    double exploration = 0;
+    double prior_variance = 0;
+    double bias_prior_mean = 0;
+    double beta = 0;
+    double drift_variance = 0;
+    double min_weight = 0;
+    double max_weight = 0;
+    std::vector<std::string> segment_keys;  // ctx keys
+    std::size_t segment_min_examples = 0;
+    std::size_t max_segments = 0;
+    double holdout_share = 0;
+    bool guard = false;
+    std::size_t guard_window = 0;  // lists (the half-life of the guard's decayed counts)
+    std::size_t guard_min_lists = 0;
+    double guard_z = 0;
+  } learning;
+
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types
 };
 

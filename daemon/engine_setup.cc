@@ -57,6 +57,36 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
       o.weights.w[static_cast<std::size_t>(*source)] = w;
     }
   }
+
+  const Config::Learning& l = config.learning;
+  model::LearningOptions& learning = o.learning;
+  learning.learn = l.enabled;
+  learning.exploration = l.exploration;
+  learning.feedback_types.clear();
+  for (const std::string& name : l.feedback_types) {
+    if (const auto type = config.event_types.Find(name)) learning.feedback_types.push_back(*type);
+  }
+  learning.segment_keys = l.segment_keys;
+  learning.attribution.window_ms = l.attribution_window.count();
+  learning.attribution.examine_k = l.examine_k;
+  learning.attribution.propensity_power = l.propensity_power;
+  learning.attribution.max_propensity_weight = l.max_propensity_weight;
+  o.user.max_pending = l.pending_lists;
+  model::LearnerOptions& learner = learning.learner;
+  learner.prior_mean = o.weights.w;  // learning starts from the static weights
+  learner.prior_variance = l.prior_variance;
+  learner.bias_prior_mean = l.bias_prior_mean;
+  learner.beta = l.beta;
+  learner.drift_variance = l.drift_variance;
+  learner.min_weight = l.min_weight;
+  learner.max_weight = l.max_weight;
+  learner.segment_min_examples = l.segment_min_examples;
+  learner.max_segments = l.max_segments;
+  learning.holdout_share = l.holdout_share;
+  learning.guard.enabled = l.guard;
+  learning.guard.half_life_lists = static_cast<double>(l.guard_window);
+  learning.guard.min_lists = static_cast<double>(l.guard_min_lists);
+  learning.guard.z_revert = l.guard_z;
   return o;
 }
 

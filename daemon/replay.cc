@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -17,6 +19,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/engine_setup.h"
+#include "daemon/simulate.h"
 #include "model/evaluation.h"
 
 namespace recsd::daemon {
@@ -24,22 +27,29 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A user's current list as shown: its id and top k.
+struct ShownList {
+  std::string rec;
+  std::vector<ItemId> items;
+};
+
 // Keeps every user's latest list (its top k) and counts what was served.
 class ListKeeper final : public model::ListSink {
  public:
   explicit ListKeeper(model::PrequentialEvaluator* evaluator) : evaluator_(evaluator) {}
 
   void Publish(RecommendationList list) override {
-    std::vector<ItemId>& items = lists_[list.user];
-    items.clear();
+    ShownList& shown = lists_[list.user];
+    shown.rec = std::move(list.rec);
+    shown.items.clear();
     for (std::size_t i = 0; i < std::min(evaluator_->k(), list.items.size()); ++i) {
-      items.push_back(std::move(list.items[i].item));
+      shown.items.push_back(std::move(list.items[i].item));
     }
-    evaluator_->Served(items);
+    evaluator_->Served(shown.items);
     ++published_;
   }
 
-  const std::vector<ItemId>* Find(const UserId& user) const {
+  const ShownList* Find(const UserId& user) const {
     auto it = lists_.find(user);
     return it == lists_.end() ? nullptr : &it->second;
   }
@@ -48,7 +58,7 @@ class ListKeeper final : public model::ListSink {
 
  private:
   model::PrequentialEvaluator* evaluator_;
-  std::unordered_map<UserId, std::vector<ItemId>> lists_;
+  std::unordered_map<UserId, ShownList> lists_;
   std::uint64_t published_ = 0;
 };
 
@@ -87,6 +97,34 @@ ReplayProgress MakeProgress() {
   };
 }
 
+std::string Ctr(const model::VariantCounts& c) {
+  return c.lists == 0
+             ? std::string("-")
+             : fmt::format("{:.4f}", static_cast<double>(c.clicks) / static_cast<double>(c.lists));
+}
+
+// One line on clicks and learning: "learning on: ...", or the click rate of the static lists.
+std::string FeedbackSummary(const ReplayReport& r) {
+  const auto& learned = r.feedback[static_cast<std::size_t>(model::Variant::kLearned)];
+  const auto& holdout = r.feedback[static_cast<std::size_t>(model::Variant::kHoldout)];
+  if (!r.learn) {
+    return fmt::format("learning off: {} clicks, ctr {:.4f}", r.clicks, r.ctr);
+  }
+  std::string weights;
+  if (!r.weight_trajectory.empty()) {
+    const WeightPoint& last = r.weight_trajectory.back();
+    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+      weights += fmt::format("{}{}={:.3f}", s == 0 ? "" : ",",
+                             model::SourceName(static_cast<model::Source>(s)), last.weights[s]);
+    }
+  }
+  return fmt::format(
+      "learning on: {} clicks, ctr {:.4f} (learned {} over {} lists, holdout {} over {}); guard "
+      "{} (z {:.2f})\n  learned weights {}",
+      r.clicks, r.ctr, Ctr(learned), learned.lists, Ctr(holdout), holdout.lists,
+      r.guard.reverted ? "REVERTED to the static weights" : "ok", r.guard.z, weights);
+}
+
 }  // namespace
 
 nlohmann::ordered_json ReplayReport::ToJson() const {
@@ -116,12 +154,59 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
   j["rejected"] = rejected;
   j["user_state_bytes"] = user_state_bytes;
   j["bytes_per_user"] = BytesPerUser();
+  j["learn"] = learn;
+  j["clicks"] = clicks;
+  j["ctr"] = ctr;
+  const auto rate = [](const model::VariantCounts& c) {
+    return c.lists == 0 ? nlohmann::ordered_json()
+                        : nlohmann::ordered_json(static_cast<double>(c.clicks) /
+                                                 static_cast<double>(c.lists));
+  };
+  j["ctr_learned"] = rate(feedback[static_cast<std::size_t>(model::Variant::kLearned)]);
+  j["ctr_holdout"] = rate(feedback[static_cast<std::size_t>(model::Variant::kHoldout)]);
+  nlohmann::ordered_json variants = nlohmann::ordered_json::object();
+  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+    variants[std::string(model::VariantName(static_cast<model::Variant>(v)))] = {
+        {"lists", feedback[v].lists},
+        {"clicked_lists", feedback[v].clicked_lists},
+        {"clicks", feedback[v].clicks},
+        {"ctr", rate(feedback[v])}};
+  }
+  j["variants"] = std::move(variants);
+  j["guard"] = {{"reverted", guard.reverted}, {"z", guard.z}};
+  nlohmann::ordered_json trajectory = nlohmann::ordered_json::array();
+  for (const WeightPoint& p : weight_trajectory) {
+    nlohmann::ordered_json point;
+    point["events"] = p.events;
+    point["version"] = p.version;
+    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+      point[std::string(model::SourceName(static_cast<model::Source>(s)))] = p.weights[s];
+    }
+    trajectory.push_back(std::move(point));
+  }
+  j["weight_trajectory"] = std::move(trajectory);
   return j;
 }
 
-ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& options,
-                       const EventTypeTable& types, std::size_t k, const ReplayProgress& progress) {
+// The simulated environment of --simulate (daemon/simulate.h).
+int SimulateCommand(const ReplayOptions& options, const Config& config,
+                    const model::EngineOptions& engine);
+// Prints the summary (and `extra` lines after it), writes the ranks and the JSON report.
+int WriteReport(const ReplayOptions& options, const ReplayReport& report,
+                const nlohmann::ordered_json& json_report, const std::string& extra);
+
+ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
+                       const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
+                       const ReplayProgress& progress) {
   const Clock::time_point start = Clock::now();
+  // Feedback is what the replay says it is: an interaction on the current list, named by rec.
+  options.learning.feedback_types.clear();
+  for (std::size_t t = 0; t < types.size(); ++t) {
+    if (types.Get(static_cast<EventTypeId>(t)).weight > 0) {
+      options.learning.feedback_types.push_back(static_cast<EventTypeId>(t));
+    }
+  }
+  options.learning.attribute_by_item = false;
   model::CatalogBuilder builder(options.user.dim);
   for (const ItemRecord& item : input.items) builder.Upsert(item);
   model::Engine engine(options, types);
@@ -135,12 +220,24 @@ ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& op
   report.k = k;
   report.rejected = input.rejected;
   const std::uint64_t total = input.events.size();
+  const auto weight_point = [&](std::uint64_t events) {
+    const model::FusionWeights w = engine.learner().Mean();
+    report.weight_trajectory.push_back({events, w.version, w.w});
+  };
+  if (trajectory_every == 0) trajectory_every = std::max<std::uint64_t>(1, total / 50);
+  if (options.learning.learn) weight_point(0);
   for (std::size_t i = 0; i < input.events.size(); ++i) {
-    const Event& event = input.events[i];
+    Event& event = input.events[i];
+    event.rec.reset();
+    event.pos.reset();
     if (types.Get(event.type).weight > 0) {
-      if (const std::vector<ItemId>* list = lists.Find(event.user)) {
-        const std::optional<std::size_t> rank = evaluator.Evaluate(*list, event.item);
+      if (const ShownList* list = lists.Find(event.user)) {
+        const std::optional<std::size_t> rank = evaluator.Evaluate(list->items, event.item);
         report.ranks.push_back(rank ? static_cast<std::int32_t>(*rank) : -1);
+        if (rank) {  // a click on the current list
+          event.rec = list->rec;
+          event.pos = static_cast<std::uint32_t>(*rank);
+        }
       }
     }
     const model::ApplyOutcome outcome = engine.Apply(event, {0, static_cast<std::int64_t>(i)});
@@ -148,9 +245,28 @@ ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& op
     if (outcome == model::ApplyOutcome::kForgotten) lists.Erase(event.user);
     engine.Refresh(event.ts, lists);
     ++report.events;
+    if (options.learning.learn && report.events % trajectory_every == 0) {
+      weight_point(report.events);
+    }
     if (progress && (i % 1024 == 0 || i + 1 == total)) progress(i + 1, total);
   }
   if (progress && total == 0) progress(0, 0);
+  // The lists still pending have all the feedback they will get.
+  engine.FinishPending({std::numeric_limits<std::int64_t>::max()});
+  if (options.learning.learn &&
+      (report.weight_trajectory.empty() || report.weight_trajectory.back().events != total)) {
+    weight_point(total);
+  }
+  report.learn = options.learning.learn;
+  std::uint64_t finished = 0;
+  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+    report.feedback[v] = engine.counts(static_cast<model::Variant>(v));
+    report.clicks += report.feedback[v].clicks;
+    finished += report.feedback[v].lists;
+  }
+  report.ctr =
+      finished == 0 ? 0.0 : static_cast<double>(report.clicks) / static_cast<double>(finished);
+  report.guard = engine.guard();
 
   report.evaluated = evaluator.evaluated();
   report.hits = evaluator.hits();
@@ -258,10 +374,25 @@ Result<bool, std::string> ApplyWeightOptions(const ReplayOptions& options,
 int ReplayCommand(const ReplayOptions& options, const Config& config) {
   model::EngineOptions engine = EngineOptionsFromConfig(config);
   engine.rank.k = std::max(engine.rank.k, options.k);
+  if (!options.learn.empty()) {
+    if (options.learn != "on" && options.learn != "off") {
+      spdlog::error("recsd replay: --learn takes on or off, not \"{}\"", options.learn);
+      return kExitUsage;
+    }
+    engine.learning.learn = options.learn == "on";
+  }
+  if (!options.only_source.empty()) {  // a single-source baseline has static weights
+    if (options.learn == "on") {
+      spdlog::error("recsd replay: --only-source ranks by one source: it cannot --learn on");
+      return kExitUsage;
+    }
+    engine.learning.learn = false;
+  }
   if (auto applied = ApplyWeightOptions(options, &engine); !applied) {
     spdlog::error("recsd replay: {}", applied.error());
     return kExitUsage;
   }
+  if (!options.simulate.empty()) return SimulateCommand(options, config, engine);
   auto input = ReadReplayInput(options, config);
   if (!input) {
     spdlog::error("recsd replay: {}", input.error());
@@ -275,11 +406,62 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
   }
   spdlog::info("replay: {} items, {} events ({}), k={}", input->items.size(), input->events.size(),
                options.input_format, options.k);
-  ReplayReport report =
-      RunReplay(std::move(input).value(), engine, config.event_types, options.k, MakeProgress());
+  ReplayReport report = RunReplay(std::move(input).value(), engine, config.event_types, options.k,
+                                  options.trajectory_every, MakeProgress());
   report.input_format = options.input_format;
   report.only_source = options.only_source;
+  return WriteReport(options, report, report.ToJson(), "");
+}
 
+int SimulateCommand(const ReplayOptions& options, const Config& config,
+                    const model::EngineOptions& engine) {
+  SimulationOptions simulation;
+  simulation.seed = options.seed;
+  simulation.k = options.k;
+  simulation.trajectory_every = options.trajectory_every;
+  if (!options.events.empty()) {
+    const auto [end, ec] = std::from_chars(
+        options.events.data(), options.events.data() + options.events.size(), simulation.events);
+    if (ec != std::errc() || end != options.events.data() + options.events.size() ||
+        simulation.events < 100) {
+      spdlog::error("recsd replay --simulate: --events takes a number of events >= 100, not \"{}\"",
+                    options.events);
+      return kExitUsage;
+    }
+  }
+  spdlog::info("simulate {}: seed {}, {} interest events, {} users, {} items, k={}",
+               options.simulate, simulation.seed, simulation.events, simulation.users,
+               simulation.items, simulation.k);
+  const SimulationReport report =
+      RunDriftSimulation(simulation, engine, config.event_types, MakeProgress());
+  std::string phases =
+      "  phase  events           w*                       expected ctr: learned  "
+      "holdout  oracle  learned/oracle   clicked: learned  holdout\n";
+  for (std::size_t p = 0; p < report.phases.size(); ++p) {
+    const SimulatedPhase& ph = report.phases[p];
+    std::string w;
+    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+      if (ph.w_star[s] != 0) {
+        w += fmt::format("{}{}={:g}", w.empty() ? "" : ",",
+                         model::SourceName(static_cast<model::Source>(s)), ph.w_star[s]);
+      }
+    }
+    const double oracle = ph.oracle.ExpectedCtr();
+    phases += fmt::format(
+        "  {:<5}  {:>6}-{:<6}  {:<23}  {:>21.4f}  {:>7.4f}  {:>6.4f}  {:>14.3f}  {:>16.4f}  "
+        "{:>7.4f}\n",
+        p + 1, ph.first_event, ph.end_event, w, ph.learned.ExpectedCtr(), ph.holdout.ExpectedCtr(),
+        oracle, oracle > 0 ? ph.learned.ExpectedCtr() / oracle : 0.0, ph.learned.Ctr(),
+        ph.holdout.Ctr());
+  }
+  phases +=
+      "  (first list of each request, from 10% into each phase to its end; expected: under the\n"
+      "  click model; clicked: the share the simulated users clicked)";
+  return WriteReport(options, report.replay, report.ToJson(), phases);
+}
+
+int WriteReport(const ReplayOptions& options, const ReplayReport& report,
+                const nlohmann::ordered_json& json_report, const std::string& extra) {
   std::string weights;
   for (std::size_t s = 0; s < model::kSourceCount; ++s) {
     weights += fmt::format("{}{}={:g}", s == 0 ? "" : ",",
@@ -290,12 +472,14 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
       "  hit_rate {:.4f}  ndcg {:.4f}  mrr {:.4f}  coverage {:.4f}\n"
       "  weights {}{}\n"
       "  {:.2f} s, {:.0f} events/s; {} lists; {} events on unknown items; {} records rejected\n"
-      "  user state {:.1f} KB per user\n",
+      "  user state {:.1f} KB per user\n"
+      "  {}\n",
       report.input_format, report.events, report.users, report.items, report.evaluated, report.k,
       report.hit_rate, report.ndcg, report.mrr, report.coverage, weights,
       report.only_source.empty() ? "" : " (only " + report.only_source + ")", report.wall_seconds,
       report.events_per_second, report.lists, report.unknown_items, report.rejected,
-      report.BytesPerUser() / 1024.0);
+      report.BytesPerUser() / 1024.0, FeedbackSummary(report));
+  if (!extra.empty()) std::cout << extra << "\n";
   if (!options.ranks_file.empty()) {
     std::ofstream out(options.ranks_file, std::ios::binary | std::ios::trunc);
     for (const std::int32_t rank : report.ranks) out << rank << '\n';
@@ -306,7 +490,7 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
     }
   }
   if (!options.json_report.empty()) {
-    const std::string json = report.ToJson().dump(2) + "\n";
+    const std::string json = json_report.dump(2) + "\n";
     if (options.json_report == "-") {
       std::cout << json;
     } else {

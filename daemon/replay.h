@@ -22,6 +22,11 @@ namespace recsd::daemon {
 // weight) of a user who has been served a list, it records whether the item is in that list's top
 // k and at which rank; then the engine applies the event and refreshes the user's list, as a
 // daemon with no refresh delay would. The catalog is loaded before the first event.
+//
+// Feedback is simulated: an interaction whose item is in the top k of the user's current list is
+// a click on that list at that position (it carries the list's rec and pos into the engine);
+// every other interaction is organic (any rec/pos recorded in the input is dropped). With
+// learning on, finished lists teach the fusion weights as in the daemon.
 struct ReplayOptions {
   std::string input_format = "movielens";  // movielens, jsonl or msgpack
   // MovieLens directory for the defaults of the three paths below (movielens only).
@@ -36,6 +41,19 @@ struct ReplayOptions {
   // Write every evaluated interaction's rank (0-based; -1 for a miss) to this file, one per
   // line in replay order, so two rankings can be compared event by event (a paired test).
   std::string ranks_file;
+  std::string learn;                   // "on" or "off"; empty = learning.enabled of the config
+  std::uint64_t trajectory_every = 0;  // events between two points of weight_trajectory; 0: /50
+  // A simulated environment instead of files (daemon/simulate.h): "drift". Then `events`, when
+  // given, is the number of interest events.
+  std::string simulate;
+  std::uint64_t seed = 1;
+};
+
+// The learned weights (global posterior means) after `events` events.
+struct WeightPoint {
+  std::uint64_t events = 0;
+  std::uint64_t version = 0;
+  std::array<double, model::kSourceCount> weights{};
 };
 
 struct ReplayReport {
@@ -57,7 +75,14 @@ struct ReplayReport {
   double wall_seconds = 0;
   double events_per_second = 0;
   std::string only_source;
-  std::array<double, model::kSourceCount> weights{};
+  std::array<double, model::kSourceCount> weights{};  // the static weights
+  // Feedback: simulated clicks on finished lists, by the variant that ranked them.
+  bool learn = false;
+  std::array<model::VariantCounts, model::kVariantCount> feedback{};
+  std::uint64_t clicks = 0;
+  double ctr = 0;  // clicks per finished list
+  std::vector<WeightPoint> weight_trajectory;
+  model::GuardState guard;
   std::vector<std::int32_t> ranks;  // per evaluated interaction: rank in the top k, or -1
 
   double BytesPerUser() const {
@@ -70,8 +95,10 @@ struct ReplayReport {
 using ReplayProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 // Runs a replay of `input` (events in any order: they are sorted here) with these engine options.
-ReplayReport RunReplay(stream::ReplayInput input, const model::EngineOptions& options,
-                       const EventTypeTable& types, std::size_t k, const ReplayProgress& progress);
+// Every event type with a positive interest weight is feedback (when it hits the current list).
+ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
+                       const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
+                       const ReplayProgress& progress);
 
 // Reads the inputs that `options` name. Problems with single records are counted in the result;
 // an unreadable file is an error.

@@ -302,11 +302,12 @@ std::size_t Engine::Refresh(TimestampMs now, ListSink& sink) {
   return published;
 }
 
-RecommendationList Engine::Recommend(const UserId& user, TimestampMs now) {
+RecommendationList Engine::Recommend(const UserId& user, TimestampMs now,
+                                     const FusionWeights* weights) {
   auto it = users_.find(user);
   std::vector<RecommendationList> lists;
   RankBatch({&user}, {it == users_.end() ? nullptr : &it->second}, now, &lists,
-            /*keep_pending=*/false);
+            /*keep_pending=*/false, weights);
   return std::move(lists.front());
 }
 
@@ -375,7 +376,8 @@ void Engine::RefreshGlobalLists(double now_s) {
 
 void Engine::RankBatch(const std::vector<const UserId*>& ids,
                        const std::vector<UserEntry*>& entries, TimestampMs now,
-                       std::vector<RecommendationList>* out, bool keep_pending) {
+                       std::vector<RecommendationList>* out, bool keep_pending,
+                       const FusionWeights* weights_override) {
   const Catalog& catalog = *catalog_;
   const double now_s = Seconds(now);
   const double elapsed = std::fabs(now_s - global_.computed_at);
@@ -527,10 +529,13 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     }
     const std::string& segment = entry != nullptr ? entry->segment : std::string();
     FusionWeights weights = options_.weights;
-    if (variant == Variant::kLearned) {
-      weights = options_.learning.thompson && !rec.empty()
-                    ? learner_.Sample(Fnv1a64(rec) ^ kSampleSalt, segment)
-                    : learner_.Mean(segment);
+    if (weights_override != nullptr) {
+      weights = *weights_override;
+    } else if (variant == Variant::kLearned) {
+      weights =
+          options_.learning.exploration > 0 && !rec.empty()
+              ? learner_.Sample(Fnv1a64(rec) ^ kSampleSalt, segment, options_.learning.exploration)
+              : learner_.Mean(segment);
     }
     std::vector<RecommendedItem> items =
         Rank(candidates, weights, catalog, options_.rank, [&](std::uint32_t row) {

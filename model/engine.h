@@ -53,8 +53,11 @@ struct GuardOptions {
 // the attribution window) yields examples for the learner (model/learner.h); the learned weights
 // rank the lists of every user outside the holdout.
 struct LearningOptions {
-  bool learn = false;    // off: the static weights rank every list, nothing is learned
-  bool thompson = true;  // rank each published list with a posterior sample (exploration)
+  bool learn = false;  // off: the static weights rank every list, nothing is learned
+  // Exploration: each published list of a learned user is ranked with a Thompson sample of the
+  // weights whose posterior standard deviations are scaled by this (1: Thompson sampling; 0: the
+  // posterior means, no exploration).
+  double exploration = 1.0;
   LearnerOptions learner;
   AttributionOptions attribution;
   // Event types that are positive feedback (a click on a list when they name its `rec` or, with
@@ -159,6 +162,8 @@ class Engine {
 
   // The catalog that events and refreshes resolve items against. Kept until replaced.
   void SetCatalog(std::shared_ptr<const Catalog> catalog);
+  // Replaces the static weights (the defaults and the holdout's) for lists ranked from now on.
+  void SetStaticWeights(const FusionWeights& weights) { options_.weights = weights; }
   const Catalog& catalog() const { return *catalog_; }
 
   ApplyOutcome Apply(const Event& event, EventPosition position);
@@ -173,8 +178,10 @@ class Engine {
   std::size_t FinishPending(TimestampMs now);
 
   // A list for `user` as of `now` without marking anything (cold users get trending and
-  // category). It has no `rec` and is not kept pending.
-  RecommendationList Recommend(const UserId& user, TimestampMs now);
+  // category). It has no `rec` and is not kept pending. Ranked with the weights the user's variant
+  // gets (posterior means for learned users), or with `weights` when given (what-if rankings).
+  RecommendationList Recommend(const UserId& user, TimestampMs now,
+                               const FusionWeights* weights = nullptr);
 
   const UserState* FindUser(const UserId& user) const;
   std::size_t users() const noexcept { return users_.size(); }
@@ -223,7 +230,8 @@ class Engine {
   // Ranks for the users (entries may be null: a cold user with no state).
   // keep_pending: remember each list with its feature vectors for attribution (published lists).
   void RankBatch(const std::vector<const UserId*>& ids, const std::vector<UserEntry*>& entries,
-                 TimestampMs now, std::vector<RecommendationList>* out, bool keep_pending);
+                 TimestampMs now, std::vector<RecommendationList>* out, bool keep_pending,
+                 const FusionWeights* weights_override = nullptr);
 
   EngineOptions options_;
   EventTypeTable types_;

@@ -5,6 +5,7 @@
 #include <numbers>
 
 #include "model/check.h"
+#include "model/random.h"
 
 namespace recsd::model {
 namespace {
@@ -23,29 +24,6 @@ double W(double t) {
   return std::clamp(v * (v + t), 0.0, 1.0);
 }
 
-// SplitMix64: a small, fast, well-mixed generator; deterministic for its seed.
-class SplitMix64 {
- public:
-  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t Next() {
-    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in (0, 1).
-  double Uniform() { return (static_cast<double>(Next() >> 11) + 0.5) * 0x1.0p-53; }
-  // Standard normal (Box–Muller).
-  double Normal() {
-    const double u = Uniform();
-    const double v = Uniform();
-    return std::sqrt(-2.0 * std::log(u)) * std::cos(2.0 * std::numbers::pi * v);
-  }
-
- private:
-  std::uint64_t state_;
-};
-
 }  // namespace
 
 double NormalPdf(double t) { return std::exp(-0.5 * t * t) / std::sqrt(2.0 * std::numbers::pi); }
@@ -56,7 +34,9 @@ WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) 
   RECSD_CHECK(options.prior_variance > 0 && options.beta > 0 && options.drift_variance >= 0 &&
                   options.min_weight <= options.max_weight,
               "learner options");
-  prior_.mean.fill(std::clamp(options.prior_mean, options.min_weight, options.max_weight));
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    prior_.mean[s] = std::clamp(options.prior_mean[s], options.min_weight, options.max_weight);
+  }
   prior_.variance.fill(options.prior_variance);
   prior_.bias_mean = options.bias_prior_mean;
   prior_.bias_variance = options.prior_variance;
@@ -144,12 +124,13 @@ FusionWeights WeightLearner::Mean(const std::string& segment) const {
   return weights;
 }
 
-FusionWeights WeightLearner::Sample(std::uint64_t seed, const std::string& segment) const {
+FusionWeights WeightLearner::Sample(std::uint64_t seed, const std::string& segment,
+                                    double scale) const {
   const WeightPosterior& p = For(segment);
   SplitMix64 rng(seed);
   FusionWeights weights;
   for (std::size_t s = 0; s < kSourceCount; ++s) {
-    weights.w[s] = std::clamp(p.mean[s] + std::sqrt(p.variance[s]) * rng.Normal(),
+    weights.w[s] = std::clamp(p.mean[s] + scale * std::sqrt(p.variance[s]) * rng.Normal(),
                               options_.min_weight, options_.max_weight);
   }
   weights.version = version_;

@@ -13,7 +13,8 @@ namespace recsd::model {
 // Options of the fusion-weight learner. Weights are dimensionless (they multiply normalised
 // features); variances are of those weights.
 struct LearnerOptions {
-  double prior_mean = 0.1;        // every source's weight before any evidence
+  // Each source's weight before any evidence (the engine starts from its static weights).
+  std::array<double, kSourceCount> prior_mean{0.1, 0.1, 0.1, 0.1, 0.1, 0.1};
   double prior_variance = 1.0;    // and its variance: how far evidence may move it
   double bias_prior_mean = -1.5;  // the intercept: most examined items are not clicked
   double beta = 1.0;              // probit noise scale (P(click) = Φ((w·x + b)/β))
@@ -79,7 +80,11 @@ class WeightLearner {
   // else the global ones. Version is the learner's.
   FusionWeights Mean(const std::string& segment = {}) const;
   // A Thompson sample from that posterior (deterministic for the seed), clamped to the bounds.
-  FusionWeights Sample(std::uint64_t seed, const std::string& segment = {}) const;
+  // `scale` multiplies the posterior standard deviations: 1 is Thompson sampling, smaller values
+  // explore less (Chapelle and Li, "An empirical evaluation of Thompson sampling", 2011), 0 gives
+  // the means.
+  FusionWeights Sample(std::uint64_t seed, const std::string& segment = {},
+                       double scale = 1.0) const;
 
   const WeightPosterior& global() const noexcept { return global_; }
   // The segment's posterior, or null when it has none.

@@ -219,6 +219,46 @@ TEST(ReplayCliTest, MovieLensReportHasTheDocumentedKeysAndLearnsCoVisits) {
   EXPECT_EQ(got, expected);
 }
 
+TEST(ReplayCliTest, InteractionsOnTheCurrentListAreClicksThatTheLearnerLearnsFrom) {
+  TempDir dir;
+  WriteMovieLens(dir);
+  const auto run = [&](const std::string& args) {
+    const std::string report = (dir.path() / "learn.json").string();
+    const Outcome r = Recsd("replay --log-level warn --data " + dir.path().string() +
+                            " --k 2 --json-report " + report + " " + args);
+    EXPECT_EQ(r.code, 0) << r.out;
+    std::ifstream in(report);
+    return nlohmann::json::parse(in);
+  };
+  const auto on = run("--learn on --trajectory-every 25 --set learning.holdout_share=0");
+  EXPECT_EQ(on["learn"], true);
+  // Every hit is a click on the list the user was shown; no other interaction is one.
+  EXPECT_EQ(on["clicks"], on["hits"]);
+  EXPECT_GT(on["clicks"].get<int>(), 30);
+  EXPECT_EQ(on["variants"]["learned"]["lists"], on["lists"]);  // all finished at the end
+  EXPECT_DOUBLE_EQ(on["ctr"].get<double>(), on["clicks"].get<double>() / on["lists"].get<double>());
+  EXPECT_DOUBLE_EQ(on["ctr_learned"].get<double>(), on["ctr"].get<double>());
+  EXPECT_TRUE(on["ctr_holdout"].is_null());
+  ASSERT_EQ(on["weight_trajectory"].size(), 4U);  // at 0, 25, 50 and the end (60 events)
+  EXPECT_EQ(on["weight_trajectory"][0]["events"], 0);
+  EXPECT_EQ(on["weight_trajectory"][0]["version"], 0);
+  EXPECT_EQ(on["weight_trajectory"][3]["events"], 60);
+  EXPECT_GT(on["weight_trajectory"][3]["version"].get<int>(), 40);
+  EXPECT_NE(on["weight_trajectory"][3]["covisit"], on["weight_trajectory"][0]["covisit"]);
+  EXPECT_EQ(on["guard"]["reverted"], false);
+
+  const auto off = run("--learn off");
+  EXPECT_EQ(off["learn"], false);
+  EXPECT_EQ(off["clicks"], off["hits"]);
+  EXPECT_EQ(off["variants"]["static"]["lists"], off["lists"]);
+  EXPECT_TRUE(off["weight_trajectory"].empty());
+
+  const Outcome both =
+      Recsd("replay --data " + dir.path().string() + " --only-source covisit --learn on");
+  EXPECT_EQ(both.code, 2) << both.out;  // usage
+  EXPECT_NE(both.out.find("cannot --learn on"), std::string::npos) << both.out;
+}
+
 TEST(ReplayCliTest, JsonLinesAndMsgpackInputsGiveTheSameReport) {
   TempDir dir;
   std::string items;

@@ -167,6 +167,36 @@ TEST(ConfigTest, EngineOptionsFollowTheConfig) {
   EXPECT_EQ(oa.covisit_window, 1.0);
 }
 
+TEST(ConfigTest, LearningValuesAreValidatedAndReachTheEngine) {
+  const LoadedConfig bad =
+      Load("", {"learning.feedback_types=click,teleport", "learning.prior_variance=0",
+                "learning.min_weight=5", "learning.max_weight=1", "learning.holdout_share=1.5",
+                "learning.guard=maybe", "learning.examine_k=0"});
+  for (const char* key :
+       {"learning.feedback_types", "learning.prior_variance", "learning.min_weight",
+        "learning.holdout_share", "learning.guard", "learning.examine_k"}) {
+    EXPECT_NE(ProblemFor(bad, key), nullptr) << key;
+  }
+  const LoadedConfig c =
+      Load("", {"learning.feedback_types=click, purchase", "learning.segment_keys=device,,country",
+                "learning.attribution_window=10m", "learning.holdout_share=0.25",
+                "learning.exploration=0.5", "learning.drift_variance=0.001",
+                "learning.pending_lists=2", "learning.guard_window=500"});
+  ASSERT_TRUE(c.problems.empty()) << c.problems.front().ToString();
+  const model::EngineOptions o = EngineOptionsFromConfig(c.config);
+  EXPECT_TRUE(o.learning.learn);
+  EXPECT_EQ(o.learning.exploration, 0.5);
+  EXPECT_EQ(o.learning.feedback_types,
+            (std::vector<EventTypeId>{event_type::kClick, event_type::kPurchase}));
+  EXPECT_EQ(o.learning.segment_keys, (std::vector<std::string>{"device", "country"}));
+  EXPECT_EQ(o.learning.attribution.window_ms, 600'000);
+  EXPECT_EQ(o.learning.holdout_share, 0.25);
+  EXPECT_EQ(o.learning.learner.drift_variance, 0.001);
+  EXPECT_EQ(o.learning.guard.half_life_lists, 500.0);
+  EXPECT_EQ(o.user.max_pending, 2U);
+  EXPECT_FALSE(EngineOptionsFromConfig(Load("", {"learning.enabled=false"}).config).learning.learn);
+}
+
 TEST(ConfigTest, LibrdkafkaRejectsUnknownKafkaProperties) {
   const LoadedConfig c = Load("", {"kafka.bootstrap.server=b:9092", "kafka.acks=maybe"});
   const ConfigProblem* typo = ProblemFor(c, "kafka.bootstrap.server");

@@ -189,7 +189,7 @@ TEST(WeightLearnerTest, ImportanceWeightsScaleTheStep) {
   half.Update(e);
   e.weight = 0;
   none.Update(e);
-  const double prior = o.prior_mean;
+  const double prior = o.prior_mean[0];
   EXPECT_GT(full.global().mean[0], prior);
   EXPECT_NEAR(half.global().mean[0] - prior, (full.global().mean[0] - prior) / 2, 1e-12);
   EXPECT_EQ(none.global().mean[0], prior);
