@@ -80,8 +80,7 @@ class World {
     }
   }
 
-  const std::vector<ItemRecord>& records() const { return records_; }
-  std::size_t cluster(std::size_t item) const { return cluster_[item]; }
+  const std::vector<ItemRecord>& Records() const { return records_; }
   std::size_t Popular(model::SplitMix64& rng) const { return Draw(cumulative_, rng); }
   std::size_t PopularIn(std::size_t cluster, model::SplitMix64& rng) const {
     if (cluster_items_[cluster].empty()) return Popular(rng);
@@ -221,13 +220,13 @@ std::vector<SimulatedPhase> DriftPhases(std::uint64_t events) {
 }
 
 SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
-                                    model::EngineOptions options, const EventTypeTable& types,
-                                    const ReplayProgress& progress) {
+                                    const model::EngineOptions& options,
+                                    const EventTypeTable& types, const ReplayProgress& progress) {
   const Clock::time_point start = Clock::now();
   model::SplitMix64 rng(simulation.seed);
   const World world(simulation, options.user.dim, rng);
   model::CatalogBuilder builder(options.user.dim);
-  for (const ItemRecord& r : world.records()) builder.Upsert(r);
+  for (const ItemRecord& r : world.Records()) builder.Upsert(r);
   const std::shared_ptr<const model::Catalog> catalog = builder.Build();
 
   SimulationReport report;
@@ -286,7 +285,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
     Event event;
     event.type = event_type::kView;
     event.user = user.id;
-    event.item = world.records()[item].item;
+    event.item = world.Records()[item].item;
     event.ts = {kStartMs + static_cast<std::int64_t>(e) * kEventSpacingMs};
     if (!current[u].empty()) evaluator.Evaluate(current[u], event.item);
     engine.Apply(event, {0, offset++});

@@ -74,7 +74,7 @@ std::vector<SimulatedPhase> DriftPhases(std::uint64_t events);
 
 // Runs the simulation. `options` configures both engines (the oracle's learning is turned off).
 SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
-                                    model::EngineOptions options, const EventTypeTable& types,
-                                    const ReplayProgress& progress);
+                                    const model::EngineOptions& options,
+                                    const EventTypeTable& types, const ReplayProgress& progress);
 
 }  // namespace recsd::daemon

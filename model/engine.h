@@ -57,7 +57,7 @@ struct LearningOptions {
   // Exploration: each published list of a learned user is ranked with a Thompson sample of the
   // weights whose posterior standard deviations are scaled by this (1: Thompson sampling; 0: the
   // posterior means, no exploration).
-  double exploration = 1.0;
+  double exploration = 0.0;
   LearnerOptions learner;
   AttributionOptions attribution;
   // Event types that are positive feedback (a click on a list when they name its `rec` or, with

@@ -301,6 +301,7 @@ constexpr std::int64_t kMinute = 60'000;
 EngineOptions LearningOptions(double holdout_share = 0.0) {
   EngineOptions o = Options();
   o.learning.learn = true;
+  o.learning.exploration = 1;  // Thompson sampling
   o.learning.holdout_share = holdout_share;
   return o;
 }
@@ -395,6 +396,28 @@ TEST(EngineLearningTest, ListsCarryTheWeightsVersionAndAreReproducible) {
   EXPECT_EQ(a, run());  // Thompson samples are seeded by the list id
   EXPECT_EQ(a.front().model, 0U);
   EXPECT_GT(a.back().model, 0U);  // lists finished by then (pushed out by newer ones)
+}
+
+TEST(EngineLearningTest, ExplorationSamplesAroundTheMeansAndZeroServesThem) {
+  for (double exploration : {0.0, 1.0}) {
+    EngineOptions o = LearningOptions();
+    o.learning.exploration = exploration;
+    o.weights.w = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+    Fixture f(o);
+    int differs = 0;
+    for (int u = 0; u < 40; ++u) {
+      const std::string user = "u" + std::to_string(u);
+      f.engine.Apply(Ev(user, "i" + std::to_string(u % 8), kHour), {0, u});
+      f.engine.Refresh({kHour}, f.sink);
+      const RecommendationList on_demand = f.engine.Recommend(UserId(user), {kHour});  // means
+      differs += Ids(f.sink.lists.back()) != Ids(on_demand) ? 1 : 0;
+    }
+    if (exploration == 0) {
+      EXPECT_EQ(differs, 0);
+    } else {
+      EXPECT_GT(differs, 5);  // prior variance 1 around weights of 0.5 reorders many lists
+    }
+  }
 }
 
 TEST(EngineLearningTest, HoldoutIsAStableShareOfUsers) {

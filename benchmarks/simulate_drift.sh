@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The drift simulation (recsd replay --simulate drift) for several seeds: prints each phase's
+# expected click-through rates (learned, holdout, oracle) and where the learned weights ended, and
+# exits 1 unless, for every seed and phase, learned >= 0.9x oracle and learned > holdout (from
+# 10% into the phase), and the learned weights at the phase's end point towards that phase's w*
+# more than towards any other phase's (cosine similarity): they followed the switch.
+#   benchmarks/simulate_drift.sh [SEEDS (default "1 2 3 4 5")] [extra replay options...]
+# The release binary is built first; each seed takes about 30 s on one core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seeds="${1:-1 2 3 4 5}"
+shift || true
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release --target recsd >/dev/null
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+for seed in $seeds; do
+  build/release/daemon/recsd replay --log-level warn --simulate drift --learn on --seed "$seed" \
+    "$@" --json-report "$out/$seed.json" >/dev/null
+done
+python3 - "$out" $seeds <<'PY'
+import json, math, sys
+out, seeds = sys.argv[1], sys.argv[2:]
+ok = True
+def cos(a, b):
+    dot = sum(a[s] * b[s] for s in a)
+    na, nb = math.sqrt(sum(v * v for v in a.values())), math.sqrt(sum(v * v for v in b.values()))
+    return dot / (na * nb) if na and nb else 0.0
+print(f"{'seed':>4} {'phase':>5} {'w* leader':>10} {'learned':>8} {'holdout':>8} {'oracle':>8}"
+      f" {'l/oracle':>8} {'leader at end':>14} {'cos w*':>7} {'next best':>9}  verdict")
+for seed in seeds:
+    r = json.load(open(f"{out}/{seed}.json"))
+    phases = r["phases"]
+    for i, p in enumerate(phases, 1):
+        leader = max(p["w_star"], key=p["w_star"].get)
+        learned = p["learned_weights"]
+        learned_leader = max(learned, key=learned.get)
+        ratio = p["ctr_learned"] / p["ctr_oracle"]
+        own = cos(learned, p["w_star"])
+        other = max(cos(learned, q["w_star"]) for q in phases if q is not p)
+        good = ratio >= 0.9 and p["ctr_learned"] > p["ctr_holdout"] and own > other
+        ok &= good
+        print(f"{seed:>4} {i:>5} {leader:>10} {p['ctr_learned']:8.4f} {p['ctr_holdout']:8.4f}"
+              f" {p['ctr_oracle']:8.4f} {ratio:8.3f} {learned_leader:>14} {own:7.3f} {other:9.3f}"
+              f"  {'ok' if good else 'FAIL'}")
+    print(f"     guard reverted: {r['guard']['reverted']}, {r['events']} events,"
+          f" {r['wall_seconds']:.1f} s")
+sys.exit(0 if ok else 1)
+PY
