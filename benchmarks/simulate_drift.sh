@@ -16,7 +16,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for seed in $seeds; do
   build/release/daemon/recsd replay --log-level warn --simulate drift --learn on --seed "$seed" \
-    "$@" --json-report "$out/$seed.json" >/dev/null
+    --trajectory-every 100 "$@" --json-report "$out/$seed.json" >/dev/null
 done
 python3 - "$out" $seeds <<'PY'
 import json, math, sys
@@ -27,11 +27,19 @@ def cos(a, b):
     na, nb = math.sqrt(sum(v * v for v in a.values())), math.sqrt(sum(v * v for v in b.values()))
     return dot / (na * nb) if na and nb else 0.0
 print(f"{'seed':>4} {'phase':>5} {'w* leader':>10} {'learned':>8} {'holdout':>8} {'oracle':>8}"
-      f" {'l/oracle':>8} {'leader at end':>14} {'cos w*':>7} {'next best':>9}  verdict")
+      f" {'l/oracle':>8} {'leader at end':>14} {'cos w*':>7} {'next best':>9} {'followed':>8}  verdict")
 for seed in seeds:
     r = json.load(open(f"{out}/{seed}.json"))
     phases = r["phases"]
+    static = dict(r["weights"])
+    traj = [({k: v for k, v in t.items() if k not in ("events", "version")}, t["events"])
+            for t in r["weight_trajectory"]]
     for i, p in enumerate(phases, 1):
+        # Events from the switch until the learned weights point more towards the new w* than
+        # towards the old one (the static weights before the first phase).
+        old = phases[i - 2]["w_star"] if i > 1 else static
+        followed = next((e - p["first_event"] for w, e in traj if e >= p["first_event"]
+                         and cos(w, p["w_star"]) > cos(w, old)), None)
         leader = max(p["w_star"], key=p["w_star"].get)
         learned = p["learned_weights"]
         learned_leader = max(learned, key=learned.get)
@@ -42,7 +50,7 @@ for seed in seeds:
         ok &= good
         print(f"{seed:>4} {i:>5} {leader:>10} {p['ctr_learned']:8.4f} {p['ctr_holdout']:8.4f}"
               f" {p['ctr_oracle']:8.4f} {ratio:8.3f} {learned_leader:>14} {own:7.3f} {other:9.3f}"
-              f"  {'ok' if good else 'FAIL'}")
+              f" {followed if followed is not None else '-':>8}  {'ok' if good else 'FAIL'}")
     print(f"     guard reverted: {r['guard']['reverted']}, {r['events']} events,"
           f" {r['wall_seconds']:.1f} s")
 sys.exit(0 if ok else 1)

@@ -226,6 +226,7 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
   };
   if (trajectory_every == 0) trajectory_every = std::max<std::uint64_t>(1, total / 50);
   if (options.learning.learn) weight_point(0);
+  bool guard_logged = false;
   for (std::size_t i = 0; i < input.events.size(); ++i) {
     Event& event = input.events[i];
     event.rec.reset();
@@ -244,6 +245,13 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
     if (outcome == model::ApplyOutcome::kUnknownItem) ++report.unknown_items;
     if (outcome == model::ApplyOutcome::kForgotten) lists.Erase(event.user);
     engine.Refresh(event.ts, lists);
+    if (engine.guard().reverted && !guard_logged) {
+      guard_logged = true;
+      spdlog::warn(
+          "replay: the learning guard reverted to the static weights after {} events: learned "
+          "lists were clicked less often than holdout lists (z = {:.2f})",
+          i + 1, engine.guard().z);
+    }
     ++report.events;
     if (options.learning.learn && report.events % trajectory_every == 0) {
       weight_point(report.events);
