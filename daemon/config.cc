@@ -473,6 +473,17 @@ class Loader {
     if (l.min_weight > l.max_weight) {
       problem("learning.min_weight", "is above learning.max_weight");
     }
+    // The guard's decayed count of holdout lists levels off at share × window / ln 2: below
+    // guard_min_lists the guard could never act, which must not pass silently.
+    const double holdout_lists =
+        l.holdout_share * static_cast<double>(l.guard_window) / std::log(2.0);
+    if (l.guard && l.holdout_share > 0 && holdout_lists < static_cast<double>(l.guard_min_lists)) {
+      problem("learning.guard_min_lists",
+              "the guard could never act: its window holds at most " +
+                  std::to_string(static_cast<long long>(holdout_lists)) +
+                  " holdout lists (holdout_share × guard_window / ln 2); raise "
+                  "learning.holdout_share or learning.guard_window, or lower this");
+    }
   }
 
   // "a, b,c" → {"a", "b", "c"}; empty parts are dropped.

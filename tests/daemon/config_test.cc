@@ -177,11 +177,15 @@ TEST(ConfigTest, LearningValuesAreValidatedAndReachTheEngine) {
         "learning.holdout_share", "learning.guard", "learning.examine_k"}) {
     EXPECT_NE(ProblemFor(bad, key), nullptr) << key;
   }
-  const LoadedConfig c =
-      Load("", {"learning.feedback_types=click, purchase", "learning.segment_keys=device,,country",
-                "learning.attribution_window=10m", "learning.holdout_share=0.25",
-                "learning.exploration=0.5", "learning.drift_variance=0.001",
-                "learning.pending_lists=2", "learning.guard_window=500"});
+  // 1% of 20,000 lists: the guard's window never holds 2,000 holdout lists.
+  EXPECT_NE(ProblemFor(Load("", {"learning.holdout_share=0.01"}), "learning.guard_min_lists"),
+            nullptr);
+  EXPECT_TRUE(Load("", {"learning.holdout_share=0"}).problems.empty());  // no holdout, no guard
+  const LoadedConfig c = Load(
+      "", {"learning.feedback_types=click, purchase", "learning.segment_keys=device,,country",
+           "learning.attribution_window=10m", "learning.holdout_share=0.25",
+           "learning.exploration=0.5", "learning.drift_variance=0.001", "learning.pending_lists=2",
+           "learning.guard_window=500", "learning.guard_min_lists=10"});
   ASSERT_TRUE(c.problems.empty()) << c.problems.front().ToString();
   const model::EngineOptions o = EngineOptionsFromConfig(c.config);
   EXPECT_TRUE(o.learning.learn);
