@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "daemon/broker.h"
 #include "daemon/config.h"
 #include "daemon/logging.h"
 #include "daemon/replay.h"
@@ -141,6 +142,27 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
 
+  ConfigOptions broker_config;
+  BrokerOptions broker_opts;
+  auto* broker = app.add_subcommand(
+      "broker",
+      "Serve librdkafka's mock Kafka cluster on loopback until SIGTERM or SIGINT, for development "
+      "and tests only (never production); prints the bootstrap list as the first line of stdout");
+  AddConfigOptions(broker, &broker_config, /*file_required=*/false);
+  broker->add_option("--brokers", broker_opts.brokers, "Brokers in the cluster")
+      ->check(CLI::Range(1, 16))
+      ->capture_default_str();
+  broker->add_option("--topic", broker_opts.topics,
+                     "Create topic name:partitions (repeatable); without any, the recsd topics of "
+                     "the configuration");
+  broker
+      ->add_option("--partitions", broker_opts.partitions,
+                   "Partitions of the default events, recommendations and changelog topics")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  broker->add_option("--bootstrap-file", broker_opts.bootstrap_file,
+                     "Also write the bootstrap list to this file (removed on exit)");
+
   struct Planned {
     const char* name;
     const char* what;
@@ -148,7 +170,6 @@ int RunCli(int argc, char** argv) {
   std::vector<CLI::App*> planned;
   for (const Planned& p : {
            Planned{"demo", "Embedded broker, load generator and daemon with a live view"},
-           Planned{"broker", "Serve librdkafka's mock cluster on loopback (tests and demos only)"},
            Planned{"loadgen", "Produce a synthetic catalog and user events, click on served lists"},
        }) {
     auto* cmd = app.add_subcommand(p.name, std::string(p.what) + " (not built yet)");
@@ -222,6 +243,16 @@ int RunCli(int argc, char** argv) {
       return kExitConfig;
     }
     return ReplayCommand(replay_opts, loaded.config);
+  }
+  if (broker->parsed()) {
+    LoadedConfig loaded;
+    if (!Load(broker_config, &loaded)) {
+      return kExitConfig;
+    }
+    if (!setup_logging(&loaded.config)) {
+      return kExitConfig;
+    }
+    return BrokerCommand(broker_opts, loaded.config);
   }
   for (CLI::App* cmd : planned) {
     if (cmd->parsed()) {

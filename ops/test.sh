@@ -32,9 +32,9 @@ cmake --build build/asan
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 status=0
-echo "== unit tests (g++, debug) =="
+echo "== unit and integration tests (g++, debug) =="
 ctest --test-dir build/debug --output-on-failure -j "$jobs" 2>&1 | tee "$logs/debug" || status=1
-echo "== unit tests and fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s per fuzzer) =="
+echo "== unit and integration tests and fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s per fuzzer) =="
 ctest --test-dir build/asan --output-on-failure -j "$jobs" 2>&1 | tee "$logs/asan" || status=1
 
 # One closing line over both runs: "N passed, N failed".

@@ -1,0 +1,190 @@
+// `recsd broker` in its own process, used by a real librdkafka client over loopback.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include "stream/mock_broker.h"
+#include "tests/daemon/temp_dir.h"
+
+namespace {
+
+using recsd::testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+// A child process running `recsd ARGS...` whose stdout is read through a pipe.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      std::string binary = RECSD_BINARY;
+      argv.push_back(binary.data());
+      std::vector<std::string> copy = args;
+      for (std::string& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(binary.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+  }
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_ != nullptr) fclose(out_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  std::string ReadLine() {
+    std::string line;
+    for (int c = 0; out_ != nullptr && (c = fgetc(out_)) != EOF && c != '\n';) {
+      line.push_back(static_cast<char>(c));
+    }
+    return line;
+  }
+  // Sends `sig` and waits up to `limit` for the exit; the exit code, or -1 on a timeout or crash.
+  int StopWith(int sig, std::chrono::seconds limit) {
+    kill(pid_, sig);
+    const Clock::time_point deadline = Clock::now() + limit;
+    while (Clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  bool reaped_ = false;
+};
+
+rd_kafka_t* Client(rd_kafka_type_t type, const std::string& bootstrap) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof(errstr));
+  if (type == RD_KAFKA_CONSUMER) {
+    rd_kafka_conf_set(conf, "group.id", "broker-test", errstr, sizeof(errstr));
+  }
+  return rd_kafka_new(type, conf, errstr, sizeof(errstr));
+}
+
+// Topic → partition count, from the cluster's metadata.
+std::map<std::string, int> Topics(rd_kafka_t* rk) {
+  std::map<std::string, int> topics;
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk, 1, nullptr, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) return topics;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    topics[md->topics[i].topic] = md->topics[i].partition_cnt;
+  }
+  rd_kafka_metadata_destroy(md);
+  return topics;
+}
+
+TEST(BrokerTest, ServesKafkaToAnotherProcessUntilSigterm) {
+  TempDir dir;
+  const std::string file = (dir.path() / "bootstrap").string();
+  Child broker({"broker", "--topic", "t:3", "--brokers", "2", "--bootstrap-file", file});
+  const std::string bootstrap = broker.ReadLine();
+  ASSERT_EQ(bootstrap.rfind("127.0.0.1:", 0), 0U) << bootstrap;
+  EXPECT_EQ(std::count(bootstrap.begin(), bootstrap.end(), ','), 1);  // two brokers
+  std::ifstream in(file);
+  std::string from_file;
+  std::getline(in, from_file);
+  EXPECT_EQ(from_file, bootstrap);
+
+  rd_kafka_t* producer = Client(RD_KAFKA_PRODUCER, bootstrap);
+  ASSERT_NE(producer, nullptr);
+  EXPECT_EQ(Topics(producer), (std::map<std::string, int>{{"t", 3}}));
+  for (int i = 0; i < 30; ++i) {
+    const std::string value = "m" + std::to_string(i);
+    ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_PARTITION(i % 3),
+                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  EXPECT_EQ(rd_kafka_flush(producer, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_destroy(producer);
+
+  rd_kafka_t* consumer = Client(RD_KAFKA_CONSUMER, bootstrap);
+  ASSERT_NE(consumer, nullptr);
+  rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(3);
+  for (int p = 0; p < 3; ++p) {
+    rd_kafka_topic_partition_list_add(parts, "t", p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  }
+  ASSERT_EQ(rd_kafka_assign(consumer, parts), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(parts);
+  std::vector<std::string> got;
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(20);
+  while (got.size() < 30 && Clock::now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer, 200);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      got.emplace_back(static_cast<const char*>(m->payload), m->len);
+      EXPECT_EQ(m->partition, std::stoi(got.back().substr(1)) % 3);
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  EXPECT_EQ(got.size(), 30U);
+
+  EXPECT_EQ(broker.StopWith(SIGTERM, std::chrono::seconds(10)), 0);
+  EXPECT_FALSE(std::filesystem::exists(file));  // it named ports that are closed now
+}
+
+TEST(BrokerTest, CreatesTheRecsdTopicsByDefault) {
+  Child broker({"broker", "--partitions", "4", "--set", "topics.events=custom.events"});
+  const std::string bootstrap = broker.ReadLine();
+  ASSERT_FALSE(bootstrap.empty());
+  rd_kafka_t* client = Client(RD_KAFKA_PRODUCER, bootstrap);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(Topics(client), (std::map<std::string, int>{{"custom.events", 4},
+                                                        {"recsd.recommendations", 4},
+                                                        {"recsd.state-changelog", 4},
+                                                        {"recsd.items", 1},
+                                                        {"recsd.events.dlq", 1},
+                                                        {"recsd.model-stats", 1}}));
+  rd_kafka_destroy(client);
+  EXPECT_EQ(broker.StopWith(SIGINT, std::chrono::seconds(10)), 0);
+}
+
+TEST(BrokerTest, BadTopicSpecsAreUsageErrors) {
+  for (const char* spec : {"t", ":3", "t:0", "t:x", "t:3x", "bad/name:1"}) {
+    EXPECT_FALSE(recsd::stream::ParseTopicSpec(spec)) << spec;
+  }
+  const auto ok = recsd::stream::ParseTopicSpec("a.b-c_d:12");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->name, "a.b-c_d");
+  EXPECT_EQ(ok->partitions, 12);
+  Child broker({"broker", "--topic", "t:zero"});
+  EXPECT_EQ(broker.ReadLine(), "");                            // nothing served
+  EXPECT_EQ(broker.StopWith(0, std::chrono::seconds(10)), 2);  // signal 0: just wait
+}
+
+}  // namespace
