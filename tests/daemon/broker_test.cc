@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -123,10 +125,18 @@ TEST(BrokerTest, ServesKafkaToAnotherProcessUntilSigterm) {
   EXPECT_EQ(Topics(producer), (std::map<std::string, int>{{"t", 3}}));
   for (int i = 0; i < 30; ++i) {
     const std::string value = "m" + std::to_string(i);
-    ASSERT_EQ(rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_PARTITION(i % 3),
-                                RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
+    // produceva, not producev: the RD_KAFKA_V_* macros use GNU statement expressions.
+    std::array<rd_kafka_vu_t, 4> vus{};
+    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vus[0].u.cstr = "t";
+    vus[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vus[1].u.i32 = i % 3;
+    vus[2].vtype = RD_KAFKA_VTYPE_VALUE;
+    vus[2].u.mem = {const_cast<char*>(value.data()), value.size()};
+    vus[3].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vus[3].u.i = RD_KAFKA_MSG_F_COPY;
+    rd_kafka_error_t* error = rd_kafka_produceva(producer, vus.data(), vus.size());
+    ASSERT_EQ(error, nullptr) << rd_kafka_error_string(error);
   }
   EXPECT_EQ(rd_kafka_flush(producer, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
   rd_kafka_destroy(producer);
