@@ -12,6 +12,7 @@
 #include "daemon/broker.h"
 #include "daemon/config.h"
 #include "daemon/logging.h"
+#include "daemon/pipeline.h"
 #include "daemon/replay.h"
 #include "daemon/version.h"
 
@@ -89,8 +90,8 @@ int RunCli(int argc, char** argv) {
   ConfigOptions run_opts;
   auto* run = app.add_subcommand(
       "run",
-      "Run the daemon: consume events, keep user state, publish recommendations (not "
-      "built yet)");
+      "Run the daemon: consume events, keep user state, publish recommendations, until SIGTERM "
+      "or SIGINT");
   AddConfigOptions(run, &run_opts, /*file_required=*/true);
 
   ConfigOptions replay_config;
@@ -232,7 +233,7 @@ int RunCli(int argc, char** argv) {
     if (!setup_logging(&loaded.config)) {
       return kExitConfig;
     }
-    return NotBuilt("run");
+    return RunCommand(loaded.config);
   }
   if (replay->parsed()) {
     LoadedConfig loaded;

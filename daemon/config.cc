@@ -107,6 +107,14 @@ const std::vector<KeySpec>& Schema() {
       {"learning.guard_window", Type::kInt, "20000", 1, 1'000'000'000},
       {"learning.guard_min_lists", Type::kInt, "2000", 0, 1'000'000'000},
       {"learning.guard_z", Type::kFloat, "3", 0, 100},
+      {"pipeline.workers", Type::kInt, "0", 0, 1024},
+      {"pipeline.queue_capacity", Type::kInt, "10000", 1, 10'000'000},
+      {"pipeline.refresh_interval", Type::kDuration, "100ms"},
+      {"pipeline.min_refresh_interval", Type::kDuration, "1s"},
+      {"pipeline.shutdown_timeout", Type::kDuration, "8s"},
+      {"pipeline.catalog_load_timeout", Type::kDuration, "1m"},
+      {"pipeline.catalog_publish_interval", Type::kDuration, "1s"},
+      {"pipeline.stats_interval", Type::kDuration, "10s"},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -122,6 +130,8 @@ std::vector<std::pair<std::string, std::string>> OpenTableDefaults() {
       // Partition user keys like Java clients do, so every producer agrees on a user's partition.
       {"kafka.partitioner", "murmur2_random"},
       {"kafka.compression.type", "lz4"},
+      {"kafka.partition.assignment.strategy", "cooperative-sticky"},
+      {"kafka.enable.idempotence", "true"},
   };
   const EventTypeTable builtin;
   for (const EventTypeSpec& t : builtin.types()) {
@@ -425,10 +435,31 @@ class Loader {
               "more than " + std::to_string(EventTypeTable::kMaxTypes) + " event types");
     }
     BuildLearning();
+    BuildPipeline();
     CheckKafka();
   }
 
  private:
+  void BuildPipeline() {
+    const Settings& st = out_->settings;
+    Config::Pipeline& p = out_->config.pipeline;
+    const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
+    p.workers = std::stoull(get("pipeline.workers"));
+    p.queue_capacity = std::stoull(get("pipeline.queue_capacity"));
+    for (auto [key, field, positive] :
+         {std::tuple{"pipeline.refresh_interval", &p.refresh_interval, true},
+          std::tuple{"pipeline.min_refresh_interval", &p.min_refresh_interval, false},
+          std::tuple{"pipeline.shutdown_timeout", &p.shutdown_timeout, true},
+          std::tuple{"pipeline.catalog_load_timeout", &p.catalog_load_timeout, true},
+          std::tuple{"pipeline.catalog_publish_interval", &p.catalog_publish_interval, true},
+          std::tuple{"pipeline.stats_interval", &p.stats_interval, false}}) {
+      ParseDuration(get(key), field);
+      if (positive && field->count() <= 0) {
+        Problem(key, st.at(key).origin, "must be longer than 0");
+      }
+    }
+  }
+
   void BuildLearning() {
     const Settings& st = out_->settings;
     Config::Learning& l = out_->config.learning;

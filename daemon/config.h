@@ -104,6 +104,18 @@ struct Config {
     double guard_z = 0;
   } learning;
 
+  // The streaming pipeline of `recsd run` (daemon/pipeline.h).
+  struct Pipeline {
+    std::size_t workers = 0;               // worker threads; 0 = one per core
+    std::size_t queue_capacity = 0;        // messages per worker queue before its partitions pause
+    Milliseconds refresh_interval{0};      // wall time between refreshes of a worker's dirty users
+    Milliseconds min_refresh_interval{0};  // event time between two lists of one user; 0 = none
+    Milliseconds shutdown_timeout{0};      // hard deadline of a shutdown or a revoke
+    Milliseconds catalog_load_timeout{0};  // reading the items topic up to its end at start
+    Milliseconds catalog_publish_interval{0};  // catalog changes batched into one snapshot
+    Milliseconds stats_interval{0};            // a log line of throughput and freshness; 0 = none
+  } pipeline;
+
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types
 };
 

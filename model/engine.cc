@@ -178,6 +178,7 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   state.Observe(position.offset, t, weight, event.item, embedding, category);
   if (!entry.dirty) {
     entry.dirty = true;
+    entry.dirty_since = position.offset;
     dirty_.push_back(event.user);
   }
   entry.trigger = position;
@@ -275,7 +276,17 @@ void Engine::Finish(const PendingList& list) {
   if (n_l >= g.min_lists && n_h >= g.min_lists && guard_.z < -g.z_revert) guard_.reverted = true;
 }
 
-std::size_t Engine::Refresh(TimestampMs now, ListSink& sink) {
+std::optional<std::int64_t> Engine::OldestDirtyOffset() const {
+  std::optional<std::int64_t> oldest;
+  for (const UserId& id : dirty_) {
+    auto it = users_.find(id);
+    if (it == users_.end() || !it->second.dirty) continue;  // forgotten, or listed twice
+    if (!oldest || it->second.dirty_since < *oldest) oldest = it->second.dirty_since;
+  }
+  return oldest;
+}
+
+std::size_t Engine::Refresh(TimestampMs now, ListSink& sink, std::int64_t min_interval_ms) {
   FinishPending(now);
   std::vector<UserId> queue;
   queue.swap(dirty_);
@@ -293,7 +304,13 @@ std::size_t Engine::Refresh(TimestampMs now, ListSink& sink) {
   for (const UserId& id : queue) {
     auto it = users_.find(id);
     if (it == users_.end() || !it->second.dirty) continue;  // forgotten, or listed twice
+    if (const auto& last = it->second.published;
+        min_interval_ms > 0 && last && now.ms - last->ms < min_interval_ms) {
+      dirty_.push_back(id);  // coalesced: refreshed by a later call, still in order
+      continue;
+    }
     it->second.dirty = false;
+    it->second.published = now;
     ids.push_back(&it->first);
     entries.push_back(&it->second);
     if (ids.size() == options_.refresh_batch) flush();

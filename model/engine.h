@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -169,9 +170,15 @@ class Engine {
   ApplyOutcome Apply(const Event& event, EventPosition position);
 
   // Finishes the pending lists whose attribution window has passed at event time `now` (learns
-  // from them), then refreshes every dirty user (oldest dirty first) and publishes one list each.
+  // from them), then refreshes the dirty users (oldest dirty first) and publishes one list each.
+  // A user whose last list was published less than `min_interval_ms` of event time before `now`
+  // stays dirty for a later call (bursts coalesce into one list); 0 refreshes every dirty user.
   // Returns how many lists were published.
-  std::size_t Refresh(TimestampMs now, ListSink& sink);
+  std::size_t Refresh(TimestampMs now, ListSink& sink, std::int64_t min_interval_ms = 0);
+
+  // The lowest input offset among the events of users still dirty (applied, their list not yet
+  // published), or nothing when no user is dirty. The daemon commits no input offset above it.
+  std::optional<std::int64_t> OldestDirtyOffset() const;
 
   // Finishes every pending list shown before `now` minus the attribution window (Refresh does
   // this; a replay's end passes a time past them all). Returns how many.
@@ -206,7 +213,9 @@ class Engine {
     explicit UserEntry(const UserStateOptions& options) : state(options) {}
     UserState state;
     bool dirty = false;
-    EventPosition trigger;  // the event that made the user dirty
+    std::int64_t dirty_since = 0;          // offset of the first event since the user's last list
+    EventPosition trigger;                 // the latest event since the user's last list
+    std::optional<TimestampMs> published;  // event time of the user's last published list
     TimestampMs trigger_ts;
     std::string segment;  // learner segment of the trigger event (configured ctx keys)
   };

@@ -96,10 +96,6 @@ TEST(CliTest, SubcommandsThatAreNotBuiltSaySoAndExit2) {
     EXPECT_EQ(r.code, 2) << cmd;
     EXPECT_NE(r.out.find("not built yet"), std::string::npos) << cmd << ": " << r.out;
   }
-  TempDir dir;
-  const Outcome run = Recsd("run --config " + dir.Write("ok.toml", ""));
-  EXPECT_EQ(run.code, 2) << run.out;
-  EXPECT_NE(run.out.find("not built yet"), std::string::npos) << run.out;
 }
 
 TEST(CliTest, EverySubcommandHasHelp) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,41 @@ TEST(EngineTest, PublishesOneListPerDirtyUserWithTheTriggerAsItsId) {
   EXPECT_EQ(list.variant, "static");
   EXPECT_FALSE(list.items.empty());
   EXPECT_EQ(f.engine.Refresh({10 * kHour + 20}, f.sink), 0U);  // nothing dirty any more
+}
+
+// A user active again within the minimum interval is refreshed once the interval has passed, with
+// everything it did meanwhile in one list.
+TEST(EngineTest, CoalescesAUsersRefreshesWithinTheMinimumInterval) {
+  Fixture f;
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  ASSERT_EQ(f.engine.Refresh({kHour}, f.sink, 1000), 1U);  // no list yet: not coalesced
+  f.engine.Apply(Ev("u", "i1", kHour + 100), {0, 2});
+  f.engine.Apply(Ev("v", "i4", kHour + 100), {0, 3});
+  f.engine.Apply(Ev("u", "i2", kHour + 200), {0, 4});
+  EXPECT_EQ(f.engine.Refresh({kHour + 300}, f.sink, 1000), 1U);  // v only
+  EXPECT_EQ(f.sink.lists.back().user, UserId("v"));
+  EXPECT_EQ(f.engine.dirty(), 1U);
+  EXPECT_EQ(f.engine.OldestDirtyOffset(), std::optional<std::int64_t>(2));
+  EXPECT_EQ(f.engine.Refresh({kHour + 999}, f.sink, 1000), 0U);
+  EXPECT_EQ(f.engine.Refresh({kHour + 1000}, f.sink, 1000), 1U);
+  EXPECT_EQ(f.sink.lists.back().rec, "0-4");  // the latest event of the burst
+  EXPECT_EQ(f.engine.OldestDirtyOffset(), std::nullopt);
+  // Without a minimum interval every dirty user is refreshed at once.
+  f.engine.Apply(Ev("u", "i3", kHour + 1001), {0, 5});
+  EXPECT_EQ(f.engine.Refresh({kHour + 1001}, f.sink), 1U);
+}
+
+// The oldest offset of a dirty user bounds what the daemon may commit; forgotten users do not.
+TEST(EngineTest, OldestDirtyOffsetIsTheFirstUnpublishedEventOfAnyDirtyUser) {
+  Fixture f;
+  EXPECT_EQ(f.engine.OldestDirtyOffset(), std::nullopt);
+  f.engine.Apply(Ev("a", "i0", kHour), {0, 10});
+  f.engine.Apply(Ev("b", "i1", kHour), {0, 11});
+  f.engine.Apply(Ev("a", "i2", kHour), {0, 12});
+  EXPECT_EQ(f.engine.OldestDirtyOffset(), std::optional<std::int64_t>(10));
+  Event forget = Ev("a", "", kHour, event_type::kForget);
+  f.engine.Apply(forget, {0, 13});
+  EXPECT_EQ(f.engine.OldestDirtyOffset(), std::optional<std::int64_t>(11));
 }
 
 TEST(EngineTest, NeverRecommendsSeenOrUnavailableItems) {

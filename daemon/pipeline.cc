@@ -1,0 +1,1046 @@
+#include "daemon/pipeline.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/cli.h"
+#include "daemon/engine_setup.h"
+#include "daemon/offset_tracker.h"
+#include "model/catalog.h"
+#include "model/engine.h"
+#include "stream/decode_error.h"
+#include "stream/event_codec.h"
+#include "stream/item_codec.h"
+#include "stream/kafka.h"
+#include "stream/recommendation_codec.h"
+
+namespace recsd::daemon {
+
+// ---- FreshnessHistogram ----
+
+double FreshnessHistogram::UpperBound(std::size_t bucket) noexcept {
+  return std::pow(1.5, static_cast<double>(bucket));
+}
+
+void FreshnessHistogram::Record(std::int64_t ms) noexcept {
+  std::size_t bucket = 0;
+  if (ms > 1) {
+    bucket = static_cast<std::size_t>(std::ceil(std::log(static_cast<double>(ms)) / std::log(1.5)));
+  }
+  counts_[std::min(bucket, kBuckets - 1)].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t FreshnessHistogram::count() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& c : counts_) n += c.load(std::memory_order_relaxed);
+  return n;
+}
+
+double FreshnessHistogram::Quantile(double q) const noexcept {
+  const std::uint64_t n = count();
+  if (n == 0) return 0;
+  const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(n)));
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < kBuckets; ++i) {
+    seen += counts_[i].load(std::memory_order_relaxed);
+    if (seen >= rank) return UpperBound(i);
+  }
+  return UpperBound(kBuckets - 1);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// What a produced message stands for, handed back by its delivery report.
+struct Delivery {
+  std::shared_ptr<OutputBatch> batch;
+  std::int64_t event_ts_ms = -1;  // a list: event time of its trigger; -1: a dead letter
+};
+
+// A partition given to or taken from a worker. A revoke is done when the worker has handed the
+// partition over (refreshed, acknowledged, offset stored).
+struct Control {
+  enum class Kind { kAssign, kRevoke, kStop } kind = Kind::kStop;
+  std::int32_t partition = 0;
+  std::shared_ptr<std::promise<void>> done;
+};
+using MailItem = std::variant<stream::KafkaMessage, Control>;
+
+// A worker's queue: the consumer thread pushes, the worker takes everything at once.
+class Mailbox {
+ public:
+  std::size_t Push(MailItem item) {
+    std::size_t size = 0;
+    {
+      std::lock_guard lock(mu_);
+      items_.push_back(std::move(item));
+      size = items_.size();
+      size_.store(size, std::memory_order_relaxed);
+    }
+    cv_.notify_one();
+    return size;
+  }
+  // Waits until something is queued or `until`, then takes all of it.
+  void TakeAll(std::deque<MailItem>* out, Clock::time_point until) {
+    std::unique_lock lock(mu_);
+    cv_.wait_until(lock, until, [&] { return !items_.empty(); });
+    out->swap(items_);
+    size_.store(0, std::memory_order_relaxed);
+  }
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<MailItem> items_;
+  std::atomic<std::size_t> size_{0};
+};
+
+// At most one warning per kind per 10 s, with how many were left out.
+class RateLimitedWarnings {
+ public:
+  template <class... Args>
+  void Warn(const std::string& kind, spdlog::format_string_t<Args...> format, Args&&... args) {
+    std::unique_lock lock(mu_);
+    Entry& e = entries_[kind];
+    const Clock::time_point now = Clock::now();
+    if (e.last != Clock::time_point{} && now - e.last < std::chrono::seconds(10)) {
+      ++e.suppressed;
+      return;
+    }
+    const std::uint64_t suppressed = e.suppressed;
+    e = {now, 0};
+    lock.unlock();
+    const std::string msg = fmt::format(format, std::forward<Args>(args)...);
+    if (suppressed > 0) {
+      spdlog::warn("{} ({} more like it in the last 10 s)", msg, suppressed);
+    } else {
+      spdlog::warn("{}", msg);
+    }
+  }
+
+ private:
+  struct Entry {
+    Clock::time_point last;
+    std::uint64_t suppressed = 0;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
+
+void LogFromKafka(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  // Properties meant for the other client type (the consumer's on the producer and back) are
+  // expected: one configuration serves both.
+  if (std::string_view(fac) == "CONFWARN") level = 7;
+  const char* name = rd_kafka_name(rk);
+  if (level <= 3) {
+    spdlog::error("librdkafka {} {}: {}", name, fac, buf);
+  } else if (level <= 4) {
+    spdlog::warn("librdkafka {} {}: {}", name, fac, buf);
+  } else if (level <= 6) {
+    spdlog::info("librdkafka {} {}: {}", name, fac, buf);
+  } else {
+    spdlog::debug("librdkafka {} {}: {}", name, fac, buf);
+  }
+}
+
+}  // namespace
+
+class Worker;
+
+struct Pipeline::Impl {
+  Config config;
+  model::EngineOptions engine_options;
+  PipelineStats stats;
+  RateLimitedWarnings warnings;
+  std::int64_t min_refresh_ms = 0;
+
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> failed{false};
+  // Set when a shutdown starts: the moment everything must be done by (ns since the clock's epoch).
+  std::atomic<std::int64_t> deadline_ns{0};
+
+  // Declared before the handles that call back into them: callbacks outlive no handle.
+  stream::KafkaHandle producer;
+  stream::KafkaHandle consumer;
+  stream::KafkaHandle catalog_consumer;
+  int events_partitions = 0;
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::thread producer_thread;
+  std::thread consumer_thread;
+  std::thread catalog_thread;
+  std::atomic<bool> producer_stop{false};
+  std::atomic<bool> catalog_stop{false};
+
+  std::mutex catalog_mu;
+  std::shared_ptr<const model::Catalog> catalog;  // GUARDED_BY(catalog_mu)
+  std::atomic<std::uint64_t> catalog_version{0};
+  std::unique_ptr<model::CatalogBuilder> catalog_builder;  // the catalog thread's
+
+  // Consumer thread only: assignment and pause state.
+  std::set<std::int32_t> assigned;
+  std::vector<bool> worker_paused;
+
+  std::mutex weights_mu;
+  std::vector<WeightsView> worker_weights;  // GUARDED_BY(weights_mu), one per worker
+
+  void Fail(const std::string& why) {
+    if (!failed.exchange(true)) spdlog::error("pipeline failed: {}", why);
+    RequestStop();
+  }
+  void RequestStop() {
+    {
+      std::lock_guard lock(stop_mu);
+      stop.store(true);
+    }
+    stop_cv.notify_all();
+  }
+  bool PastDeadline() const {
+    const std::int64_t d = deadline_ns.load();
+    return d != 0 && Clock::now().time_since_epoch().count() > d;
+  }
+  Clock::time_point Deadline() const {
+    return Clock::time_point(Clock::duration(deadline_ns.load()));
+  }
+
+  std::shared_ptr<const model::Catalog> CurrentCatalog() {
+    std::lock_guard lock(catalog_mu);
+    return catalog;
+  }
+
+  // Produces, waiting while the producer's queue is full (the poller drains it) but never past
+  // the shutdown deadline. Takes ownership of `delivery` (nullptr: nothing tracks the message).
+  // False when the message could not be enqueued: its batch is marked failed.
+  bool ProduceOrFail(const stream::OutgoingMessage& message, Delivery* delivery) {
+    if (delivery != nullptr) delivery->batch->outstanding.fetch_add(1, std::memory_order_acq_rel);
+    stream::OutgoingMessage m = message;
+    m.opaque = delivery;
+    while (true) {
+      const rd_kafka_resp_err_t err = stream::Produce(producer.get(), m);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && !PastDeadline()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        continue;
+      }
+      if (delivery != nullptr) {
+        delivery->batch->failed.store(true);
+        delivery->batch->outstanding.fetch_sub(1, std::memory_order_acq_rel);
+        delete delivery;
+      }
+      Fail("cannot produce to " + std::string(message.topic) + ": " + rd_kafka_err2str(err));
+      return false;
+    }
+  }
+
+  // Sends a rejected message to the DLQ with the reason headers of ARCHITECTURE.md.
+  bool DeadLetter(const rd_kafka_message_t& msg, std::string_view reason, std::string_view detail,
+                  Delivery* delivery) {
+    const std::string topic = rd_kafka_topic_name(msg.rkt);
+    const std::string partition = std::to_string(msg.partition);
+    const std::string offset = std::to_string(msg.offset);
+    const std::array<stream::KafkaHeader, 5> headers = {{
+        {"recsd.error.reason", reason},
+        {"recsd.error.detail", detail},
+        {"recsd.source.topic", topic},
+        {"recsd.source.partition", partition},
+        {"recsd.source.offset", offset},
+    }};
+    stream::OutgoingMessage m;
+    m.topic = config.topics.dlq;
+    m.key = std::string_view(static_cast<const char*>(msg.key), msg.key_len);
+    if (msg.payload != nullptr) {
+      m.value = std::string_view(static_cast<const char*>(msg.payload), msg.len);
+    }
+    m.headers = headers;
+    return ProduceOrFail(m, delivery);
+  }
+
+  static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque);
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque);
+
+  Worker& WorkerOf(std::int32_t partition);
+  void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  void ConsumeLoop();
+  void PauseWorker(std::size_t w, bool pause);
+  void LogStats(double seconds, std::uint64_t* last_events, std::uint64_t* last_lists);
+
+  Result<bool, std::string> LoadCatalog();
+  void CatalogLoop();
+  // Applies one items message to the builder; false when it was dead-lettered.
+  void ApplyItem(const rd_kafka_message_t& msg);
+  void PublishCatalog();
+};
+
+// One worker thread: owns the engines of its partitions (every partition p with p mod W = its
+// index that is assigned to this process) and is their only writer.
+class Worker : public model::ListSink {
+ public:
+  Worker(Pipeline::Impl& impl, std::size_t index) : impl_(impl), index_(index) {}
+  ~Worker() override { Join(); }
+
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  Mailbox& mailbox() { return mailbox_; }
+
+  // ListSink: a refreshed list goes to the recommendations topic.
+  void Publish(RecommendationList list) override {
+    const std::string value = stream::EncodeRecommendationList(list);
+    stream::OutgoingMessage m;
+    m.topic = impl_.config.topics.recommendations;
+    m.key = list.user.str();
+    m.value = value;
+    if (impl_.ProduceOrFail(m, new Delivery{batch_, list.event_ts.ms})) {
+      impl_.stats.lists_produced.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+ private:
+  struct Partition {
+    std::unique_ptr<model::Engine> engine;
+    OffsetTracker tracker;
+    std::uint64_t catalog_version = 0;
+    TimestampMs now{0};   // latest event time seen: the engine's clock
+    bool active = false;  // events since the last refresh
+    std::optional<std::int64_t> stored;
+  };
+
+  void Run() {
+    std::deque<MailItem> items;
+    Clock::time_point next_tick = Clock::now() + impl_.config.pipeline.refresh_interval;
+    bool stopping = false;
+    while (!stopping) {
+      mailbox_.TakeAll(&items, next_tick);
+      for (MailItem& item : items) {
+        if (auto* msg = std::get_if<stream::KafkaMessage>(&item)) {
+          Handle(**msg);
+        } else {
+          Control& c = std::get<Control>(item);
+          if (c.kind == Control::Kind::kStop) {
+            stopping = true;  // everything queued before it is handled first
+          } else if (c.kind == Control::Kind::kAssign) {
+            Assign(c.partition);
+          } else {
+            HandOver(c.partition);
+            c.done->set_value();
+          }
+        }
+      }
+      items.clear();
+      if (Clock::now() >= next_tick || stopping) {
+        Tick();
+        next_tick = Clock::now() + impl_.config.pipeline.refresh_interval;
+      }
+    }
+    // Shutdown: every partition is handed over as in a revoke.
+    std::vector<std::int32_t> owned;
+    for (const auto& [p, part] : partitions_) owned.push_back(p);
+    for (std::int32_t p : owned) HandOver(p);
+  }
+
+  void Assign(std::int32_t p) {
+    Partition& part = partitions_[p];
+    part = Partition{};
+    part.engine = std::make_unique<model::Engine>(impl_.engine_options, impl_.config.event_types);
+    part.catalog_version = impl_.catalog_version.load();
+    part.engine->SetCatalog(impl_.CurrentCatalog());
+  }
+
+  void Handle(const rd_kafka_message_t& msg) {
+    auto it = partitions_.find(msg.partition);
+    if (it == partitions_.end()) return;  // revoked meanwhile: the new owner consumes it again
+    Partition& part = it->second;
+    impl_.stats.events_consumed.fetch_add(1, std::memory_order_relaxed);
+    const std::string_view bytes(static_cast<const char*>(msg.payload),
+                                 msg.payload == nullptr ? 0 : msg.len);
+    auto event = stream::DecodeEvent(bytes, impl_.config.event_types);
+    std::string_view reason;
+    std::string detail;
+    if (!event) {
+      reason = stream::ReasonOf(event.error().code);
+      detail = event.error().detail;
+    } else if (msg.key != nullptr && std::string_view(static_cast<const char*>(msg.key),
+                                                      msg.key_len) != event->user.str()) {
+      // A user's events must all reach the partition that holds its state.
+      reason = "key_mismatch";
+      detail = "the message key is not the event's user";
+    }
+    if (!reason.empty()) {
+      impl_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}",
+                          rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
+      impl_.stats.events_dead_lettered.fetch_add(1, std::memory_order_relaxed);
+      impl_.DeadLetter(msg, reason, detail, new Delivery{part.tracker.Open(msg.offset), -1});
+      part.tracker.Handled(msg.offset);
+      return;
+    }
+    const model::ApplyOutcome outcome = part.engine->Apply(*event, {msg.partition, msg.offset});
+    if (outcome == model::ApplyOutcome::kDuplicate) {
+      impl_.stats.events_skipped.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      impl_.stats.events_applied.fetch_add(1, std::memory_order_relaxed);
+    }
+    part.now = std::max(part.now, event->ts);
+    part.active = true;
+    part.tracker.Handled(msg.offset);
+  }
+
+  // Refreshes a partition's dirty users; `flush`: all of them, whatever the minimum interval.
+  void Refresh(Partition& part, bool flush) {
+    if (const std::uint64_t v = impl_.catalog_version.load(); v != part.catalog_version) {
+      part.engine->SetCatalog(impl_.CurrentCatalog());
+      part.catalog_version = v;
+    }
+    if (part.engine->dirty() == 0 && !part.active) return;
+    // The lists of this refresh stand for every event from the oldest dirty one on.
+    batch_ = part.tracker.Open(part.engine->OldestDirtyOffset().value_or(0));
+    const std::int64_t min_interval = flush || !part.active ? 0 : impl_.min_refresh_ms;
+    part.engine->Refresh(part.now, *this, min_interval);
+    part.active = false;
+    batch_.reset();
+  }
+
+  void Store(std::int32_t p, Partition& part) {
+    const std::optional<std::int64_t> committable =
+        part.tracker.Committable(part.engine->OldestDirtyOffset());
+    if (!committable || committable == part.stored) return;
+    stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), impl_.config.topics.events.c_str(), p)->offset =
+        *committable;
+    const rd_kafka_resp_err_t err = rd_kafka_offsets_store(impl_.consumer.get(), list.get());
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && list->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      part.stored = committable;
+    }
+  }
+
+  void Tick() {
+    std::int64_t users = 0;
+    WeightsView view;
+    for (auto& [p, part] : partitions_) {
+      Refresh(part, /*flush=*/false);
+      Store(p, part);
+      users += static_cast<std::int64_t>(part.engine->users());
+      if (part.engine->learner().version() > 0) {
+        const model::FusionWeights w = part.engine->learner().Mean();
+        for (std::size_t s = 0; s < model::kSourceCount; ++s) view.weights.w[s] += w.w[s];
+        view.weights.version += part.engine->learner().version();
+        ++view.partitions;
+      }
+      view.reverted = view.reverted || part.engine->guard().reverted;
+    }
+    impl_.stats.users.fetch_add(users - users_reported_, std::memory_order_relaxed);
+    users_reported_ = users;
+    std::lock_guard lock(impl_.weights_mu);
+    impl_.worker_weights[index_] = view;
+  }
+
+  // Everything of partition p done: refreshed, acknowledged (or the deadline passed), offset
+  // stored; then its state is dropped (the durability issue restores it from the changelog).
+  void HandOver(std::int32_t p) {
+    auto it = partitions_.find(p);
+    if (it == partitions_.end()) return;
+    Partition& part = it->second;
+    Refresh(part, /*flush=*/true);
+    const Clock::time_point give_up = impl_.deadline_ns.load() != 0
+                                          ? impl_.Deadline()
+                                          : Clock::now() + impl_.config.pipeline.shutdown_timeout;
+    while (part.tracker.outstanding() > 0 && !part.tracker.failed() && Clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    Store(p, part);
+    if (part.tracker.outstanding() > 0) {
+      spdlog::warn(
+          "partition {}: {} outputs not acknowledged in time; their events will be "
+          "consumed again",
+          p, part.tracker.outstanding());
+    }
+    users_reported_ -= static_cast<std::int64_t>(part.engine->users());
+    impl_.stats.users.fetch_sub(static_cast<std::int64_t>(part.engine->users()),
+                                std::memory_order_relaxed);
+    partitions_.erase(it);
+  }
+
+  Pipeline::Impl& impl_;
+  const std::size_t index_;
+  Mailbox mailbox_;
+  std::thread thread_;
+  std::map<std::int32_t, Partition> partitions_;
+  std::shared_ptr<OutputBatch> batch_;  // of the refresh in progress
+  std::int64_t users_reported_ = 0;
+};
+
+Worker& Pipeline::Impl::WorkerOf(std::int32_t partition) {
+  return *workers[static_cast<std::size_t>(partition) % workers.size()];
+}
+
+void Pipeline::Impl::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
+  auto* impl = static_cast<Impl*>(opaque);
+  std::unique_ptr<Delivery> d(static_cast<Delivery*>(msg->_private));
+  if (!d) return;
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    impl->stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
+    d->batch->failed.store(true, std::memory_order_release);
+    impl->Fail("delivery to " + std::string(rd_kafka_topic_name(msg->rkt)) +
+               " failed: " + rd_kafka_err2str(msg->err));
+  } else if (d->event_ts_ms >= 0) {
+    impl->stats.lists_delivered.fetch_add(1, std::memory_order_relaxed);
+    impl->stats.freshness.Record(std::max<std::int64_t>(0, WallMs() - d->event_ts_ms));
+  } else {
+    impl->stats.dead_letters_delivered.fetch_add(1, std::memory_order_relaxed);
+  }
+  d->batch->outstanding.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void Pipeline::Impl::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* impl = static_cast<Impl*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[512];
+    rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+    impl->Fail(std::string("fatal Kafka error: ") + fatal);
+    return;
+  }
+  impl->warnings.Warn(
+      std::string("kafka-") + rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
+      "Kafka {} ({}): {}", rd_kafka_name(rk),
+      rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
+}
+
+void Pipeline::Impl::OnRebalance(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  static_cast<Impl*>(opaque)->Rebalance(err, partitions);
+}
+
+void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_t* rk = consumer.get();
+  const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  stats.rebalances.fetch_add(1, std::memory_order_relaxed);
+  std::string names;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    names += (names.empty() ? "" : ",") + std::to_string(partitions->elems[i].partition);
+  }
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (partitions->cnt > 0) {
+      spdlog::info("assigned {} partition(s) of {}: [{}]", partitions->cnt, config.topics.events,
+                   names);
+    }
+    std::vector<std::int32_t> added;
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const std::int32_t p = partitions->elems[i].partition;
+      if (assigned.insert(p).second) {
+        WorkerOf(p).mailbox().Push(Control{Control::Kind::kAssign, p, nullptr});
+        added.push_back(p);
+      }
+    }
+    if (cooperative) {
+      if (stream::KafkaError e(rd_kafka_incremental_assign(rk, partitions)); e) {
+        Fail(std::string("incremental assign: ") + rd_kafka_error_string(e.get()));
+      }
+    } else if (rd_kafka_assign(rk, partitions) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Fail("assign failed");
+    }
+    for (std::int32_t p : added) {  // a paused worker's new partitions wait too
+      const std::size_t w = static_cast<std::size_t>(p) % workers.size();
+      if (worker_paused[w]) {
+        stream::PartitionList one(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(one.get(), config.topics.events.c_str(), p);
+        rd_kafka_pause_partitions(rk, one.get());
+        stats.paused_partitions.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    spdlog::info("revoking {} partition(s) of {}: [{}]", partitions->cnt, config.topics.events,
+                 names);
+    // Each worker hands its revoked partitions over (everything before the revoke in its queue
+    // first); the unassign waits for them, up to the shutdown timeout.
+    std::vector<std::future<void>> handed;
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const std::int32_t p = partitions->elems[i].partition;
+      if (assigned.erase(p) == 0) continue;
+      const std::size_t w = static_cast<std::size_t>(p) % workers.size();
+      if (worker_paused[w]) stats.paused_partitions.fetch_sub(1, std::memory_order_relaxed);
+      auto done = std::make_shared<std::promise<void>>();
+      handed.push_back(done->get_future());
+      WorkerOf(p).mailbox().Push(Control{Control::Kind::kRevoke, p, std::move(done)});
+    }
+    const Clock::time_point until =
+        deadline_ns.load() != 0 ? Deadline() : Clock::now() + config.pipeline.shutdown_timeout;
+    for (auto& f : handed) {
+      if (f.wait_until(until) != std::future_status::ready) {
+        spdlog::warn("revoke: a worker did not hand its partitions over in time");
+        break;
+      }
+    }
+    if (cooperative) {
+      if (stream::KafkaError e(rd_kafka_incremental_unassign(rk, partitions)); e) {
+        spdlog::warn("incremental unassign: {}", rd_kafka_error_string(e.get()));
+      }
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  } else {
+    spdlog::error("rebalance error: {}", rd_kafka_err2str(err));
+    if (cooperative) {
+      if (stream::KafkaError e(rd_kafka_incremental_unassign(rk, partitions)); e) {
+        spdlog::warn("incremental unassign: {}", rd_kafka_error_string(e.get()));
+      }
+    } else {
+      rd_kafka_assign(rk, nullptr);
+    }
+  }
+  stats.assigned_partitions.store(static_cast<std::int64_t>(assigned.size()));
+}
+
+void Pipeline::Impl::PauseWorker(std::size_t w, bool pause) {
+  stream::PartitionList list(rd_kafka_topic_partition_list_new(8));
+  for (std::int32_t p : assigned) {
+    if (static_cast<std::size_t>(p) % workers.size() == w) {
+      rd_kafka_topic_partition_list_add(list.get(), config.topics.events.c_str(), p);
+    }
+  }
+  worker_paused[w] = pause;
+  spdlog::debug("worker {}: {} {} partition(s), {} queued", w, pause ? "pausing" : "resuming",
+                list->cnt, workers[w]->mailbox().size());
+  if (pause) {
+    rd_kafka_pause_partitions(consumer.get(), list.get());
+    stats.pauses.fetch_add(1, std::memory_order_relaxed);
+    stats.paused_partitions.fetch_add(list->cnt, std::memory_order_relaxed);
+  } else {
+    rd_kafka_resume_partitions(consumer.get(), list.get());
+    stats.paused_partitions.fetch_sub(list->cnt, std::memory_order_relaxed);
+  }
+}
+
+void Pipeline::Impl::LogStats(double seconds, std::uint64_t* last_events,
+                              std::uint64_t* last_lists) {
+  const std::uint64_t events = stats.events_consumed.load();
+  const std::uint64_t lists = stats.lists_delivered.load();
+  spdlog::info(
+      "stats: {} events ({:.0f}/s), {} lists delivered ({:.0f}/s), {} dead-lettered, {} users, "
+      "{} items, freshness p50 {:.0f} ms p99 {:.0f} ms, {} partitions ({} paused)",
+      events, static_cast<double>(events - *last_events) / seconds, lists,
+      static_cast<double>(lists - *last_lists) / seconds, stats.events_dead_lettered.load(),
+      stats.users.load(), stats.catalog_items.load(), stats.freshness.Quantile(0.5),
+      stats.freshness.Quantile(0.99), stats.assigned_partitions.load(),
+      stats.paused_partitions.load());
+  *last_events = events;
+  *last_lists = lists;
+}
+
+void Pipeline::Impl::ConsumeLoop() {
+  const std::size_t capacity = config.pipeline.queue_capacity;
+  Clock::time_point last_stats = Clock::now();
+  std::uint64_t last_events = 0;
+  std::uint64_t last_lists = 0;
+  while (!stop.load()) {
+    stream::KafkaMessage msg(rd_kafka_consumer_poll(consumer.get(), 100));
+    for (std::size_t w = 0; w < workers.size(); ++w) {
+      if (worker_paused[w] && workers[w]->mailbox().size() <= capacity / 2) PauseWorker(w, false);
+    }
+    if (const auto interval = config.pipeline.stats_interval;
+        interval.count() > 0 && Clock::now() - last_stats >= interval) {
+      const double seconds = std::chrono::duration<double>(Clock::now() - last_stats).count();
+      LogStats(seconds, &last_events, &last_lists);
+      last_stats = Clock::now();
+    }
+    if (!msg) continue;
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+      warnings.Warn(std::string("consume-") + rd_kafka_err2name(msg->err), "consume: {}",
+                    rd_kafka_message_errstr(msg.get()));
+      continue;
+    }
+    const std::size_t w = static_cast<std::size_t>(msg->partition) % workers.size();
+    const std::size_t size = workers[w]->mailbox().Push(std::move(msg));
+    // Messages already fetched still arrive after a pause; the queue is bounded by capacity plus
+    // what librdkafka had fetched (queued.max.messages.kbytes).
+    if (size >= capacity && !worker_paused[w]) PauseWorker(w, true);
+  }
+}
+
+// ---- catalog ----
+
+void Pipeline::Impl::ApplyItem(const rd_kafka_message_t& msg) {
+  const std::string_view key(static_cast<const char*>(msg.key),
+                             msg.key == nullptr ? 0 : msg.key_len);
+  if (msg.payload == nullptr) {  // tombstone: delete
+    catalog_builder->Erase(ItemId(key));
+    stats.items_applied.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const std::string_view bytes(static_cast<const char*>(msg.payload), msg.len);
+  auto item = stream::DecodeItem(bytes, config.model.embedding_dim);
+  std::string_view reason;
+  std::string detail;
+  if (!item) {
+    reason = stream::ReasonOf(item.error().code);
+    detail = item.error().detail;
+  } else if (msg.key != nullptr && key != item->item.str()) {
+    reason = "key_mismatch";  // a tombstone for the key would not delete this item
+    detail = "the message key is not the item's id";
+  }
+  if (!reason.empty()) {
+    warnings.Warn("dlq-item", "dead-lettered an item of {} [{}] at offset {}: {}: {}",
+                  rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
+    stats.items_dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    // Items are read from the beginning at every start: nothing to commit, only to deliver.
+    DeadLetter(msg, reason, detail, new Delivery{std::make_shared<OutputBatch>(0), -1});
+    return;
+  }
+  catalog_builder->Upsert(*item);
+  stats.items_applied.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Pipeline::Impl::PublishCatalog() {
+  auto snapshot = catalog_builder->Build();
+  stats.catalog_items.store(static_cast<std::int64_t>(snapshot->size()));
+  {
+    std::lock_guard lock(catalog_mu);
+    catalog = std::move(snapshot);
+  }
+  catalog_version.fetch_add(1);
+}
+
+Result<bool, std::string> Pipeline::Impl::LoadCatalog() {
+  rd_kafka_t* rk = catalog_consumer.get();
+  auto counts = stream::PartitionCounts(rk, {config.topics.items}, 10'000);
+  if (!counts) return recsd::Fail(counts.error());
+  const int n = counts->at(config.topics.items);
+  stream::PartitionList list(rd_kafka_topic_partition_list_new(n));
+  for (int p = 0; p < n; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), config.topics.items.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get()); err) {
+    return recsd::Fail(std::string("cannot assign the items topic: ") + rd_kafka_err2str(err));
+  }
+  catalog_builder = std::make_unique<model::CatalogBuilder>(config.model.embedding_dim);
+  // enable.partition.eof: every partition reports when it has been read to its end.
+  std::set<std::int32_t> at_end;
+  const Clock::time_point give_up = Clock::now() + config.pipeline.catalog_load_timeout;
+  while (static_cast<int>(at_end.size()) < n) {
+    if (Clock::now() > give_up) {
+      return recsd::Fail("the catalog (" + config.topics.items +
+                         ") was not read to its end within " +
+                         std::to_string(config.pipeline.catalog_load_timeout.count()) + " ms");
+    }
+    if (stop.load()) return recsd::Fail(std::string("stopped while loading the catalog"));
+    stream::KafkaMessage msg(rd_kafka_consumer_poll(rk, 100));
+    if (!msg) continue;
+    if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end.insert(msg->partition);
+    } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      warnings.Warn("catalog-consume", "catalog: {}", rd_kafka_message_errstr(msg.get()));
+    } else {
+      ApplyItem(*msg);
+    }
+  }
+  PublishCatalog();
+  spdlog::info("catalog loaded: {} items from {}", catalog_builder->size(), config.topics.items);
+  return true;
+}
+
+void Pipeline::Impl::CatalogLoop() {
+  bool changed = false;
+  Clock::time_point last_publish = Clock::now();
+  while (!catalog_stop.load()) {
+    stream::KafkaMessage msg(rd_kafka_consumer_poll(catalog_consumer.get(), 100));
+    if (msg && msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ApplyItem(*msg);
+      changed = true;
+    } else if (msg && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      warnings.Warn("catalog-consume", "catalog: {}", rd_kafka_message_errstr(msg.get()));
+    }
+    if (changed && Clock::now() - last_publish >= config.pipeline.catalog_publish_interval) {
+      PublishCatalog();
+      changed = false;
+      last_publish = Clock::now();
+    }
+  }
+}
+
+// ---- Pipeline ----
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Pipeline::~Pipeline() {
+  Stop();
+  Wait();
+}
+
+void Pipeline::Stop() noexcept { impl_->RequestStop(); }
+
+bool Pipeline::stopping() const noexcept { return impl_->stop.load(); }
+
+const PipelineStats& Pipeline::stats() const noexcept { return impl_->stats; }
+
+WeightsView Pipeline::weights() const {
+  WeightsView view;
+  std::lock_guard lock(impl_->weights_mu);
+  std::uint64_t versions = 0;
+  for (const WeightsView& w : impl_->worker_weights) {
+    for (std::size_t s = 0; s < model::kSourceCount; ++s) view.weights.w[s] += w.weights.w[s];
+    versions += w.weights.version;
+    view.partitions += w.partitions;
+    view.reverted = view.reverted || w.reverted;
+  }
+  if (view.partitions > 0) {
+    for (double& x : view.weights.w) x /= static_cast<double>(view.partitions);
+  } else {
+    view.weights = impl_->engine_options.weights;  // nothing learned yet: the static weights
+  }
+  view.weights.version = versions;
+  return view;
+}
+
+Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& config) {
+  auto impl = std::make_unique<Impl>();
+  Impl& m = *impl;
+  m.config = config;
+  m.engine_options = EngineOptionsFromConfig(config);
+  m.min_refresh_ms = config.pipeline.min_refresh_interval.count();
+  const std::size_t workers = config.pipeline.workers > 0
+                                  ? config.pipeline.workers
+                                  : std::max<std::size_t>(1, std::thread::hardware_concurrency());
+
+  const auto make_conf =
+      [&](std::map<std::string, std::string> overrides) -> Result<stream::KafkaConf, std::string> {
+    std::map<std::string, std::string> props = config.kafka;
+    for (auto& [k, v] : overrides) props[k] = v;
+    auto conf = stream::MakeKafkaConf(props);
+    if (!conf) return conf;
+    rd_kafka_conf_set_log_cb(conf->get(), &LogFromKafka);
+    rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
+    rd_kafka_conf_set_opaque(conf->get(), &m);
+    return conf;
+  };
+
+  // Producer: idempotent unless the operator said otherwise; every delivery report is checked.
+  {
+    auto conf = make_conf({{"client.id", "recsd-producer"}});
+    if (!conf) return Fail(conf.error());
+    rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
+    auto rk = stream::MakeKafkaClient(RD_KAFKA_PRODUCER, std::move(conf).value());
+    if (!rk) return Fail("producer: " + rk.error());
+    m.producer = std::move(rk).value();
+  }
+  m.producer_thread = std::thread([&m] {
+    while (!m.producer_stop.load()) rd_kafka_poll(m.producer.get(), 50);
+  });
+  const auto abandon = [&m] {  // on a start-up error: stop what runs
+    m.catalog_stop.store(true);
+    if (m.catalog_thread.joinable()) m.catalog_thread.join();
+    m.producer_stop.store(true);
+    if (m.producer_thread.joinable()) m.producer_thread.join();
+  };
+
+  // Catalog consumer: no group, all partitions from the beginning, told when it reaches the end.
+  {
+    std::map<std::string, std::string> overrides = {{"enable.auto.commit", "false"},
+                                                    {"enable.partition.eof", "true"},
+                                                    {"client.id", "recsd-catalog"}};
+    auto conf = make_conf(overrides);
+    if (!conf) {
+      abandon();
+      return Fail(conf.error());
+    }
+    auto rk = stream::MakeKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
+    if (!rk) {
+      abandon();
+      return Fail("catalog consumer: " + rk.error());
+    }
+    m.catalog_consumer = std::move(rk).value();
+  }
+  {
+    auto counts = stream::PartitionCounts(
+        m.producer.get(), {config.topics.events, config.topics.recommendations, config.topics.dlq},
+        10'000);
+    if (!counts) {
+      abandon();
+      return Fail(counts.error());
+    }
+    m.events_partitions = counts->at(config.topics.events);
+  }
+  if (auto loaded = m.LoadCatalog(); !loaded) {
+    abandon();
+    return Fail(loaded.error());
+  }
+  m.catalog_thread = std::thread([&m] { m.CatalogLoop(); });
+
+  // The group consumer: offsets stored by recsd only (after acknowledgement), committed by
+  // librdkafka's auto-commit and at close.
+  {
+    if (auto it = config.kafka.find("enable.auto.offset.store");
+        it != config.kafka.end() && it->second != "false") {
+      spdlog::warn(
+          "kafka.enable.auto.offset.store={} ignored: recsd stores offsets itself, only "
+          "once their outputs are acknowledged",
+          it->second);
+    }
+    auto conf = make_conf({{"enable.auto.offset.store", "false"}, {"client.id", "recsd"}});
+    if (!conf) {
+      abandon();
+      return Fail(conf.error());
+    }
+    rd_kafka_conf_set_rebalance_cb(conf->get(), &Impl::OnRebalance);
+    auto rk = stream::MakeKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
+    if (!rk) {
+      abandon();
+      return Fail("consumer: " + rk.error());
+    }
+    m.consumer = std::move(rk).value();
+  }
+  m.worker_paused.assign(workers, false);
+  m.worker_weights.assign(workers, WeightsView{});
+  for (std::size_t w = 0; w < workers; ++w) {
+    m.workers.push_back(std::make_unique<Worker>(m, w));
+    m.workers.back()->Start();
+  }
+  stream::PartitionList topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), config.topics.events.c_str(),
+                                    RD_KAFKA_PARTITION_UA);
+  if (const rd_kafka_resp_err_t err = rd_kafka_subscribe(m.consumer.get(), topics.get()); err) {
+    for (auto& w : m.workers) w->mailbox().Push(Control{});
+    m.workers.clear();
+    abandon();
+    return Fail(std::string("cannot subscribe to ") + config.topics.events + ": " +
+                rd_kafka_err2str(err));
+  }
+  m.consumer_thread = std::thread([&m] { m.ConsumeLoop(); });
+  spdlog::info(
+      "run: consuming {} ({} partitions) in group {} with {} workers; lists to {}, dead "
+      "letters to {}",
+      config.topics.events, m.events_partitions, config.kafka.at("group.id"), workers,
+      config.topics.recommendations, config.topics.dlq);
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+int Pipeline::Wait() {
+  Impl& m = *impl_;
+  if (!m.consumer) return m.failed.load() ? kExitFailure : kExitOk;  // waited before
+  {
+    std::unique_lock lock(m.stop_mu);
+    m.stop_cv.wait(lock, [&] { return m.stop.load(); });
+  }
+  const Clock::time_point deadline = Clock::now() + m.config.pipeline.shutdown_timeout;
+  m.deadline_ns.store(deadline.time_since_epoch().count());
+  spdlog::info("shutdown: finishing in-flight work (deadline {} ms)",
+               m.config.pipeline.shutdown_timeout.count());
+  if (m.consumer_thread.joinable()) m.consumer_thread.join();
+  // Workers handle what is queued, refresh, wait for acknowledgements and store offsets.
+  for (auto& w : m.workers) w->mailbox().Push(Control{});
+  for (auto& w : m.workers) w->Join();
+
+  // Close the group consumer (commits the stored offsets) with a hard deadline: close can block
+  // for as long as the brokers are unreachable.
+  stream::KafkaQueue queue(rd_kafka_queue_new(m.consumer.get()));
+  bool closed = false;
+  if (stream::KafkaError e(rd_kafka_consumer_close_queue(m.consumer.get(), queue.get())); e) {
+    spdlog::warn("consumer close: {}", rd_kafka_error_string(e.get()));
+  } else {
+    while (!(closed = rd_kafka_consumer_closed(m.consumer.get()) != 0) && !m.PastDeadline()) {
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(queue.get(), 50);
+      if (ev == nullptr) continue;
+      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+        // Everything was handed over above: only give the partitions back.
+        rd_kafka_topic_partition_list_t* parts = rd_kafka_event_topic_partition_list(ev);
+        if (std::string_view(rd_kafka_rebalance_protocol(m.consumer.get())) == "COOPERATIVE") {
+          stream::KafkaError ignored(rd_kafka_incremental_unassign(m.consumer.get(), parts));
+        } else {
+          rd_kafka_assign(m.consumer.get(), nullptr);
+        }
+      }
+      rd_kafka_event_destroy(ev);
+    }
+  }
+  if (!closed) spdlog::warn("shutdown: the consumer did not close before the deadline");
+  queue.reset();
+  rd_kafka_destroy_flags(m.consumer.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+
+  m.catalog_stop.store(true);
+  if (m.catalog_thread.joinable()) m.catalog_thread.join();
+  rd_kafka_destroy_flags(m.catalog_consumer.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  const rd_kafka_resp_err_t flushed =
+      rd_kafka_flush(m.producer.get(), static_cast<int>(std::max<std::int64_t>(0, left.count())));
+  m.producer_stop.store(true);
+  if (m.producer_thread.joinable()) m.producer_thread.join();
+  const int unflushed = rd_kafka_outq_len(m.producer.get());
+  if (flushed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("shutdown: {} messages not delivered before the deadline", unflushed);
+  }
+  // Messages still queued get an error delivery report at destroy; their batches no longer
+  // matter (nothing is stored any more) but their Delivery records must be freed.
+  rd_kafka_purge(m.producer.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(m.producer.get(), 0);
+  m.producer.reset();
+  m.workers.clear();
+
+  const PipelineStats& s = m.stats;
+  spdlog::info(
+      "shutdown: done; {} events consumed, {} applied, {} skipped, {} dead-lettered, {} "
+      "lists delivered",
+      s.events_consumed.load(), s.events_applied.load(), s.events_skipped.load(),
+      s.events_dead_lettered.load(), s.lists_delivered.load());
+  const bool clean = !m.failed.load() && closed && flushed == RD_KAFKA_RESP_ERR_NO_ERROR;
+  return clean ? kExitOk : kExitFailure;
+}
+
+int RunCommand(const Config& config) {
+  // Block the stop signals before any thread starts, so that only the sigtimedwait below takes
+  // them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto pipeline = Pipeline::Start(config);
+  if (!pipeline) {
+    spdlog::error("recsd run: {}", pipeline.error());
+    return kExitFailure;
+  }
+  Pipeline& p = **pipeline;
+  std::thread waiter([&] {
+    const timespec tick{0, 200'000'000};
+    while (!p.stopping()) {
+      const int signal = sigtimedwait(&signals, nullptr, &tick);
+      if (signal == SIGTERM || signal == SIGINT) {
+        spdlog::info("run: {} received, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+        p.Stop();
+      }
+    }
+  });
+  const int code = p.Wait();
+  waiter.join();
+  return code;
+}
+
+}  // namespace recsd::daemon
