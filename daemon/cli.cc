@@ -11,6 +11,8 @@
 
 #include "daemon/broker.h"
 #include "daemon/config.h"
+#include "daemon/demo.h"
+#include "daemon/loadgen.h"
 #include "daemon/logging.h"
 #include "daemon/pipeline.h"
 #include "daemon/replay.h"
@@ -45,12 +47,6 @@ bool Load(const ConfigOptions& opts, LoadedConfig* out) {
     std::cerr << p.ToString() << "\n";
   }
   return out->problems.empty();
-}
-
-// Called after logging is set up, so the refusal is a log record in the chosen format.
-int NotBuilt(const std::string& name) {
-  spdlog::error("recsd {}: not built yet in recsd {} (see README.md, \"Status\")", name, Version());
-  return kExitUsage;
 }
 
 }  // namespace
@@ -164,19 +160,54 @@ int RunCli(int argc, char** argv) {
   broker->add_option("--bootstrap-file", broker_opts.bootstrap_file,
                      "Also write the bootstrap list to this file (removed on exit)");
 
-  struct Planned {
-    const char* name;
-    const char* what;
-  };
-  std::vector<CLI::App*> planned;
-  for (const Planned& p : {
-           Planned{"demo", "Embedded broker, load generator and daemon with a live view"},
-           Planned{"loadgen", "Produce a synthetic catalog and user events, click on served lists"},
-       }) {
-    auto* cmd = app.add_subcommand(p.name, std::string(p.what) + " (not built yet)");
-    cmd->allow_extras();
-    planned.push_back(cmd);
-  }
+  ConfigOptions loadgen_config;
+  LoadgenOptions loadgen_opts;
+  auto* loadgen = app.add_subcommand(
+      "loadgen",
+      "Produce a synthetic catalog and drifting user events, and click on served lists with a "
+      "hidden preference, so the learning loop runs live");
+  AddConfigOptions(loadgen, &loadgen_config, /*file_required=*/false);
+  loadgen->add_option("--bootstrap", loadgen_opts.bootstrap,
+                      "Kafka bootstrap servers (default: kafka.bootstrap.servers)");
+  loadgen->add_option("--rate", loadgen_opts.rate, "Events per second")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  loadgen->add_option("--users", loadgen_opts.users, "Users")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000'000));
+  loadgen->add_option("--items", loadgen_opts.items, "Items in the synthetic catalog")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
+  loadgen->add_option("--duration", loadgen_opts.duration_s, "Seconds to run; 0 = until stopped")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  loadgen->add_option("--seed", loadgen_opts.seed, "Random seed")->capture_default_str();
+  loadgen->add_flag("!--no-catalog", loadgen_opts.catalog,
+                    "Do not produce the catalog (it is already there)");
+
+  ConfigOptions demo_config;
+  DemoOptions demo_opts;
+  auto* demo = app.add_subcommand(
+      "demo",
+      "Everything in one process: an embedded broker, the load generator and the daemon, with a "
+      "live view, until Ctrl-C");
+  AddConfigOptions(demo, &demo_config, /*file_required=*/false);
+  demo->add_option("--rate", demo_opts.rate, "Events per second")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  demo->add_option("--users", demo_opts.users, "Users")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10'000'000));
+  demo->add_option("--items", demo_opts.items, "Items")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
+  demo->add_option("--partitions", demo_opts.partitions, "Partitions of the events topic")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  demo->add_option("--duration", demo_opts.duration_s, "Seconds to run; 0 = until Ctrl-C")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  demo->add_option("--seed", demo_opts.seed, "Random seed")->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -255,13 +286,25 @@ int RunCli(int argc, char** argv) {
     }
     return BrokerCommand(broker_opts, loaded.config);
   }
-  for (CLI::App* cmd : planned) {
-    if (cmd->parsed()) {
-      if (!setup_logging(nullptr)) {
-        return kExitUsage;
-      }
-      return NotBuilt(cmd->get_name());
+  if (loadgen->parsed()) {
+    LoadedConfig loaded;
+    if (!Load(loadgen_config, &loaded)) {
+      return kExitConfig;
     }
+    if (!setup_logging(&loaded.config)) {
+      return kExitConfig;
+    }
+    return LoadgenCommand(loadgen_opts, loaded.config);
+  }
+  if (demo->parsed()) {
+    LoadedConfig loaded;
+    if (!Load(demo_config, &loaded)) {
+      return kExitConfig;
+    }
+    if (!setup_logging(&loaded.config)) {
+      return kExitConfig;
+    }
+    return DemoCommand(demo_opts, loaded.config);
   }
   return kExitUsage;
 }

@@ -108,7 +108,7 @@ class Mailbox {
     out->swap(items_);
     size_.store(0, std::memory_order_relaxed);
   }
-  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  std::size_t Size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
   std::mutex mu_;
@@ -309,7 +309,7 @@ class Worker : public model::ListSink {
   void Join() {
     if (thread_.joinable()) thread_.join();
   }
-  Mailbox& mailbox() { return mailbox_; }
+  Mailbox& Queue() { return mailbox_; }
 
   // ListSink: a refreshed list goes to the recommendations topic.
   void Publish(RecommendationList list) override {
@@ -555,7 +555,7 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
     for (int i = 0; i < partitions->cnt; ++i) {
       const std::int32_t p = partitions->elems[i].partition;
       if (assigned.insert(p).second) {
-        WorkerOf(p).mailbox().Push(Control{Control::Kind::kAssign, p, nullptr});
+        WorkerOf(p).Queue().Push(Control{Control::Kind::kAssign, p, nullptr});
         added.push_back(p);
       }
     }
@@ -588,7 +588,7 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
       if (worker_paused[w]) stats.paused_partitions.fetch_sub(1, std::memory_order_relaxed);
       auto done = std::make_shared<std::promise<void>>();
       handed.push_back(done->get_future());
-      WorkerOf(p).mailbox().Push(Control{Control::Kind::kRevoke, p, std::move(done)});
+      WorkerOf(p).Queue().Push(Control{Control::Kind::kRevoke, p, std::move(done)});
     }
     const Clock::time_point until =
         deadline_ns.load() != 0 ? Deadline() : Clock::now() + config.pipeline.shutdown_timeout;
@@ -627,7 +627,7 @@ void Pipeline::Impl::PauseWorker(std::size_t w, bool pause) {
   }
   worker_paused[w] = pause;
   spdlog::debug("worker {}: {} {} partition(s), {} queued", w, pause ? "pausing" : "resuming",
-                list->cnt, workers[w]->mailbox().size());
+                list->cnt, workers[w]->Queue().Size());
   if (pause) {
     rd_kafka_pause_partitions(consumer.get(), list.get());
     stats.pauses.fetch_add(1, std::memory_order_relaxed);
@@ -662,7 +662,7 @@ void Pipeline::Impl::ConsumeLoop() {
   while (!stop.load()) {
     stream::KafkaMessage msg(rd_kafka_consumer_poll(consumer.get(), 100));
     for (std::size_t w = 0; w < workers.size(); ++w) {
-      if (worker_paused[w] && workers[w]->mailbox().size() <= capacity / 2) PauseWorker(w, false);
+      if (worker_paused[w] && workers[w]->Queue().Size() <= capacity / 2) PauseWorker(w, false);
     }
     if (const auto interval = config.pipeline.stats_interval;
         interval.count() > 0 && Clock::now() - last_stats >= interval) {
@@ -678,7 +678,7 @@ void Pipeline::Impl::ConsumeLoop() {
       continue;
     }
     const std::size_t w = static_cast<std::size_t>(msg->partition) % workers.size();
-    const std::size_t size = workers[w]->mailbox().Push(std::move(msg));
+    const std::size_t size = workers[w]->Queue().Push(std::move(msg));
     // Messages already fetched still arrive after a pause; the queue is bounded by capacity plus
     // what librdkafka had fetched (queued.max.messages.kbytes).
     if (size >= capacity && !worker_paused[w]) PauseWorker(w, true);
@@ -830,10 +830,10 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
                                   ? config.pipeline.workers
                                   : std::max<std::size_t>(1, std::thread::hardware_concurrency());
 
-  const auto make_conf =
-      [&](std::map<std::string, std::string> overrides) -> Result<stream::KafkaConf, std::string> {
+  const auto make_conf = [&](const std::map<std::string, std::string>& overrides)
+      -> Result<stream::KafkaConf, std::string> {
     std::map<std::string, std::string> props = config.kafka;
-    for (auto& [k, v] : overrides) props[k] = v;
+    for (const auto& [k, v] : overrides) props[k] = v;
     auto conf = stream::MakeKafkaConf(props);
     if (!conf) return conf;
     rd_kafka_conf_set_log_cb(conf->get(), &LogFromKafka);
@@ -927,7 +927,7 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
   rd_kafka_topic_partition_list_add(topics.get(), config.topics.events.c_str(),
                                     RD_KAFKA_PARTITION_UA);
   if (const rd_kafka_resp_err_t err = rd_kafka_subscribe(m.consumer.get(), topics.get()); err) {
-    for (auto& w : m.workers) w->mailbox().Push(Control{});
+    for (auto& w : m.workers) w->Queue().Push(Control{});
     m.workers.clear();
     abandon();
     return Fail(std::string("cannot subscribe to ") + config.topics.events + ": " +
@@ -955,7 +955,7 @@ int Pipeline::Wait() {
                m.config.pipeline.shutdown_timeout.count());
   if (m.consumer_thread.joinable()) m.consumer_thread.join();
   // Workers handle what is queued, refresh, wait for acknowledgements and store offsets.
-  for (auto& w : m.workers) w->mailbox().Push(Control{});
+  for (auto& w : m.workers) w->Queue().Push(Control{});
   for (auto& w : m.workers) w->Join();
 
   // Close the group consumer (commits the stored offsets) with a hard deadline: close can block

@@ -18,7 +18,7 @@ Result<KafkaHandle, std::string> MakeKafkaClient(rd_kafka_type_t type, KafkaConf
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof(err));
   if (rk == nullptr) return Fail(std::string(err));  // conf is still ours: conf's deleter frees it
-  conf.release();                                    // owned by rk now
+  (void)conf.release();                              // owned by rk now
   return KafkaHandle(rk);
 }
 

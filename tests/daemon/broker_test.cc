@@ -197,4 +197,28 @@ TEST(BrokerTest, BadTopicSpecsAreUsageErrors) {
   EXPECT_EQ(broker.StopWith(0, std::chrono::seconds(10)), 2);  // signal 0: just wait
 }
 
+// The README's first command: the demo runs everything in one process, shows lists and learned
+// weights, and stops cleanly on SIGINT (Ctrl-C) well within 10 s.
+TEST(DemoTest, ServesListsLearnsFromClicksAndStopsCleanlyOnCtrlC) {
+  Child demo({"demo", "--rate", "300", "--users", "100", "--items", "500"});
+  std::string view;
+  const Clock::time_point until = Clock::now() + std::chrono::seconds(40);
+  bool learned = false;
+  bool listed = false;
+  while (!(learned && listed) && Clock::now() < until) {
+    const std::string line = demo.ReadLine();
+    if (line.find("fusion weights, learned from") != std::string::npos &&
+        line.find("from 0 clicks") == std::string::npos) {
+      learned = true;
+    }
+    if (line.find("latest list of user u0") != std::string::npos) listed = true;
+    view += line + "\n";
+  }
+  EXPECT_TRUE(learned) << view.substr(view.size() > 3000 ? view.size() - 3000 : 0);
+  EXPECT_TRUE(listed) << view.substr(view.size() > 3000 ? view.size() - 3000 : 0);
+  const Clock::time_point stop = Clock::now();
+  EXPECT_EQ(demo.StopWith(SIGINT, std::chrono::seconds(15)), 0);
+  EXPECT_LT(Clock::now() - stop, std::chrono::seconds(10));
+}
+
 }  // namespace

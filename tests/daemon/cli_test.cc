@@ -90,11 +90,12 @@ TEST(CliTest, PrintConfigRedactsSecrets) {
       << r.out;
 }
 
-TEST(CliTest, SubcommandsThatAreNotBuiltSaySoAndExit2) {
-  for (const char* cmd : {"demo", "loadgen"}) {
-    const Outcome r = Recsd(cmd);
-    EXPECT_EQ(r.code, 2) << cmd;
-    EXPECT_NE(r.out.find("not built yet"), std::string::npos) << cmd << ": " << r.out;
+// Bad numbers are usage errors, caught before anything connects.
+TEST(CliTest, LoadgenAndDemoRejectBadOptionsWithExit2) {
+  for (const char* args : {"loadgen --rate 0", "loadgen --users -3", "demo --partitions 0",
+                           "demo --duration -1", "demo --items many"}) {
+    const Outcome r = Recsd(args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.out;
   }
 }
 
@@ -113,37 +114,43 @@ TEST(CliTest, UsageErrorsExit2) {
   EXPECT_EQ(Recsd("--log-format xml version").code, 2);
 }
 
+// A replay of a directory without data: an error log record, exit 1.
+std::string MissingData(const TempDir& dir) { return "replay --data " + dir.path().string(); }
+
 TEST(CliTest, JsonLogFormatWritesJsonLines) {
-  const Outcome r = Recsd("--log-format json --log-level info demo");
-  EXPECT_EQ(r.code, 2);
-  // Every line is one JSON object; the refusal is one of them.
-  int refusals = 0;
+  TempDir dir;
+  const Outcome r = Recsd("--log-format json --log-level info " + MissingData(dir));
+  EXPECT_EQ(r.code, 1);
+  // Every line is one JSON object; the error is one of them.
+  int errors = 0;
   for (std::size_t start = 0; start < r.out.size();) {
     const std::size_t end = r.out.find('\n', start);
     const std::string line = r.out.substr(start, end - start);
     ASSERT_TRUE(nlohmann::json::accept(line)) << line;
     const auto record = nlohmann::json::parse(line);
-    if (record["msg"].get<std::string>().find("not built yet") != std::string::npos) {
-      ++refusals;
+    if (record["msg"].get<std::string>().find("no MovieLens data") != std::string::npos) {
+      ++errors;
       EXPECT_EQ(record["level"], "error");
     }
     start = end == std::string::npos ? r.out.size() : end + 1;
   }
-  EXPECT_EQ(refusals, 1) << r.out;
+  EXPECT_EQ(errors, 1) << r.out;
 }
 
 TEST(CliTest, SpdlogLevelFromEnvironmentAppliesAndTheFlagWins) {
-  // The refusal of a subcommand that is not built is logged at error level.
-  const Outcome quiet = Recsd("demo", "SPDLOG_LEVEL=critical");
-  EXPECT_EQ(quiet.code, 2);
-  EXPECT_EQ(quiet.out.find("not built yet"), std::string::npos) << quiet.out;
-  const Outcome flagged = Recsd("--log-level error demo", "SPDLOG_LEVEL=critical");
-  EXPECT_EQ(flagged.code, 2);
-  EXPECT_NE(flagged.out.find("not built yet"), std::string::npos) << flagged.out;
+  TempDir dir;
+  // The missing data is logged at error level.
+  const Outcome quiet = Recsd(MissingData(dir), "SPDLOG_LEVEL=critical");
+  EXPECT_EQ(quiet.code, 1);
+  EXPECT_EQ(quiet.out.find("no MovieLens data"), std::string::npos) << quiet.out;
+  const Outcome flagged = Recsd("--log-level error " + MissingData(dir), "SPDLOG_LEVEL=critical");
+  EXPECT_EQ(flagged.code, 1);
+  EXPECT_NE(flagged.out.find("no MovieLens data"), std::string::npos) << flagged.out;
 }
 
 TEST(CliTest, UnknownLogLevelIsAConfigError) {
-  const Outcome r = Recsd("--log-level loud demo");
+  TempDir dir;
+  const Outcome r = Recsd("--log-level loud " + MissingData(dir));
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("unknown log level"), std::string::npos) << r.out;
 }

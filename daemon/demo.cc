@@ -1,0 +1,153 @@
+#include "daemon/demo.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "daemon/cli.h"
+#include "daemon/loadgen.h"
+#include "daemon/pipeline.h"
+#include "model/fusion.h"
+#include "stream/mock_broker.h"
+
+namespace recsd::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string View(const DemoOptions& options, const std::string& bootstrap, double elapsed,
+                 double dt, const PipelineStats& s, std::uint64_t* last_events,
+                 std::uint64_t* last_lists, const Loadgen& loadgen, const WeightsView& weights) {
+  const std::uint64_t events = s.events_consumed.load();
+  const std::uint64_t lists = s.lists_delivered.load();
+  std::string out = fmt::format(
+      "recsd demo: embedded broker {} ({} partitions), load generator and daemon. Ctrl-C "
+      "stops.\n\n",
+      bootstrap, options.partitions);
+  out += fmt::format(
+      "elapsed {:.0f} s | events {} ({:.0f}/s) | lists {} ({:.0f}/s) | clicks {} | users {} | "
+      "items {}\n",
+      elapsed, events, static_cast<double>(events - *last_events) / dt, lists,
+      static_cast<double>(lists - *last_lists) / dt, loadgen.stats().clicks.load(), s.users.load(),
+      s.catalog_items.load());
+  out += fmt::format(
+      "freshness (event to list acknowledged) p50 {:.0f} ms, p99 {:.0f} ms | dead letters {} | "
+      "paused partitions {}\n\n",
+      s.freshness.Quantile(0.5), s.freshness.Quantile(0.99), s.events_dead_lettered.load(),
+      s.paused_partitions.load());
+  *last_events = events;
+  *last_lists = lists;
+  out += weights.partitions > 0
+             ? fmt::format("fusion weights, learned from {} clicks (mean of {} partitions){}:\n  ",
+                           loadgen.stats().clicks.load(), weights.partitions,
+                           weights.reverted ? ", guard REVERTED to static" : "")
+             : std::string("fusion weights (static: nothing learned yet):\n  ");
+  for (std::size_t i = 0; i < model::kSourceCount; ++i) {
+    out += fmt::format("{} {:.3f}   ", model::SourceName(static_cast<model::Source>(i)),
+                       weights.weights.w[i]);
+  }
+  out += "\n\n";
+  if (const auto list = loadgen.SampleList()) {
+    out += fmt::format("latest list of user {} (rec {}, variant {}, model {}):\n", list->user.str(),
+                       list->rec, list->variant, list->model);
+    for (std::size_t i = 0; i < list->items.size() && i < 10; ++i) {
+      const RecommendedItem& item = list->items[i];
+      out += fmt::format("  {:2}. {:<8} {:.3f} =", i + 1, item.item.str(), item.score);
+      for (const auto& [source, contribution] : item.src) {
+        out += fmt::format(" {} {:.3f}", source, contribution);
+      }
+      out += "\n";
+    }
+  } else {
+    out += fmt::format("no list for user {} yet\n", Loadgen::sample_user());
+  }
+  return out;
+}
+
+}  // namespace
+
+int DemoCommand(const DemoOptions& options, Config config) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const Config::Topics& t = config.topics;
+  auto broker = stream::MockBroker::Start(1, {{t.events, options.partitions},
+                                              {t.recommendations, options.partitions},
+                                              {t.changelog, options.partitions},
+                                              {t.items, 1},
+                                              {t.dlq, 1},
+                                              {t.model_stats, 1}});
+  if (!broker) {
+    spdlog::error("recsd demo: {}", broker.error());
+    return kExitFailure;
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+  config.kafka["bootstrap.servers"] = bootstrap;
+  // A single member: join quickly.
+  config.kafka["session.timeout.ms"] = "6000";
+  config.kafka["heartbeat.interval.ms"] = "500";
+  config.pipeline.stats_interval = Milliseconds(0);  // the view shows them
+
+  LoadgenOptions lo;
+  lo.rate = options.rate;
+  lo.users = options.users;
+  lo.items = options.items;
+  lo.seed = options.seed;
+  auto loadgen = Loadgen::Start(lo, config);
+  if (!loadgen) {
+    spdlog::error("recsd demo: load generator: {}", loadgen.error());
+    return kExitFailure;
+  }
+  auto pipeline = Pipeline::Start(config);
+  if (!pipeline) {
+    spdlog::error("recsd demo: {}", pipeline.error());
+    return kExitFailure;
+  }
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point last = start;
+  std::uint64_t last_events = 0;
+  std::uint64_t last_lists = 0;
+  const auto interval = std::chrono::duration<double>(options.view_interval_s);
+  while (!(*pipeline)->stopping()) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    if (options.duration_s > 0 && elapsed >= options.duration_s) break;
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(interval);
+    const timespec tick{static_cast<time_t>(wait.count() / 1'000'000'000),
+                        static_cast<long>(wait.count() % 1'000'000'000)};
+    const int signal = sigtimedwait(&signals, nullptr, &tick);
+    if (signal == SIGTERM || signal == SIGINT) break;
+    const Clock::time_point now = Clock::now();
+    const std::string view =
+        View(options, bootstrap, std::chrono::duration<double>(now - start).count(),
+             std::chrono::duration<double>(now - last).count(), (*pipeline)->stats(), &last_events,
+             &last_lists, **loadgen, (*pipeline)->weights());
+    last = now;
+    std::fputs(tty ? "\x1b[H\x1b[J" : "\n", stdout);
+    std::fputs(view.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  spdlog::info("demo: stopping");
+  (*loadgen)->Stop();
+  (*loadgen)->Wait();
+  (*pipeline)->Stop();
+  const int code = (*pipeline)->Wait();
+  const PipelineStats& s = (*pipeline)->stats();
+  std::printf("demo: %llu events, %llu lists delivered, %llu clicks; exit %d\n",
+              static_cast<unsigned long long>(s.events_consumed.load()),
+              static_cast<unsigned long long>(s.lists_delivered.load()),
+              static_cast<unsigned long long>((*loadgen)->stats().clicks.load()), code);
+  return code;
+}
+
+}  // namespace recsd::daemon
