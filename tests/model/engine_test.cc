@@ -126,6 +126,25 @@ TEST(EngineTest, OldestDirtyOffsetIsTheFirstUnpublishedEventOfAnyDirtyUser) {
   EXPECT_EQ(f.engine.OldestDirtyOffset(), std::optional<std::int64_t>(11));
 }
 
+// Users refreshed together share one catalog scan; each still gets its own neighbours.
+TEST(EngineTest, UsersRefreshedInOneBatchEachGetTheirOwnCluster) {
+  EngineOptions o = Options();
+  o.weights.w = {1, 0, 0, 0, 0, 0};  // emb_short only
+  o.rank.k = 3;
+  Fixture f(o);
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Apply(Ev("v", "i4", kHour), {0, 2});
+  f.engine.Apply(Ev("w", "i1", kHour), {0, 3});
+  ASSERT_EQ(f.engine.Refresh({kHour}, f.sink), 3U);
+  for (const RecommendationList& list : f.sink.lists) {
+    const bool first_cluster = list.user == UserId("u") || list.user == UserId("w");
+    for (const std::string& id : Ids(list)) {
+      const int i = std::stoi(id.substr(1));
+      EXPECT_EQ(i < 4, first_cluster) << list.user.str() << " got " << id;
+    }
+  }
+}
+
 TEST(EngineTest, NeverRecommendsSeenOrUnavailableItems) {
   CatalogBuilder b(*Catalog8());
   ItemRecord gone;
