@@ -181,6 +181,8 @@ int RunCli(int argc, char** argv) {
   loadgen->add_option("--duration", loadgen_opts.duration_s, "Seconds to run; 0 = until stopped")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  loadgen->add_option("--events", loadgen_opts.events, "Stop after this many events; 0 = no limit")
+      ->capture_default_str();
   loadgen->add_option("--seed", loadgen_opts.seed, "Random seed")->capture_default_str();
   loadgen->add_flag("!--no-catalog", loadgen_opts.catalog,
                     "Do not produce the catalog (it is already there)");

@@ -29,7 +29,8 @@ struct LoadgenOptions {
   int users = 1000;
   int items = 2000;
   int clusters = 20;
-  double duration_s = 0;  // 0: until stopped
+  double duration_s = 0;     // 0: until stopped
+  std::uint64_t events = 0;  // stop after this many interest events; 0: no limit
   std::uint64_t seed = 1;
   double drift = 0.02;
   double click_in_cluster = 0.1;
@@ -56,7 +57,7 @@ class Loadgen {
   Loadgen& operator=(const Loadgen&) = delete;
 
   void Stop() noexcept;
-  // True once the duration has passed or Stop() was called.
+  // True once the duration has passed, the events were all produced or Stop() was called.
   bool done() const noexcept;
   // Waits for the threads; flushes what was produced.
   void Wait();

@@ -544,7 +544,8 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
   stats.rebalances.fetch_add(1, std::memory_order_relaxed);
   std::string names;
   for (int i = 0; i < partitions->cnt; ++i) {
-    names += (names.empty() ? "" : ",") + std::to_string(partitions->elems[i].partition);
+    if (!names.empty()) names += ',';
+    names += std::to_string(partitions->elems[i].partition);
   }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (partitions->cnt > 0) {

@@ -2,9 +2,11 @@
 # recsd's whole test suite, as CI runs it (.ci/run):
 #   1. install dependencies (ops/install-deps.sh; fast when nothing is missing)
 #   2. format check over the tree (ops/check-format.sh)
-#   3. g++ debug build with -Werror, benchmarks compiled too, and every unit test (build/debug);
+#   3. g++ debug build with -Werror, benchmarks compiled too, and every test (build/debug): unit,
+#      integration (the pipeline on librdkafka's mock cluster) and end to end (tests/e2e/: recsd
+#      broker, kcat and recsd run as separate processes);
 #      clang-tidy on the .cc files changed by the last commit (ops/lint.sh)
-#   4. clang build under ASan+UBSan (build/asan): every unit test again, then one libFuzzer run
+#   4. clang build under ASan+UBSan (build/asan): every test again, then one libFuzzer run
 #      per wire decoder for RECSD_FUZZ_SECONDS each (default 60; set e.g. 5 for a quick re-run)
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
 set -euo pipefail
@@ -32,9 +34,9 @@ cmake --build build/asan
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 status=0
-echo "== unit and integration tests (g++, debug) =="
+echo "== unit, integration and end-to-end tests (g++, debug) =="
 ctest --test-dir build/debug --output-on-failure -j "$jobs" 2>&1 | tee "$logs/debug" || status=1
-echo "== unit and integration tests and fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s per fuzzer) =="
+echo "== unit, integration and end-to-end tests and fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s per fuzzer) =="
 ctest --test-dir build/asan --output-on-failure -j "$jobs" 2>&1 | tee "$logs/asan" || status=1
 
 # One closing line over both runs: "N passed, N failed".

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# End-to-end throughput and freshness of `recsd run` on `recsd broker` (librdkafka's mock
+# cluster), each in its own process, release build.
+#
+#   1. Throughput: EVENTS synthetic events (recsd loadgen --events) are put on the events topic
+#      first. The raw consume rate of that topic is measured with kcat reading it to /dev/null;
+#      then `recsd run` processes the same events (decode, state update, coalesced refresh,
+#      publish, delivery reports, offset store). Its rate is the events over the time from its
+#      partition assignment to the stats line where every event is consumed and no more lists
+#      come (stats every 200 ms). Reported: both rates and their ratio.
+#   2. Freshness: on a fresh broker, recsd run with the loadgen producing at half the measured
+#      rate for FRESH_SECONDS; p50/p99 of event time to list acknowledged from recsd's histogram
+#      (upper bounds of 1.5x-wide buckets), with the default pipeline settings (refresh every
+#      100 ms, at most one list per user per second).
+#
+#   benchmarks/pipeline_throughput.sh [EVENTS (default 200000)] [FRESH_SECONDS (default 20)]
+# The mock keeps about 5 MiB per partition: 200,000 events of ~70 bytes over 8 partitions fit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+events=${1:-200000}
+fresh_seconds=${2:-20}
+users=10000
+items=2000
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release --target recsd >/dev/null
+recsd=build/release/daemon/recsd
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+start_broker() {  # name
+  rm -f "$work/$1.bootstrap"
+  "$recsd" broker --partitions 8 --bootstrap-file "$work/$1.bootstrap" >/dev/null \
+    2>"$work/$1.log" &
+  pids+=($!)
+  for _ in $(seq 100); do [[ -s $work/$1.bootstrap ]] && break; sleep 0.1; done
+  cat "$work/$1.bootstrap"
+}
+config() {  # bootstrap > toml
+  cat <<EOF
+[kafka]
+bootstrap.servers = "$1"
+session.timeout.ms = 6000
+heartbeat.interval.ms = 500
+[pipeline]
+stats_interval = "200ms"
+EOF
+}
+ms_of() {  # a log line's ISO time -> ms since the epoch
+  date -d "$(cut -d' ' -f1 <<<"$1")" +%s%3N
+}
+
+# ---- 1: throughput against raw consume ----
+bs=$(start_broker tp)
+"$recsd" --log-level warn loadgen --bootstrap "$bs" --users "$users" --items "$items" \
+  --rate 10000000 --events "$events" >/dev/null
+t0=$(date +%s%N)
+kcat -b "$bs" -C -t recsd.events -e -q -o beginning >/dev/null
+raw_ms=$((($(date +%s%N) - t0) / 1000000))
+raw_rate=$((events * 1000 / raw_ms))
+config "$bs" >"$work/tp.toml"
+"$recsd" run --config "$work/tp.toml" 2>"$work/run.log" &
+run_pid=$!
+pids+=("$run_pid")
+done_line=""
+previous=""
+for _ in $(seq 600); do
+  sleep 0.2
+  line=$(grep 'stats: ' "$work/run.log" | tail -n 1 || true)
+  consumed=$(sed -nE 's/.*stats: ([0-9]+) events.*/\1/p' <<<"$line")
+  if [[ -n $consumed && $consumed -ge $events && $line == *"0 lists delivered (0/s)"* ]]; then
+    done_line=$previous
+    break
+  fi
+  [[ -n $line ]] && previous=$line
+done
+kill -TERM "$run_pid"
+wait "$run_pid" || true
+[[ -n $done_line ]] || { echo "recsd did not finish the $events events" >&2; tail "$work/run.log" >&2; exit 1; }
+assigned=$(grep -m1 'assigned ' "$work/run.log")
+run_ms=$(($(ms_of "$done_line") - $(ms_of "$assigned")))
+run_rate=$((events * 1000 / run_ms))
+lists=$(sed -nE 's/.*events \([0-9]+\/s\), ([0-9]+) lists delivered.*/\1/p' <<<"$done_line")
+echo "throughput: $events events, $users users, $items items, 8 partitions, 2 workers"
+echo "  raw consume (kcat to /dev/null): ${raw_ms} ms = ${raw_rate} events/s"
+echo "  recsd run end to end:            ${run_ms} ms = ${run_rate} events/s, ${lists} lists"
+awk -v a="$run_rate" -v b="$raw_rate" 'BEGIN { printf "  ratio recsd / raw consume: %.2f\n", a / b }'
+
+# ---- 2: freshness at half that load ----
+bs=$(start_broker fresh)
+config "$bs" >"$work/fresh.toml"
+sed -i 's/stats_interval = "200ms"/stats_interval = "1s"/' "$work/fresh.toml"
+half=$((run_rate / 2))
+# The catalog goes first (with one event): the run loads it at start.
+"$recsd" --log-level warn loadgen --bootstrap "$bs" --users "$users" --items "$items" --rate 1 \
+  --events 1 >/dev/null
+"$recsd" run --config "$work/fresh.toml" 2>"$work/fresh-run.log" &
+run_pid=$!
+pids+=("$run_pid")
+for _ in $(seq 100); do grep -q 'assigned ' "$work/fresh-run.log" && break; sleep 0.2; done
+"$recsd" --log-level warn loadgen --bootstrap "$bs" --users "$users" --items "$items" \
+  --no-catalog --rate "$half" --duration "$fresh_seconds" >"$work/loadgen.out"
+sleep 2
+kill -TERM "$run_pid"
+wait "$run_pid" || true
+last=$(grep 'stats: ' "$work/fresh-run.log" | tail -n 1)
+echo "freshness at half load ($half events/s offered for ${fresh_seconds} s; $(cat "$work/loadgen.out"))"
+echo "  $(sed -nE 's/.*(freshness p50 [0-9]+ ms p99 [0-9]+ ms).*/\1/p' <<<"$last") (event time to list acknowledged)"
+echo "  $(sed -nE 's/.*stats: (.*), freshness.*/\1/p' <<<"$last")"
