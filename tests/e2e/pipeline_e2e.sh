@@ -8,6 +8,7 @@
 #   2. SIGTERM while kcat keeps producing: recsd exits 0 within 10 s
 #   3. a restart resumes from the committed offsets: every event is consumed exactly once over
 #      the two runs and every user's last list names the user's last event
+#   4. the broker gone silent (SIGSTOP): SIGTERM still ends recsd within its shutdown deadline
 #
 # Usage: tests/e2e/pipeline_e2e.sh [RECSD_BINARY]   (default: build/debug/daemon/recsd)
 # Needs kcat. Exit 0 when every check holds; each failed check prints "FAIL: ...".
@@ -44,7 +45,8 @@ check() {  # description, then a command that must succeed
 # ---- broker ----
 "$recsd" broker --partitions 4 --bootstrap-file "$work/bootstrap" >"$work/broker.out" \
   2>"$work/broker.log" &
-pids+=($!)
+broker_pid=$!
+pids+=("$broker_pid")
 for _ in $(seq 100); do [[ -s $work/bootstrap ]] && break; sleep 0.1; done
 bootstrap=$(cat "$work/bootstrap")
 echo "e2e: broker at $bootstrap"
@@ -248,9 +250,22 @@ check "the two runs consumed every event exactly once ($c1 + $c2 = $total)" \
   test $((c1 + c2)) -eq "$total"
 check "every load user's last list names its last event" last_lists_match
 
+# ---- 4: shutdown when the broker is gone ----
+start_recsd "$work/run3.log"
+for _ in $(seq 100); do grep -q 'assigned ' "$work/run3.log" && break; sleep 0.2; done
+kill -STOP "$broker_pid"
+start=$(date +%s%N)
+kill -TERM "$recsd_pid"
+code=0
+wait "$recsd_pid" || code=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+kill -CONT "$broker_pid"
+echo "e2e: with the broker stopped, recsd exited $code ${ms} ms after SIGTERM (deadline 8 s)"
+check "shutdown with the broker gone ends within the deadline (took ${ms} ms)" test "$ms" -lt 9500
+
 if [[ $failures -gt 0 ]]; then
   echo "e2e: $failures check(s) failed; logs:" >&2
-  tail -n 20 "$work/run1.log" "$work/run2.log" >&2
+  tail -n 20 "$work/run1.log" "$work/run2.log" "$work/run3.log" >&2
   exit 1
 fi
 echo "e2e: all checks passed"
