@@ -48,6 +48,7 @@ struct Loadgen::Impl {
   std::vector<int> item_cluster;                // by item index
   std::vector<std::vector<int>> cluster_items;  // item indices by cluster
   std::vector<std::atomic<int>> user_cluster;   // current interest, by user index
+  std::vector<std::int64_t> last_click_ms;      // by user index; the clicks thread's
   std::vector<std::int64_t> item_ts;
 
   stream::KafkaHandle producer;
@@ -58,7 +59,7 @@ struct Loadgen::Impl {
   mutable std::mutex sample_mu;
   std::optional<RecommendationList> sample;  // GUARDED_BY(sample_mu)
 
-  explicit Impl(std::size_t users) : user_cluster(users) {}
+  explicit Impl(std::size_t users) : user_cluster(users), last_click_ms(users, 0) {}
 
   bool Done() const {
     if (stop.load()) return true;
@@ -166,6 +167,11 @@ struct Loadgen::Impl {
       if (user.size() < 2 || user[0] != 'u') continue;
       const std::size_t u = std::stoul(user.substr(1));
       if (u >= user_cluster.size()) continue;
+      const std::int64_t now_ms = WallMs();
+      if (rng.Uniform() >= options.examine ||
+          now_ms - last_click_ms[u] < static_cast<std::int64_t>(options.click_cooldown_s * 1000)) {
+        continue;
+      }
       const int interest = user_cluster[u].load();
       for (std::size_t pos = 0; pos < list->items.size(); ++pos) {
         const std::string& id = list->items[pos].item.str();
@@ -182,6 +188,7 @@ struct Loadgen::Impl {
           click.pos = static_cast<std::uint32_t>(pos);
           Produce(config.topics.events, user, stream::EncodeEvent(click, types));
           stats.clicks.fetch_add(1);
+          last_click_ms[u] = now_ms;
           break;
         }
       }

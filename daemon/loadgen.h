@@ -22,7 +22,9 @@ namespace recsd::daemon {
 // user, msgpack, event time = wall time, at `rate` per second. Clicks: it reads topics.
 // recommendations and examines each new list top-down like a user (cascade): an item of the
 // user's current cluster is clicked with probability `click_in_cluster`, any other with
-// `click_other`, at most one click per list; a click names the list's `rec` and position.
+// `click_other`, at most one click per list; a click names the list's `rec` and position. A list
+// is looked at with probability `examine`, and a user clicks at most once per `click_cooldown_s`
+// (a click makes a new list: without these the audience would click on every refresh).
 struct LoadgenOptions {
   std::string bootstrap;  // empty: kafka.bootstrap.servers of the configuration
   double rate = 500;      // events per second (clicks come on top)
@@ -35,6 +37,8 @@ struct LoadgenOptions {
   double drift = 0.02;
   double click_in_cluster = 0.1;
   double click_other = 0.005;
+  double examine = 0.5;
+  double click_cooldown_s = 5;
   bool catalog = true;  // produce the catalog first
 };
 

@@ -328,8 +328,8 @@ class Worker : public model::ListSink {
     std::unique_ptr<model::Engine> engine;
     OffsetTracker tracker;
     std::uint64_t catalog_version = 0;
-    TimestampMs now{0};   // latest event time seen: the engine's clock
-    bool active = false;  // events since the last refresh
+    TimestampMs now{0};            // latest event time seen: the engine's clock
+    Clock::time_point last_event;  // wall time of the latest event handled
     std::optional<std::int64_t> stored;
   };
 
@@ -408,7 +408,7 @@ class Worker : public model::ListSink {
       impl_.stats.events_applied.fetch_add(1, std::memory_order_relaxed);
     }
     part.now = std::max(part.now, event->ts);
-    part.active = true;
+    part.last_event = Clock::now();
     part.tracker.Handled(msg.offset);
   }
 
@@ -418,12 +418,15 @@ class Worker : public model::ListSink {
       part.engine->SetCatalog(impl_.CurrentCatalog());
       part.catalog_version = v;
     }
-    if (part.engine->dirty() == 0 && !part.active) return;
+    if (part.engine->dirty() == 0) return;
     // The lists of this refresh stand for every event from the oldest dirty one on.
     batch_ = part.tracker.Open(part.engine->OldestDirtyOffset().value_or(0));
-    const std::int64_t min_interval = flush || !part.active ? 0 : impl_.min_refresh_ms;
+    // Event time drives the minimum interval while events flow; a partition that has had no event
+    // for that long in wall time refreshes everyone left, so a user's last events are never held
+    // back for want of later ones.
+    const bool idle = Clock::now() - part.last_event >= impl_.config.pipeline.min_refresh_interval;
+    const std::int64_t min_interval = flush || idle ? 0 : impl_.min_refresh_ms;
     part.engine->Refresh(part.now, *this, min_interval);
-    part.active = false;
     batch_.reset();
   }
 
