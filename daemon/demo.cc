@@ -96,6 +96,9 @@ int DemoCommand(const DemoOptions& options, Config config) {
   // A single member: join quickly.
   config.kafka["session.timeout.ms"] = "6000";
   config.kafka["heartbeat.interval.ms"] = "500";
+  // The mock broker answers a fetch only when fetch.wait.max.ms has passed, even with data there
+  // (a real broker answers at once): a short wait keeps the view's freshness honest.
+  config.kafka["fetch.wait.max.ms"] = "10";
   config.pipeline.stats_interval = Milliseconds(0);  // the view shows them
 
   LoadgenOptions lo;
