@@ -13,6 +13,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/loadgen.h"
+#include "daemon/observability.h"
 #include "daemon/pipeline.h"
 #include "model/fusion.h"
 #include "stream/mock_broker.h"
@@ -111,11 +112,24 @@ int DemoCommand(const DemoOptions& options, Config config) {
     spdlog::error("recsd demo: load generator: {}", loadgen.error());
     return kExitFailure;
   }
+  std::atomic<Pipeline*> current{nullptr};
+  auto admin = StartAdmin(config, current);
+  if (!admin) {  // the demo needs no set-up: any free port will do
+    spdlog::warn("recsd demo: {}; using a free port instead", admin.error());
+    config.admin.listen = "127.0.0.1:0";
+    admin = StartAdmin(config, current);
+    if (!admin) {
+      spdlog::error("recsd demo: {}", admin.error());
+      return kExitFailure;
+    }
+  }
+  const std::uint16_t admin_port = *admin ? (*admin)->port() : 0;
   auto pipeline = Pipeline::Start(config);
   if (!pipeline) {
     spdlog::error("recsd demo: {}", pipeline.error());
     return kExitFailure;
   }
+  current.store(pipeline->get());
   const bool tty = isatty(STDOUT_FILENO) != 0;
   const Clock::time_point start = Clock::now();
   Clock::time_point last = start;
@@ -131,10 +145,12 @@ int DemoCommand(const DemoOptions& options, Config config) {
     const int signal = sigtimedwait(&signals, nullptr, &tick);
     if (signal == SIGTERM || signal == SIGINT) break;
     const Clock::time_point now = Clock::now();
-    const std::string view =
-        View(options, bootstrap, std::chrono::duration<double>(now - start).count(),
-             std::chrono::duration<double>(now - last).count(), (*pipeline)->stats(), &last_events,
-             &last_lists, **loadgen, (*pipeline)->weights());
+    std::string view = View(options, bootstrap, std::chrono::duration<double>(now - start).count(),
+                            std::chrono::duration<double>(now - last).count(), (*pipeline)->stats(),
+                            &last_events, &last_lists, **loadgen, (*pipeline)->weights());
+    if (admin_port != 0) {
+      view += fmt::format("\nadmin: http://127.0.0.1:{}/metrics, /readyz, /livez\n", admin_port);
+    }
     last = now;
     std::fputs(tty ? "\x1b[H\x1b[J" : "\n", stdout);
     std::fputs(view.c_str(), stdout);
@@ -145,6 +161,7 @@ int DemoCommand(const DemoOptions& options, Config config) {
   (*loadgen)->Wait();
   (*pipeline)->Stop();
   const int code = (*pipeline)->Wait();
+  admin->reset();
   const PipelineStats& s = (*pipeline)->stats();
   std::printf("demo: %llu events, %llu lists delivered, %llu clicks; exit %d\n",
               static_cast<unsigned long long>(s.events_consumed.load()),

@@ -19,6 +19,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/engine_setup.h"
+#include "daemon/observability.h"
 #include "daemon/offset_tracker.h"
 #include "model/catalog.h"
 #include "model/engine.h"
@@ -42,6 +43,8 @@ void FreshnessHistogram::Record(std::int64_t ms) noexcept {
     bucket = static_cast<std::size_t>(std::ceil(std::log(static_cast<double>(ms)) / std::log(1.5)));
   }
   counts_[std::min(bucket, kBuckets - 1)].fetch_add(1, std::memory_order_relaxed);
+  sum_ms_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0)),
+                    std::memory_order_relaxed);
 }
 
 std::uint64_t FreshnessHistogram::count() const noexcept {
@@ -620,6 +623,7 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
     }
   }
   stats.assigned_partitions.store(static_cast<std::int64_t>(assigned.size()));
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) stats.assignment_received.store(true);
 }
 
 void Pipeline::Impl::PauseWorker(std::size_t w, bool pause) {
@@ -1026,12 +1030,20 @@ int RunCommand(const Config& config) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // The admin server first: /readyz answers 503 while the catalog loads.
+  std::atomic<Pipeline*> current{nullptr};
+  auto admin = StartAdmin(config, current);
+  if (!admin) {
+    spdlog::error("recsd run: {}", admin.error());
+    return kExitFailure;
+  }
   auto pipeline = Pipeline::Start(config);
   if (!pipeline) {
     spdlog::error("recsd run: {}", pipeline.error());
     return kExitFailure;
   }
   Pipeline& p = **pipeline;
+  current.store(&p);
   std::thread waiter([&] {
     const timespec tick{0, 200'000'000};
     while (!p.stopping()) {
@@ -1044,6 +1056,7 @@ int RunCommand(const Config& config) {
   });
   const int code = p.Wait();
   waiter.join();
+  admin->reset();  // stops serving before the pipeline it reads goes away
   return code;
 }
 

@@ -21,12 +21,17 @@ class FreshnessHistogram {
   static constexpr std::size_t kBuckets = 48;  // upper bounds 1 ms × 1.5^i, the last one open
   void Record(std::int64_t ms) noexcept;
   std::uint64_t count() const noexcept;
+  std::uint64_t bucket(std::size_t i) const noexcept {
+    return counts_[i].load(std::memory_order_relaxed);
+  }
+  std::uint64_t sum_ms() const noexcept { return sum_ms_.load(std::memory_order_relaxed); }
   // The upper bound (ms) of the bucket holding the q-quantile (0 < q <= 1); 0 when empty.
   double Quantile(double q) const noexcept;
   static double UpperBound(std::size_t bucket) noexcept;
 
  private:
   std::array<std::atomic<std::uint64_t>, kBuckets> counts_{};
+  std::atomic<std::uint64_t> sum_ms_{0};
 };
 
 // Counters of a running pipeline, updated by its threads with relaxed atomics.
@@ -47,6 +52,7 @@ struct PipelineStats {
   std::atomic<std::int64_t> catalog_items{0};
   std::atomic<std::int64_t> assigned_partitions{0};
   std::atomic<std::int64_t> paused_partitions{0};
+  std::atomic<bool> assignment_received{false};  // the group has given this member its share
   FreshnessHistogram freshness;
 };
 

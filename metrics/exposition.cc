@@ -15,6 +15,10 @@ std::string Render(const std::vector<std::weak_ptr<prometheus::Collectable>>& co
                       std::make_move_iterator(collected.end()));
     }
   }
+  return Render(families);
+}
+
+std::string Render(const std::vector<prometheus::MetricFamily>& families) {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
   return out.str();

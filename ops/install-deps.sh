@@ -14,8 +14,9 @@ build_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # Fuzzing (libFuzzer) and sanitizers with clang, format and lint checks.
   clang libclang-rt-14-dev clang-format clang-tidy
-  # End-to-end tests (tests/e2e/): an external Kafka client, and JSON on the command line.
-  kcat jq
+  # End-to-end tests (tests/e2e/): an external Kafka client, JSON on the command line, an HTTP
+  # client, and promtool (in Debian's prometheus package) to lint a live scrape.
+  kcat jq curl prometheus
 )
 runtime_packages=(
   librdkafka1 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libtomlplusplus3

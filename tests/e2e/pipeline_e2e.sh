@@ -9,6 +9,8 @@
 #   3. a restart resumes from the committed offsets: every event is consumed exactly once over
 #      the two runs and every user's last list names the user's last event
 #   4. the broker gone silent (SIGSTOP): SIGTERM still ends recsd within its shutdown deadline
+#   5. the admin server: /readyz 503 while the catalog cannot load, 200 once it has; a scrape of
+#      /metrics passes `promtool check metrics` and its counters move with new events
 #
 # Usage: tests/e2e/pipeline_e2e.sh [RECSD_BINARY]   (default: build/debug/daemon/recsd)
 # Needs kcat. Exit 0 when every check holds; each failed check prints "FAIL: ...".
@@ -127,6 +129,8 @@ category = 0
 fresh = 0
 [learning]
 enabled = false
+[admin]
+listen = "127.0.0.1:0"
 [pipeline]
 workers = 2
 stats_interval = "0ms"
@@ -263,9 +267,51 @@ kill -CONT "$broker_pid"
 echo "e2e: with the broker stopped, recsd exited $code ${ms} ms after SIGTERM (deadline 8 s)"
 check "shutdown with the broker gone ends within the deadline (took ${ms} ms)" test "$ms" -lt 9500
 
+# ---- 5: admin server ----
+admin_port() { sed -nE 's/.*admin: serving .* on port ([0-9]+).*/\1/p' "$1" | head -n 1; }
+http_code() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$2"; }
+kill -STOP "$broker_pid"  # the catalog cannot load until it is back
+start_recsd "$work/run4.log"
+for _ in $(seq 50); do [[ -n $(admin_port "$work/run4.log") ]] && break; sleep 0.1; done
+port=$(admin_port "$work/run4.log")
+check "/readyz is 503 while the catalog loads" test "$(http_code "$port" /readyz)" = 503
+check "/livez is 200 meanwhile" test "$(http_code "$port" /livez)" = 200
+kill -CONT "$broker_pid"
+ready=""
+for _ in $(seq 100); do
+  ready=$(http_code "$port" /readyz)
+  [[ $ready == 200 ]] && break
+  sleep 0.2
+done
+check "/readyz is 200 once the catalog is loaded and partitions assigned" test "$ready" = 200
+curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics1"
+if command -v promtool >/dev/null; then
+  promtool_clean() { promtool check metrics <"$work/metrics1" >"$work/promtool.out" 2>&1 && ! grep -q . "$work/promtool.out"; }
+  check "a scrape passes promtool check metrics with no warnings" promtool_clean
+else
+  echo "FAIL: promtool not found (ops/install-deps.sh installs it)"
+  failures=$((failures + 1))
+fi
+consumed() { sed -nE 's/^recsd_events_consumed_total ([0-9]+).*/\1/p' "$1"; }
+echo 'after|{"type":"view","user":"after","item":"item-a1","ts":1700002000000}' >"$work/after"
+produce recsd.events "$work/after"
+moved() {
+  for _ in $(seq 50); do
+    curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics2"
+    [[ $(consumed "$work/metrics2") -gt $(consumed "$work/metrics1") ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+check "recsd_events_consumed_total moves with a new event" moved
+check "unknown paths are 404" test "$(http_code "$port" /nope)" = 404
+kill -TERM "$recsd_pid"
+wait "$recsd_pid" || true
+
 if [[ $failures -gt 0 ]]; then
   echo "e2e: $failures check(s) failed; logs:" >&2
-  tail -n 20 "$work/run1.log" "$work/run2.log" "$work/run3.log" >&2
+  tail -n 20 "$work/run1.log" "$work/run2.log" "$work/run3.log" "$work/run4.log" >&2
+  cat "$work/promtool.out" >&2 2>/dev/null || true
   exit 1
 fi
 echo "e2e: all checks passed"

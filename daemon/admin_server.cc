@@ -1,0 +1,183 @@
+#include "daemon/admin_server.h"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace recsd::daemon {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxRequestBytes = std::size_t{8} * 1024;
+constexpr auto kRequestTimeout = std::chrono::seconds(10);
+
+http::response<http::string_body> Respond(const http::request<http::string_body>& req,
+                                          const AdminServer::Handlers& handlers) {
+  http::response<http::string_body> res;
+  res.version(req.version());
+  res.keep_alive(false);
+  res.set(http::field::server, "recsd");
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  const std::string_view target(req.target().data(), req.target().size());
+  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view query =
+      target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    res.result(http::status::method_not_allowed);
+    res.set(http::field::allow, "GET, HEAD");
+    res.body() = "method not allowed\n";
+  } else if (path == "/metrics") {
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = handlers.metrics ? handlers.metrics() : std::string();
+  } else if (path == "/livez") {
+    res.result(http::status::ok);
+    res.body() = "ok\n";
+  } else if (path == "/readyz") {
+    const std::vector<AdminServer::Check> checks =
+        handlers.readiness ? handlers.readiness() : std::vector<AdminServer::Check>{};
+    bool ready = true;
+    std::string body;
+    for (const auto& c : checks) {
+      ready = ready && c.ok;
+      if (!c.ok || query == "verbose") {
+        body.append(c.ok ? "[+] " : "[-] ").append(c.name);
+        if (!c.detail.empty()) body.append(": ").append(c.detail);
+        body.append("\n");
+      }
+    }
+    res.result(ready ? http::status::ok : http::status::service_unavailable);
+    res.body() = body + (ready ? "ready\n" : "not ready\n");
+  } else {
+    res.result(http::status::not_found);
+    res.body() = "not found\n";
+  }
+  if (req.method() == http::verb::head) {
+    res.prepare_payload();
+    res.body().clear();
+    return res;
+  }
+  res.prepare_payload();
+  return res;
+}
+
+// One connection: read one request, answer, close.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const AdminServer::Handlers& handlers)
+      : stream_(std::move(socket)), handlers_(handlers) {}
+
+  void Run() {
+    parser_.body_limit(kMaxRequestBytes);
+    parser_.header_limit(kMaxRequestBytes);
+    stream_.expires_after(kRequestTimeout);
+    http::async_read(
+        stream_, buffer_, parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout) return Close();
+    if (ec) {
+      // Malformed or too large: a 400 and the connection closed.
+      response_.result(http::status::bad_request);
+      response_.set(http::field::content_type, "text/plain; charset=utf-8");
+      response_.keep_alive(false);
+      response_.body() = "bad request: " + ec.message() + "\n";
+      response_.prepare_payload();
+    } else {
+      response_ = Respond(parser_.get(), handlers_);
+    }
+    stream_.expires_after(kRequestTimeout);
+    http::async_write(
+        stream_, response_,
+        [self = shared_from_this()](beast::error_code, std::size_t) { self->Close(); });
+  }
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request_parser<http::string_body> parser_;
+  http::response<http::string_body> response_;
+  const AdminServer::Handlers& handlers_;
+};
+
+}  // namespace
+
+struct AdminServer::Impl {
+  Handlers handlers;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+
+  void Accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), handlers)->Run();
+      Accept();
+    });
+  }
+};
+
+AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AdminServer::~AdminServer() {
+  asio::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->io.stop();
+  });
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::uint16_t AdminServer::port() const {
+  beast::error_code ec;
+  const auto endpoint = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+Result<std::unique_ptr<AdminServer>, std::string> AdminServer::Start(const std::string& listen,
+                                                                     Handlers handlers) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Fail("admin.listen \"" + listen + "\" is not host:port");
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // [::1]:9464
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->handlers = std::move(handlers);
+  beast::error_code ec;
+  tcp::resolver resolver(impl->io);
+  const auto endpoints = resolver.resolve(host, listen.substr(colon + 1), ec);
+  if (ec || endpoints.empty()) {
+    return Fail("admin.listen \"" + listen + "\": " + ec.message());
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Fail("admin.listen \"" + listen + "\": " + ec.message());
+  Impl& m = *impl;
+  m.Accept();
+  m.thread = std::thread([&m] { m.io.run(); });
+  return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+}  // namespace recsd::daemon

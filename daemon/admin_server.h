@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "model/result.h"
+
+namespace recsd::daemon {
+
+// The admin HTTP server (Boost.Beast on Asio, HTTP/1.1, one connection at a time per request,
+// `Connection: close`), on its own thread; it only calls the handlers, which read snapshots, so
+// it never blocks a worker.
+//
+//   GET /metrics         200, the Prometheus text exposition from `metrics`
+//   GET /livez           200 "ok": the process and the server's thread are alive
+//   GET /readyz          200 "ready" or 503 with the failing checks; `?verbose` lists every check
+//   anything else        404 (unknown path), 405 (not GET/HEAD), 400 (malformed request)
+//
+// Requests larger than 8 KiB or slower than 10 s are cut off; nothing a client sends can disturb
+// the pipeline.
+class AdminServer {
+ public:
+  struct Check {
+    std::string name;
+    bool ok = false;
+    std::string detail;
+  };
+  struct Handlers {
+    std::function<std::string()> metrics;
+    std::function<std::vector<Check>()> readiness;  // every check; ready when all are ok
+  };
+
+  // Binds "host:port" (port 0: a free port) and starts serving. An error says what failed.
+  static Result<std::unique_ptr<AdminServer>, std::string> Start(const std::string& listen,
+                                                                 Handlers handlers);
+  ~AdminServer();  // stops and joins
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  std::uint16_t port() const;  // the bound port (0 if the socket is gone)
+
+  struct Impl;
+
+ private:
+  explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace recsd::daemon

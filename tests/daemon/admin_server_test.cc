@@ -1,0 +1,96 @@
+#include "daemon/admin_server.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <boost/asio.hpp>
+
+namespace recsd::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// Sends `request` as is and returns everything the server answers before it closes.
+std::string Exchange(std::uint16_t port, const std::string& request) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  asio::write(socket, asio::buffer(request));
+  std::string response;
+  boost::system::error_code ec;
+  std::array<char, 4096> buf{};
+  while (true) {
+    const std::size_t n = socket.read_some(asio::buffer(buf), ec);
+    response.append(buf.data(), n);
+    if (ec) break;
+  }
+  return response;
+}
+
+std::string Get(std::uint16_t port, const std::string& target) {
+  return Exchange(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+struct Server {
+  explicit Server(bool ready) {
+    AdminServer::Handlers h;
+    h.metrics = [] { return std::string("recsd_up 1\n"); };
+    h.readiness = [ready] {
+      return std::vector<AdminServer::Check>{{"catalog", true, ""},
+                                             {"assignment", ready, ready ? "" : "waiting"}};
+    };
+    auto s = AdminServer::Start("127.0.0.1:0", std::move(h));
+    EXPECT_TRUE(s) << s.error();
+    server = std::move(s).value();
+  }
+  std::unique_ptr<AdminServer> server;
+};
+
+TEST(AdminServerTest, ServesMetricsLivenessAndReadiness) {
+  Server s(/*ready=*/true);
+  const std::uint16_t port = s.server->port();
+  ASSERT_NE(port, 0);
+  const std::string metrics = Get(port, "/metrics");
+  EXPECT_EQ(metrics.rfind("HTTP/1.1 200", 0), 0U) << metrics;
+  EXPECT_NE(metrics.find("text/plain; version=0.0.4"), std::string::npos);
+  EXPECT_NE(metrics.find("\r\n\r\nrecsd_up 1\n"), std::string::npos) << metrics;
+  EXPECT_EQ(Get(port, "/livez").rfind("HTTP/1.1 200", 0), 0U);
+  const std::string ready = Get(port, "/readyz?verbose");
+  EXPECT_EQ(ready.rfind("HTTP/1.1 200", 0), 0U) << ready;
+  EXPECT_NE(ready.find("[+] catalog\n[+] assignment\nready"), std::string::npos) << ready;
+}
+
+TEST(AdminServerTest, ReadinessIs503WithTheFailingCheck) {
+  Server s(/*ready=*/false);
+  const std::string ready = Get(s.server->port(), "/readyz");
+  EXPECT_EQ(ready.rfind("HTTP/1.1 503", 0), 0U) << ready;
+  EXPECT_NE(ready.find("[-] assignment: waiting"), std::string::npos) << ready;
+  EXPECT_EQ(ready.find("[+] catalog"), std::string::npos) << ready;  // only with ?verbose
+}
+
+TEST(AdminServerTest, BadRequestsGet4xxAndTheServerKeepsServing) {
+  Server s(/*ready=*/true);
+  const std::uint16_t port = s.server->port();
+  EXPECT_EQ(Get(port, "/nope").rfind("HTTP/1.1 404", 0), 0U);
+  EXPECT_EQ(Exchange(port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+                .rfind("HTTP/1.1 405", 0),
+            0U);
+  EXPECT_EQ(Exchange(port, "GARBAGE\r\n\r\n").rfind("HTTP/1.1 400", 0), 0U);
+  const std::string huge =
+      "GET /metrics HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  EXPECT_EQ(Exchange(port, huge).rfind("HTTP/1.1 400", 0), 0U);
+  EXPECT_EQ(Get(port, "/livez").rfind("HTTP/1.1 200", 0), 0U);  // still serving
+}
+
+TEST(AdminServerTest, ABadListenAddressIsAClearError) {
+  EXPECT_FALSE(AdminServer::Start("no-port", {}));
+  const auto taken = AdminServer::Start("127.0.0.1:0", {});
+  ASSERT_TRUE(taken);
+  const auto again = AdminServer::Start("127.0.0.1:" + std::to_string((*taken)->port()), {});
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().find("admin.listen"), std::string::npos) << again.error();
+}
+
+}  // namespace
+}  // namespace recsd::daemon
