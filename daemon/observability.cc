@@ -19,6 +19,12 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   const PipelineStats& s = p.stats();
   metrics::PipelineSnapshot out;
   out.events_consumed = s.events_consumed.load();
+  const EventTypeTable& types = p.config().event_types;
+  for (std::size_t t = 0; t < types.size(); ++t) {
+    out.consumed_by_type.emplace_back(types.Get(static_cast<EventTypeId>(t)).name,
+                                      s.consumed_by_type[t].load());
+  }
+  out.consumed_by_type.emplace_back("unknown", s.consumed_untyped.load());
   out.events_ok = s.events_applied.load();
   out.events_duplicate = s.events_skipped.load();
   out.events_dlq = s.events_dead_lettered.load();
@@ -30,6 +36,8 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.paused_partitions = s.paused_partitions.load();
   out.users = s.users.load();
   out.catalog_items = s.catalog_items.load();
+  out.catalog_updated_seconds = static_cast<double>(s.catalog_updated_ms.load()) / 1000.0;
+  out.worker_queue_messages = p.WorkerQueueSizes();
   for (std::size_t i = 0; i < FreshnessHistogram::kBuckets; ++i) {
     out.freshness_bounds_seconds.push_back(FreshnessHistogram::UpperBound(i) / 1000.0);
     out.freshness_counts.push_back(s.freshness.bucket(i));

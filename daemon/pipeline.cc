@@ -396,6 +396,11 @@ class Worker : public model::ListSink {
       reason = "key_mismatch";
       detail = "the message key is not the event's user";
     }
+    if (event) {
+      impl_.stats.consumed_by_type[event->type].fetch_add(1, std::memory_order_relaxed);
+    } else {
+      impl_.stats.consumed_untyped.fetch_add(1, std::memory_order_relaxed);
+    }
     if (!reason.empty()) {
       impl_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}",
                           rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
@@ -729,6 +734,7 @@ void Pipeline::Impl::ApplyItem(const rd_kafka_message_t& msg) {
 void Pipeline::Impl::PublishCatalog() {
   auto snapshot = catalog_builder->Build();
   stats.catalog_items.store(static_cast<std::int64_t>(snapshot->size()));
+  stats.catalog_updated_ms.store(WallMs());
   {
     std::lock_guard lock(catalog_mu);
     catalog = std::move(snapshot);
@@ -808,6 +814,14 @@ void Pipeline::Stop() noexcept { impl_->RequestStop(); }
 bool Pipeline::stopping() const noexcept { return impl_->stop.load(); }
 
 const PipelineStats& Pipeline::stats() const noexcept { return impl_->stats; }
+
+const Config& Pipeline::config() const noexcept { return impl_->config; }
+
+std::vector<std::size_t> Pipeline::WorkerQueueSizes() const {
+  std::vector<std::size_t> sizes;
+  for (const auto& w : impl_->workers) sizes.push_back(w->Queue().Size());
+  return sizes;
+}
 
 WeightsView Pipeline::weights() const {
   WeightsView view;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "daemon/config.h"
+#include "model/event.h"
 #include "model/fusion.h"
 #include "model/result.h"
 
@@ -37,6 +38,9 @@ class FreshnessHistogram {
 // Counters of a running pipeline, updated by its threads with relaxed atomics.
 struct PipelineStats {
   std::atomic<std::uint64_t> events_consumed{0};
+  // By event type id (EventTypeTable), and the events whose type is unknown (undecodable).
+  std::array<std::atomic<std::uint64_t>, EventTypeTable::kMaxTypes> consumed_by_type{};
+  std::atomic<std::uint64_t> consumed_untyped{0};
   std::atomic<std::uint64_t> events_applied{0};  // changed a user's state
   std::atomic<std::uint64_t> events_skipped{0};  // at or below a user's last applied offset
   std::atomic<std::uint64_t> events_dead_lettered{0};
@@ -50,6 +54,7 @@ struct PipelineStats {
   std::atomic<std::uint64_t> rebalances{0};
   std::atomic<std::int64_t> users{0};  // tracked, summed over workers at their ticks
   std::atomic<std::int64_t> catalog_items{0};
+  std::atomic<std::int64_t> catalog_updated_ms{0};  // wall time of the latest snapshot
   std::atomic<std::int64_t> assigned_partitions{0};
   std::atomic<std::int64_t> paused_partitions{0};
   std::atomic<bool> assignment_received{false};  // the group has given this member its share
@@ -102,6 +107,9 @@ class Pipeline {
   int Wait();
 
   const PipelineStats& stats() const noexcept;
+  // Messages waiting in each worker's queue.
+  std::vector<std::size_t> WorkerQueueSizes() const;
+  const Config& config() const noexcept;
   WeightsView weights() const;
 
   struct Impl;  // the threads and their shared state (pipeline.cc)

@@ -35,8 +35,18 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                                     {{"librdkafka_version", build.librdkafka_version},
                                      {"revision", build.revision},
                                      {"version", build.version}})}});
-  out.push_back(One("recsd_events_consumed_total", "Messages consumed from the events topic.",
-                    MetricType::Counter, static_cast<double>(s.events_consumed)));
+  {
+    MetricFamily consumed{"recsd_events_consumed_total",
+                          "Messages consumed from the events topic, by event type (unknown: the "
+                          "message did not decode).",
+                          MetricType::Counter,
+                          {}};
+    for (const auto& [type, count] : s.consumed_by_type) {
+      consumed.metric.push_back(
+          Value(MetricType::Counter, static_cast<double>(count), {{"type", type}}));
+    }
+    out.push_back(std::move(consumed));
+  }
   out.push_back(MetricFamily{
       "recsd_events_processed_total",
       "Events by what became of them: applied, skipped as duplicates, or dead-lettered.",
@@ -80,6 +90,21 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                     static_cast<double>(s.users)));
   out.push_back(One("recsd_catalog_items", "Items in the current catalog snapshot.",
                     MetricType::Gauge, static_cast<double>(s.catalog_items)));
+  out.push_back(One("recsd_catalog_last_update_timestamp_seconds",
+                    "When the current catalog snapshot was made (seconds since the Unix epoch).",
+                    MetricType::Gauge, s.catalog_updated_seconds));
+  {
+    MetricFamily queues{"recsd_worker_queue_messages",
+                        "Messages waiting in a worker's queue (its partitions pause when full).",
+                        MetricType::Gauge,
+                        {}};
+    for (std::size_t w = 0; w < s.worker_queue_messages.size(); ++w) {
+      queues.metric.push_back(Value(MetricType::Gauge,
+                                    static_cast<double>(s.worker_queue_messages[w]),
+                                    {{"worker", std::to_string(w)}}));
+    }
+    out.push_back(std::move(queues));
+  }
   {
     MetricFamily weights{"recsd_fusion_weight",
                          "Fusion weight by source: the learned posterior mean (averaged over "

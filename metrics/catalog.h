@@ -21,6 +21,8 @@ struct BuildInfo {
 
 struct PipelineSnapshot {
   std::uint64_t events_consumed = 0;
+  std::vector<std::pair<std::string, std::uint64_t>> consumed_by_type;  // event type name → count;
+                                                                        // "unknown": undecodable
   std::uint64_t events_ok = 0;         // applied to a user's state
   std::uint64_t events_duplicate = 0;  // at or below the user's last applied offset
   std::uint64_t events_dlq = 0;        // dead-lettered
@@ -32,6 +34,8 @@ struct PipelineSnapshot {
   std::int64_t paused_partitions = 0;
   std::int64_t users = 0;
   std::int64_t catalog_items = 0;
+  double catalog_updated_seconds = 0;  // since the Unix epoch; 0 before the first snapshot
+  std::vector<std::size_t> worker_queue_messages;  // by worker index
   // Freshness (event time to list acknowledged): counts per bucket with their upper bounds in
   // seconds (the last bucket is +Inf), and the sum in seconds.
   std::vector<double> freshness_bounds_seconds;

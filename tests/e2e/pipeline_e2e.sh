@@ -292,7 +292,7 @@ else
   echo "FAIL: promtool not found (ops/install-deps.sh installs it)"
   failures=$((failures + 1))
 fi
-consumed() { sed -nE 's/^recsd_events_consumed_total ([0-9]+).*/\1/p' "$1"; }
+consumed() { awk '/^recsd_events_consumed_total[{ ]/ { n += $NF } END { print n + 0 }' "$1"; }
 echo 'after|{"type":"view","user":"after","item":"item-a1","ts":1700002000000}' >"$work/after"
 produce recsd.events "$work/after"
 moved() {
