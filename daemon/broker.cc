@@ -1,7 +1,5 @@
 #include "daemon/broker.h"
 
-#include <signal.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/cli.h"
+#include "daemon/lifecycle.h"
 #include "stream/mock_broker.h"
 
 namespace recsd::daemon {
@@ -53,13 +52,7 @@ int BrokerCommand(const BrokerOptions& options, const Config& config) {
               {t.dlq, 1},
               {t.model_stats, 1}};
   }
-  // Block the stop signals before librdkafka starts its threads, so that none of them takes one:
-  // they wait for sigwait below.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const StopSignals signals;  // before librdkafka starts its threads
 
   auto broker = stream::MockBroker::Start(options.brokers, topics);
   if (!broker) {
@@ -82,9 +75,10 @@ int BrokerCommand(const BrokerOptions& options, const Config& config) {
       "broker: {} mock broker(s) at {}; topics {}. For development and tests only: librdkafka's "
       "mock cluster keeps ~5 MiB per partition and neither compacts nor isolates transactions",
       options.brokers, bootstrap, names);
-  int signal = 0;
-  sigwait(&stop, &signal);
-  spdlog::info("broker: {} received, stopping", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  const char* signal = nullptr;
+  while ((signal = signals.Wait(std::chrono::seconds(1))) == nullptr) {
+  }
+  spdlog::info("broker: {} received, stopping", signal);
   broker->reset();
   if (!options.bootstrap_file.empty()) {
     std::error_code ec;

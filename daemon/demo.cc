@@ -1,7 +1,5 @@
 #include "daemon/demo.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/cli.h"
+#include "daemon/lifecycle.h"
 #include "daemon/loadgen.h"
 #include "daemon/observability.h"
 #include "daemon/pipeline.h"
@@ -75,11 +74,7 @@ std::string View(const DemoOptions& options, const std::string& bootstrap, doubl
 }  // namespace
 
 int DemoCommand(const DemoOptions& options, Config config) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const StopSignals signals;  // before any thread starts
 
   const Config::Topics& t = config.topics;
   auto broker = stream::MockBroker::Start(1, {{t.events, options.partitions},
@@ -139,11 +134,9 @@ int DemoCommand(const DemoOptions& options, Config config) {
   while (!(*pipeline)->stopping()) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     if (options.duration_s > 0 && elapsed >= options.duration_s) break;
-    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(interval);
-    const timespec tick{static_cast<time_t>(wait.count() / 1'000'000'000),
-                        static_cast<long>(wait.count() % 1'000'000'000)};
-    const int signal = sigtimedwait(&signals, nullptr, &tick);
-    if (signal == SIGTERM || signal == SIGINT) break;
+    if (signals.Wait(std::chrono::duration_cast<std::chrono::milliseconds>(interval)) != nullptr) {
+      break;
+    }
     const Clock::time_point now = Clock::now();
     std::string view = View(options, bootstrap, std::chrono::duration<double>(now - start).count(),
                             std::chrono::duration<double>(now - last).count(), (*pipeline)->stats(),

@@ -1,8 +1,5 @@
 #include "daemon/loadgen.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -13,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/cli.h"
+#include "daemon/lifecycle.h"
 #include "model/random.h"
 #include "stream/event_codec.h"
 #include "stream/item_codec.h"
@@ -23,12 +21,6 @@ namespace recsd::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void CountFailure(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -299,11 +291,7 @@ Result<std::unique_ptr<Loadgen>, std::string> Loadgen::Start(const LoadgenOption
 }
 
 int LoadgenCommand(const LoadgenOptions& options, const Config& config) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const StopSignals signals;  // before any thread starts
   auto loadgen = Loadgen::Start(options, config);
   if (!loadgen) {
     spdlog::error("recsd loadgen: {}", loadgen.error());
@@ -313,10 +301,8 @@ int LoadgenCommand(const LoadgenOptions& options, const Config& config) {
   spdlog::info("loadgen: {} items produced; {} events/s for {} users until {}",
                l.stats().items.load(), options.rate, options.users,
                options.duration_s > 0 ? std::to_string(options.duration_s) + " s" : "stopped");
-  const timespec tick{0, 200'000'000};
   while (!l.done()) {
-    const int signal = sigtimedwait(&signals, nullptr, &tick);
-    if (signal == SIGTERM || signal == SIGINT) l.Stop();
+    if (signals.Wait(std::chrono::milliseconds(200)) != nullptr) l.Stop();
   }
   l.Wait();
   const LoadgenStats& s = l.stats();

@@ -1,8 +1,5 @@
 #include "daemon/pipeline.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +16,7 @@
 
 #include "daemon/cli.h"
 #include "daemon/engine_setup.h"
+#include "daemon/lifecycle.h"
 #include "daemon/observability.h"
 #include "daemon/offset_tracker.h"
 #include "model/catalog.h"
@@ -68,12 +66,6 @@ double FreshnessHistogram::Quantile(double q) const noexcept {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // What a produced message stands for, handed back by its delivery report.
 struct Delivery {
@@ -168,6 +160,25 @@ void LogFromKafka(const rd_kafka_t* rk, int level, const char* fac, const char* 
   }
 }
 
+// Why a consumed message goes to the DLQ instead of being applied: the decoder's reason, or
+// `key_mismatch` when the message key is not the decoded record's id (`id_of(record)`). Nothing
+// when the message is good.
+struct Rejection {
+  std::string_view reason;
+  std::string detail;
+};
+template <class T, class IdOf>
+std::optional<Rejection> RejectionOf(const stream::DecodeResult<T>& decoded,
+                                     const rd_kafka_message_t& msg, IdOf id_of,
+                                     const char* mismatch) {
+  if (!decoded) return Rejection{stream::ReasonOf(decoded.error().code), decoded.error().detail};
+  if (msg.key != nullptr &&
+      std::string_view(static_cast<const char*>(msg.key), msg.key_len) != id_of(*decoded)) {
+    return Rejection{"key_mismatch", mismatch};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 class Worker;
@@ -235,10 +246,10 @@ struct Pipeline::Impl {
   }
 
   // Produces, waiting while the producer's queue is full (the poller drains it) but never past
-  // the shutdown deadline. Takes ownership of `delivery` (nullptr: nothing tracks the message).
-  // False when the message could not be enqueued: its batch is marked failed.
+  // the shutdown deadline. Takes ownership of `delivery`, which counts in its batch until the
+  // delivery report. False when the message could not be enqueued: its batch is marked failed.
   bool ProduceOrFail(const stream::OutgoingMessage& message, Delivery* delivery) {
-    if (delivery != nullptr) delivery->batch->outstanding.fetch_add(1, std::memory_order_acq_rel);
+    delivery->batch->outstanding.fetch_add(1, std::memory_order_acq_rel);
     stream::OutgoingMessage m = message;
     m.opaque = delivery;
     while (true) {
@@ -248,11 +259,9 @@ struct Pipeline::Impl {
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
         continue;
       }
-      if (delivery != nullptr) {
-        delivery->batch->failed.store(true);
-        delivery->batch->outstanding.fetch_sub(1, std::memory_order_acq_rel);
-        delete delivery;
-      }
+      delivery->batch->failed.store(true);
+      delivery->batch->outstanding.fetch_sub(1, std::memory_order_acq_rel);
+      delete delivery;
       Fail("cannot produce to " + std::string(message.topic) + ": " + rd_kafka_err2str(err));
       return false;
     }
@@ -321,9 +330,7 @@ class Worker : public model::ListSink {
     m.topic = impl_.config.topics.recommendations;
     m.key = list.user.str();
     m.value = value;
-    if (impl_.ProduceOrFail(m, new Delivery{batch_, list.event_ts.ms})) {
-      impl_.stats.lists_produced.fetch_add(1, std::memory_order_relaxed);
-    }
+    impl_.ProduceOrFail(m, new Delivery{batch_, list.event_ts.ms});
   }
 
  private:
@@ -385,23 +392,17 @@ class Worker : public model::ListSink {
     const std::string_view bytes(static_cast<const char*>(msg.payload),
                                  msg.payload == nullptr ? 0 : msg.len);
     auto event = stream::DecodeEvent(bytes, impl_.config.event_types);
-    std::string_view reason;
-    std::string detail;
-    if (!event) {
-      reason = stream::ReasonOf(event.error().code);
-      detail = event.error().detail;
-    } else if (msg.key != nullptr && std::string_view(static_cast<const char*>(msg.key),
-                                                      msg.key_len) != event->user.str()) {
-      // A user's events must all reach the partition that holds its state.
-      reason = "key_mismatch";
-      detail = "the message key is not the event's user";
-    }
+    // A user's events must all reach the partition that holds its state.
+    const auto rejection = RejectionOf(
+        event, msg, [](const Event& e) -> std::string_view { return e.user.str(); },
+        "the message key is not the event's user");
     if (event) {
       impl_.stats.consumed_by_type[event->type].fetch_add(1, std::memory_order_relaxed);
     } else {
       impl_.stats.consumed_untyped.fetch_add(1, std::memory_order_relaxed);
     }
-    if (!reason.empty()) {
+    if (rejection) {
+      const auto& [reason, detail] = *rejection;
       impl_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}",
                           rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
       impl_.stats.events_dead_lettered.fetch_add(1, std::memory_order_relaxed);
@@ -710,16 +711,12 @@ void Pipeline::Impl::ApplyItem(const rd_kafka_message_t& msg) {
   }
   const std::string_view bytes(static_cast<const char*>(msg.payload), msg.len);
   auto item = stream::DecodeItem(bytes, config.model.embedding_dim);
-  std::string_view reason;
-  std::string detail;
-  if (!item) {
-    reason = stream::ReasonOf(item.error().code);
-    detail = item.error().detail;
-  } else if (msg.key != nullptr && key != item->item.str()) {
-    reason = "key_mismatch";  // a tombstone for the key would not delete this item
-    detail = "the message key is not the item's id";
-  }
-  if (!reason.empty()) {
+  // A tombstone for the key would not delete an item of another id.
+  const auto rejection = RejectionOf(
+      item, msg, [](const ItemRecord& r) -> std::string_view { return r.item.str(); },
+      "the message key is not the item's id");
+  if (rejection) {
+    const auto& [reason, detail] = *rejection;
     warnings.Warn("dlq-item", "dead-lettered an item of {} [{}] at offset {}: {}: {}",
                   rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
     stats.items_dead_lettered.fetch_add(1, std::memory_order_relaxed);
@@ -1037,13 +1034,7 @@ int Pipeline::Wait() {
 }
 
 int RunCommand(const Config& config) {
-  // Block the stop signals before any thread starts, so that only the sigtimedwait below takes
-  // them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const StopSignals signals;  // before any thread starts
   // The admin server first: /readyz answers 503 while the catalog loads.
   std::atomic<Pipeline*> current{nullptr};
   auto admin = StartAdmin(config, current);
@@ -1059,11 +1050,9 @@ int RunCommand(const Config& config) {
   Pipeline& p = **pipeline;
   current.store(&p);
   std::thread waiter([&] {
-    const timespec tick{0, 200'000'000};
     while (!p.stopping()) {
-      const int signal = sigtimedwait(&signals, nullptr, &tick);
-      if (signal == SIGTERM || signal == SIGINT) {
-        spdlog::info("run: {} received, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");
+      if (const char* signal = signals.Wait(std::chrono::milliseconds(200))) {
+        spdlog::info("run: {} received, shutting down", signal);
         p.Stop();
       }
     }

@@ -44,7 +44,6 @@ struct PipelineStats {
   std::atomic<std::uint64_t> events_applied{0};  // changed a user's state
   std::atomic<std::uint64_t> events_skipped{0};  // at or below a user's last applied offset
   std::atomic<std::uint64_t> events_dead_lettered{0};
-  std::atomic<std::uint64_t> lists_produced{0};
   std::atomic<std::uint64_t> lists_delivered{0};  // acknowledged by the cluster
   std::atomic<std::uint64_t> dead_letters_delivered{0};
   std::atomic<std::uint64_t> delivery_failures{0};
