@@ -184,6 +184,12 @@ int RunCli(int argc, char** argv) {
   loadgen->add_option("--events", loadgen_opts.events, "Stop after this many events; 0 = no limit")
       ->capture_default_str();
   loadgen->add_option("--seed", loadgen_opts.seed, "Random seed")->capture_default_str();
+  loadgen
+      ->add_option("--faults", loadgen_opts.faults,
+                   "Share of unusual events: malformed, invalid, unsupported version, wrong "
+                   "key (dead-lettered), late, forget")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   loadgen->add_flag("!--no-catalog", loadgen_opts.catalog,
                     "Do not produce the catalog (it is already there)");
 
@@ -210,6 +216,10 @@ int RunCli(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   demo->add_option("--seed", demo_opts.seed, "Random seed")->capture_default_str();
+  demo->add_option("--faults", demo_opts.faults,
+                   "Share of unusual events (dead-lettered, late, forget); 0 = none")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

@@ -115,6 +115,7 @@ const std::vector<KeySpec>& Schema() {
       {"pipeline.catalog_load_timeout", Type::kDuration, "1m"},
       {"pipeline.catalog_publish_interval", Type::kDuration, "1s"},
       {"pipeline.stats_interval", Type::kDuration, "10s"},
+      {"pipeline.freshness_objective", Type::kDuration, "5s"},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -132,6 +133,8 @@ std::vector<std::pair<std::string, std::string>> OpenTableDefaults() {
       {"kafka.compression.type", "lz4"},
       {"kafka.partition.assignment.strategy", "cooperative-sticky"},
       {"kafka.enable.idempotence", "true"},
+      // Consumer lag, broker round trips and the producer's queue for /metrics; 0 turns them off.
+      {"kafka.statistics.interval.ms", "5000"},
   };
   const EventTypeTable builtin;
   for (const EventTypeSpec& t : builtin.types()) {
@@ -452,7 +455,8 @@ class Loader {
           std::tuple{"pipeline.shutdown_timeout", &p.shutdown_timeout, true},
           std::tuple{"pipeline.catalog_load_timeout", &p.catalog_load_timeout, true},
           std::tuple{"pipeline.catalog_publish_interval", &p.catalog_publish_interval, true},
-          std::tuple{"pipeline.stats_interval", &p.stats_interval, false}}) {
+          std::tuple{"pipeline.stats_interval", &p.stats_interval, false},
+          std::tuple{"pipeline.freshness_objective", &p.freshness_objective, true}}) {
       ParseDuration(get(key), field);
       if (positive && field->count() <= 0) {
         Problem(key, st.at(key).origin, "must be longer than 0");

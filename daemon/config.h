@@ -113,7 +113,10 @@ struct Config {
     Milliseconds shutdown_timeout{0};      // hard deadline of a shutdown or a revoke
     Milliseconds catalog_load_timeout{0};  // reading the items topic up to its end at start
     Milliseconds catalog_publish_interval{0};  // catalog changes batched into one snapshot
-    Milliseconds stats_interval{0};            // a log line of throughput and freshness; 0 = none
+    // Event time to list acknowledged that counts as fresh: a bucket bound of
+    // recsd_recommendation_freshness_seconds, the objective the alert rules measure.
+    Milliseconds freshness_objective{0};
+    Milliseconds stats_interval{0};  // a log line of throughput and freshness; 0 = none
   } pipeline;
 
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types

@@ -37,10 +37,11 @@ std::string View(const DemoOptions& options, const std::string& bootstrap, doubl
       elapsed, events, static_cast<double>(events - *last_events) / dt, lists,
       static_cast<double>(lists - *last_lists) / dt, loadgen.stats().clicks.load(), s.users.load(),
       s.catalog_items.load());
+  const metrics::HistogramSnapshot freshness = s.freshness.Snapshot();
   out += fmt::format(
       "freshness (event to list acknowledged) p50 {:.0f} ms, p99 {:.0f} ms | dead letters {} | "
       "paused partitions {}\n\n",
-      s.freshness.Quantile(0.5), s.freshness.Quantile(0.99), s.events_dead_lettered.load(),
+      freshness.Quantile(0.5) * 1000, freshness.Quantile(0.99) * 1000, s.DeadLettered(),
       s.paused_partitions.load());
   *last_events = events;
   *last_lists = lists;
@@ -102,6 +103,7 @@ int DemoCommand(const DemoOptions& options, Config config) {
   lo.users = options.users;
   lo.items = options.items;
   lo.seed = options.seed;
+  lo.faults = options.faults;
   auto loadgen = Loadgen::Start(lo, config);
   if (!loadgen) {
     spdlog::error("recsd demo: load generator: {}", loadgen.error());

@@ -17,6 +17,7 @@ struct DemoOptions {
   int partitions = 4;
   double duration_s = 0;  // 0: until stopped
   std::uint64_t seed = 1;
+  double faults = 0.005;  // share of unusual events (LoadgenOptions::faults): every path shows
   double view_interval_s = 1;
 };
 

@@ -136,9 +136,46 @@ struct Loadgen::Impl {
       e.user = UserId(fmt::format("u{}", u));
       e.item = ItemId(Item(pool[rng.Below(pool.size())]));
       e.ts = {WallMs()};
+      if (options.faults > 0 && rng.Uniform() < options.faults) {
+        ProduceFault(rng.Below(6), e, types);
+        continue;
+      }
       Produce(config.topics.events, e.user.str(), stream::EncodeEvent(e, types));
       stats.events.fetch_add(1);
     }
+  }
+
+  // One unusual event of kind 0..5 (LoadgenOptions::faults) in place of `e`.
+  void ProduceFault(std::uint64_t kind, Event e, const EventTypeTable& types) {
+    std::string key = e.user.str();
+    std::string value;
+    switch (kind) {
+      case 0:  // truncated bytes
+        value = stream::EncodeEvent(e, types);
+        value.resize(value.size() / 2);
+        break;
+      case 1:  // no item
+        value = fmt::format(R"({{"type":"view","user":"{}","ts":{}}})", key, e.ts.ms);
+        break;
+      case 2:  // a schema version this build does not read
+        value = fmt::format(R"({{"v":99,"type":"view","user":"{}","item":"{}","ts":{}}})", key,
+                            e.item.str(), e.ts.ms);
+        break;
+      case 3:  // keyed by another user: would split the user's state over partitions
+        value = stream::EncodeEvent(e, types);
+        key += "-other";
+        break;
+      case 4:  // ten minutes late: applied with its decay
+        e.ts.ms -= std::int64_t{10} * 60 * 1000;
+        value = stream::EncodeEvent(e, types);
+        break;
+      default:  // the user asks to be forgotten
+        e.type = event_type::kForget;
+        value = stream::EncodeEvent(e, types);
+        break;
+    }
+    Produce(config.topics.events, key, value);
+    stats.faults.fetch_add(1);
   }
 
   void ClicksLoop() {

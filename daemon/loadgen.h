@@ -40,10 +40,15 @@ struct LoadgenOptions {
   double examine = 0.5;
   double click_cooldown_s = 5;
   bool catalog = true;  // produce the catalog first
+  // Share of events that are deliberately unusual, one kind after another at random: truncated
+  // bytes, a missing item, an unsupported schema version, a key that is not the user (these four
+  // are dead-lettered), an event 10 minutes late, and a `forget`. 0: none.
+  double faults = 0;
 };
 
 struct LoadgenStats {
   std::atomic<std::uint64_t> events{0};  // interest events produced
+  std::atomic<std::uint64_t> faults{0};  // unusual events produced (LoadgenOptions::faults)
   std::atomic<std::uint64_t> items{0};
   std::atomic<std::uint64_t> lists_seen{0};
   std::atomic<std::uint64_t> clicks{0};

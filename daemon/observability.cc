@@ -17,37 +17,62 @@ namespace {
 
 metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   const PipelineStats& s = p.stats();
+  const auto n = [](const auto& atomic) { return static_cast<double>(atomic.load()); };
   metrics::PipelineSnapshot out;
-  out.events_consumed = s.events_consumed.load();
   const EventTypeTable& types = p.config().event_types;
   for (std::size_t t = 0; t < types.size(); ++t) {
     out.consumed_by_type.emplace_back(types.Get(static_cast<EventTypeId>(t)).name,
-                                      s.consumed_by_type[t].load());
+                                      n(s.consumed_by_type[t]));
   }
-  out.consumed_by_type.emplace_back("unknown", s.consumed_untyped.load());
-  out.events_ok = s.events_applied.load();
-  out.events_duplicate = s.events_skipped.load();
-  out.events_dlq = s.events_dead_lettered.load();
-  out.lists_delivered = s.lists_delivered.load();
-  out.lists_failed = s.delivery_failures.load();
-  out.rebalances = s.rebalances.load();
-  out.pauses = s.pauses.load();
-  out.assigned_partitions = s.assigned_partitions.load();
-  out.paused_partitions = s.paused_partitions.load();
-  out.users = s.users.load();
-  out.catalog_items = s.catalog_items.load();
-  out.catalog_updated_seconds = static_cast<double>(s.catalog_updated_ms.load()) / 1000.0;
+  out.consumed_by_type.emplace_back("unknown", n(s.consumed_untyped));
+  for (std::size_t r = 0; r < PipelineStats::kResults; ++r) {
+    const auto result = static_cast<PipelineStats::Result>(r);
+    out.processed.emplace_back(PipelineStats::ResultName(result),
+                               static_cast<double>(s.Counted(result)));
+  }
+  for (std::size_t i = 0; i < PipelineStats::kStages; ++i) {
+    out.stage_seconds.emplace_back(PipelineStats::StageName(static_cast<PipelineStats::Stage>(i)),
+                                   s.stages[i].Snapshot());
+  }
+  out.freshness_seconds = s.freshness.Snapshot();
+  out.lists_delivered = n(s.lists_delivered);
+  out.lists_failed = n(s.delivery_failures);
+  out.refreshes_coalesced = n(s.coalesced);
+  out.list_items = s.list_items.Snapshot();
+
+  const KafkaObservations::View kafka = s.kafka.Get();
+  out.events_topic = p.config().topics.events;
+  out.consumer_lag = kafka.lag;
+  out.assigned_partitions = n(s.assigned_partitions);
+  out.rebalances = {{"assign", n(s.rebalances_assign)},
+                    {"revoke", n(s.rebalances_revoke)},
+                    {"error", n(s.rebalances_error)}};
+  out.commits = {{"ok", n(s.commits_ok)}, {"failed", n(s.commits_failed)}};
+  out.broker_rtt_seconds = kafka.rtt_seconds;
+  out.kafka_errors = kafka.errors;
+  out.producer_queue_messages = static_cast<double>(kafka.producer_queue);
+
+  out.paused_partitions = n(s.paused_partitions);
+  out.pauses = n(s.pauses);
   out.worker_queue_messages = p.WorkerQueueSizes();
-  for (std::size_t i = 0; i < FreshnessHistogram::kBuckets; ++i) {
-    out.freshness_bounds_seconds.push_back(FreshnessHistogram::UpperBound(i) / 1000.0);
-    out.freshness_counts.push_back(s.freshness.bucket(i));
-  }
-  out.freshness_sum_seconds = static_cast<double>(s.freshness.sum_ms()) / 1000.0;
+  out.users = n(s.users);
+  out.user_state_bytes = n(s.user_state_bytes);
+  out.evictions = {{"forget", n(s.evicted_forget)}, {"revoke", n(s.evicted_revoke)}};
+  out.catalog_items = n(s.catalog_items);
+  out.catalog_updated_seconds = n(s.catalog_updated_ms) / 1000.0;
+
   const WeightsView w = p.weights();
-  static_assert(std::tuple_size_v<decltype(out.fusion_weights)> == model::kSourceCount);
   for (std::size_t i = 0; i < model::kSourceCount; ++i) {
-    out.fusion_weights[i] = w.weights.w[i];
-    out.sources[i] = model::SourceName(static_cast<model::Source>(i)).data();
+    out.fusion_weights.emplace_back(model::SourceName(static_cast<model::Source>(i)),
+                                    w.weights.w[i]);
+  }
+  out.fusion_weights_version = static_cast<double>(w.weights.version);
+  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+    for (std::size_t i = 0; i < model::kSourceCount; ++i) {
+      out.feedback.push_back({std::string(model::SourceName(static_cast<model::Source>(i))),
+                              std::string(model::VariantName(static_cast<model::Variant>(v))),
+                              n(s.impressions[v][i]), n(s.clicks[v][i])});
+    }
   }
   out.guard_reverted = w.reverted;
   return out;

@@ -29,38 +29,92 @@
 
 namespace recsd::daemon {
 
-// ---- FreshnessHistogram ----
+// ---- PipelineStats ----
 
-double FreshnessHistogram::UpperBound(std::size_t bucket) noexcept {
-  return std::pow(1.5, static_cast<double>(bucket));
+namespace {
+
+std::vector<double> FreshnessBounds(double objective_seconds) {
+  std::vector<double> bounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300};
+  bounds.push_back(objective_seconds);  // so the share within the objective is exact
+  return bounds;
 }
 
-void FreshnessHistogram::Record(std::int64_t ms) noexcept {
-  std::size_t bucket = 0;
-  if (ms > 1) {
-    bucket = static_cast<std::size_t>(std::ceil(std::log(static_cast<double>(ms)) / std::log(1.5)));
+}  // namespace
+
+PipelineStats::PipelineStats(double freshness_objective_seconds)
+    : freshness(FreshnessBounds(freshness_objective_seconds)),
+      list_items({1, 2, 5, 10, 20, 50, 100, 200, 500, 1000}),
+      stages{metrics::AtomicHistogram(metrics::ExponentialBounds(1e-6, 4, 12)),
+             metrics::AtomicHistogram(metrics::ExponentialBounds(1e-6, 4, 12)),
+             metrics::AtomicHistogram(metrics::ExponentialBounds(1e-6, 4, 12)),
+             metrics::AtomicHistogram(metrics::ExponentialBounds(1e-6, 4, 12))} {}
+
+std::string_view PipelineStats::ResultName(Result result) noexcept {
+  switch (result) {
+    case Result::kOk:
+      return "ok";
+    case Result::kLate:
+      return "late";
+    case Result::kDuplicate:
+      return "duplicate";
+    case Result::kDecodeError:
+      return "decode_error";
+    case Result::kInvalid:
+      return "invalid";
+    case Result::kUnsupportedVersion:
+      return "unsupported_version";
+    case Result::kDlq:
+      return "dlq";
   }
-  counts_[std::min(bucket, kBuckets - 1)].fetch_add(1, std::memory_order_relaxed);
-  sum_ms_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0)),
-                    std::memory_order_relaxed);
+  return "unknown";
 }
 
-std::uint64_t FreshnessHistogram::count() const noexcept {
-  std::uint64_t n = 0;
-  for (const auto& c : counts_) n += c.load(std::memory_order_relaxed);
-  return n;
-}
-
-double FreshnessHistogram::Quantile(double q) const noexcept {
-  const std::uint64_t n = count();
-  if (n == 0) return 0;
-  const auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(n)));
-  std::uint64_t seen = 0;
-  for (std::size_t i = 0; i < kBuckets; ++i) {
-    seen += counts_[i].load(std::memory_order_relaxed);
-    if (seen >= rank) return UpperBound(i);
+std::string_view PipelineStats::StageName(Stage stage) noexcept {
+  switch (stage) {
+    case Stage::kDecode:
+      return "decode";
+    case Stage::kState:
+      return "state";
+    case Stage::kScore:
+      return "score";
+    case Stage::kPublish:
+      return "publish";
   }
-  return UpperBound(kBuckets - 1);
+  return "unknown";
+}
+
+std::uint64_t PipelineStats::DeadLettered() const noexcept {
+  return Counted(Result::kDecodeError) + Counted(Result::kInvalid) +
+         Counted(Result::kUnsupportedVersion) + Counted(Result::kDlq);
+}
+
+KafkaObservations::KafkaObservations() {
+  for (rd_kafka_resp_err_t e : {RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN,
+                                RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, RD_KAFKA_RESP_ERR__TIMED_OUT}) {
+    view_.errors[rd_kafka_err2name(e)] = 0;
+  }
+}
+
+void KafkaObservations::CountError(const std::string& code) {
+  std::lock_guard lock(mu_);
+  ++view_.errors[code];
+}
+
+void KafkaObservations::Update(const stream::KafkaStats& stats) {
+  std::lock_guard lock(mu_);
+  if (stats.type == "producer") {
+    view_.producer_queue = stats.queued_messages;
+    return;
+  }
+  view_.lag.clear();  // only the partitions assigned now
+  for (const auto& l : stats.lags) view_.lag[l.partition] = l.lag;
+  view_.rtt_seconds.clear();
+  for (const auto& b : stats.brokers) view_.rtt_seconds[b.node_id] = b.avg_seconds;
+}
+
+KafkaObservations::View KafkaObservations::Get() const {
+  std::lock_guard lock(mu_);
+  return view_;
 }
 
 namespace {
@@ -179,11 +233,26 @@ std::optional<Rejection> RejectionOf(const stream::DecodeResult<T>& decoded,
   return std::nullopt;
 }
 
+PipelineStats::Result ResultOf(stream::DecodeErrorClass c) {
+  switch (c) {
+    case stream::DecodeErrorClass::kDecodeError:
+      return PipelineStats::Result::kDecodeError;
+    case stream::DecodeErrorClass::kInvalid:
+      return PipelineStats::Result::kInvalid;
+    case stream::DecodeErrorClass::kUnsupportedVersion:
+      return PipelineStats::Result::kUnsupportedVersion;
+  }
+  return PipelineStats::Result::kDlq;
+}
+
 }  // namespace
 
 class Worker;
 
 struct Pipeline::Impl {
+  explicit Impl(const Config& c)
+      : config(c), stats(std::chrono::duration<double>(c.pipeline.freshness_objective).count()) {}
+
   Config config;
   model::EngineOptions engine_options;
   PipelineStats stats;
@@ -292,6 +361,9 @@ struct Pipeline::Impl {
 
   static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque);
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static void OnCommit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  static int OnStats(rd_kafka_t* rk, char* json, std::size_t json_len, void* opaque);
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
 
@@ -325,12 +397,17 @@ class Worker : public model::ListSink {
 
   // ListSink: a refreshed list goes to the recommendations topic.
   void Publish(RecommendationList list) override {
+    const Clock::time_point start = Clock::now();
+    impl_.stats.list_items.Observe(static_cast<double>(list.items.size()));
     const std::string value = stream::EncodeRecommendationList(list);
     stream::OutgoingMessage m;
     m.topic = impl_.config.topics.recommendations;
     m.key = list.user.str();
     m.value = value;
     impl_.ProduceOrFail(m, new Delivery{batch_, list.event_ts.ms});
+    const Clock::duration took = Clock::now() - start;
+    publish_time_ += took;
+    Observe(PipelineStats::Stage::kPublish, took);
   }
 
  private:
@@ -341,7 +418,50 @@ class Worker : public model::ListSink {
     TimestampMs now{0};            // latest event time seen: the engine's clock
     Clock::time_point last_event;  // wall time of the latest event handled
     std::optional<std::int64_t> stored;
+    // What Report() has added to the pipeline's counters so far.
+    std::uint64_t coalesced = 0;
+    std::array<std::array<model::SourceFeedback, model::kSourceCount>, model::kVariantCount>
+        feedback{};
+    std::int64_t bytes = 0;
+    bool guard_reverted = false;
   };
+
+  void Observe(PipelineStats::Stage stage, Clock::duration took) {
+    impl_.stats.stages[static_cast<std::size_t>(stage)].Observe(
+        std::chrono::duration<double>(took).count());
+  }
+
+  // Adds what the partition's engine counted since the last report to the pipeline's counters;
+  // `bytes`: also re-measure its state size (O(users)).
+  void Report(std::int32_t p, Partition& part, bool bytes) {
+    const model::Engine& e = *part.engine;
+    PipelineStats& st = impl_.stats;
+    st.coalesced.fetch_add(e.coalesced() - part.coalesced, std::memory_order_relaxed);
+    part.coalesced = e.coalesced();
+    for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+      const auto& now = e.source_feedback(static_cast<model::Variant>(v));
+      for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+        model::SourceFeedback& seen = part.feedback[v][s];
+        st.impressions[v][s].fetch_add(now[s].impressions - seen.impressions,
+                                       std::memory_order_relaxed);
+        st.clicks[v][s].fetch_add(now[s].clicks - seen.clicks, std::memory_order_relaxed);
+        seen = now[s];
+      }
+    }
+    if (bytes) {
+      const auto b = static_cast<std::int64_t>(e.UserStateBytes());
+      st.user_state_bytes.fetch_add(b - part.bytes, std::memory_order_relaxed);
+      part.bytes = b;
+    }
+    if (e.guard().reverted && !part.guard_reverted) {
+      part.guard_reverted = true;
+      const model::GuardState& g = e.guard();
+      spdlog::warn(
+          "partition {}: guard reverted to the static weights (learned vs holdout z = {:.2f} "
+          "over {:.0f} and {:.0f} lists); they stay until restart",
+          p, g.z, g.lists[0], g.lists[1]);
+    }
+  }
 
   void Run() {
     std::deque<MailItem> items;
@@ -388,33 +508,42 @@ class Worker : public model::ListSink {
     auto it = partitions_.find(msg.partition);
     if (it == partitions_.end()) return;  // revoked meanwhile: the new owner consumes it again
     Partition& part = it->second;
-    impl_.stats.events_consumed.fetch_add(1, std::memory_order_relaxed);
+    PipelineStats& st = impl_.stats;
+    st.events_consumed.fetch_add(1, std::memory_order_relaxed);
     const std::string_view bytes(static_cast<const char*>(msg.payload),
                                  msg.payload == nullptr ? 0 : msg.len);
+    const Clock::time_point start = Clock::now();
     auto event = stream::DecodeEvent(bytes, impl_.config.event_types);
+    const Clock::time_point decoded = Clock::now();
+    Observe(PipelineStats::Stage::kDecode, decoded - start);
     // A user's events must all reach the partition that holds its state.
     const auto rejection = RejectionOf(
         event, msg, [](const Event& e) -> std::string_view { return e.user.str(); },
         "the message key is not the event's user");
     if (event) {
-      impl_.stats.consumed_by_type[event->type].fetch_add(1, std::memory_order_relaxed);
+      st.consumed_by_type[event->type].fetch_add(1, std::memory_order_relaxed);
     } else {
-      impl_.stats.consumed_untyped.fetch_add(1, std::memory_order_relaxed);
+      st.consumed_untyped.fetch_add(1, std::memory_order_relaxed);
     }
     if (rejection) {
       const auto& [reason, detail] = *rejection;
       impl_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}",
                           rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
-      impl_.stats.events_dead_lettered.fetch_add(1, std::memory_order_relaxed);
+      st.Count(event ? PipelineStats::Result::kDlq : ResultOf(stream::ClassOf(event.error().code)));
       impl_.DeadLetter(msg, reason, detail, new Delivery{part.tracker.Open(msg.offset), -1});
       part.tracker.Handled(msg.offset);
       return;
     }
+    const bool late = part.engine->IsLate(*event);
     const model::ApplyOutcome outcome = part.engine->Apply(*event, {msg.partition, msg.offset});
+    Observe(PipelineStats::Stage::kState, Clock::now() - decoded);
     if (outcome == model::ApplyOutcome::kDuplicate) {
-      impl_.stats.events_skipped.fetch_add(1, std::memory_order_relaxed);
+      st.Count(PipelineStats::Result::kDuplicate);
     } else {
-      impl_.stats.events_applied.fetch_add(1, std::memory_order_relaxed);
+      st.Count(late ? PipelineStats::Result::kLate : PipelineStats::Result::kOk);
+    }
+    if (outcome == model::ApplyOutcome::kForgotten) {
+      st.evicted_forget.fetch_add(1, std::memory_order_relaxed);
     }
     part.now = std::max(part.now, event->ts);
     part.last_event = Clock::now();
@@ -435,7 +564,11 @@ class Worker : public model::ListSink {
     // back for want of later ones.
     const bool idle = Clock::now() - part.last_event >= impl_.config.pipeline.min_refresh_interval;
     const std::int64_t min_interval = flush || idle ? 0 : impl_.min_refresh_ms;
-    part.engine->Refresh(part.now, *this, min_interval);
+    publish_time_ = {};
+    const Clock::time_point start = Clock::now();
+    if (part.engine->Refresh(part.now, *this, min_interval) > 0) {
+      Observe(PipelineStats::Stage::kScore, Clock::now() - start - publish_time_);
+    }
     batch_.reset();
   }
 
@@ -455,9 +588,12 @@ class Worker : public model::ListSink {
   void Tick() {
     std::int64_t users = 0;
     WeightsView view;
+    const bool measure = Clock::now() >= next_measure_;
+    if (measure) next_measure_ = Clock::now() + std::chrono::seconds(5);
     for (auto& [p, part] : partitions_) {
       Refresh(part, /*flush=*/false);
       Store(p, part);
+      Report(p, part, measure);
       users += static_cast<std::int64_t>(part.engine->users());
       if (part.engine->learner().version() > 0) {
         const model::FusionWeights w = part.engine->learner().Mean();
@@ -493,9 +629,13 @@ class Worker : public model::ListSink {
           "consumed again",
           p, part.tracker.outstanding());
     }
-    users_reported_ -= static_cast<std::int64_t>(part.engine->users());
-    impl_.stats.users.fetch_sub(static_cast<std::int64_t>(part.engine->users()),
-                                std::memory_order_relaxed);
+    Report(p, part, /*bytes=*/false);
+    const auto users = static_cast<std::int64_t>(part.engine->users());
+    users_reported_ -= users;
+    impl_.stats.users.fetch_sub(users, std::memory_order_relaxed);
+    impl_.stats.user_state_bytes.fetch_sub(part.bytes, std::memory_order_relaxed);
+    impl_.stats.evicted_revoke.fetch_add(static_cast<std::uint64_t>(users),
+                                         std::memory_order_relaxed);
     partitions_.erase(it);
   }
 
@@ -505,6 +645,8 @@ class Worker : public model::ListSink {
   std::thread thread_;
   std::map<std::int32_t, Partition> partitions_;
   std::shared_ptr<OutputBatch> batch_;  // of the refresh in progress
+  Clock::duration publish_time_{};      // spent in Publish during the refresh in progress
+  Clock::time_point next_measure_;      // of the partitions' state sizes
   std::int64_t users_reported_ = 0;
 };
 
@@ -518,12 +660,14 @@ void Pipeline::Impl::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* ms
   if (!d) return;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     impl->stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
+    impl->stats.kafka.CountError(rd_kafka_err2name(msg->err));
     d->batch->failed.store(true, std::memory_order_release);
     impl->Fail("delivery to " + std::string(rd_kafka_topic_name(msg->rkt)) +
                " failed: " + rd_kafka_err2str(msg->err));
   } else if (d->event_ts_ms >= 0) {
     impl->stats.lists_delivered.fetch_add(1, std::memory_order_relaxed);
-    impl->stats.freshness.Record(std::max<std::int64_t>(0, WallMs() - d->event_ts_ms));
+    impl->stats.freshness.Observe(
+        static_cast<double>(std::max<std::int64_t>(0, WallMs() - d->event_ts_ms)) / 1000.0);
   } else {
     impl->stats.dead_letters_delivered.fetch_add(1, std::memory_order_relaxed);
   }
@@ -532,6 +676,7 @@ void Pipeline::Impl::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* ms
 
 void Pipeline::Impl::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto* impl = static_cast<Impl*>(opaque);
+  impl->stats.kafka.CountError(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)));
   if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char fatal[512];
     rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
@@ -544,6 +689,39 @@ void Pipeline::Impl::OnError(rd_kafka_t* rk, int err, const char* reason, void* 
       rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)), reason);
 }
 
+void Pipeline::Impl::OnCommit(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t* offsets, void* opaque) {
+  auto* impl = static_cast<Impl*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;  // nothing was stored since the last commit
+  bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  rd_kafka_resp_err_t first = err;
+  for (int i = 0; ok && offsets != nullptr && i < offsets->cnt; ++i) {
+    if (offsets->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      ok = false;
+      first = offsets->elems[i].err;
+    }
+  }
+  if (ok) {
+    impl->stats.commits_ok.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  impl->stats.commits_failed.fetch_add(1, std::memory_order_relaxed);
+  impl->stats.kafka.CountError(rd_kafka_err2name(first));
+  impl->warnings.Warn("commit", "offset commit failed: {} (retried at the next commit)",
+                      rd_kafka_err2str(first));
+}
+
+int Pipeline::Impl::OnStats(rd_kafka_t* /*rk*/, char* json, std::size_t json_len, void* opaque) {
+  auto* impl = static_cast<Impl*>(opaque);
+  auto stats = stream::ParseKafkaStats({json, json_len}, impl->config.topics.events);
+  if (stats) {
+    impl->stats.kafka.Update(*stats);
+  } else {
+    impl->warnings.Warn("kafka-stats", "{}", stats.error());
+  }
+  return 0;  // librdkafka frees the document
+}
+
 void Pipeline::Impl::OnRebalance(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
                                  rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   static_cast<Impl*>(opaque)->Rebalance(err, partitions);
@@ -553,7 +731,10 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t* partitions) {
   rd_kafka_t* rk = consumer.get();
   const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
-  stats.rebalances.fetch_add(1, std::memory_order_relaxed);
+  (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS   ? stats.rebalances_assign
+   : err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? stats.rebalances_revoke
+                                                 : stats.rebalances_error)
+      .fetch_add(1, std::memory_order_relaxed);
   std::string names;
   for (int i = 0; i < partitions->cnt; ++i) {
     if (!names.empty()) names += ',';
@@ -629,7 +810,9 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
     }
   }
   stats.assigned_partitions.store(static_cast<std::int64_t>(assigned.size()));
-  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) stats.assignment_received.store(true);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && !stats.assignment_received.exchange(true)) {
+    spdlog::info("ready: catalog loaded and {} partition(s) assigned", assigned.size());
+  }
 }
 
 void Pipeline::Impl::PauseWorker(std::size_t w, bool pause) {
@@ -656,14 +839,14 @@ void Pipeline::Impl::LogStats(double seconds, std::uint64_t* last_events,
                               std::uint64_t* last_lists) {
   const std::uint64_t events = stats.events_consumed.load();
   const std::uint64_t lists = stats.lists_delivered.load();
+  const metrics::HistogramSnapshot freshness = stats.freshness.Snapshot();
   spdlog::info(
       "stats: {} events ({:.0f}/s), {} lists delivered ({:.0f}/s), {} dead-lettered, {} users, "
       "{} items, freshness p50 {:.0f} ms p99 {:.0f} ms, {} partitions ({} paused)",
       events, static_cast<double>(events - *last_events) / seconds, lists,
-      static_cast<double>(lists - *last_lists) / seconds, stats.events_dead_lettered.load(),
-      stats.users.load(), stats.catalog_items.load(), stats.freshness.Quantile(0.5),
-      stats.freshness.Quantile(0.99), stats.assigned_partitions.load(),
-      stats.paused_partitions.load());
+      static_cast<double>(lists - *last_lists) / seconds, stats.DeadLettered(), stats.users.load(),
+      stats.catalog_items.load(), freshness.Quantile(0.5) * 1000, freshness.Quantile(0.99) * 1000,
+      stats.assigned_partitions.load(), stats.paused_partitions.load());
   *last_events = events;
   *last_lists = lists;
 }
@@ -840,9 +1023,8 @@ WeightsView Pipeline::weights() const {
 }
 
 Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& config) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(config);
   Impl& m = *impl;
-  m.config = config;
   m.engine_options = EngineOptionsFromConfig(config);
   m.min_refresh_ms = config.pipeline.min_refresh_interval.count();
   const std::size_t workers = config.pipeline.workers > 0
@@ -866,6 +1048,7 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
     auto conf = make_conf({{"client.id", "recsd-producer"}});
     if (!conf) return Fail(conf.error());
     rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
+    rd_kafka_conf_set_stats_cb(conf->get(), &Impl::OnStats);
     auto rk = stream::MakeKafkaClient(RD_KAFKA_PRODUCER, std::move(conf).value());
     if (!rk) return Fail("producer: " + rk.error());
     m.producer = std::move(rk).value();
@@ -896,6 +1079,8 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
       return Fail("catalog consumer: " + rk.error());
     }
     m.catalog_consumer = std::move(rk).value();
+    // Error callbacks come on the main queue: serve it from the consumer poll.
+    rd_kafka_poll_set_consumer(m.catalog_consumer.get());
   }
   {
     auto counts = stream::PartitionCounts(
@@ -929,12 +1114,17 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
       return Fail(conf.error());
     }
     rd_kafka_conf_set_rebalance_cb(conf->get(), &Impl::OnRebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf->get(), &Impl::OnCommit);
+    rd_kafka_conf_set_stats_cb(conf->get(), &Impl::OnStats);
     auto rk = stream::MakeKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
     if (!rk) {
       abandon();
       return Fail("consumer: " + rk.error());
     }
     m.consumer = std::move(rk).value();
+    // Statistics, commit and error callbacks come on the main queue: without this the consumer
+    // poll never serves them.
+    rd_kafka_poll_set_consumer(m.consumer.get());
   }
   m.worker_paused.assign(workers, false);
   m.worker_weights.assign(workers, WeightsView{});
@@ -1027,8 +1217,8 @@ int Pipeline::Wait() {
   spdlog::info(
       "shutdown: done; {} events consumed, {} applied, {} skipped, {} dead-lettered, {} "
       "lists delivered",
-      s.events_consumed.load(), s.events_applied.load(), s.events_skipped.load(),
-      s.events_dead_lettered.load(), s.lists_delivered.load());
+      s.events_consumed.load(), s.Applied(), s.Counted(PipelineStats::Result::kDuplicate),
+      s.DeadLettered(), s.lists_delivered.load());
   const bool clean = !m.failed.load() && closed && flushed == RD_KAFKA_RESP_ERR_NO_ERROR;
   return clean ? kExitOk : kExitFailure;
 }

@@ -4,60 +4,109 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "daemon/config.h"
+#include "metrics/histogram.h"
+#include "model/engine.h"
 #include "model/event.h"
 #include "model/fusion.h"
 #include "model/result.h"
+#include "stream/kafka_stats.h"
 
 namespace recsd::daemon {
 
-// Event time to acknowledged output, in log-spaced millisecond buckets (lock-free; any thread
-// records, any thread reads).
-class FreshnessHistogram {
+// Kafka's side of the pipeline as librdkafka reports it: errors by code (error callbacks, failed
+// deliveries and commits) and the latest statistics (lag, broker round trips, producer queue).
+// Any thread; a mutex, taken only by librdkafka's callbacks and by scrapes.
+class KafkaObservations {
  public:
-  static constexpr std::size_t kBuckets = 48;  // upper bounds 1 ms × 1.5^i, the last one open
-  void Record(std::int64_t ms) noexcept;
-  std::uint64_t count() const noexcept;
-  std::uint64_t bucket(std::size_t i) const noexcept {
-    return counts_[i].load(std::memory_order_relaxed);
-  }
-  std::uint64_t sum_ms() const noexcept { return sum_ms_.load(std::memory_order_relaxed); }
-  // The upper bound (ms) of the bucket holding the q-quantile (0 < q <= 1); 0 when empty.
-  double Quantile(double q) const noexcept;
-  static double UpperBound(std::size_t bucket) noexcept;
+  struct View {
+    std::map<std::string, std::uint64_t> errors;  // by librdkafka error name, e.g. _TRANSPORT
+    std::map<std::int32_t, std::int64_t> lag;     // by partition of the events topic
+    std::map<std::int32_t, double> rtt_seconds;   // by broker node id
+    std::int64_t producer_queue = 0;
+  };
+  // Starts the usual errors at 0, so rates and alerts work before the first one.
+  KafkaObservations();
+  void CountError(const std::string& code);
+  void Update(const stream::KafkaStats& stats);  // consumer: lag and RTT; producer: queue
+  View Get() const;
 
  private:
-  std::array<std::atomic<std::uint64_t>, kBuckets> counts_{};
-  std::atomic<std::uint64_t> sum_ms_{0};
+  mutable std::mutex mu_;
+  View view_;  // GUARDED_BY(mu_)
 };
 
 // Counters of a running pipeline, updated by its threads with relaxed atomics.
 struct PipelineStats {
+  explicit PipelineStats(double freshness_objective_seconds);
+
+  // What became of an event (recsd_events_processed_total{result}); each event counts once.
+  enum class Result : std::uint8_t {
+    kOk,                  // applied in order
+    kLate,                // applied, older than its user's latest event
+    kDuplicate,           // at or below its user's last applied offset: skipped
+    kDecodeError,         // dead-lettered: not a document
+    kInvalid,             // dead-lettered: not a valid event
+    kUnsupportedVersion,  // dead-lettered: a schema version this build does not read
+    kDlq,                 // dead-lettered for another reason (the key is not the event's user)
+  };
+  static constexpr std::size_t kResults = 7;
+  static std::string_view ResultName(Result result) noexcept;
+  // The stages of recsd_event_processing_duration_seconds{stage}.
+  enum class Stage : std::uint8_t { kDecode, kState, kScore, kPublish };
+  static constexpr std::size_t kStages = 4;
+  static std::string_view StageName(Stage stage) noexcept;
+
+  void Count(Result result) noexcept {
+    results[static_cast<std::size_t>(result)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t Counted(Result result) const noexcept {
+    return results[static_cast<std::size_t>(result)].load(std::memory_order_relaxed);
+  }
+  std::uint64_t DeadLettered() const noexcept;  // the four dead-letter results
+  std::uint64_t Applied() const noexcept { return Counted(Result::kOk) + Counted(Result::kLate); }
+
   std::atomic<std::uint64_t> events_consumed{0};
   // By event type id (EventTypeTable), and the events whose type is unknown (undecodable).
   std::array<std::atomic<std::uint64_t>, EventTypeTable::kMaxTypes> consumed_by_type{};
   std::atomic<std::uint64_t> consumed_untyped{0};
-  std::atomic<std::uint64_t> events_applied{0};  // changed a user's state
-  std::atomic<std::uint64_t> events_skipped{0};  // at or below a user's last applied offset
-  std::atomic<std::uint64_t> events_dead_lettered{0};
+  std::array<std::atomic<std::uint64_t>, kResults> results{};
   std::atomic<std::uint64_t> lists_delivered{0};  // acknowledged by the cluster
   std::atomic<std::uint64_t> dead_letters_delivered{0};
   std::atomic<std::uint64_t> delivery_failures{0};
+  std::atomic<std::uint64_t> coalesced{0};      // events whose list also stands for later ones
   std::atomic<std::uint64_t> items_applied{0};  // catalog upserts and deletes
   std::atomic<std::uint64_t> items_dead_lettered{0};
   std::atomic<std::uint64_t> pauses{0};  // times a worker's partitions were paused
-  std::atomic<std::uint64_t> rebalances{0};
-  std::atomic<std::int64_t> users{0};  // tracked, summed over workers at their ticks
+  std::atomic<std::uint64_t> rebalances_assign{0};
+  std::atomic<std::uint64_t> rebalances_revoke{0};
+  std::atomic<std::uint64_t> rebalances_error{0};
+  std::atomic<std::uint64_t> commits_ok{0};
+  std::atomic<std::uint64_t> commits_failed{0};
+  std::atomic<std::uint64_t> evicted_forget{0};   // users erased by a `forget` event
+  std::atomic<std::uint64_t> evicted_revoke{0};   // users dropped with a revoked partition
+  std::atomic<std::int64_t> users{0};             // tracked, summed over workers at their ticks
+  std::atomic<std::int64_t> user_state_bytes{0};  // summed over workers every few seconds
   std::atomic<std::int64_t> catalog_items{0};
   std::atomic<std::int64_t> catalog_updated_ms{0};  // wall time of the latest snapshot
   std::atomic<std::int64_t> assigned_partitions{0};
   std::atomic<std::int64_t> paused_partitions{0};
   std::atomic<bool> assignment_received{false};  // the group has given this member its share
-  FreshnessHistogram freshness;
+  // Feedback on finished lists by variant and dominant source (model::SourceFeedback).
+  std::array<std::array<std::atomic<std::uint64_t>, model::kSourceCount>, model::kVariantCount>
+      impressions{};
+  std::array<std::array<std::atomic<std::uint64_t>, model::kSourceCount>, model::kVariantCount>
+      clicks{};
+  metrics::AtomicHistogram freshness;  // seconds, event time to list acknowledged
+  metrics::AtomicHistogram list_items;
+  std::array<metrics::AtomicHistogram, kStages> stages;  // seconds
+  KafkaObservations kafka;
 };
 
 // What the learned weights look like now: the mean of the global posterior means over the

@@ -24,103 +24,196 @@ MetricFamily One(const char* name, const char* help, MetricType type, double val
   return MetricFamily{name, help, type, {Value(type, value)}};
 }
 
+MetricFamily ByLabel(const char* name, const char* help, MetricType type, const char* label,
+                     const Labelled& values) {
+  MetricFamily f{name, help, type, {}};
+  for (const auto& [v, x] : values) f.metric.push_back(Value(type, x, {{label, v}}));
+  return f;
+}
+
+ClientMetric Histogram(const HistogramSnapshot& h, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < h.counts.size(); ++i) {
+    cumulative += h.counts[i];
+    const double bound =
+        i < h.bounds.size() ? h.bounds[i] : std::numeric_limits<double>::infinity();
+    m.histogram.bucket.push_back({cumulative, bound});
+  }
+  m.histogram.sample_count = cumulative;
+  m.histogram.sample_sum = h.sum;
+  return m;
+}
+
 }  // namespace
 
 std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapshot& s) {
+  constexpr auto kCounter = MetricType::Counter;
+  constexpr auto kGauge = MetricType::Gauge;
   std::vector<MetricFamily> out;
   out.push_back(MetricFamily{"recsd_build_info",
                              "recsd's version and revision and librdkafka's run-time version.",
-                             MetricType::Gauge,
-                             {Value(MetricType::Gauge, 1,
+                             kGauge,
+                             {Value(kGauge, 1,
                                     {{"librdkafka_version", build.librdkafka_version},
                                      {"revision", build.revision},
                                      {"version", build.version}})}});
-  {
-    MetricFamily consumed{"recsd_events_consumed_total",
-                          "Messages consumed from the events topic, by event type (unknown: the "
-                          "message did not decode).",
-                          MetricType::Counter,
-                          {}};
-    for (const auto& [type, count] : s.consumed_by_type) {
-      consumed.metric.push_back(
-          Value(MetricType::Counter, static_cast<double>(count), {{"type", type}}));
-    }
-    out.push_back(std::move(consumed));
-  }
-  out.push_back(MetricFamily{
+  // Events.
+  out.push_back(ByLabel("recsd_events_consumed_total",
+                        "Messages consumed from the events topic, by event type (unknown: the "
+                        "message did not decode).",
+                        kCounter, "type", s.consumed_by_type));
+  out.push_back(ByLabel(
       "recsd_events_processed_total",
-      "Events by what became of them: applied, skipped as duplicates, or dead-lettered.",
-      MetricType::Counter,
-      {Value(MetricType::Counter, static_cast<double>(s.events_ok), {{"result", "ok"}}),
-       Value(MetricType::Counter, static_cast<double>(s.events_duplicate),
-             {{"result", "duplicate"}}),
-       Value(MetricType::Counter, static_cast<double>(s.events_dlq), {{"result", "dlq"}})}});
-  out.push_back(MetricFamily{
-      "recsd_recommendations_published_total",
-      "Recommendation lists produced, by delivery result.",
-      MetricType::Counter,
-      {Value(MetricType::Counter, static_cast<double>(s.lists_delivered), {{"result", "ok"}}),
-       Value(MetricType::Counter, static_cast<double>(s.lists_failed), {{"result", "failed"}})}});
+      "Events by what became of them, each once: ok and late (applied; late is older than its "
+      "user's latest event), duplicate (skipped), decode_error, invalid, unsupported_version and "
+      "dlq (dead-lettered; dlq: any other reason, such as a key that is not the event's user).",
+      kCounter, "result", s.processed));
   {
-    ClientMetric h;
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < s.freshness_counts.size(); ++i) {
-      cumulative += s.freshness_counts[i];
-      const double bound = i + 1 == s.freshness_counts.size()
-                               ? std::numeric_limits<double>::infinity()
-                               : s.freshness_bounds_seconds[i];
-      h.histogram.bucket.push_back({cumulative, bound});
-    }
-    h.histogram.sample_count = cumulative;
-    h.histogram.sample_sum = s.freshness_sum_seconds;
-    out.push_back(MetricFamily{"recsd_recommendation_freshness_seconds",
-                               "Event time of the triggering event to the list acknowledged.",
-                               MetricType::Histogram,
-                               {h}});
+    MetricFamily f{"recsd_event_processing_duration_seconds",
+                   "Time spent per stage: decode and state per event, score per refresh of a "
+                   "partition's dirty users (lists built, not published), publish per list "
+                   "(encoded and handed to the producer).",
+                   MetricType::Histogram,
+                   {}};
+    for (const auto& [stage, h] : s.stage_seconds)
+      f.metric.push_back(Histogram(h, {{"stage", stage}}));
+    out.push_back(std::move(f));
   }
-  out.push_back(One("recsd_kafka_rebalances_total", "Rebalance callbacks (assign and revoke).",
-                    MetricType::Counter, static_cast<double>(s.rebalances)));
+  // Lists.
+  out.push_back(MetricFamily{
+      "recsd_recommendation_freshness_seconds",
+      "Event time of the event that triggered a list to the list acknowledged by Kafka; one "
+      "bucket bound is the configured objective (pipeline.freshness_objective).",
+      MetricType::Histogram,
+      {Histogram(s.freshness_seconds)}});
+  out.push_back(ByLabel("recsd_recommendations_published_total",
+                        "Recommendation lists produced, by delivery result.", kCounter, "result",
+                        {{"ok", s.lists_delivered}, {"failed", s.lists_failed}}));
+  out.push_back(One("recsd_refreshes_coalesced_total",
+                    "Events that did not get a list of their own: their user was already waiting "
+                    "for a refresh, so one list stands for several events.",
+                    kCounter, s.refreshes_coalesced));
+  out.push_back(MetricFamily{"recsd_recommendation_list_items",
+                             "Items per published list.",
+                             MetricType::Histogram,
+                             {Histogram(s.list_items)}});
+  // Kafka.
+  {
+    MetricFamily f{"recsd_kafka_consumer_lag_messages",
+                   "Messages of an assigned partition not yet consumed (librdkafka's statistics, "
+                   "every kafka.statistics.interval.ms).",
+                   kGauge,
+                   {}};
+    for (const auto& [p, lag] : s.consumer_lag) {
+      f.metric.push_back(Value(kGauge, static_cast<double>(lag),
+                               {{"partition", std::to_string(p)}, {"topic", s.events_topic}}));
+    }
+    out.push_back(std::move(f));
+  }
   out.push_back(One("recsd_kafka_assigned_partitions", "Partitions of the events topic assigned.",
-                    MetricType::Gauge, static_cast<double>(s.assigned_partitions)));
+                    kGauge, s.assigned_partitions));
+  out.push_back(ByLabel("recsd_kafka_rebalances_total",
+                        "Rebalance callbacks of the group consumer, by type.", kCounter, "type",
+                        s.rebalances));
+  out.push_back(ByLabel("recsd_kafka_commits_total",
+                        "Offset commits of the group consumer, by result.", kCounter, "result",
+                        s.commits));
+  {
+    MetricFamily f{"recsd_kafka_broker_rtt_seconds",
+                   "Average request round trip to a broker over librdkafka's last statistics "
+                   "window.",
+                   kGauge,
+                   {}};
+    for (const auto& [id, rtt] : s.broker_rtt_seconds) {
+      f.metric.push_back(Value(kGauge, rtt, {{"broker", std::to_string(id)}}));
+    }
+    out.push_back(std::move(f));
+  }
+  {
+    MetricFamily f{"recsd_kafka_errors_total",
+                   "Kafka errors by librdkafka error name: client errors, failed deliveries and "
+                   "failed commits.",
+                   kCounter,
+                   {}};
+    for (const auto& [code, n] : s.kafka_errors) {
+      f.metric.push_back(Value(kCounter, static_cast<double>(n), {{"code", code}}));
+    }
+    out.push_back(std::move(f));
+  }
+  out.push_back(One("recsd_kafka_producer_queue_messages",
+                    "Messages in the producer's queues, waiting to be sent or acknowledged.",
+                    kGauge, s.producer_queue_messages));
+  // Backpressure.
   out.push_back(One("recsd_partitions_paused", "Partitions paused because a worker queue is full.",
-                    MetricType::Gauge, static_cast<double>(s.paused_partitions)));
+                    kGauge, s.paused_partitions));
   out.push_back(One("recsd_partition_pauses_total", "Times a worker's partitions were paused.",
-                    MetricType::Counter, static_cast<double>(s.pauses)));
-  out.push_back(One("recsd_users_tracked", "Users with state in memory.", MetricType::Gauge,
-                    static_cast<double>(s.users)));
-  out.push_back(One("recsd_catalog_items", "Items in the current catalog snapshot.",
-                    MetricType::Gauge, static_cast<double>(s.catalog_items)));
+                    kCounter, s.pauses));
+  {
+    MetricFamily f{"recsd_worker_queue_messages",
+                   "Messages waiting in a worker's queue (its partitions pause when full).",
+                   kGauge,
+                   {}};
+    for (std::size_t w = 0; w < s.worker_queue_messages.size(); ++w) {
+      f.metric.push_back(Value(kGauge, static_cast<double>(s.worker_queue_messages[w]),
+                               {{"worker", std::to_string(w)}}));
+    }
+    out.push_back(std::move(f));
+  }
+  // State and catalog.
+  out.push_back(One("recsd_users_tracked", "Users with state in memory.", kGauge, s.users));
+  out.push_back(One("recsd_user_state_bytes",
+                    "Approximate bytes of user state in memory (measured every 5 s).", kGauge,
+                    s.user_state_bytes));
+  out.push_back(ByLabel("recsd_user_state_evictions_total",
+                        "Users whose state was dropped, by reason: forget (a forget event), "
+                        "revoke (their partition went to another member).",
+                        kCounter, "reason", s.evictions));
+  out.push_back(One("recsd_catalog_items", "Items in the current catalog snapshot.", kGauge,
+                    s.catalog_items));
   out.push_back(One("recsd_catalog_last_update_timestamp_seconds",
                     "When the current catalog snapshot was made (seconds since the Unix epoch).",
-                    MetricType::Gauge, s.catalog_updated_seconds));
+                    kGauge, s.catalog_updated_seconds));
+  // Fusion and feedback.
   {
-    MetricFamily queues{"recsd_worker_queue_messages",
-                        "Messages waiting in a worker's queue (its partitions pause when full).",
-                        MetricType::Gauge,
-                        {}};
-    for (std::size_t w = 0; w < s.worker_queue_messages.size(); ++w) {
-      queues.metric.push_back(Value(MetricType::Gauge,
-                                    static_cast<double>(s.worker_queue_messages[w]),
-                                    {{"worker", std::to_string(w)}}));
+    MetricFamily f{"recsd_fusion_weight",
+                   "Fusion weight by source: the learned posterior mean (averaged over "
+                   "partitions), or the static weight before anything is learned.",
+                   kGauge,
+                   {}};
+    for (const auto& [source, w] : s.fusion_weights) {
+      f.metric.push_back(Value(kGauge, w, {{"segment", "global"}, {"source", source}}));
     }
-    out.push_back(std::move(queues));
+    out.push_back(std::move(f));
   }
+  out.push_back(One("recsd_fusion_weights_version",
+                    "Learner updates behind the current weights (summed over partitions); it "
+                    "rises as feedback is learned.",
+                    kGauge, s.fusion_weights_version));
   {
-    MetricFamily weights{"recsd_fusion_weight",
-                         "Fusion weight by source: the learned posterior mean (averaged over "
-                         "partitions), or the static weight before anything is learned.",
-                         MetricType::Gauge,
-                         {}};
-    for (std::size_t i = 0; i < s.fusion_weights.size(); ++i) {
-      if (s.sources[i] == nullptr) continue;
-      weights.metric.push_back(Value(MetricType::Gauge, s.fusion_weights[i],
-                                     {{"segment", "global"}, {"source", s.sources[i]}}));
+    MetricFamily impressions{"recsd_feedback_impressions_total",
+                             "Examined positions of finished lists, by the source that scored "
+                             "the item highest and the variant that ranked the list.",
+                             kCounter,
+                             {}};
+    MetricFamily clicks{"recsd_feedback_clicks_total",
+                        "Clicks on finished lists, by the source that scored the clicked item "
+                        "highest and the variant that ranked the list.",
+                        kCounter,
+                        {}};
+    for (const SourceFeedbackCount& f : s.feedback) {
+      impressions.metric.push_back(
+          Value(kCounter, f.impressions, {{"source", f.source}, {"variant", f.variant}}));
+      clicks.metric.push_back(
+          Value(kCounter, f.clicks, {{"source", f.source}, {"variant", f.variant}}));
     }
-    out.push_back(std::move(weights));
+    out.push_back(std::move(impressions));
+    out.push_back(std::move(clicks));
   }
   out.push_back(One("recsd_fusion_guard_reverted",
-                    "1 when the guard reverted some partition to the static weights.",
-                    MetricType::Gauge, s.guard_reverted ? 1 : 0));
+                    "1 when the guard reverted some partition to the static weights.", kGauge,
+                    s.guard_reverted ? 1 : 0));
   return out;
 }
 

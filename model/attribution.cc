@@ -64,17 +64,27 @@ bool RecordImpression(UserState* user, const std::string& rec, std::uint32_t pos
   return false;
 }
 
-void ExamplesOf(const PendingList& list, const AttributionOptions& options,
-                std::vector<FeedbackExample>* out) {
-  RECSD_CHECK(list.features.size() == list.items.size() * list.feature_dim, "list features");
-  const std::size_t size = list.items.size();
-  std::size_t examined = std::min(options.examine_k, size);
+std::size_t ExaminedPositions(const PendingList& list, const AttributionOptions& options) {
+  std::size_t examined = std::min(options.examine_k, list.items.size());
   if (!list.clicked.empty()) {
     examined = *std::max_element(list.clicked.begin(), list.clicked.end()) + std::size_t{1};
   }
   if (list.max_shown >= 0) {
     examined = std::min(examined, static_cast<std::size_t>(list.max_shown) + 1);
   }
+  return std::min(examined, list.items.size());
+}
+
+std::size_t DominantSource(const PendingList& list, std::size_t pos) {
+  const FeatureVector x = FeaturesAt(list, pos);
+  return static_cast<std::size_t>(std::max_element(x.begin(), x.end()) - x.begin());
+}
+
+void ExamplesOf(const PendingList& list, const AttributionOptions& options,
+                std::vector<FeedbackExample>* out) {
+  RECSD_CHECK(list.features.size() == list.items.size() * list.feature_dim, "list features");
+  const std::size_t size = list.items.size();
+  const std::size_t examined = ExaminedPositions(list, options);
   for (std::uint32_t p : list.clicked) {
     if (p >= size) continue;
     const double weight =

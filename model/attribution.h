@@ -49,6 +49,12 @@ bool RecordImpression(UserState* user, const std::string& rec, std::uint32_t pos
 // propensity; each examined position that was not clicked is a negative (weight 1). Examined
 // means: above the deepest click, or the top examine_k when nothing was clicked; and, when
 // impressions were recorded, shown.
+// How many leading positions of a finished list count as examined (see ExamplesOf).
+std::size_t ExaminedPositions(const PendingList& list, const AttributionOptions& options);
+
+// The source with the largest normalised score at position `pos` (the first on ties).
+std::size_t DominantSource(const PendingList& list, std::size_t pos);
+
 void ExamplesOf(const PendingList& list, const AttributionOptions& options,
                 std::vector<FeedbackExample>* out);
 

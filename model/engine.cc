@@ -180,9 +180,12 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
     entry.dirty = true;
     entry.dirty_since = position.offset;
     dirty_.push_back(event.user);
+  } else {
+    ++coalesced_;  // this event's list will also stand for the earlier dirty ones
   }
   entry.trigger = position;
   entry.trigger_ts = event.ts;
+  entry.latest_ts = std::max(entry.latest_ts, event.ts);
   if (!options_.learning.segment_keys.empty()) entry.segment = SegmentOf(event);
   return row ? ApplyOutcome::kApplied : ApplyOutcome::kUnknownItem;
 }
@@ -251,6 +254,12 @@ void Engine::Finish(const PendingList& list) {
   ++c.lists;
   c.clicks += list.clicked.size();
   if (!list.clicked.empty()) ++c.clicked_lists;
+  auto& by_source = source_feedback_[static_cast<std::size_t>(variant)];
+  const std::size_t examined = ExaminedPositions(list, options_.learning.attribution);
+  for (std::size_t p = 0; p < examined; ++p) ++by_source[DominantSource(list, p)].impressions;
+  for (std::uint32_t p : list.clicked) {
+    if (p < list.items.size()) ++by_source[DominantSource(list, p)].clicks;
+  }
   if (!options_.learning.learn) return;
 
   examples_.clear();
@@ -326,6 +335,11 @@ RecommendationList Engine::Recommend(const UserId& user, TimestampMs now,
   RankBatch({&user}, {it == users_.end() ? nullptr : &it->second}, now, &lists,
             /*keep_pending=*/false, weights);
   return std::move(lists.front());
+}
+
+bool Engine::IsLate(const Event& event) const {
+  auto it = users_.find(event.user);
+  return it != users_.end() && event.ts < it->second.latest_ts;
 }
 
 const UserState* Engine::FindUser(const UserId& user) const {

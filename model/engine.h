@@ -79,6 +79,13 @@ struct VariantCounts {
   std::uint64_t clicks = 0;
 };
 
+// Feedback on finished lists by the source that scored each item highest (its largest normalised
+// source score): positions examined (as ExamplesOf counts them) and clicks.
+struct SourceFeedback {
+  std::uint64_t impressions = 0;
+  std::uint64_t clicks = 0;
+};
+
 struct GuardState {
   bool reverted = false;
   double z = 0;                   // latest z of learned against holdout (> 0: learned does better)
@@ -191,6 +198,9 @@ class Engine {
                                const FusionWeights* weights = nullptr);
 
   const UserState* FindUser(const UserId& user) const;
+  // True when `event` is older than the latest event applied to its user: it is still applied,
+  // with its decay (ARCHITECTURE.md, "Interest decay"), but arrived out of order.
+  bool IsLate(const Event& event) const;
   std::size_t users() const noexcept { return users_.size(); }
   // Bytes all user states hold (UserState::ApproxBytes summed; O(users)).
   std::size_t UserStateBytes() const noexcept;
@@ -205,6 +215,12 @@ class Engine {
   const VariantCounts& counts(Variant variant) const noexcept {
     return counts_[static_cast<std::size_t>(variant)];
   }
+  const std::array<SourceFeedback, kSourceCount>& source_feedback(Variant variant) const noexcept {
+    return source_feedback_[static_cast<std::size_t>(variant)];
+  }
+  // State-changing events that did not get a list of their own: they arrived while their user was
+  // already dirty, so one later list stands for them all.
+  std::uint64_t coalesced() const noexcept { return coalesced_; }
   const GuardState& guard() const noexcept { return guard_; }
   const EngineOptions& options() const noexcept { return options_; }
 
@@ -217,7 +233,8 @@ class Engine {
     EventPosition trigger;                 // the latest event since the user's last list
     std::optional<TimestampMs> published;  // event time of the user's last published list
     TimestampMs trigger_ts;
-    std::string segment;  // learner segment of the trigger event (configured ctx keys)
+    TimestampMs latest_ts;  // of the latest event applied (the user's event-time high mark)
+    std::string segment;    // learner segment of the trigger event (configured ctx keys)
   };
   // Global candidate lists as of `computed_at`, rows of the current catalog.
   struct GlobalLists {
@@ -257,6 +274,8 @@ class Engine {
   std::vector<bool> feedback_type_;  // by EventTypeId: positive feedback
   WeightLearner learner_;
   std::array<VariantCounts, kVariantCount> counts_{};
+  std::array<std::array<SourceFeedback, kSourceCount>, kVariantCount> source_feedback_{};
+  std::uint64_t coalesced_ = 0;
   GuardState guard_;
   // Published lists in the order shown, for expiry; an entry whose list was replaced already
   // finds nothing. Holds at most the lists of one attribution window.

@@ -202,7 +202,7 @@ TEST_F(PipelineTest, PublishesAListForEveryUserReflectingItsLatestEvent) {
   ASSERT_TRUE(WaitFor([&] { return pipeline->stats().users.load() == kUsers; }));
   pipeline->Stop();
   EXPECT_EQ(pipeline->Wait(), 0);
-  EXPECT_EQ(pipeline->stats().events_dead_lettered.load(), 0U);
+  EXPECT_EQ(pipeline->stats().DeadLettered(), 0U);
 
   std::map<std::string, std::vector<RecommendationList>> by_user;
   for (RecommendationList& l : Lists()) by_user[l.user.str()].push_back(std::move(l));
@@ -235,7 +235,7 @@ TEST_F(PipelineTest, DeadLettersBadInputWithReasonHeadersAndKeepsThePartitionMov
   auto pipeline = StartPipeline(MakeConfig("g2"));
   ASSERT_NE(pipeline, nullptr);
   ASSERT_TRUE(WaitFor([&] { return pipeline->stats().dead_letters_delivered.load() == 5; }));
-  ASSERT_TRUE(WaitFor([&] { return pipeline->stats().events_applied.load() == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return pipeline->stats().Applied() == 2; }));
   pipeline->Stop();
   EXPECT_EQ(pipeline->Wait(), 0);
 
@@ -250,6 +250,16 @@ TEST_F(PipelineTest, DeadLettersBadInputWithReasonHeadersAndKeepsThePartitionMov
   }
   EXPECT_EQ(reasons, (std::multiset<std::string>{"key_mismatch", "missing_key", "truncated",
                                                  "truncated", "unsupported_version"}));
+  // recsd_events_processed_total{result}: each event once, the dead letters by class.
+  using R = PipelineStats::Result;
+  const PipelineStats& st = pipeline->stats();
+  EXPECT_EQ(st.Counted(R::kOk), 2U);
+  EXPECT_EQ(st.Counted(R::kDecodeError), 2U);
+  EXPECT_EQ(st.Counted(R::kInvalid), 1U);
+  EXPECT_EQ(st.Counted(R::kUnsupportedVersion), 1U);
+  EXPECT_EQ(st.Counted(R::kDlq), 1U);
+  EXPECT_EQ(st.stages[static_cast<std::size_t>(PipelineStats::Stage::kDecode)].Snapshot().count(),
+            7U);
   // The original bytes and their position: the truncated JSON is the message after the first.
   bool found = false;
   for (const Output& o : dlq) {
@@ -337,7 +347,7 @@ TEST_F(PipelineTest, PausesPartitionsWhenAWorkerQueueIsFullAndLosesNothing) {
   EXPECT_EQ(pipeline->Wait(), 0);
   EXPECT_GT(pipeline->stats().pauses.load(), 0U);
   EXPECT_EQ(pipeline->stats().paused_partitions.load(), 0);
-  EXPECT_EQ(pipeline->stats().events_applied.load(), static_cast<std::uint64_t>(kEvents));
+  EXPECT_EQ(pipeline->stats().Applied(), static_cast<std::uint64_t>(kEvents));
   // Every user's last list names its last event.
   std::map<std::string, std::int64_t> last_ts;
   for (const RecommendationList& l : Lists()) last_ts[l.user.str()] = l.event_ts.ms;
@@ -377,16 +387,14 @@ TEST_F(PipelineTest, ARebalanceBetweenTwoConsumersLosesNothing) {
   load.join();
   Flush();
   const auto total = static_cast<std::uint64_t>(produced.load());
-  ASSERT_TRUE(WaitFor([&] {
-    return a->stats().events_applied.load() + b->stats().events_applied.load() >= total;
-  }));
+  ASSERT_TRUE(WaitFor([&] { return a->stats().Applied() + b->stats().Applied() >= total; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   b->Stop();
   EXPECT_EQ(b->Wait(), 0);
   // Redelivery after a handover is allowed (at-least-once) but the committed offsets make it
   // rare here; a duplicate is never applied twice to one state (different owners hold different
   // states, so what counts is that nothing is missing).
-  EXPECT_GE(a->stats().events_applied.load() + b->stats().events_applied.load(), total);
+  EXPECT_GE(a->stats().Applied() + b->stats().Applied(), total);
   std::map<std::string, std::int64_t> last_ts;
   for (const RecommendationList& l : Lists()) {
     last_ts[l.user.str()] = std::max(last_ts[l.user.str()], l.event_ts.ms);

@@ -100,6 +100,21 @@ TEST(AttributionTest, ExamplesArePositivesAndExaminedNegatives) {
   EXPECT_EQ(ex.size(), 2U);
 }
 
+TEST(AttributionTest, ExaminedPositionsAndTheDominantSource) {
+  AttributionOptions o;
+  PendingList l = List("a", 0, 8);
+  EXPECT_EQ(ExaminedPositions(l, o), o.examine_k);
+  l.clicked = {6};
+  EXPECT_EQ(ExaminedPositions(l, o), 7U);
+  l.max_shown = 2;
+  EXPECT_EQ(ExaminedPositions(l, o), 3U);
+  EXPECT_EQ(ExaminedPositions(List("b", 0, 2), o), 2U);  // never past the list's end
+  // Position 4: source 3 scores highest; ties go to the first source.
+  l.features[4 * kSourceCount + 3] = 0.9F;
+  EXPECT_EQ(DominantSource(l, 4), 3U);
+  EXPECT_EQ(DominantSource(l, 5), 0U);
+}
+
 TEST(AttributionTest, ClicksDeepInAListWeighMoreWithPropensityWeighting) {
   AttributionOptions o;
   o.propensity_power = 1.0;

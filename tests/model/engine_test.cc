@@ -99,6 +99,7 @@ TEST(EngineTest, CoalescesAUsersRefreshesWithinTheMinimumInterval) {
   ASSERT_EQ(f.engine.Refresh({kHour}, f.sink, 1000), 1U);  // no list yet: not coalesced
   f.engine.Apply(Ev("u", "i1", kHour + 100), {0, 2});
   f.engine.Apply(Ev("v", "i4", kHour + 100), {0, 3});
+  EXPECT_EQ(f.engine.coalesced(), 0U);
   f.engine.Apply(Ev("u", "i2", kHour + 200), {0, 4});
   EXPECT_EQ(f.engine.Refresh({kHour + 300}, f.sink, 1000), 1U);  // v only
   EXPECT_EQ(f.sink.lists.back().user, UserId("v"));
@@ -107,6 +108,7 @@ TEST(EngineTest, CoalescesAUsersRefreshesWithinTheMinimumInterval) {
   EXPECT_EQ(f.engine.Refresh({kHour + 999}, f.sink, 1000), 0U);
   EXPECT_EQ(f.engine.Refresh({kHour + 1000}, f.sink, 1000), 1U);
   EXPECT_EQ(f.sink.lists.back().rec, "0-4");  // the latest event of the burst
+  EXPECT_EQ(f.engine.coalesced(), 1U);        // events 2 and 4 got one list
   EXPECT_EQ(f.engine.OldestDirtyOffset(), std::nullopt);
   // Without a minimum interval every dirty user is refreshed at once.
   f.engine.Apply(Ev("u", "i3", kHour + 1001), {0, 5});
@@ -195,6 +197,18 @@ TEST(EngineTest, ReDeliveredEventsChangeNothing) {
   EXPECT_EQ(f.engine.FindUser(UserId("u"))->event_count(), 1U);
   EXPECT_DOUBLE_EQ(f.engine.Popularity(ItemId("i0"), {kHour}), popularity);
   EXPECT_EQ(f.engine.Popularity(ItemId("i1"), {kHour}), 0.0);
+}
+
+TEST(EngineTest, EventsOlderThanTheUsersLatestAreLateButApplied) {
+  Fixture f;
+  EXPECT_FALSE(f.engine.IsLate(Ev("u", "i0", kHour)));  // no state yet
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  EXPECT_FALSE(f.engine.IsLate(Ev("u", "i1", kHour)));
+  EXPECT_FALSE(f.engine.IsLate(Ev("v", "i1", 0)));  // another user's clock
+  const Event late = Ev("u", "i1", kHour - 1);
+  EXPECT_TRUE(f.engine.IsLate(late));
+  EXPECT_EQ(f.engine.Apply(late, {0, 2}), ApplyOutcome::kApplied);
+  EXPECT_TRUE(f.engine.IsLate(Ev("u", "i2", kHour - 1)));  // the high mark did not move back
 }
 
 TEST(EngineTest, ForgetErasesTheUserAndTheirPendingRefresh) {
@@ -619,6 +633,28 @@ TEST(EngineLearningTest, LearningOffLearnsNothingButCountsClicks) {
   EXPECT_EQ(f.engine.counts(Variant::kStatic).clicks, 1U);
   EXPECT_EQ(f.engine.counts(Variant::kStatic).lists, 1U);  // the list after the click is pending
   EXPECT_EQ(f.engine.learner().version(), 0U);
+}
+
+TEST(EngineLearningTest, FeedbackIsCountedByTheSourceThatScoredEachItemHighest) {
+  Fixture f;  // learning off: the static variant
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Refresh({kHour}, f.sink);
+  const PendingList shown = f.engine.FindUser(UserId("u"))->pending()[0];
+  f.engine.Apply(Click("u", f.sink.lists.at(0), 2, kHour + 1), {0, 2});
+  f.engine.FinishPending({10 * kHour});
+  std::array<std::uint64_t, kSourceCount> impressions{};
+  std::array<std::uint64_t, kSourceCount> clicks{};
+  for (std::size_t p = 0; p < 3; ++p) ++impressions[DominantSource(shown, p)];  // above the click
+  ++clicks[DominantSource(shown, 2)];
+  const auto& counted = f.engine.source_feedback(Variant::kStatic);
+  std::uint64_t total = 0;
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    EXPECT_EQ(counted[s].impressions, impressions[s]) << SourceName(static_cast<Source>(s));
+    EXPECT_EQ(counted[s].clicks, clicks[s]) << SourceName(static_cast<Source>(s));
+    total += counted[s].impressions;
+  }
+  EXPECT_EQ(total, 3U);
+  EXPECT_EQ(f.engine.source_feedback(Variant::kLearned)[0].impressions, 0U);
 }
 
 }  // namespace
