@@ -1,6 +1,8 @@
 #include "daemon/admin_server.h"
 
+#include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -20,6 +22,70 @@ namespace {
 
 constexpr std::size_t kMaxRequestBytes = std::size_t{8} * 1024;
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
+constexpr int kMaxApiRequests = 16;
+
+// Compares in time independent of where the strings differ (a token must not leak by timing).
+bool SameSecret(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+  }
+  return diff == 0;
+}
+
+std::string_view PathOf(const http::request<http::string_body>& req) {
+  const std::string_view target(req.target().data(), req.target().size());
+  return target.substr(0, target.find('?'));
+}
+
+std::string_view Authorization(const http::request<http::string_body>& req) {
+  const auto value = req[http::field::authorization];
+  return {value.data(), value.size()};
+}
+
+bool IsApi(const http::request<http::string_body>& req) { return PathOf(req).starts_with("/v1/"); }
+
+http::response<http::string_body> JsonResponse(const http::request<http::string_body>& req,
+                                               AdminServer::Response r) {
+  http::response<http::string_body> res;
+  res.version(req.version());
+  res.keep_alive(false);
+  res.set(http::field::server, "recsd");
+  res.set(http::field::content_type, "application/json");
+  res.result(static_cast<http::status>(r.status));
+  res.body() = std::move(r.body);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();
+  return res;
+}
+
+// The answer to a /v1/ request that may not reach `api`: the method, the token.
+std::optional<http::response<http::string_body>> ApiPrecheck(
+    const http::request<http::string_body>& req, const AdminServer::Handlers& handlers) {
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = JsonResponse(req, {405, R"({"error":"method not allowed"})"});
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  if (!handlers.token.empty() && !SameSecret(Authorization(req), "Bearer " + handlers.token)) {
+    auto res =
+        JsonResponse(req, {401, R"j({"error":"a bearer token is required (admin.token)"})j"});
+    res.set(http::field::www_authenticate, "Bearer realm=\"recsd\"");
+    return res;
+  }
+  if (!handlers.api) return JsonResponse(req, {404, R"({"error":"not found"})"});
+  return std::nullopt;
+}
+
+http::response<http::string_body> ApiResponse(const http::request<http::string_body>& req,
+                                              const AdminServer::Handlers& handlers) {
+  try {
+    return JsonResponse(req, handlers.api(PathOf(req)));
+  } catch (const std::exception& e) {
+    spdlog::error("admin: {} failed: {}", PathOf(req), e.what());
+    return JsonResponse(req, {500, R"({"error":"internal error"})"});
+  }
+}
 
 http::response<http::string_body> Respond(const http::request<http::string_body>& req,
                                           const AdminServer::Handlers& handlers) {
@@ -29,7 +95,7 @@ http::response<http::string_body> Respond(const http::request<http::string_body>
   res.set(http::field::server, "recsd");
   res.set(http::field::content_type, "text/plain; charset=utf-8");
   const std::string_view target(req.target().data(), req.target().size());
-  const std::string_view path = target.substr(0, target.find('?'));
+  const std::string_view path = PathOf(req);
   const std::string_view query =
       target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -74,8 +140,9 @@ http::response<http::string_body> Respond(const http::request<http::string_body>
 // One connection: read one request, answer, close.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const AdminServer::Handlers& handlers)
-      : stream_(std::move(socket)), handlers_(handlers) {}
+  Session(tcp::socket socket, const AdminServer::Handlers& handlers, asio::thread_pool& api,
+          std::atomic<int>& api_requests)
+      : stream_(std::move(socket)), handlers_(handlers), api_(api), api_requests_(api_requests) {}
 
   void Run() {
     parser_.body_limit(kMaxRequestBytes);
@@ -96,9 +163,30 @@ class Session : public std::enable_shared_from_this<Session> {
       response_.keep_alive(false);
       response_.body() = "bad request: " + ec.message() + "\n";
       response_.prepare_payload();
+    } else if (IsApi(parser_.get())) {
+      if (auto early = ApiPrecheck(parser_.get(), handlers_)) {
+        response_ = std::move(*early);
+      } else if (api_requests_.fetch_add(1) >= kMaxApiRequests) {
+        api_requests_.fetch_sub(1);
+        response_ = JsonResponse(parser_.get(), {503, R"({"error":"too many requests"})"});
+      } else {
+        // Off the I/O thread: the answer may wait for workers.
+        asio::post(api_, [self = shared_from_this()] {
+          auto res = ApiResponse(self->parser_.get(), self->handlers_);
+          self->api_requests_.fetch_sub(1);
+          asio::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable {
+            self->response_ = std::move(res);
+            self->Write();
+          });
+        });
+        return;
+      }
     } else {
       response_ = Respond(parser_.get(), handlers_);
     }
+    Write();
+  }
+  void Write() {
     stream_.expires_after(kRequestTimeout);
     http::async_write(
         stream_, response_,
@@ -114,12 +202,16 @@ class Session : public std::enable_shared_from_this<Session> {
   http::request_parser<http::string_body> parser_;
   http::response<http::string_body> response_;
   const AdminServer::Handlers& handlers_;
+  asio::thread_pool& api_;
+  std::atomic<int>& api_requests_;
 };
 
 }  // namespace
 
 struct AdminServer::Impl {
   Handlers handlers;
+  asio::thread_pool api{2};  // /v1/ requests, which may wait for workers
+  std::atomic<int> api_requests{0};
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::thread thread;
@@ -127,7 +219,7 @@ struct AdminServer::Impl {
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), handlers)->Run();
+      if (!ec) std::make_shared<Session>(std::move(socket), handlers, api, api_requests)->Run();
       Accept();
     });
   }
@@ -142,6 +234,7 @@ AdminServer::~AdminServer() {
     impl_->io.stop();
   });
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->api.join();  // requests in progress finish (their answers go nowhere)
 }
 
 std::uint16_t AdminServer::port() const {

@@ -4,6 +4,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "model/result.h"
 
@@ -16,6 +18,10 @@ namespace recsd::daemon {
 //   GET /metrics         200, the Prometheus text exposition from `metrics`
 //   GET /livez           200 "ok": the process and the server's thread are alive
 //   GET /readyz          200 "ready" or 503 with the failing checks; `?verbose` lists every check
+//   GET /v1/...          JSON from `api`, which runs on one of the server's two API threads (it
+//                        may wait for workers); with `token` set, only with the header
+//                        "Authorization: Bearer <token>" (401 otherwise). At most 16 such
+//                        requests at a time (503 beyond), so /livez and /metrics never wait.
 //   anything else        404 (unknown path), 405 (not GET/HEAD), 400 (malformed request)
 //
 // Requests larger than 8 KiB or slower than 10 s are cut off; nothing a client sends can disturb
@@ -27,9 +33,16 @@ class AdminServer {
     bool ok = false;
     std::string detail;
   };
+  struct Response {
+    unsigned status = 200;
+    std::string body;  // JSON
+  };
   struct Handlers {
     std::function<std::string()> metrics;
     std::function<std::vector<Check>()> readiness;  // every check; ready when all are ok
+    // /v1/...: the path (no query), percent-encoded as received.
+    std::function<Response(std::string_view path)> api;
+    std::string token;  // required on /v1/ when not empty
   };
 
   // Binds "host:port" (port 0: a free port) and starts serving. An error says what failed.

@@ -2,15 +2,22 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+#include <fstream>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
+#include "daemon/engine_setup.h"
 #include "daemon/version.h"
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
 #include "metrics/process_collector.h"
 #include "model/fusion.h"
+#include "stream/utf8.h"
 
 namespace recsd::daemon {
 namespace {
@@ -78,6 +85,229 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   return out;
 }
 
+using nlohmann::json;
+using Response = AdminServer::Response;
+
+// How long a /v1/ request waits for the workers (behind their queues) before a 503.
+constexpr auto kVisitTimeout = std::chrono::seconds(2);
+
+Response Json(unsigned status, const json& body) { return {status, body.dump()}; }
+Response Error(unsigned status, std::string_view message) {
+  return Json(status, {{"error", message}});
+}
+
+// The id of /v1/<kind>/<id>: percent-decoded; nothing when malformed or not a valid id.
+std::optional<std::string> IdFrom(std::string_view rest) {
+  std::string id;
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if (rest[i] == '/') return std::nullopt;
+    if (rest[i] != '%') {
+      id.push_back(rest[i]);
+      continue;
+    }
+    if (i + 2 >= rest.size()) return std::nullopt;
+    int value = 0;
+    for (char c : rest.substr(i + 1, 2)) {
+      const int digit = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+      if (digit < 0) return std::nullopt;
+      value = value * 16 + digit;
+    }
+    id.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  if (id.empty() || id.size() > kMaxIdBytes || !stream::IsValidUtf8(id)) return std::nullopt;
+  return id;
+}
+
+json ListJson(const RecommendationList& list) {
+  json items = json::array();
+  for (const RecommendedItem& item : list.items) {
+    json src = json::object();
+    for (const auto& [source, contribution] : item.src) src[source] = contribution;
+    items.push_back({{"item", item.item.str()}, {"score", item.score}, {"src", src}});
+  }
+  json out = {{"user", list.user.str()}, {"ts", list.ts.ms},        {"event_ts", list.event_ts.ms},
+              {"model", list.model},     {"variant", list.variant}, {"items", items}};
+  if (!list.rec.empty()) out["rec"] = list.rec;
+  return out;
+}
+
+json UserJson(std::int32_t partition, const model::Engine& engine, const UserId& user) {
+  const model::UserState& state = *engine.FindUser(user);
+  const std::vector<double>& half_lives = engine.options().user.half_lives;
+  json interest = json::array();
+  for (std::size_t j = 0; j < state.interest().components(); ++j) {
+    interest.push_back(
+        {{"half_life", half_lives.at(j)}, {"mass", state.interest().MassAt(j, state.clock())}});
+  }
+  json categories = json::array();
+  for (const model::CategoryAffinity& c : state.categories()) {
+    categories.push_back(
+        {{"category", engine.catalog().CategoryName(c.category)}, {"affinity", c.value}});
+  }
+  json recent = json::array();
+  for (const model::RecentItem& r : state.Recent()) recent.push_back(r.item.str());
+  const std::optional<RecommendationList> current = engine.CurrentList(user);
+  return {{"user", user.str()},
+          {"partition", partition},
+          {"events", state.event_count()},
+          {"last_offset", state.last_offset()},
+          {"clock", state.clock()},
+          {"interest", interest},
+          {"categories", categories},
+          {"recent_items", recent},
+          {"pending_lists", state.pending().size()},
+          {"variant", model::VariantName(engine.VariantOf(user))},
+          {"current_list", current ? ListJson(*current) : json(nullptr)}};
+}
+
+// GET /v1/users/{id}: the user's state and current list, from whichever partition holds it.
+Response UserEndpoint(const Pipeline& p, const UserId& user) {
+  struct Found {
+    std::mutex mu;
+    std::optional<json> body;
+  };
+  auto found = std::make_shared<Found>();
+  const bool answered = p.Visit(
+      [found, user](std::int32_t partition, model::Engine& engine, TimestampMs) {
+        if (engine.FindUser(user) == nullptr) return;
+        json body = UserJson(partition, engine, user);
+        std::lock_guard lock(found->mu);
+        found->body = std::move(body);
+      },
+      kVisitTimeout);
+  if (!answered) return Error(503, "the workers did not answer in time; try again");
+  std::lock_guard lock(found->mu);
+  if (!found->body) return Error(404, "no state for this user on this instance");
+  return Json(200, *found->body);
+}
+
+// GET /v1/recommendations/{id}: a list computed now, on the partition that holds the user (a
+// user with no state gets the cold-start list of any partition this instance owns).
+Response RecommendationsEndpoint(const Pipeline& p, const UserId& user) {
+  struct Lists {
+    std::mutex mu;
+    std::optional<json> known;  // from the partition holding the user
+    std::optional<json> cold;   // from the lowest partition owned
+    std::int32_t cold_partition = -1;
+  };
+  auto lists = std::make_shared<Lists>();
+  const bool answered = p.Visit(
+      [lists, user](std::int32_t partition, model::Engine& engine, TimestampMs now) {
+        const bool known = engine.FindUser(user) != nullptr;
+        {
+          std::lock_guard lock(lists->mu);
+          if (!known && lists->cold_partition >= 0 && lists->cold_partition < partition) return;
+        }
+        json list = ListJson(engine.Recommend(user, now));
+        list["partition"] = partition;
+        std::lock_guard lock(lists->mu);
+        if (known) {
+          lists->known = std::move(list);
+        } else if (lists->cold_partition < 0 || partition < lists->cold_partition) {
+          lists->cold = std::move(list);
+          lists->cold_partition = partition;
+        }
+      },
+      kVisitTimeout);
+  if (!answered) return Error(503, "the workers did not answer in time; try again");
+  std::lock_guard lock(lists->mu);
+  if (lists->known) return Json(200, *lists->known);
+  if (lists->cold) return Json(200, *lists->cold);
+  return Error(503, "this instance owns no partitions yet");
+}
+
+// GET /v1/weights: the learned weights by segment, learned against holdout, the guard.
+Response WeightsEndpoint(const Pipeline& p) {
+  struct Totals {
+    std::mutex mu;
+    std::array<model::VariantCounts, model::kVariantCount> counts{};
+    std::map<std::string, std::pair<model::FusionWeights, std::size_t>> segments;
+    json partitions = json::array();
+  };
+  auto totals = std::make_shared<Totals>();
+  const bool answered = p.Visit(
+      [totals](std::int32_t partition, model::Engine& engine, TimestampMs) {
+        const model::WeightLearner& learner = engine.learner();
+        const model::GuardState& g = engine.guard();
+        json part = {{"partition", partition},
+                     {"version", learner.version()},
+                     {"guard", {{"reverted", g.reverted}, {"z", g.z}}}};
+        std::lock_guard lock(totals->mu);
+        for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+          const model::VariantCounts& c = engine.counts(static_cast<model::Variant>(v));
+          totals->counts[v].lists += c.lists;
+          totals->counts[v].clicked_lists += c.clicked_lists;
+          totals->counts[v].clicks += c.clicks;
+        }
+        if (learner.version() > 0) {
+          std::vector<std::string> names = {""};
+          for (const auto& [name, posterior] : learner.segment_posteriors()) names.push_back(name);
+          for (const std::string& name : names) {
+            auto& [sum, n] = totals->segments[name.empty() ? "global" : name];
+            const model::FusionWeights w = learner.Mean(name);
+            for (std::size_t s = 0; s < model::kSourceCount; ++s) sum.w[s] += w.w[s];
+            ++n;
+          }
+        }
+        totals->partitions.push_back(std::move(part));
+      },
+      kVisitTimeout);
+  if (!answered) return Error(503, "the workers did not answer in time; try again");
+  const WeightsView view = p.weights();
+  std::lock_guard lock(totals->mu);
+  std::sort(totals->partitions.begin(), totals->partitions.end(),
+            [](const json& a, const json& b) { return a["partition"] < b["partition"]; });
+  const auto by_source = [](const model::FusionWeights& w) {
+    json out = json::object();
+    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+      out[std::string(model::SourceName(static_cast<model::Source>(s)))] = w.w[s];
+    }
+    return out;
+  };
+  json segments = json::object();
+  for (auto& [name, entry] : totals->segments) {
+    auto& [sum, n] = entry;
+    for (double& x : sum.w) x /= static_cast<double>(n);
+    segments[name] = by_source(sum);
+  }
+  if (segments.empty()) segments["global"] = by_source(view.weights);  // nothing learned yet
+  json variants = json::object();
+  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+    const model::VariantCounts& c = totals->counts[v];
+    variants[std::string(model::VariantName(static_cast<model::Variant>(v)))] = {
+        {"lists", c.lists},
+        {"clicked_lists", c.clicked_lists},
+        {"clicks", c.clicks},
+        {"ctr",
+         c.lists > 0 ? static_cast<double>(c.clicked_lists) / static_cast<double>(c.lists) : 0.0}};
+  }
+  return Json(200, {{"learning", p.config().learning.enabled},
+                    {"version", view.weights.version},
+                    {"segments", segments},
+                    {"static", by_source(EngineOptionsFromConfig(p.config()).weights)},
+                    {"variants", variants},
+                    {"guard_reverted", view.reverted},
+                    {"partitions", totals->partitions}});
+}
+
+Response Api(const Pipeline* p, std::string_view path) {
+  if (p == nullptr) return Error(503, "starting: the catalog is loading");
+  if (path == "/v1/weights") return WeightsEndpoint(*p);
+  for (const auto& [prefix, endpoint] :
+       {std::pair{std::string_view("/v1/users/"), &UserEndpoint},
+        std::pair{std::string_view("/v1/recommendations/"), &RecommendationsEndpoint}}) {
+    if (!path.starts_with(prefix)) continue;
+    const std::optional<std::string> id = IdFrom(path.substr(prefix.size()));
+    if (!id) return Error(400, "expected a user id (1 to 256 bytes, percent-encoded)");
+    return endpoint(*p, UserId(*id));
+  }
+  return Error(404, "not found: /v1/users/{id}, /v1/recommendations/{id}, /v1/weights");
+}
+
 }  // namespace
 
 AdminServer::Handlers PipelineHandlers(const std::atomic<Pipeline*>& pipeline) {
@@ -92,6 +322,7 @@ AdminServer::Handlers PipelineHandlers(const std::atomic<Pipeline*>& pipeline) {
     }
     return metrics::Render(families);
   };
+  h.api = [&pipeline](std::string_view path) { return Api(pipeline.load(), path); };
   h.readiness = [&pipeline] {
     const Pipeline* p = pipeline.load();
     std::vector<AdminServer::Check> checks;
@@ -103,12 +334,34 @@ AdminServer::Handlers PipelineHandlers(const std::atomic<Pipeline*>& pipeline) {
   return h;
 }
 
+Result<std::string, std::string> AdminToken(const Config& config) {
+  const Config::Admin& a = config.admin;
+  if (!a.token.empty() && !a.token_file.empty()) {
+    return Fail(std::string("admin.token and admin.token_file are both set: keep one"));
+  }
+  if (a.token_file.empty()) return a.token;
+  std::ifstream in(a.token_file);
+  std::string token;
+  if (!in || !std::getline(in, token)) {
+    return Fail("admin.token_file \"" + a.token_file + "\" cannot be read");
+  }
+  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return Fail("admin.token_file \"" + a.token_file + "\" holds no token");
+  return token;
+}
+
 Result<std::unique_ptr<AdminServer>, std::string> StartAdmin(
     const Config& config, const std::atomic<Pipeline*>& pipeline) {
   if (config.admin.listen.empty()) return std::unique_ptr<AdminServer>();
-  auto server = AdminServer::Start(config.admin.listen, PipelineHandlers(pipeline));
-  if (server)
-    spdlog::info("admin: serving /metrics, /livez and /readyz on port {}", (*server)->port());
+  auto token = AdminToken(config);
+  if (!token) return Fail(token.error());
+  AdminServer::Handlers handlers = PipelineHandlers(pipeline);
+  handlers.token = *token;
+  auto server = AdminServer::Start(config.admin.listen, std::move(handlers));
+  if (server) {
+    spdlog::info("admin: serving /metrics, /livez, /readyz and /v1/ ({}) on port {}",
+                 token->empty() ? "no token required" : "bearer token required", (*server)->port());
+  }
   return server;
 }
 

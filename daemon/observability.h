@@ -16,7 +16,16 @@ namespace recsd::daemon {
 //               process_* metrics
 //   readiness   "catalog" (loaded) and "assignment" (the group has given this member its
 //               partitions); restore progress joins with the durability issue
+//   api         /v1/users/{id}        the user's state and current list with each item's
+//                                     per-source contributions (404: no state here)
+//               /v1/recommendations/{id}  a list computed now (cold-start for unknown users)
+//               /v1/weights           weights by segment, variants' lists/clicks/CTR, the guard
+//               each read on the workers' own threads (Pipeline::Visit), 503 after 2 s
 AdminServer::Handlers PipelineHandlers(const std::atomic<Pipeline*>& pipeline);
+
+// The bearer token of /v1/: admin.token, or the first line of admin.token_file; "" when neither
+// is set. An error when both are set or the file cannot be read or is empty.
+Result<std::string, std::string> AdminToken(const Config& config);
 
 // `admin.listen` of the config, started for `pipeline`; nothing (and a log line) when it is empty
 // ("" disables the server) or cannot be bound, which is an error the caller reports.

@@ -130,9 +130,10 @@ struct Delivery {
 // A partition given to or taken from a worker. A revoke is done when the worker has handed the
 // partition over (refreshed, acknowledged, offset stored).
 struct Control {
-  enum class Kind { kAssign, kRevoke, kStop } kind = Kind::kStop;
+  enum class Kind { kAssign, kRevoke, kVisit, kStop } kind = Kind::kStop;
   std::int32_t partition = 0;
   std::shared_ptr<std::promise<void>> done;
+  std::shared_ptr<const Pipeline::PartitionVisitor> visit;  // kVisit
 };
 using MailItem = std::variant<stream::KafkaMessage, Control>;
 
@@ -478,6 +479,9 @@ class Worker : public model::ListSink {
             stopping = true;  // everything queued before it is handled first
           } else if (c.kind == Control::Kind::kAssign) {
             Assign(c.partition);
+          } else if (c.kind == Control::Kind::kVisit) {
+            for (auto& [p, part] : partitions_) (*c.visit)(p, *part.engine, part.now);
+            c.done->set_value();
           } else {
             HandOver(c.partition);
             c.done->set_value();
@@ -749,7 +753,7 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
     for (int i = 0; i < partitions->cnt; ++i) {
       const std::int32_t p = partitions->elems[i].partition;
       if (assigned.insert(p).second) {
-        WorkerOf(p).Queue().Push(Control{Control::Kind::kAssign, p, nullptr});
+        WorkerOf(p).Queue().Push(Control{Control::Kind::kAssign, p, nullptr, nullptr});
         added.push_back(p);
       }
     }
@@ -782,7 +786,7 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
       if (worker_paused[w]) stats.paused_partitions.fetch_sub(1, std::memory_order_relaxed);
       auto done = std::make_shared<std::promise<void>>();
       handed.push_back(done->get_future());
-      WorkerOf(p).Queue().Push(Control{Control::Kind::kRevoke, p, std::move(done)});
+      WorkerOf(p).Queue().Push(Control{Control::Kind::kRevoke, p, std::move(done), nullptr});
     }
     const Clock::time_point until =
         deadline_ns.load() != 0 ? Deadline() : Clock::now() + config.pipeline.shutdown_timeout;
@@ -1001,6 +1005,28 @@ std::vector<std::size_t> Pipeline::WorkerQueueSizes() const {
   std::vector<std::size_t> sizes;
   for (const auto& w : impl_->workers) sizes.push_back(w->Queue().Size());
   return sizes;
+}
+
+int Pipeline::events_partitions() const noexcept { return impl_->events_partitions; }
+
+bool Pipeline::Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) const {
+  const auto shared = std::make_shared<const PartitionVisitor>(std::move(visit));
+  std::vector<std::future<void>> done;
+  for (const auto& w : impl_->workers) {
+    auto promise = std::make_shared<std::promise<void>>();
+    done.push_back(promise->get_future());
+    w->Queue().Push(Control{Control::Kind::kVisit, 0, std::move(promise), shared});
+  }
+  const Clock::time_point until = Clock::now() + timeout;
+  for (auto& f : done) {
+    if (f.wait_until(until) != std::future_status::ready) return false;
+    try {
+      f.get();
+    } catch (const std::future_error&) {
+      return false;  // the worker is gone: its queue was dropped
+    }
+  }
+  return true;
 }
 
 WeightsView Pipeline::weights() const {

@@ -2,8 +2,10 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -159,6 +161,16 @@ class Pipeline {
   std::vector<std::size_t> WorkerQueueSizes() const;
   const Config& config() const noexcept;
   WeightsView weights() const;
+  int events_partitions() const noexcept;  // of topics.events
+
+  // Calls `visit` for every partition this instance owns, on the thread of the worker that owns
+  // it, between two of its messages (no lock, no pause; it waits behind the worker's queue), and
+  // waits up to `timeout` for all of them. Workers run their calls concurrently. False when some
+  // worker did not get to it in time or is gone: `visit` may still run later, so it must own (or
+  // share) everything it touches.
+  using PartitionVisitor =
+      std::function<void(std::int32_t partition, model::Engine& engine, TimestampMs now)>;
+  bool Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) const;
 
   struct Impl;  // the threads and their shared state (pipeline.cc)
 

@@ -337,6 +337,30 @@ RecommendationList Engine::Recommend(const UserId& user, TimestampMs now,
   return std::move(lists.front());
 }
 
+std::optional<RecommendationList> Engine::CurrentList(const UserId& user) const {
+  auto it = users_.find(user);
+  if (it == users_.end() || it->second.state.pending().empty()) return std::nullopt;
+  const PendingList& p = it->second.state.pending().back();
+  RecommendationList list;
+  list.user = user;
+  list.rec = p.rec;
+  list.ts = p.shown_at;
+  list.event_ts = it->second.trigger_ts;
+  list.model = p.model;
+  list.variant = p.variant;
+  for (std::size_t pos = 0; pos < p.items.size(); ++pos) {
+    RecommendedItem item{p.items[pos], 0.0F, {}};
+    for (std::size_t s = 0; s < std::min(p.feature_dim, kSourceCount); ++s) {
+      const float contribution = p.weights[s] * p.features[pos * p.feature_dim + s];
+      if (contribution == 0.0F) continue;
+      item.src.emplace_back(SourceName(static_cast<Source>(s)), contribution);
+      item.score += contribution;
+    }
+    list.items.push_back(std::move(item));
+  }
+  return list;
+}
+
 bool Engine::IsLate(const Event& event) const {
   auto it = users_.find(event.user);
   return it != users_.end() && event.ts < it->second.latest_ts;
@@ -583,6 +607,9 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       list.rec = std::move(rec);
       PendingList pending{list.rec, now,          list.model, list.variant, segment,
                           {},       kSourceCount, {},         {},           -1};
+      for (std::size_t i = 0; i < kSourceCount; ++i) {
+        pending.weights[i] = static_cast<float>(weights.w[i]);
+      }
       pending.items.reserve(items.size());
       pending.features.reserve(items.size() * kSourceCount);
       for (const RecommendedItem& item : items) {

@@ -198,6 +198,10 @@ class Engine {
                                const FusionWeights* weights = nullptr);
 
   const UserState* FindUser(const UserId& user) const;
+  // The user's latest published list as it was served (items in order, each with its per-source
+  // contributions, weight × normalised score, and their sum as the score), from the pending list
+  // kept for attribution; nothing when the user has none pending.
+  std::optional<RecommendationList> CurrentList(const UserId& user) const;
   // True when `event` is older than the latest event applied to its user: it is still applied,
   // with its decay (ARCHITECTURE.md, "Interest decay"), but arrived out of order.
   bool IsLate(const Event& event) const;

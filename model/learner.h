@@ -90,6 +90,9 @@ class WeightLearner {
   // The segment's posterior, or null when it has none.
   const WeightPosterior* FindSegment(const std::string& segment) const;
   std::size_t segments() const noexcept { return segments_.size(); }
+  const std::map<std::string, WeightPosterior>& segment_posteriors() const noexcept {
+    return segments_;
+  }
   std::uint64_t version() const noexcept { return version_; }
 
  private:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "model/catalog.h"
 #include "model/decay.h"
+#include "model/fusion.h"
 #include "model/ids.h"
 
 namespace recsd::model {
@@ -50,6 +52,8 @@ struct PendingList {
   // position an impression said was shown (-1: no impression seen, so all count as shown).
   std::vector<std::uint32_t> clicked;
   std::int32_t max_shown = -1;
+  // The fusion weights it was ranked with, by source: with `features` they explain each item.
+  std::array<float, kSourceCount> weights{};
 };
 
 // Everything recsd keeps about one user. Owned by the worker that owns the user's partition: one

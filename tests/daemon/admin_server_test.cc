@@ -1,6 +1,9 @@
 #include "daemon/admin_server.h"
 
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <boost/asio.hpp>
@@ -81,6 +84,69 @@ TEST(AdminServerTest, BadRequestsGet4xxAndTheServerKeepsServing) {
       "GET /metrics HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
   EXPECT_EQ(Exchange(port, huge).rfind("HTTP/1.1 400", 0), 0U);
   EXPECT_EQ(Get(port, "/livez").rfind("HTTP/1.1 200", 0), 0U);  // still serving
+}
+
+// An API that echoes the path, or waits until released (to show /livez never waits for it).
+struct ApiServer {
+  explicit ApiServer(std::string token) {
+    AdminServer::Handlers h;
+    h.api = [this](std::string_view path) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [this] { return !hold; });
+      return AdminServer::Response{200, "{\"path\":\"" + std::string(path) + "\"}"};
+    };
+    h.token = std::move(token);
+    auto s = AdminServer::Start("127.0.0.1:0", std::move(h));
+    EXPECT_TRUE(s) << s.error();
+    server = std::move(s).value();
+  }
+  void Release() {
+    {
+      std::lock_guard lock(mu);
+      hold = false;
+    }
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false;
+  std::unique_ptr<AdminServer> server;
+};
+
+TEST(AdminServerTest, ApiAnswersJsonAndNeedsTheBearerTokenWhenSet) {
+  ApiServer s("s3cret");
+  const std::uint16_t port = s.server->port();
+  const std::string open = Get(port, "/v1/users/u%201?x=1");
+  EXPECT_EQ(open.rfind("HTTP/1.1 401", 0), 0U) << open;
+  EXPECT_NE(open.find("WWW-Authenticate: Bearer"), std::string::npos) << open;
+  const auto with = [&](const std::string& auth) {
+    return Exchange(
+        port, "GET /v1/users/u%201?x=1 HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + "\r\n\r\n");
+  };
+  EXPECT_EQ(with("Bearer wrong").rfind("HTTP/1.1 401", 0), 0U);
+  EXPECT_EQ(with("Bearer s3cre").rfind("HTTP/1.1 401", 0), 0U);
+  const std::string ok = with("Bearer s3cret");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0U) << ok;
+  EXPECT_NE(ok.find("Content-Type: application/json"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("\r\n\r\n{\"path\":\"/v1/users/u%201\"}"), std::string::npos) << ok;
+  // The token guards /v1/ only: probes and scrapes need none.
+  EXPECT_EQ(Get(port, "/livez").rfind("HTTP/1.1 200", 0), 0U);
+  EXPECT_EQ(
+      Exchange(port, "DELETE /v1/users/u HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 405", 0),
+      0U);
+}
+
+TEST(AdminServerTest, SlowApiRequestsNeverHoldUpProbes) {
+  ApiServer s("");
+  s.hold = true;
+  const std::uint16_t port = s.server->port();
+  std::string slow;
+  std::thread client([&] { slow = Get(port, "/v1/weights"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(Get(port, "/livez").rfind("HTTP/1.1 200", 0), 0U);  // answered while the API waits
+  s.Release();
+  client.join();
+  EXPECT_EQ(slow.rfind("HTTP/1.1 200", 0), 0U) << slow;
 }
 
 TEST(AdminServerTest, ABadListenAddressIsAClearError) {

@@ -14,6 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "daemon/observability.h"
 #include "stream/event_codec.h"
 #include "stream/item_codec.h"
 #include "stream/kafka.h"
@@ -272,6 +275,67 @@ TEST_F(PipelineTest, DeadLettersBadInputWithReasonHeadersAndKeepsThePartitionMov
   const std::vector<RecommendationList> lists = Lists();
   ASSERT_FALSE(lists.empty());
   EXPECT_EQ(lists.back().event_ts, TimestampMs{kT0 + 1000});  // the event after the bad ones
+}
+
+// The admin API reads state on the workers' threads while the pipeline runs.
+TEST_F(PipelineTest, AdminApiShowsUsersTheirCurrentListsAndTheWeights) {
+  ProduceCatalog(8);
+  ProduceEvent("dave", "i0", kT0);
+  ProduceEvent("dave", "i4", kT0 + 1000);
+  Flush();
+  auto pipeline = StartPipeline(MakeConfig("g7", {"pipeline.min_refresh_interval=0ms"}));
+  ASSERT_NE(pipeline, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return pipeline->stats().lists_delivered.load() >= 1; }));
+  std::atomic<Pipeline*> current{pipeline.get()};
+  const AdminServer::Handlers h = PipelineHandlers(current);
+
+  const AdminServer::Response user = h.api("/v1/users/dave");
+  ASSERT_EQ(user.status, 200U) << user.body;
+  const nlohmann::json u = nlohmann::json::parse(user.body);
+  EXPECT_EQ(u["user"], "dave");
+  EXPECT_EQ(u["events"], 2);
+  EXPECT_EQ(u["recent_items"], nlohmann::json({"i0", "i4"}));
+  const nlohmann::json& list = u["current_list"];
+  ASSERT_TRUE(list.is_object()) << user.body;
+  ASSERT_FALSE(list["items"].empty());
+  double sum = 0;
+  for (const auto& [source, contribution] : list["items"][0]["src"].items()) {
+    sum += contribution.get<double>();
+  }
+  EXPECT_NEAR(sum, list["items"][0]["score"].get<double>(), 1e-5);
+  // The same list as the one published last for dave.
+  std::optional<RecommendationList> last;
+  for (RecommendationList& l : Lists()) {
+    if (l.user.str() == "dave") last = std::move(l);
+  }
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(list["rec"], last->rec);
+  ASSERT_EQ(list["items"].size(), last->items.size());
+  for (std::size_t i = 0; i < last->items.size(); ++i) {
+    EXPECT_EQ(list["items"][i]["item"], last->items[i].item.str());
+  }
+
+  EXPECT_EQ(h.api("/v1/users/nobody").status, 404U);
+  EXPECT_EQ(h.api("/v1/users/").status, 400U);
+  EXPECT_EQ(h.api("/v1/users/a%zz").status, 400U);
+  EXPECT_EQ(h.api("/v1/nothing").status, 404U);
+  const AdminServer::Response recs = h.api("/v1/recommendations/dave");
+  ASSERT_EQ(recs.status, 200U) << recs.body;
+  for (const auto& item : nlohmann::json::parse(recs.body)["items"]) {
+    EXPECT_NE(item["item"], "i0");  // seen
+    EXPECT_NE(item["item"], "i4");
+  }
+  const AdminServer::Response cold = h.api("/v1/recommendations/newcomer");
+  ASSERT_EQ(cold.status, 200U) << cold.body;
+  EXPECT_FALSE(nlohmann::json::parse(cold.body)["items"].empty());
+  const AdminServer::Response weights = h.api("/v1/weights");
+  ASSERT_EQ(weights.status, 200U) << weights.body;
+  const nlohmann::json w = nlohmann::json::parse(weights.body);
+  EXPECT_TRUE(w["segments"].contains("global"));
+  EXPECT_TRUE(w["variants"].contains("holdout"));
+  EXPECT_EQ(w["partitions"].size(), static_cast<std::size_t>(kPartitions));
+  pipeline->Stop();
+  EXPECT_EQ(pipeline->Wait(), 0);
 }
 
 TEST_F(PipelineTest, ItemUpsertsAndDeletesReachLaterLists) {

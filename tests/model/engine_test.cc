@@ -199,6 +199,29 @@ TEST(EngineTest, ReDeliveredEventsChangeNothing) {
   EXPECT_EQ(f.engine.Popularity(ItemId("i1"), {kHour}), 0.0);
 }
 
+TEST(EngineTest, CurrentListIsTheLatestPublishedOneWithItsExplanation) {
+  Fixture f;
+  EXPECT_EQ(f.engine.CurrentList(UserId("u")), std::nullopt);
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Apply(Ev("u", "i1", kHour + 1), {0, 2});
+  f.engine.Refresh({kHour + 1}, f.sink);
+  const RecommendationList& published = f.sink.lists.back();
+  const std::optional<RecommendationList> current = f.engine.CurrentList(UserId("u"));
+  ASSERT_TRUE(current.has_value());
+  EXPECT_EQ(current->rec, published.rec);
+  EXPECT_EQ(current->variant, published.variant);
+  EXPECT_EQ(current->event_ts, published.event_ts);
+  ASSERT_EQ(current->items.size(), published.items.size());
+  for (std::size_t i = 0; i < published.items.size(); ++i) {
+    EXPECT_EQ(current->items[i].item, published.items[i].item);
+    ASSERT_EQ(current->items[i].src.size(), published.items[i].src.size()) << i;
+    for (std::size_t s = 0; s < published.items[i].src.size(); ++s) {
+      EXPECT_EQ(current->items[i].src[s].first, published.items[i].src[s].first);
+      EXPECT_NEAR(current->items[i].src[s].second, published.items[i].src[s].second, 1e-6);
+    }
+  }
+}
+
 TEST(EngineTest, EventsOlderThanTheUsersLatestAreLateButApplied) {
   Fixture f;
   EXPECT_FALSE(f.engine.IsLate(Ev("u", "i0", kHour)));  // no state yet
