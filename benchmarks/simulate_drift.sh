@@ -8,17 +8,17 @@
 # The release binary is built first; each seed takes about 30 s on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seeds="${1:-1 2 3 4 5}"
+read -r -a seeds <<<"${1:-1 2 3 4 5}"
 shift || true
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release --target recsd >/dev/null
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-for seed in $seeds; do
+for seed in "${seeds[@]}"; do
   build/release/daemon/recsd replay --log-level warn --simulate drift --learn on --seed "$seed" \
     --trajectory-every 100 "$@" --json-report "$out/$seed.json" >/dev/null
 done
-python3 - "$out" $seeds <<'PY'
+python3 - "$out" "${seeds[@]}" <<'PY'
 import json, math, sys
 out, seeds = sys.argv[1], sys.argv[2:]
 ok = True

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -271,6 +272,37 @@ Result<std::unique_ptr<AdminServer>, std::string> AdminServer::Start(const std::
   m.Accept();
   m.thread = std::thread([&m] { m.io.run(); });
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+int ProbeCommand(const std::string& address, const std::string& path,
+                 std::chrono::milliseconds timeout) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos || path.empty() || path.front() != '/') {
+    std::cerr << "recsd probe: expected --address host:port and a --path starting with /\n";
+    return 2;
+  }
+  try {
+    asio::io_context io;
+    tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    stream.expires_after(timeout);
+    stream.connect(resolver.resolve(address.substr(0, colon), address.substr(colon + 1)));
+    http::request<http::empty_body> req{http::verb::get, path, 11};
+    req.set(http::field::host, address);
+    req.set(http::field::user_agent, "recsd-probe");
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    if (res.result() == http::status::ok) return 0;
+    std::cerr << "recsd probe: " << path << " answered " << res.result_int() << ": " << res.body();
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "recsd probe: " << address << path << ": " << e.what() << "\n";
+    return 1;
+  }
 }
 
 }  // namespace recsd::daemon

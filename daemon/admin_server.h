@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -60,5 +61,11 @@ class AdminServer {
   explicit AdminServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// `recsd probe`: GET http://<address><path> (address "host:port") and exit 0 when the answer is
+// 200 within `timeout`, 1 otherwise with one line saying what happened. For container health
+// checks (the runtime image has no HTTP client).
+int ProbeCommand(const std::string& address, const std::string& path,
+                 std::chrono::milliseconds timeout);
 
 }  // namespace recsd::daemon

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "daemon/admin_server.h"
 #include "daemon/broker.h"
 #include "daemon/config.h"
 #include "daemon/demo.h"
@@ -193,6 +194,18 @@ int RunCli(int argc, char** argv) {
   loadgen->add_flag("!--no-catalog", loadgen_opts.catalog,
                     "Do not produce the catalog (it is already there)");
 
+  std::string probe_address = "127.0.0.1:9464";
+  std::string probe_path = "/livez";
+  int probe_timeout_ms = 2000;
+  auto* probe = app.add_subcommand(
+      "probe", "GET an admin endpoint; exit 0 when it answers 200 (container health checks)");
+  probe->add_option("--address", probe_address, "host:port of the admin server")
+      ->capture_default_str();
+  probe->add_option("--path", probe_path, "Path to GET")->capture_default_str();
+  probe->add_option("--timeout-ms", probe_timeout_ms, "Give up after this long")
+      ->check(CLI::Range(1, 600'000))
+      ->capture_default_str();
+
   ConfigOptions demo_config;
   DemoOptions demo_opts;
   auto* demo = app.add_subcommand(
@@ -307,6 +320,9 @@ int RunCli(int argc, char** argv) {
       return kExitConfig;
     }
     return LoadgenCommand(loadgen_opts, loaded.config);
+  }
+  if (probe->parsed()) {
+    return ProbeCommand(probe_address, probe_path, std::chrono::milliseconds(probe_timeout_ms));
   }
   if (demo->parsed()) {
     LoadedConfig loaded;

@@ -82,6 +82,7 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
     }
   }
   out.guard_reverted = w.reverted;
+  out.ready = s.assignment_received.load();  // the pipeline runs: the catalog is loaded
   return out;
 }
 
@@ -316,10 +317,10 @@ AdminServer::Handlers PipelineHandlers(const std::atomic<Pipeline*>& pipeline) {
   AdminServer::Handlers h;
   h.metrics = [&pipeline, process, build] {
     std::vector<prometheus::MetricFamily> families = process->Collect();
-    if (const Pipeline* p = pipeline.load()) {
-      auto own = metrics::Families(build, Snapshot(*p));
-      families.insert(families.end(), own.begin(), own.end());
-    }
+    const Pipeline* p = pipeline.load();
+    auto own =
+        p != nullptr ? metrics::Families(build, Snapshot(*p)) : metrics::StartingFamilies(build);
+    families.insert(families.end(), own.begin(), own.end());
     return metrics::Render(families);
   };
   h.api = [&pipeline](std::string_view path) { return Api(pipeline.load(), path); };

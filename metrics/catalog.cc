@@ -46,19 +46,35 @@ ClientMetric Histogram(const HistogramSnapshot& h, std::vector<ClientMetric::Lab
   return m;
 }
 
+MetricFamily Build(const BuildInfo& build) {
+  return MetricFamily{"recsd_build_info",
+                      "recsd's version and revision and librdkafka's run-time version.",
+                      MetricType::Gauge,
+                      {Value(MetricType::Gauge, 1,
+                             {{"librdkafka_version", build.librdkafka_version},
+                              {"revision", build.revision},
+                              {"version", build.version}})}};
+}
+
+MetricFamily Ready(bool ready) {
+  return One("recsd_ready",
+             "1 when /readyz answers 200: the catalog is loaded and this member has its "
+             "partitions.",
+             MetricType::Gauge, ready ? 1 : 0);
+}
+
 }  // namespace
+
+std::vector<MetricFamily> StartingFamilies(const BuildInfo& build) {
+  return {Build(build), Ready(false)};
+}
 
 std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapshot& s) {
   constexpr auto kCounter = MetricType::Counter;
   constexpr auto kGauge = MetricType::Gauge;
   std::vector<MetricFamily> out;
-  out.push_back(MetricFamily{"recsd_build_info",
-                             "recsd's version and revision and librdkafka's run-time version.",
-                             kGauge,
-                             {Value(kGauge, 1,
-                                    {{"librdkafka_version", build.librdkafka_version},
-                                     {"revision", build.revision},
-                                     {"version", build.version}})}});
+  out.push_back(Build(build));
+  out.push_back(Ready(s.ready));
   // Events.
   out.push_back(ByLabel("recsd_events_consumed_total",
                         "Messages consumed from the events topic, by event type (unknown: the "

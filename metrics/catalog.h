@@ -64,9 +64,14 @@ struct PipelineSnapshot {
   double fusion_weights_version = 0;
   std::vector<SourceFeedbackCount> feedback;
   bool guard_reverted = false;
+  bool ready = false;  // what /readyz answers (1: 200)
 };
 
 std::vector<prometheus::MetricFamily> Families(const BuildInfo& build,
                                                const PipelineSnapshot& snapshot);
+
+// What is exposed before the pipeline has started (the catalog is loading): the build and
+// recsd_ready 0.
+std::vector<prometheus::MetricFamily> StartingFamilies(const BuildInfo& build);
 
 }  // namespace recsd::metrics

@@ -17,6 +17,9 @@ build_packages=(
   # End-to-end tests (tests/e2e/): an external Kafka client, JSON on the command line, an HTTP
   # client, and promtool (in Debian's prometheus package) to lint a live scrape.
   kcat jq curl prometheus
+  # Static checks of the operations files (ops/check-ops.sh; Node.js and npm come with the
+  # machine).
+  yamllint docker-compose shellcheck
 )
 runtime_packages=(
   librdkafka1 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libtomlplusplus3

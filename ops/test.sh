@@ -5,7 +5,9 @@
 #   3. g++ debug build with -Werror, benchmarks compiled too, and every test (build/debug): unit,
 #      integration (the pipeline on librdkafka's mock cluster) and end to end (tests/e2e/: recsd
 #      broker, kcat and recsd run as separate processes);
-#      clang-tidy on the .cc files changed by the last commit (ops/lint.sh)
+#      clang-tidy on the .cc files changed by the last commit (ops/lint.sh); the static checks of
+#      the operations files (ops/check-ops.sh: alert rules and their tests, dashboard queries,
+#      compose, yamllint, shellcheck, the Dockerfile, the Kubernetes manifests), each timed
 #   4. clang build under ASan+UBSan (build/asan): every test again, then one libFuzzer run
 #      per wire decoder for RECSD_FUZZ_SECONDS each (default 60; set e.g. 5 for a quick re-run)
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
@@ -26,6 +28,8 @@ configure() {  # dir, then cmake options
 configure build/debug -DCMAKE_BUILD_TYPE=Debug -DRECSD_BENCHMARKS=ON
 cmake --build build/debug
 ops/lint.sh
+ops_status=0
+RECSD_BIN=build/debug/daemon/recsd ops/check-ops.sh || ops_status=1
 configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DRECSD_SANITIZE=address,undefined -DRECSD_FUZZ=ON -DRECSD_BENCHMARKS=OFF \
   -DRECSD_FUZZ_SECONDS="$fuzz_seconds"
@@ -55,5 +59,9 @@ for log in "$logs/debug" "$logs/asan"; do
   passed=$((passed + n - f))
   [[ $f -eq 0 ]] || status=1
 done
+if [[ $ops_status -ne 0 ]]; then
+  echo "test.sh: the ops checks failed (above)" >&2
+  status=1
+fi
 echo "recsd: ${passed} passed, ${failed} failed"
 exit "$status"

@@ -149,6 +149,20 @@ TEST(AdminServerTest, SlowApiRequestsNeverHoldUpProbes) {
   EXPECT_EQ(slow.rfind("HTTP/1.1 200", 0), 0U) << slow;
 }
 
+TEST(AdminServerTest, ProbeExitsZeroOnlyFor200) {
+  Server s(/*ready=*/false);
+  const std::string address = "127.0.0.1:" + std::to_string(s.server->port());
+  const std::chrono::milliseconds timeout(2000);
+  EXPECT_EQ(ProbeCommand(address, "/livez", timeout), 0);
+  EXPECT_EQ(ProbeCommand(address, "/readyz", timeout), 1);  // 503
+  EXPECT_EQ(ProbeCommand(address, "/nope", timeout), 1);
+  EXPECT_EQ(ProbeCommand("no-port", "/livez", timeout), 2);
+  EXPECT_EQ(ProbeCommand(address, "livez", timeout), 2);
+  const std::uint16_t closed = s.server->port();
+  s.server.reset();
+  EXPECT_EQ(ProbeCommand("127.0.0.1:" + std::to_string(closed), "/livez", timeout), 1);
+}
+
 TEST(AdminServerTest, ABadListenAddressIsAClearError) {
   EXPECT_FALSE(AdminServer::Start("no-port", {}));
   const auto taken = AdminServer::Start("127.0.0.1:0", {});

@@ -276,6 +276,7 @@ for _ in $(seq 50); do [[ -n $(admin_port "$work/run4.log") ]] && break; sleep 0
 port=$(admin_port "$work/run4.log")
 check "/readyz is 503 while the catalog loads" test "$(http_code "$port" /readyz)" = 503
 check "/livez is 200 meanwhile" test "$(http_code "$port" /livez)" = 200
+check "recsd_ready is 0 meanwhile" grep -q '^recsd_ready 0$' <(curl -s "http://127.0.0.1:$port/metrics")
 kill -CONT "$broker_pid"
 ready=""
 for _ in $(seq 100); do
@@ -285,6 +286,7 @@ for _ in $(seq 100); do
 done
 check "/readyz is 200 once the catalog is loaded and partitions assigned" test "$ready" = 200
 curl -s "http://127.0.0.1:$port/metrics" >"$work/metrics1"
+check "recsd_ready is 1 then" grep -q '^recsd_ready 1$' "$work/metrics1"
 if command -v promtool >/dev/null; then
   promtool_clean() { promtool check metrics <"$work/metrics1" >"$work/promtool.out" 2>&1 && ! grep -q . "$work/promtool.out"; }
   check "a scrape passes promtool check metrics with no warnings" promtool_clean
