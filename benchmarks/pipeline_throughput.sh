@@ -10,7 +10,7 @@
 #      come (stats every 200 ms). Reported: both rates and their ratio.
 #   2. Freshness: on a fresh broker, recsd run with the loadgen producing at half the measured
 #      rate for FRESH_SECONDS, then again at 1,000 events/s; p50/p99 of event time to list
-#      acknowledged from recsd's histogram (upper bounds of 1.5x-wide buckets), with the default
+#      acknowledged from recsd's histogram (interpolated inside 1.5x-wide buckets), with the default
 #      pipeline settings (refresh every 100 ms, at most one list per user per second). The
 #      loadgen's clicks come on top of the offered rate, and the broker, the loadgen and recsd
 #      share the machine's cores.

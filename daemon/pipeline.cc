@@ -34,8 +34,11 @@ namespace recsd::daemon {
 namespace {
 
 std::vector<double> FreshnessBounds(double objective_seconds) {
-  std::vector<double> bounds = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300};
-  bounds.push_back(objective_seconds);  // so the share within the objective is exact
+  // 5 ms to 25 s in 1.5x steps (quantiles within 1.5x, fine enough for the log line, the demo
+  // and the dashboards), then up to 5 minutes, and the objective itself, so the share within it
+  // is exact.
+  std::vector<double> bounds = metrics::ExponentialBounds(0.005, 1.5, 22);
+  bounds.insert(bounds.end(), {30, 60, 120, 300, objective_seconds});
   return bounds;
 }
 

@@ -321,7 +321,8 @@ TEST_F(PipelineTest, AdminApiShowsUsersTheirCurrentListsAndTheWeights) {
   EXPECT_EQ(h.api("/v1/nothing").status, 404U);
   const AdminServer::Response recs = h.api("/v1/recommendations/dave");
   ASSERT_EQ(recs.status, 200U) << recs.body;
-  for (const auto& item : nlohmann::json::parse(recs.body)["items"]) {
+  const nlohmann::json on_demand = nlohmann::json::parse(recs.body);
+  for (const auto& item : on_demand["items"]) {
     EXPECT_NE(item["item"], "i0");  // seen
     EXPECT_NE(item["item"], "i4");
   }
