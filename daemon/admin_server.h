@@ -12,9 +12,9 @@
 
 namespace recsd::daemon {
 
-// The admin HTTP server (Boost.Beast on Asio, HTTP/1.1, one connection at a time per request,
-// `Connection: close`), on its own thread; it only calls the handlers, which read snapshots, so
-// it never blocks a worker.
+// The admin HTTP server (Boost.Beast on Asio, HTTP/1.1, one request per connection,
+// `Connection: close`), on its own thread. /metrics and the probes are answered on that thread
+// from snapshots; /v1/ requests on two API threads. None of it blocks a worker.
 //
 //   GET /metrics         200, the Prometheus text exposition from `metrics`
 //   GET /livez           200 "ok": the process and the server's thread are alive

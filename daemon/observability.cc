@@ -145,9 +145,14 @@ json UserJson(std::int32_t partition, const model::Engine& engine, const UserId&
         {{"half_life", half_lives.at(j)}, {"mass", state.interest().MassAt(j, state.clock())}});
   }
   json categories = json::array();
+  const model::Catalog& catalog = engine.catalog();
   for (const model::CategoryAffinity& c : state.categories()) {
+    // Ids are interned by the catalog and kept across snapshots; guard anyway: never abort here.
+    const bool named =
+        c.category >= 0 && static_cast<std::size_t>(c.category) < catalog.category_count();
     categories.push_back(
-        {{"category", engine.catalog().CategoryName(c.category)}, {"affinity", c.value}});
+        {{"category", named ? catalog.CategoryName(c.category) : "#" + std::to_string(c.category)},
+         {"affinity", c.value}});
   }
   json recent = json::array();
   for (const model::RecentItem& r : state.Recent()) recent.push_back(r.item.str());

@@ -1013,6 +1013,7 @@ std::vector<std::size_t> Pipeline::WorkerQueueSizes() const {
 int Pipeline::events_partitions() const noexcept { return impl_->events_partitions; }
 
 bool Pipeline::Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) const {
+  if (impl_->stop.load()) return false;  // the workers are finishing: no new work for them
   const auto shared = std::make_shared<const PartitionVisitor>(std::move(visit));
   std::vector<std::future<void>> done;
   for (const auto& w : impl_->workers) {

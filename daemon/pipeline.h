@@ -165,9 +165,9 @@ class Pipeline {
 
   // Calls `visit` for every partition this instance owns, on the thread of the worker that owns
   // it, between two of its messages (no lock, no pause; it waits behind the worker's queue), and
-  // waits up to `timeout` for all of them. Workers run their calls concurrently. False when some
-  // worker did not get to it in time or is gone: `visit` may still run later, so it must own (or
-  // share) everything it touches.
+  // waits up to `timeout` for all of them. Workers run their calls concurrently. False at once
+  // when the pipeline is stopping, and when some worker did not get to it in time or is gone:
+  // `visit` may still run later, so it must own (or share) everything it touches.
   using PartitionVisitor =
       std::function<void(std::int32_t partition, model::Engine& engine, TimestampMs now)>;
   bool Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) const;

@@ -9,6 +9,7 @@
 #   promtool test rules       ops/prometheus/alerts_test.yaml (every alert fires when it should)
 #   dashboard queries         every PromQL expression of ops/grafana/dashboards/recsd.json parses
 #                             (checked as recording rules) and names a recsd metric or rule
+#   metrics documented        every metric of metrics/catalog.cc has a row in ops/README.md
 #   docker-compose config -q  ops/compose.yaml
 #   yamllint                  every YAML file of the repository (.yamllint.yaml)
 #   shell scripts             every one in the repository, by shellcheck
@@ -64,6 +65,17 @@ dashboard_queries() {
   return "$missing"
 }
 
+metrics_documented() {  # every metric of the catalog has a row in ops/README.md
+  local missing=0 name
+  for name in $(grep -oE '"recsd_[a-z_]+"' metrics/catalog.cc | tr -d '"' | sort -u); do
+    if ! grep -q "\`${name}[{\`]" ops/README.md; then
+      echo "$name (metrics/catalog.cc) is not documented in ops/README.md"
+      missing=1
+    fi
+  done
+  return "$missing"
+}
+
 npm_tools() {
   if ! command -v npm >/dev/null; then
     echo "npm not found: install Node.js (the machine's, or Debian's nodejs and npm)"
@@ -86,6 +98,7 @@ check_configs() {
 step "promtool check rules" promtool check rules ops/prometheus/alerts.yaml
 step "promtool test rules" bash -c 'cd ops/prometheus && promtool test rules alerts_test.yaml'
 step "dashboard queries" dashboard_queries
+step "metrics documented" metrics_documented
 step "docker-compose config -q" docker-compose -f ops/compose.yaml config -q
 step "yamllint" bash -c 'git ls-files -co --exclude-standard "*.yaml" "*.yml" | xargs yamllint -s'
 step "shellcheck" bash -c 'git ls-files -co --exclude-standard "*.sh" .ci/run | xargs shellcheck'
