@@ -134,6 +134,8 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::IsMember({"drift"}));
   replay->add_option("--seed", replay_opts.seed, "Seed of the simulated environment")
       ->capture_default_str();
+  replay->add_option("--state-digests", replay_opts.state_digests,
+                     "Write every user's final state digest to this file (\"user digest\" lines)");
   replay
       ->add_option("--trajectory-every", replay_opts.trajectory_every,
                    "Events between two points of the report's weight_trajectory (0: events/50)")

@@ -17,6 +17,7 @@
 #include "metrics/exposition.h"
 #include "metrics/process_collector.h"
 #include "model/fusion.h"
+#include "state/user_state_codec.h"
 #include "stream/utf8.h"
 
 namespace recsd::daemon {
@@ -159,6 +160,7 @@ json UserJson(std::int32_t partition, const model::Engine& engine, const UserId&
   const std::optional<RecommendationList> current = engine.CurrentList(user);
   return {{"user", user.str()},
           {"partition", partition},
+          {"digest", state::StateDigest(user, *engine.ExportUser(user), catalog)},
           {"events", state.event_count()},
           {"last_offset", state.last_offset()},
           {"clock", state.clock()},

@@ -21,6 +21,7 @@
 #include "daemon/engine_setup.h"
 #include "daemon/simulate.h"
 #include "model/evaluation.h"
+#include "state/user_state_codec.h"
 
 namespace recsd::daemon {
 namespace {
@@ -197,7 +198,7 @@ int WriteReport(const ReplayOptions& options, const ReplayReport& report,
 
 ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
-                       const ReplayProgress& progress) {
+                       const ReplayProgress& progress, bool state_digests) {
   const Clock::time_point start = Clock::now();
   // Feedback is what the replay says it is: an interaction on the current list, named by rec.
   options.learning.feedback_types.clear();
@@ -286,6 +287,13 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
   report.ndcg = evaluator.Ndcg();
   report.mrr = evaluator.Mrr();
   report.coverage = evaluator.Coverage(engine.catalog().size());
+  if (state_digests) {
+    for (const UserId& user : engine.UserIds()) {
+      report.state_digests.emplace_back(
+          user.str(), state::StateDigest(user, *engine.ExportUser(user), engine.catalog()));
+    }
+    std::sort(report.state_digests.begin(), report.state_digests.end());
+  }
   report.weights = options.weights.w;
   report.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.events_per_second =
@@ -414,8 +422,9 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
   }
   spdlog::info("replay: {} items, {} events ({}), k={}", input->items.size(), input->events.size(),
                options.input_format, options.k);
-  ReplayReport report = RunReplay(std::move(input).value(), engine, config.event_types, options.k,
-                                  options.trajectory_every, MakeProgress());
+  ReplayReport report =
+      RunReplay(std::move(input).value(), engine, config.event_types, options.k,
+                options.trajectory_every, MakeProgress(), !options.state_digests.empty());
   report.input_format = options.input_format;
   report.only_source = options.only_source;
   return WriteReport(options, report, report.ToJson(), "");
@@ -494,6 +503,15 @@ int WriteReport(const ReplayOptions& options, const ReplayReport& report,
     out.flush();
     if (!out) {
       spdlog::error("recsd replay: cannot write the ranks to {}", options.ranks_file);
+      return kExitFailure;
+    }
+  }
+  if (!options.state_digests.empty()) {
+    std::ofstream out(options.state_digests, std::ios::binary | std::ios::trunc);
+    for (const auto& [user, digest] : report.state_digests) out << user << ' ' << digest << '\n';
+    out.flush();
+    if (!out) {
+      spdlog::error("recsd replay: cannot write the state digests to {}", options.state_digests);
       return kExitFailure;
     }
   }

@@ -41,6 +41,9 @@ struct ReplayOptions {
   // Write every evaluated interaction's rank (0-based; -1 for a miss) to this file, one per
   // line in replay order, so two rankings can be compared event by event (a paired test).
   std::string ranks_file;
+  // Write "user digest" for every user at the end, sorted by user (state/user_state_codec.h,
+  // StateDigest): the oracle a daemon's state is compared with.
+  std::string state_digests;
   std::string learn;                   // "on" or "off"; empty = learning.enabled of the config
   std::uint64_t trajectory_every = 0;  // events between two points of weight_trajectory; 0: /50
   // A simulated environment instead of files (daemon/simulate.h): "drift". Then `events`, when
@@ -84,6 +87,8 @@ struct ReplayReport {
   std::vector<WeightPoint> weight_trajectory;
   model::GuardState guard;
   std::vector<std::int32_t> ranks;  // per evaluated interaction: rank in the top k, or -1
+  // Every user's state digest at the end, sorted by user (only when asked for).
+  std::vector<std::pair<std::string, std::string>> state_digests;
 
   double BytesPerUser() const {
     return users == 0 ? 0.0 : static_cast<double>(user_state_bytes) / static_cast<double>(users);
@@ -96,9 +101,10 @@ using ReplayProgress = std::function<void(std::uint64_t done, std::uint64_t tota
 
 // Runs a replay of `input` (events in any order: they are sorted here) with these engine options.
 // Every event type with a positive interest weight is feedback (when it hits the current list).
+// `state_digests`: also fill the report's state digests.
 ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
-                       const ReplayProgress& progress);
+                       const ReplayProgress& progress, bool state_digests = false);
 
 // Reads the inputs that `options` name. Problems with single records are counted in the result;
 // an unreadable file is an error.

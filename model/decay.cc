@@ -197,6 +197,19 @@ void InterestState::MixtureAt(std::span<const double> weights, double t,
   }
 }
 
+bool InterestState::Restore(double clock, bool started, std::span<const double> masses,
+                            std::span<const float> vectors) {
+  if (masses.size() != masses_.size() ||
+      vectors.size() != static_cast<std::size_t>(vectors_.size())) {
+    return false;
+  }
+  clock_ = clock;
+  started_ = started;
+  std::copy(masses.begin(), masses.end(), masses_.begin());
+  std::copy(vectors.begin(), vectors.end(), vectors_.data());
+  return true;
+}
+
 std::size_t InterestState::HeapBytes() const noexcept {
   return static_cast<std::size_t>(vectors_.size()) * sizeof(float) +
          masses_.capacity() * sizeof(double) + half_lives_.capacity() * sizeof(double);

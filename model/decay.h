@@ -124,6 +124,16 @@ class InterestState {
   // Heap bytes held (vectors, masses, half-lives), for memory accounting.
   std::size_t HeapBytes() const noexcept;
 
+  // The stored state as of clock(), for serialisation: masses by component and the vectors, row
+  // by row (components() × dim()). Restore() puts it back; false, and nothing changed, when the
+  // shape differs from this state's (another dimension or set of time scales).
+  std::span<const double> masses() const noexcept { return masses_; }
+  std::span<const float> vectors() const noexcept {
+    return {vectors_.data(), static_cast<std::size_t>(vectors_.size())};
+  }
+  bool Restore(double clock, bool started, std::span<const double> masses,
+               std::span<const float> vectors);
+
  private:
   double PendingDecay(std::size_t j, double t) const;
 

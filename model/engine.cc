@@ -361,6 +361,27 @@ std::optional<RecommendationList> Engine::CurrentList(const UserId& user) const 
   return list;
 }
 
+std::optional<UserStateParts> Engine::ExportUser(const UserId& user) const {
+  auto it = users_.find(user);
+  if (it == users_.end()) return std::nullopt;
+  return it->second.state.Export();
+}
+
+bool Engine::RestoreUser(const UserId& user, UserStateParts parts) {
+  UserEntry restored(options_.user);
+  if (!restored.state.Restore(std::move(parts))) return false;
+  for (const PendingList& p : restored.state.pending()) expiry_.emplace_back(p.shown_at, user);
+  users_.insert_or_assign(user, std::move(restored));
+  return true;
+}
+
+std::vector<UserId> Engine::UserIds() const {
+  std::vector<UserId> ids;
+  ids.reserve(users_.size());
+  for (const auto& [id, entry] : users_) ids.push_back(id);
+  return ids;
+}
+
 bool Engine::IsLate(const Event& event) const {
   auto it = users_.find(event.user);
   return it != users_.end() && event.ts < it->second.latest_ts;

@@ -202,6 +202,14 @@ class Engine {
   // contributions, weight × normalised score, and their sum as the score), from the pending list
   // kept for attribution; nothing when the user has none pending.
   std::optional<RecommendationList> CurrentList(const UserId& user) const;
+  // The user's state in canonical parts (the changelog's and the snapshots' record), or nothing.
+  std::optional<UserStateParts> ExportUser(const UserId& user) const;
+  // Creates or replaces the user's state (a restore). The user is not dirty: nothing new to
+  // publish. False, and nothing changed, when the parts do not fit the options.
+  bool RestoreUser(const UserId& user, UserStateParts parts);
+  // Every user with state, in no particular order.
+  std::vector<UserId> UserIds() const;
+
   // True when `event` is older than the latest event applied to its user: it is still applied,
   // with its decay (ARCHITECTURE.md, "Interest decay"), but arrived out of order.
   bool IsLate(const Event& event) const;

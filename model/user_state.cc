@@ -82,6 +82,36 @@ const RecentItem* UserState::Last() const noexcept {
              : &recent_[(recent_next_ + recent_.size() - 1) % recent_.size()];
 }
 
+UserStateParts UserState::Export() const {
+  UserStateParts p;
+  p.clock = interest_.clock();
+  p.started = !interest_.empty();
+  p.masses.assign(interest_.masses().begin(), interest_.masses().end());
+  p.vectors.assign(interest_.vectors().begin(), interest_.vectors().end());
+  p.categories = categories_;
+  p.recent = Recent();
+  p.pending = pending_;
+  p.last_offset = last_offset_;
+  p.event_count = event_count_;
+  return p;
+}
+
+bool UserState::Restore(UserStateParts parts) {
+  if (parts.categories.size() > options_->max_categories ||
+      parts.recent.size() > options_->recent_capacity ||
+      parts.pending.size() > options_->max_pending) {
+    return false;
+  }
+  if (!interest_.Restore(parts.clock, parts.started, parts.masses, parts.vectors)) return false;
+  categories_ = std::move(parts.categories);
+  recent_ = std::move(parts.recent);
+  recent_next_ = 0;  // oldest first: the ring starts at 0 (when full, the next write replaces it)
+  pending_ = std::move(parts.pending);
+  last_offset_ = parts.last_offset;
+  event_count_ = parts.event_count;
+  return true;
+}
+
 std::vector<RecentItem> UserState::Recent() const {
   std::vector<RecentItem> out;
   out.reserve(recent_.size());

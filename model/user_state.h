@@ -29,12 +29,14 @@ struct UserStateOptions {
 struct RecentItem {
   ItemId item;
   double t = 0;  // clock time of the interaction
+  friend bool operator==(const RecentItem&, const RecentItem&) = default;
 };
 
 // A category and the user's affinity to it, as of the user clock (decayed like interest).
 struct CategoryAffinity {
   CategoryId category = kNoCategory;
   double value = 0;
+  friend bool operator==(const CategoryAffinity&, const CategoryAffinity&) = default;
 };
 
 // A published list kept for attribution of later clicks: which items at which positions, and the
@@ -54,6 +56,22 @@ struct PendingList {
   std::int32_t max_shown = -1;
   // The fusion weights it was ranked with, by source: with `features` they explain each item.
   std::array<float, kSourceCount> weights{};
+  friend bool operator==(const PendingList&, const PendingList&) = default;
+};
+
+// Everything a UserState holds, in a canonical form (recent items oldest first), for the state
+// codec (state/): UserState::Export and UserState::Restore round-trip exactly.
+struct UserStateParts {
+  double clock = 0;  // the interest clock
+  bool started = false;
+  std::vector<double> masses;  // by interest component
+  std::vector<float> vectors;  // components × dim, row-major, as of the clock
+  std::vector<CategoryAffinity> categories;
+  std::vector<RecentItem> recent;  // oldest first
+  std::vector<PendingList> pending;
+  std::int64_t last_offset = -1;
+  std::uint64_t event_count = 0;
+  friend bool operator==(const UserStateParts&, const UserStateParts&) = default;
 };
 
 // Everything recsd keeps about one user. Owned by the worker that owns the user's partition: one
@@ -99,6 +117,12 @@ class UserState {
 
   // Bytes this user occupies (object and heap), for memory accounting.
   std::size_t ApproxBytes() const noexcept;
+
+  UserStateParts Export() const;
+  // Replaces everything with `parts`. False, and nothing changed, when they do not fit the
+  // options (another interest shape, or more categories, recent items or pending lists than
+  // allowed).
+  bool Restore(UserStateParts parts);
 
  private:
   void UpdateCategory(double t, double weight, CategoryId category);

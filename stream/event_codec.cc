@@ -2,11 +2,13 @@
 
 #include <array>
 
-#include "stream/msgpack_writer.h"
+#include "state/msgpack_writer.h"
 #include "stream/wire_reader.h"
 
 namespace recsd::stream {
 namespace {
+
+using state::MsgpackWriter;
 
 enum Key : std::size_t { kV, kType, kUser, kItem, kTs, kValue, kRec, kPos, kCtx, kId, kKeyCount };
 constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",     "type", "user", "item", "ts",

@@ -4,11 +4,13 @@
 #include <bit>
 #include <cstring>
 
-#include "stream/msgpack_writer.h"
+#include "state/msgpack_writer.h"
 #include "stream/wire_reader.h"
 
 namespace recsd::stream {
 namespace {
+
+using state::MsgpackWriter;
 
 enum Key : std::size_t { kV, kItem, kEmb, kCat, kTags, kText, kTs, kAvailable, kKeyCount };
 constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",    "item", "emb", "cat",

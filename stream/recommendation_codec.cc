@@ -6,11 +6,13 @@
 
 #include <nlohmann/json.hpp>
 
-#include "stream/msgpack_writer.h"
+#include "state/msgpack_writer.h"
 #include "stream/wire_reader.h"
 
 namespace recsd::stream {
 namespace {
+
+using state::MsgpackWriter;
 
 enum Key : std::size_t { kV, kUser, kRec, kTs, kEventTs, kModel, kVariant, kItems, kKeyCount };
 constexpr std::array<std::string_view, kKeyCount> kKeys = {"v",        "user",  "rec",     "ts",

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -321,8 +322,9 @@ TEST(ReplayCliTest, JsonLinesAndMsgpackInputsGiveTheSameReport) {
   events += "{\"type\":\"teleport\",\"user\":\"u1\",\"item\":\"m1\",\"ts\":5}\n";
   const std::string jl_items = dir.Write("items.jsonl", items);
   const std::string jl_events = dir.Write("events.jsonl", events);
+  const std::string digests_a = (dir.path() / "digests_a").string();
   const Outcome a = Recsd("replay --log-level warn --input-format jsonl --events " + jl_events +
-                          " --items " + jl_items + " --json-report -");
+                          " --items " + jl_items + " --json-report - --state-digests " + digests_a);
   ASSERT_EQ(a.code, 0) << a.out;
   EXPECT_NE(a.out.find("events.jsonl:31: unknown_event_type"), std::string::npos) << a.out;
   const auto ja = nlohmann::json::parse(a.out.substr(a.out.find("{\n")));
@@ -341,10 +343,22 @@ TEST(ReplayCliTest, JsonLinesAndMsgpackInputsGiveTheSameReport) {
     }
     return dir.Write(name, bytes);
   };
-  const Outcome b = Recsd("replay --log-level warn --input-format msgpack --events " +
-                          to_msgpack(events, "events.mp") + " --items " +
-                          to_msgpack(items, "items.mp") + " --json-report -");
+  const std::string digests_b = (dir.path() / "digests_b").string();
+  const Outcome b =
+      Recsd("replay --log-level warn --input-format msgpack --events " +
+            to_msgpack(events, "events.mp") + " --items " + to_msgpack(items, "items.mp") +
+            " --json-report - --state-digests " + digests_b);
   ASSERT_EQ(b.code, 0) << b.out;
+  // One "user digest" line per user, sorted; the same events in another encoding give the same.
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string da = read(digests_a);
+  EXPECT_EQ(std::count(da.begin(), da.end(), '\n'), 10) << da;
+  EXPECT_EQ(da.rfind("u0 ", 0), 0U) << da;
+  EXPECT_EQ(da.find('\n'), 3U + 16U) << da;
+  EXPECT_EQ(da, read(digests_b));
   const auto jb = nlohmann::json::parse(b.out.substr(b.out.find("{\n")));
   for (const char* key : {"events", "evaluated", "hits", "hit_rate", "ndcg", "coverage", "users"}) {
     EXPECT_EQ(ja[key], jb[key]) << key;

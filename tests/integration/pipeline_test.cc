@@ -16,7 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/engine_setup.h"
 #include "daemon/observability.h"
+#include "daemon/replay.h"
 #include "stream/event_codec.h"
 #include "stream/item_codec.h"
 #include "stream/kafka.h"
@@ -85,14 +87,17 @@ class PipelineTest : public ::testing::Test {
   }
   void Flush() { ASSERT_EQ(rd_kafka_flush(producer_.get(), 10'000), RD_KAFKA_RESP_ERR_NO_ERROR); }
 
-  void ProduceItem(const std::string& id, int cluster) {
+  static ItemRecord Item(const std::string& id, int cluster) {
     ItemRecord r;
     r.item = ItemId(id);
     r.emb.assign(kDim, 0.05F);
     r.emb[static_cast<std::size_t>(cluster) % kDim] = 1.0F;
     r.cat = "c" + std::to_string(cluster);
     r.ts = {kT0};
-    Produce("items", id, stream::EncodeItem(r));
+    return r;
+  }
+  void ProduceItem(const std::string& id, int cluster) {
+    Produce("items", id, stream::EncodeItem(Item(id, cluster)));
   }
   void ProduceCatalog(int items) {
     for (int i = 0; i < items; ++i) ProduceItem("i" + std::to_string(i), i % 4);
@@ -314,6 +319,23 @@ TEST_F(PipelineTest, AdminApiShowsUsersTheirCurrentListsAndTheWeights) {
   for (std::size_t i = 0; i < last->items.size(); ++i) {
     EXPECT_EQ(list["items"][i]["item"], last->items[i].item.str());
   }
+
+  // The state digest equals an uninterrupted replay's of the same events (the durability oracle).
+  stream::ReplayInput input;
+  for (int i = 0; i < 8; ++i) input.items.push_back(Item("i" + std::to_string(i), i % 4));
+  for (const auto& [item, ts] : {std::pair{"i0", kT0}, std::pair{"i4", kT0 + 1000}}) {
+    Event e;
+    e.user = UserId("dave");
+    e.item = ItemId(item);
+    e.ts = {ts};
+    input.events.push_back(e);
+  }
+  const Config& config = pipeline->config();
+  const ReplayReport replayed = RunReplay(input, EngineOptionsFromConfig(config),
+                                          config.event_types, 10, 0, {}, /*state_digests=*/true);
+  ASSERT_EQ(replayed.state_digests.size(), 1U);
+  EXPECT_EQ(u["digest"], replayed.state_digests[0].second);
+  EXPECT_EQ(u["digest"].get<std::string>().size(), 16U);
 
   EXPECT_EQ(h.api("/v1/users/nobody").status, 404U);
   EXPECT_EQ(h.api("/v1/users/").status, 400U);

@@ -1,7 +1,8 @@
 #pragma once
 
-// Internal to stream/: a thin, allocation-friendly msgpack writer over msgpack-cxx's packer that
-// appends to a std::string, so every encoder writes keys and values the same way.
+// A thin, allocation-friendly msgpack writer over msgpack-cxx's packer that appends to a
+// std::string, so every encoder writes keys and values the same way: the wire codecs (stream/,
+// which may depend on state/) and the state codec (state/).
 
 #include <bit>
 #include <cstdint>
@@ -10,7 +11,7 @@
 
 #include <msgpack.hpp>
 
-namespace recsd::stream {
+namespace recsd::state {
 
 class MsgpackWriter {
  public:
@@ -83,4 +84,4 @@ class MsgpackWriter {
   msgpack::packer<Sink> packer_;
 };
 
-}  // namespace recsd::stream
+}  // namespace recsd::state

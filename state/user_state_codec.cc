@@ -1,0 +1,283 @@
+#include "state/user_state_codec.h"
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+
+#include <msgpack.hpp>
+
+#include "model/fusion.h"
+#include "model/text_embedder.h"
+#include "state/msgpack_writer.h"
+
+namespace recsd::state {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "float arrays are stored little-endian");
+
+template <class T>
+std::string_view Bytes(const std::vector<T>& v) {
+  return {reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)};
+}
+
+void WriteCore(MsgpackWriter& w, const UserId& user, const model::UserStateParts& s,
+               const model::Catalog& catalog) {
+  w.Key("v").Int(kStateVersion);
+  w.Key("user").Str(user.str());
+  w.Key("clock").Double(s.clock);
+  w.Key("started").Bool(s.started);
+  w.Key("masses").Array(s.masses.size());
+  for (double m : s.masses) w.Double(m);
+  w.Key("vectors").Bin(Bytes(s.vectors));
+  std::size_t named = 0;
+  for (const model::CategoryAffinity& c : s.categories) {
+    if (c.category >= 0 && static_cast<std::size_t>(c.category) < catalog.category_count()) ++named;
+  }
+  w.Key("cats").Array(named);
+  for (const model::CategoryAffinity& c : s.categories) {
+    if (c.category < 0 || static_cast<std::size_t>(c.category) >= catalog.category_count())
+      continue;
+    w.Array(2).Str(catalog.CategoryName(c.category)).Double(c.value);
+  }
+  w.Key("recent").Array(s.recent.size());
+  for (const model::RecentItem& r : s.recent) w.Array(2).Str(r.item.str()).Double(r.t);
+  w.Key("events").Uint(s.event_count);
+}
+
+constexpr std::size_t kCoreFields = 9;
+
+// ---- decoding ----
+
+struct Reader {
+  const msgpack::object& map;
+  std::string error;
+
+  const msgpack::object* Find(std::string_view key) {
+    for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+      const msgpack::object_kv& kv = map.via.map.ptr[i];
+      if (kv.key.type == msgpack::type::STR &&
+          std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
+        return &kv.val;
+      }
+    }
+    return nullptr;
+  }
+  const msgpack::object* Need(std::string_view key, msgpack::type::object_type type) {
+    const msgpack::object* o = Find(key);
+    if (o == nullptr) {
+      Fail("'" + std::string(key) + "' is missing");
+      return nullptr;
+    }
+    if (o->type != type && !(type == msgpack::type::FLOAT64 && o->type == msgpack::type::FLOAT32) &&
+        !(type == msgpack::type::NEGATIVE_INTEGER && o->type == msgpack::type::POSITIVE_INTEGER)) {
+      Fail("'" + std::string(key) + "' has the wrong type");
+      return nullptr;
+    }
+    return o;
+  }
+  void Fail(std::string why) {
+    if (error.empty()) error = std::move(why);
+  }
+};
+
+std::optional<std::string> Str(const msgpack::object& o) {
+  if (o.type != msgpack::type::STR) return std::nullopt;
+  return std::string(o.via.str.ptr, o.via.str.size);
+}
+std::optional<double> Num(const msgpack::object& o) {
+  switch (o.type) {
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return o.via.f64;
+    case msgpack::type::POSITIVE_INTEGER:
+      return static_cast<double>(o.via.u64);
+    case msgpack::type::NEGATIVE_INTEGER:
+      return static_cast<double>(o.via.i64);
+    default:
+      return std::nullopt;
+  }
+}
+std::optional<std::int64_t> Int(const msgpack::object& o) {
+  if (o.type == msgpack::type::POSITIVE_INTEGER && o.via.u64 <= INT64_MAX) {
+    return static_cast<std::int64_t>(o.via.u64);
+  }
+  if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
+  return std::nullopt;
+}
+bool Floats(const msgpack::object& o, std::vector<float>* out) {
+  if (o.type != msgpack::type::BIN || o.via.bin.size % sizeof(float) != 0) return false;
+  out->resize(o.via.bin.size / sizeof(float));
+  std::memcpy(out->data(), o.via.bin.ptr, o.via.bin.size);
+  return true;
+}
+
+std::optional<model::PendingList> PendingOf(const msgpack::object& o) {
+  if (o.type != msgpack::type::MAP) return std::nullopt;
+  Reader r{o, {}};
+  model::PendingList p;
+  const auto* rec = r.Need("rec", msgpack::type::STR);
+  const auto* shown = r.Need("shown", msgpack::type::NEGATIVE_INTEGER);
+  const auto* version = r.Need("model", msgpack::type::POSITIVE_INTEGER);
+  const auto* variant = r.Need("variant", msgpack::type::STR);
+  const auto* segment = r.Need("segment", msgpack::type::STR);
+  const auto* items = r.Need("items", msgpack::type::ARRAY);
+  const auto* fdim = r.Need("fdim", msgpack::type::POSITIVE_INTEGER);
+  const auto* features = r.Need("features", msgpack::type::BIN);
+  const auto* clicked = r.Need("clicked", msgpack::type::ARRAY);
+  const auto* max_shown = r.Need("max_shown", msgpack::type::NEGATIVE_INTEGER);
+  const auto* weights = r.Need("weights", msgpack::type::BIN);
+  if (!r.error.empty()) return std::nullopt;
+  const auto shown_ms = Int(*shown);
+  if (!shown_ms) return std::nullopt;
+  p.rec = *Str(*rec);
+  p.shown_at = {*shown_ms};
+  p.model = version->via.u64;
+  p.variant = *Str(*variant);
+  p.segment = *Str(*segment);
+  for (std::uint32_t i = 0; i < items->via.array.size; ++i) {
+    const auto item = Str(items->via.array.ptr[i]);
+    if (!item || item->empty() || item->size() > kMaxIdBytes) return std::nullopt;
+    p.items.emplace_back(*item);
+  }
+  p.feature_dim = static_cast<std::size_t>(fdim->via.u64);
+  if (!Floats(*features, &p.features) || p.features.size() != p.items.size() * p.feature_dim) {
+    return std::nullopt;
+  }
+  for (std::uint32_t i = 0; i < clicked->via.array.size; ++i) {
+    const auto pos = Int(clicked->via.array.ptr[i]);
+    if (!pos || *pos < 0 || static_cast<std::size_t>(*pos) >= p.items.size()) return std::nullopt;
+    p.clicked.push_back(static_cast<std::uint32_t>(*pos));
+  }
+  const auto shown_max = Int(*max_shown);
+  if (!shown_max || *shown_max < -1 || *shown_max > INT32_MAX) return std::nullopt;
+  p.max_shown = static_cast<std::int32_t>(*shown_max);
+  std::vector<float> w;
+  if (!Floats(*weights, &w) || w.size() != p.weights.size()) return std::nullopt;
+  std::copy(w.begin(), w.end(), p.weights.begin());
+  return p;
+}
+
+}  // namespace
+
+std::string EncodeUserState(const UserId& user, const model::UserStateParts& s,
+                            const model::Catalog& catalog) {
+  std::string out;
+  MsgpackWriter w(&out);
+  w.Map(kCoreFields + 2);
+  WriteCore(w, user, s, catalog);
+  w.Key("last_offset").Int(s.last_offset);
+  w.Key("pending").Array(s.pending.size());
+  for (const model::PendingList& p : s.pending) {
+    w.Map(11);
+    w.Key("rec").Str(p.rec);
+    w.Key("shown").Int(p.shown_at.ms);
+    w.Key("model").Uint(p.model);
+    w.Key("variant").Str(p.variant);
+    w.Key("segment").Str(p.segment);
+    w.Key("items").Array(p.items.size());
+    for (const ItemId& item : p.items) w.Str(item.str());
+    w.Key("fdim").Uint(p.feature_dim);
+    w.Key("features").Bin(Bytes(p.features));
+    w.Key("clicked").Array(p.clicked.size());
+    for (std::uint32_t c : p.clicked) w.Uint(c);
+    w.Key("max_shown").Int(p.max_shown);
+    w.Key("weights").Bin(
+        {reinterpret_cast<const char*>(p.weights.data()), p.weights.size() * sizeof(float)});
+  }
+  return out;
+}
+
+Result<DecodedUserState, std::string> DecodeUserState(std::string_view bytes,
+                                                      const model::Catalog& catalog) {
+  msgpack::object_handle handle;
+  try {
+    static const msgpack::unpack_limit limits(1 << 20, 1024, 1 << 20, 1 << 24, 1024, 16);
+    std::size_t offset = 0;
+    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+    if (offset != bytes.size()) return Fail(std::string("user state: bytes after the record"));
+  } catch (const std::exception& e) {
+    return Fail(std::string("user state: not msgpack: ") + e.what());
+  }
+  const msgpack::object& root = handle.get();
+  if (root.type != msgpack::type::MAP) return Fail(std::string("user state: not a map"));
+  Reader r{root, {}};
+  const auto* v = r.Need("v", msgpack::type::POSITIVE_INTEGER);
+  if (v == nullptr) return Fail("user state: " + r.error);
+  if (v->via.u64 != static_cast<std::uint64_t>(kStateVersion)) {
+    return Fail("user state: version " + std::to_string(v->via.u64) +
+                " is not supported (this build reads " + std::to_string(kStateVersion) + ")");
+  }
+  const auto* user = r.Need("user", msgpack::type::STR);
+  const auto* clock = r.Need("clock", msgpack::type::FLOAT64);
+  const auto* started = r.Need("started", msgpack::type::BOOLEAN);
+  const auto* masses = r.Need("masses", msgpack::type::ARRAY);
+  const auto* vectors = r.Need("vectors", msgpack::type::BIN);
+  const auto* cats = r.Need("cats", msgpack::type::ARRAY);
+  const auto* recent = r.Need("recent", msgpack::type::ARRAY);
+  const auto* pending = r.Need("pending", msgpack::type::ARRAY);
+  const auto* last_offset = r.Need("last_offset", msgpack::type::NEGATIVE_INTEGER);
+  const auto* events = r.Need("events", msgpack::type::POSITIVE_INTEGER);
+  if (!r.error.empty()) return Fail("user state: " + r.error);
+  DecodedUserState out;
+  const std::string id = *Str(*user);
+  if (id.empty() || id.size() > kMaxIdBytes) return Fail(std::string("user state: bad user id"));
+  out.user = UserId(id);
+  model::UserStateParts& s = out.state;
+  s.clock = *Num(*clock);
+  s.started = started->via.boolean;
+  for (std::uint32_t i = 0; i < masses->via.array.size; ++i) {
+    const auto m = Num(masses->via.array.ptr[i]);
+    if (!m) return Fail(std::string("user state: 'masses' holds a non-number"));
+    s.masses.push_back(*m);
+  }
+  if (!Floats(*vectors, &s.vectors)) return Fail(std::string("user state: bad 'vectors'"));
+  for (std::uint32_t i = 0; i < cats->via.array.size; ++i) {
+    const msgpack::object& c = cats->via.array.ptr[i];
+    if (c.type != msgpack::type::ARRAY || c.via.array.size != 2) {
+      return Fail(std::string("user state: bad 'cats' entry"));
+    }
+    const auto name = Str(c.via.array.ptr[0]);
+    const auto value = Num(c.via.array.ptr[1]);
+    if (!name || !value) return Fail(std::string("user state: bad 'cats' entry"));
+    if (const auto category = catalog.FindCategory(*name)) {
+      s.categories.push_back({*category, *value});
+    }
+  }
+  for (std::uint32_t i = 0; i < recent->via.array.size; ++i) {
+    const msgpack::object& e = recent->via.array.ptr[i];
+    if (e.type != msgpack::type::ARRAY || e.via.array.size != 2) {
+      return Fail(std::string("user state: bad 'recent' entry"));
+    }
+    const auto item = Str(e.via.array.ptr[0]);
+    const auto t = Num(e.via.array.ptr[1]);
+    if (!item || item->empty() || item->size() > kMaxIdBytes || !t) {
+      return Fail(std::string("user state: bad 'recent' entry"));
+    }
+    s.recent.push_back({ItemId(*item), *t});
+  }
+  for (std::uint32_t i = 0; i < pending->via.array.size; ++i) {
+    auto p = PendingOf(pending->via.array.ptr[i]);
+    if (!p) return Fail(std::string("user state: bad 'pending' list"));
+    s.pending.push_back(std::move(*p));
+  }
+  const auto offset = Int(*last_offset);
+  if (!offset || *offset < -1) return Fail(std::string("user state: bad 'last_offset'"));
+  s.last_offset = *offset;
+  s.event_count = events->via.u64;
+  return out;
+}
+
+std::string StateDigest(const UserId& user, const model::UserStateParts& state,
+                        const model::Catalog& catalog) {
+  std::string canonical;
+  MsgpackWriter w(&canonical);
+  w.Map(kCoreFields);
+  WriteCore(w, user, state, catalog);
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(model::Fnv1a64(canonical)));
+  return hex;
+}
+
+}  // namespace recsd::state

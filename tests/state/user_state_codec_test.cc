@@ -1,0 +1,158 @@
+#include "state/user_state_codec.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "model/catalog.h"
+#include "model/user_state.h"
+
+namespace recsd::state {
+namespace {
+
+constexpr std::size_t kDim = 4;
+
+// Items "i0".."i7": item i points along axis i % 4, category "c<i % 3>"; categories are interned
+// in the order given, so two catalogs can give the same names different ids.
+std::shared_ptr<const model::Catalog> MakeCatalog(bool reversed) {
+  model::CatalogBuilder b(kDim);
+  for (int k = 0; k < 8; ++k) {
+    const int i = reversed ? 7 - k : k;
+    ItemRecord r;
+    r.item = ItemId("i" + std::to_string(i));
+    r.emb.assign(kDim, 0.0F);
+    r.emb[static_cast<std::size_t>(i) % kDim] = 1.0F;
+    r.cat = "c" + std::to_string(i % 3);
+    r.ts = {1'000};
+    b.Upsert(r);
+  }
+  return b.Build();
+}
+
+struct Fixture {
+  Fixture() { options.dim = kDim; }
+  void Observe(model::UserState* s, const model::Catalog& items, std::int64_t offset, double t,
+               int item) {
+    const ItemId id("i" + std::to_string(item));
+    const std::size_t row = *items.Find(id);
+    s->Observe(offset, t, 1.0, id, items.Embedding(row), items.item(row).category);
+  }
+  model::UserStateOptions options;
+  std::shared_ptr<const model::Catalog> catalog = MakeCatalog(false);
+};
+
+model::PendingList Pending(const std::string& rec) {
+  model::PendingList p;
+  p.rec = rec;
+  p.shown_at = {5'000};
+  p.model = 7;
+  p.variant = "learned";
+  p.items = {ItemId("i1"), ItemId("i2")};
+  p.feature_dim = model::kSourceCount;
+  p.features.assign(2 * model::kSourceCount, 0.25F);
+  p.clicked = {1};
+  p.max_shown = 1;
+  p.weights.fill(0.5F);
+  return p;
+}
+
+TEST(UserStateCodecTest, RoundTripsExactlyAndRestoresTheSameState) {
+  Fixture f;
+  model::UserState s(f.options);
+  for (int k = 0; k < 25; ++k) f.Observe(&s, *f.catalog, k, 100.0 * k, k % 8);  // ring wraps
+  f.Observe(&s, *f.catalog, 25, 50.0, 3);                                       // late
+  s.AddPending(Pending("0-24"));
+  const model::UserStateParts parts = s.Export();
+  const std::string bytes = EncodeUserState(UserId("u1"), parts, *f.catalog);
+  auto decoded = DecodeUserState(bytes, *f.catalog);
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->user, UserId("u1"));
+  EXPECT_EQ(decoded->state, parts);
+
+  model::UserState restored(f.options);
+  ASSERT_TRUE(restored.Restore(decoded->state));
+  EXPECT_EQ(restored.Export(), parts);
+  // The same further events leave both in the same state.
+  for (int k = 26; k < 40; ++k) {
+    f.Observe(&s, *f.catalog, k, 100.0 * k, (k * 3) % 8);
+    f.Observe(&restored, *f.catalog, k, 100.0 * k, (k * 3) % 8);
+  }
+  EXPECT_EQ(restored.Export(), s.Export());
+  EXPECT_EQ(StateDigest(UserId("u1"), restored.Export(), *f.catalog),
+            StateDigest(UserId("u1"), s.Export(), *f.catalog));
+}
+
+TEST(UserStateCodecTest, CategoriesTravelByNameAcrossCatalogs) {
+  Fixture f;
+  model::UserState s(f.options);
+  for (int k = 0; k < 6; ++k) f.Observe(&s, *f.catalog, k, 10.0 * k, k);
+  const auto other = MakeCatalog(/*reversed=*/true);  // same names, other ids
+  ASSERT_NE(f.catalog->FindCategory("c0"), other->FindCategory("c0"));
+  auto decoded = DecodeUserState(EncodeUserState(UserId("u"), s.Export(), *f.catalog), *other);
+  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_EQ(decoded->state.categories.size(), s.categories().size());
+  for (std::size_t i = 0; i < s.categories().size(); ++i) {
+    EXPECT_EQ(other->CategoryName(decoded->state.categories[i].category),
+              f.catalog->CategoryName(s.categories()[i].category));
+  }
+  // The digest names categories, so it does not depend on the catalog's interning order.
+  EXPECT_EQ(StateDigest(UserId("u"), decoded->state, *other),
+            StateDigest(UserId("u"), s.Export(), *f.catalog));
+}
+
+TEST(UserStateCodecTest, DigestCoversWhatEventsDetermineOnly) {
+  Fixture f;
+  model::UserState a(f.options);
+  model::UserState b(f.options);
+  for (int k = 0; k < 5; ++k) {
+    f.Observe(&a, *f.catalog, k, 10.0 * k, k);
+    f.Observe(&b, *f.catalog, k, 10.0 * k, k);
+  }
+  b.AddPending(Pending("0-4"));  // lists depend on when they were published, not on events
+  const std::string da = StateDigest(UserId("u"), a.Export(), *f.catalog);
+  EXPECT_EQ(da.size(), 16U);
+  EXPECT_EQ(da, StateDigest(UserId("u"), b.Export(), *f.catalog));
+  EXPECT_NE(da, StateDigest(UserId("v"), a.Export(), *f.catalog));
+  model::UserStateParts renumbered = a.Export();
+  renumbered.last_offset += 1000;  // the same events at other offsets (a replay from a file)
+  EXPECT_EQ(da, StateDigest(UserId("u"), renumbered, *f.catalog));
+  f.Observe(&b, *f.catalog, 5, 60.0, 6);
+  EXPECT_NE(da, StateDigest(UserId("u"), b.Export(), *f.catalog));
+}
+
+TEST(UserStateCodecTest, ANewerVersionIsRejectedClearly) {
+  Fixture f;
+  model::UserState s(f.options);
+  std::string bytes = EncodeUserState(UserId("u"), s.Export(), *f.catalog);
+  // The first key is "v": 0x8b (a map of 11), 0xa1 'v', then the version as a positive fixint.
+  ASSERT_EQ(bytes.substr(0, 4), std::string("\x8b\xa1v\x01"));
+  bytes[3] = 2;
+  auto decoded = DecodeUserState(bytes, *f.catalog);
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error(), "user state: version 2 is not supported (this build reads 1)");
+}
+
+TEST(UserStateCodecTest, CorruptRecordsAreErrorsNeverCrashes) {
+  Fixture f;
+  model::UserState s(f.options);
+  for (int k = 0; k < 5; ++k) f.Observe(&s, *f.catalog, k, 10.0 * k, k);
+  s.AddPending(Pending("0-4"));
+  const std::string bytes = EncodeUserState(UserId("u"), s.Export(), *f.catalog);
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeUserState(bytes.substr(0, n), *f.catalog)) << "prefix of " << n;
+  }
+  EXPECT_FALSE(DecodeUserState(bytes + "x", *f.catalog));
+  EXPECT_FALSE(DecodeUserState("\x81\xa1v\x01", *f.catalog));  // no other field
+  // A state of another shape (another interest dimension) does not restore.
+  auto decoded = DecodeUserState(bytes, *f.catalog);
+  ASSERT_TRUE(decoded);
+  model::UserStateOptions wider = f.options;
+  wider.dim = kDim + 1;
+  model::UserState other(wider);
+  EXPECT_FALSE(other.Restore(decoded->state));
+}
+
+}  // namespace
+}  // namespace recsd::state
