@@ -116,6 +116,8 @@ const std::vector<KeySpec>& Schema() {
       {"pipeline.catalog_publish_interval", Type::kDuration, "1s"},
       {"pipeline.stats_interval", Type::kDuration, "10s"},
       {"pipeline.freshness_objective", Type::kDuration, "5s"},
+      {"state.max_bytes", Type::kInt, "1073741824", 0, std::int64_t{1} << 50},
+      {"state.negligible_mass", Type::kFloat, "0.01", 0, 1000},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -448,6 +450,8 @@ class Loader {
     Config::Pipeline& p = out_->config.pipeline;
     const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
     p.workers = std::stoull(get("pipeline.workers"));
+    out_->config.state.max_bytes = std::stoull(get("state.max_bytes"));
+    out_->config.state.negligible_mass = std::stod(get("state.negligible_mass"));
     p.queue_capacity = std::stoull(get("pipeline.queue_capacity"));
     for (auto [key, field, positive] :
          {std::tuple{"pipeline.refresh_interval", &p.refresh_interval, true},

@@ -119,6 +119,14 @@ struct Config {
     Milliseconds stats_interval{0};  // a log line of throughput and freshness; 0 = none
   } pipeline;
 
+  struct State {
+    // Bytes of user state (all partitions of this instance) above which users are evicted: first
+    // those with negligible interest, then the least recently active; 0 = no bound.
+    std::size_t max_bytes = 0;
+    double negligible_mass =
+        0;  // interest mass below which (every time scale) a user is negligible
+  } state;
+
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types
 };
 

@@ -65,7 +65,10 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.worker_queue_messages = p.WorkerQueueSizes();
   out.users = n(s.users);
   out.user_state_bytes = n(s.user_state_bytes);
-  out.evictions = {{"forget", n(s.evicted_forget)}, {"revoke", n(s.evicted_revoke)}};
+  out.evictions = {{"forget", n(s.evicted_forget)},
+                   {"revoke", n(s.evicted_revoke)},
+                   {"negligible", n(s.evicted_negligible)},
+                   {"lru", n(s.evicted_lru)}};
   out.catalog_items = n(s.catalog_items);
   out.catalog_updated_seconds = n(s.catalog_updated_ms) / 1000.0;
 

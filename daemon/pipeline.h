@@ -91,10 +91,12 @@ struct PipelineStats {
   std::atomic<std::uint64_t> rebalances_error{0};
   std::atomic<std::uint64_t> commits_ok{0};
   std::atomic<std::uint64_t> commits_failed{0};
-  std::atomic<std::uint64_t> evicted_forget{0};   // users erased by a `forget` event
-  std::atomic<std::uint64_t> evicted_revoke{0};   // users dropped with a revoked partition
-  std::atomic<std::int64_t> users{0};             // tracked, summed over workers at their ticks
-  std::atomic<std::int64_t> user_state_bytes{0};  // summed over workers every few seconds
+  std::atomic<std::uint64_t> evicted_forget{0};      // users erased by a `forget` event
+  std::atomic<std::uint64_t> evicted_revoke{0};      // users dropped with a revoked partition
+  std::atomic<std::uint64_t> evicted_negligible{0};  // state.max_bytes: negligible interest
+  std::atomic<std::uint64_t> evicted_lru{0};         // state.max_bytes: least recently active
+  std::atomic<std::int64_t> users{0};                // tracked, summed over workers at their ticks
+  std::atomic<std::int64_t> user_state_bytes{0};     // summed over workers every few seconds
   std::atomic<std::int64_t> catalog_items{0};
   std::atomic<std::int64_t> catalog_updated_ms{0};  // wall time of the latest snapshot
   std::atomic<std::int64_t> assigned_partitions{0};

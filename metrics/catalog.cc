@@ -184,7 +184,9 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                     s.user_state_bytes));
   out.push_back(ByLabel("recsd_user_state_evictions_total",
                         "Users whose state was dropped, by reason: forget (a forget event), "
-                        "revoke (their partition went to another member).",
+                        "revoke (their partition went to another member), negligible and lru "
+                        "(state.max_bytes reached: negligible interest first, then the least "
+                        "recently active).",
                         kCounter, "reason", s.evictions));
   out.push_back(One("recsd_catalog_items", "Items in the current catalog snapshot.", kGauge,
                     s.catalog_items));

@@ -382,6 +382,50 @@ std::vector<UserId> Engine::UserIds() const {
   return ids;
 }
 
+EvictionCounts Engine::Evict(std::size_t target_bytes, TimestampMs now, double negligible_mass) {
+  struct Evictable {
+    bool negligible;
+    TimestampMs latest;
+    std::size_t bytes;
+    const UserId* id;
+  };
+  std::vector<Evictable> evictable;
+  std::size_t total = 0;
+  const double now_s = Seconds(now);
+  for (const auto& [id, entry] : users_) {
+    const std::size_t bytes = entry.state.ApproxBytes() + StringHeapBytes(id.str());
+    total += bytes;
+    if (entry.dirty) continue;
+    const InterestState& interest = entry.state.interest();
+    const double t = ClockTime(entry.state, now_s);
+    bool negligible = true;
+    for (std::size_t j = 0; j < interest.components() && negligible; ++j) {
+      negligible = std::fabs(interest.MassAt(j, t)) < negligible_mass;
+    }
+    evictable.push_back({negligible, entry.latest_ts, bytes, &id});
+  }
+  EvictionCounts counts;
+  if (total <= target_bytes) return counts;
+  std::sort(evictable.begin(), evictable.end(), [](const Evictable& a, const Evictable& b) {
+    if (a.negligible != b.negligible) return a.negligible;
+    if (a.latest != b.latest) return a.latest < b.latest;
+    return *a.id < *b.id;  // deterministic
+  });
+  std::vector<UserId> evicted;
+  for (const Evictable& c : evictable) {
+    if (total <= target_bytes) break;
+    total -= c.bytes;
+    ++(c.negligible ? counts.negligible : counts.lru);
+    evicted.push_back(*c.id);
+  }
+  for (const UserId& id : evicted) {
+    auto it = users_.find(id);
+    for (const PendingList& p : it->second.state.pending()) Finish(p);
+    users_.erase(it);  // expiry_ entries of the user find nothing later
+  }
+  return counts;
+}
+
 bool Engine::IsLate(const Event& event) const {
   auto it = users_.find(event.user);
   return it != users_.end() && event.ts < it->second.latest_ts;

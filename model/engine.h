@@ -93,6 +93,12 @@ struct GuardState {
   std::array<double, 2> clicked{};
 };
 
+// Users evicted to bound memory (Engine::Evict), by reason.
+struct EvictionCounts {
+  std::size_t negligible = 0;  // every interest component's mass below the threshold
+  std::size_t lru = 0;         // the least recently active (by event time) after those
+};
+
 // Everything that shapes an Engine. Times of the global statistics are in seconds of event time;
 // interest half-lives are in the units of `clock`.
 struct EngineOptions {
@@ -209,6 +215,12 @@ class Engine {
   bool RestoreUser(const UserId& user, UserStateParts parts);
   // Every user with state, in no particular order.
   std::vector<UserId> UserIds() const;
+  // Evicts users until the users' state takes at most `target_bytes` (UserStateBytes): first those
+  // whose interest mass at `now` is below `negligible_mass` in every component, then the least
+  // recently active by event time. Users waiting for a list (dirty) are never evicted: their
+  // events are not acknowledged yet. An evicted user's pending lists are finished (learned from)
+  // first; the user starts fresh on their next event. O(users log users).
+  EvictionCounts Evict(std::size_t target_bytes, TimestampMs now, double negligible_mass);
 
   // True when `event` is older than the latest event applied to its user: it is still applied,
   // with its decay (ARCHITECTURE.md, "Interest decay"), but arrived out of order.

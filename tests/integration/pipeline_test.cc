@@ -361,6 +361,27 @@ TEST_F(PipelineTest, AdminApiShowsUsersTheirCurrentListsAndTheWeights) {
   EXPECT_EQ(pipeline->Wait(), 0);
 }
 
+// state.max_bytes: users are evicted (least recently active first) and everyone still gets lists.
+TEST_F(PipelineTest, BoundsStateMemoryByEvictingUsers) {
+  ProduceCatalog(8);
+  constexpr int kUsers = 60;
+  for (int u = 0; u < kUsers; ++u) ProduceEvent("u" + std::to_string(u), "i1", kT0 + u * 1000);
+  Flush();
+  auto pipeline = StartPipeline(MakeConfig("g8", {"state.max_bytes=20000"}));
+  ASSERT_NE(pipeline, nullptr);
+  const PipelineStats& st = pipeline->stats();
+  ASSERT_TRUE(WaitFor([&] { return st.lists_delivered.load() >= kUsers; }));
+  // Measured every 5 s.
+  ASSERT_TRUE(WaitFor([&] { return st.evicted_lru.load() + st.evicted_negligible.load() > 0; }));
+  // Within one round of measurements of every worker, the instance is under the bound.
+  EXPECT_TRUE(WaitFor([&] { return st.user_state_bytes.load() <= 20000; }, std::chrono::seconds(8)))
+      << st.user_state_bytes.load();
+  EXPECT_LT(st.users.load(), kUsers);
+  pipeline->Stop();
+  EXPECT_EQ(pipeline->Wait(), 0);
+  EXPECT_EQ(st.Applied(), static_cast<std::uint64_t>(kUsers));
+}
+
 TEST_F(PipelineTest, ItemUpsertsAndDeletesReachLaterLists) {
   ProduceCatalog(8);  // clusters 0..3, two items each: i0,i4 in cluster 0
   auto pipeline = StartPipeline(MakeConfig(

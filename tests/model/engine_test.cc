@@ -222,6 +222,43 @@ TEST(EngineTest, CurrentListIsTheLatestPublishedOneWithItsExplanation) {
   }
 }
 
+TEST(EngineTest, EvictsNegligibleUsersFirstThenTheLeastRecentNeverTheDirty) {
+  constexpr std::int64_t kDay = 24 * kHour;
+  Fixture f;  // event-time clock; the long-term interest has a 7-day half-life
+  f.engine.Apply(Ev("ancient", "i0", kHour), {0, 1});  // 2^(-60/7) of its mass left at day 60
+  f.engine.Apply(Ev("a", "i1", 59 * kDay), {0, 2});
+  f.engine.Apply(Ev("b", "i2", 59 * kDay + kHour), {0, 3});
+  f.engine.Refresh({59 * kDay + kHour}, f.sink);
+  f.engine.Apply(Ev("dirty", "i3", 2 * kHour), {0, 4});  // no list yet: must stay
+  const TimestampMs now{60 * kDay};
+  const std::size_t all = f.engine.UserStateBytes();
+  EvictionCounts none = f.engine.Evict(all, now, 0.01);
+  EXPECT_EQ(none.negligible + none.lru, 0U);
+  EvictionCounts one = f.engine.Evict(all - 1, now, 0.01);
+  EXPECT_EQ(one.negligible, 1U);
+  EXPECT_EQ(one.lru, 0U);
+  EXPECT_EQ(f.engine.FindUser(UserId("ancient")), nullptr);
+  EvictionCounts rest = f.engine.Evict(0, now, 0.01);
+  EXPECT_EQ(rest.lru, 2U);  // a and b; never the dirty user
+  EXPECT_EQ(f.engine.users(), 1U);
+  EXPECT_NE(f.engine.FindUser(UserId("dirty")), nullptr);
+  EXPECT_EQ(f.engine.OldestDirtyOffset(), std::optional<std::int64_t>(4));
+  // An evicted user starts fresh.
+  f.engine.Apply(Ev("a", "i4", 60 * kDay), {0, 5});
+  EXPECT_EQ(f.engine.FindUser(UserId("a"))->event_count(), 1U);
+}
+
+TEST(EngineTest, EvictionOrderIsLeastRecentFirst) {
+  Fixture f;
+  f.engine.Apply(Ev("newer", "i1", 3 * kHour), {0, 1});
+  f.engine.Apply(Ev("older", "i2", 2 * kHour), {0, 2});
+  f.engine.Refresh({3 * kHour}, f.sink);
+  const std::size_t all = f.engine.UserStateBytes();
+  EXPECT_EQ(f.engine.Evict(all - 1, {3 * kHour}, 0.0).lru, 1U);  // threshold 0: none negligible
+  EXPECT_EQ(f.engine.FindUser(UserId("older")), nullptr);
+  EXPECT_NE(f.engine.FindUser(UserId("newer")), nullptr);
+}
+
 TEST(EngineTest, EventsOlderThanTheUsersLatestAreLateButApplied) {
   Fixture f;
   EXPECT_FALSE(f.engine.IsLate(Ev("u", "i0", kHour)));  // no state yet
