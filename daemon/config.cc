@@ -116,6 +116,8 @@ const std::vector<KeySpec>& Schema() {
       {"pipeline.catalog_publish_interval", Type::kDuration, "1s"},
       {"pipeline.stats_interval", Type::kDuration, "10s"},
       {"pipeline.freshness_objective", Type::kDuration, "5s"},
+      {"state.changelog", Type::kBool, "true"},
+      {"state.flush_interval", Type::kDuration, "1s"},
       {"state.max_bytes", Type::kInt, "1073741824", 0, std::int64_t{1} << 50},
       {"state.negligible_mass", Type::kFloat, "0.01", 0, 1000},
       {"events.weights.", Type::kFloat, ""},
@@ -452,6 +454,12 @@ class Loader {
     p.workers = std::stoull(get("pipeline.workers"));
     out_->config.state.max_bytes = std::stoull(get("state.max_bytes"));
     out_->config.state.negligible_mass = std::stod(get("state.negligible_mass"));
+    out_->config.state.changelog = get("state.changelog") == "true";
+    ParseDuration(get("state.flush_interval"), &out_->config.state.flush_interval);
+    if (out_->config.state.flush_interval.count() <= 0) {
+      Problem("state.flush_interval", st.at("state.flush_interval").origin,
+              "must be longer than 0");
+    }
     p.queue_capacity = std::stoull(get("pipeline.queue_capacity"));
     for (auto [key, field, positive] :
          {std::tuple{"pipeline.refresh_interval", &p.refresh_interval, true},

@@ -120,6 +120,9 @@ struct Config {
   } pipeline;
 
   struct State {
+    // Write changed users to topics.changelog and restore partitions from it on assignment.
+    bool changelog = true;
+    Milliseconds flush_interval{0};  // how often a partition writes its changed users
     // Bytes of user state (all partitions of this instance) above which users are evicted: first
     // those with negligible interest, then the least recently active; 0 = no bound.
     std::size_t max_bytes = 0;

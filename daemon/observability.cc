@@ -86,7 +86,12 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
     }
   }
   out.guard_reverted = w.reverted;
-  out.ready = s.assignment_received.load();  // the pipeline runs: the catalog is loaded
+  // The pipeline runs, so the catalog is loaded.
+  out.ready = s.assignment_received.load() && s.restoring_partitions.load() == 0;
+  out.restoring_partitions = n(s.restoring_partitions);
+  out.restored_records = n(s.restored_records);
+  out.changelog_writes = {{"upsert", n(s.changelog_upserts)},
+                          {"tombstone", n(s.changelog_tombstones)}};
   return out;
 }
 
@@ -340,6 +345,9 @@ AdminServer::Handlers PipelineHandlers(const std::atomic<Pipeline*>& pipeline) {
     checks.push_back({"catalog", p != nullptr, p != nullptr ? "" : "loading"});
     const bool assigned = p != nullptr && p->stats().assignment_received.load();
     checks.push_back({"assignment", assigned, assigned ? "" : "waiting for the group"});
+    const std::int64_t restoring = p != nullptr ? p->stats().restoring_partitions.load() : 0;
+    checks.push_back({"restore", assigned && restoring == 0,
+                      restoring > 0 ? std::to_string(restoring) + " partition(s) restoring" : ""});
     return checks;
   };
   return h;

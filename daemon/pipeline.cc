@@ -21,6 +21,7 @@
 #include "daemon/offset_tracker.h"
 #include "model/catalog.h"
 #include "model/engine.h"
+#include "state/user_state_codec.h"
 #include "stream/decode_error.h"
 #include "stream/event_codec.h"
 #include "stream/item_codec.h"
@@ -363,6 +364,19 @@ struct Pipeline::Impl {
     return ProduceOrFail(m, delivery);
   }
 
+  // librdkafka configuration: kafka.* of the config, then `overrides`, with recsd's callbacks.
+  Result<stream::KafkaConf, std::string> MakeConf(
+      const std::map<std::string, std::string>& overrides) {
+    std::map<std::string, std::string> props = config.kafka;
+    for (const auto& [k, v] : overrides) props[k] = v;
+    auto conf = stream::MakeKafkaConf(props);
+    if (!conf) return conf;
+    rd_kafka_conf_set_log_cb(conf->get(), &LogFromKafka);
+    rd_kafka_conf_set_error_cb(conf->get(), &OnError);
+    rd_kafka_conf_set_opaque(conf->get(), this);
+    return conf;
+  }
+
   static void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque);
   static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   static void OnCommit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -428,6 +442,10 @@ class Worker : public model::ListSink {
         feedback{};
     std::int64_t bytes = 0;
     bool guard_reverted = false;
+    // Changelog: the first input offset whose state change is not yet written, and when the
+    // partition last wrote.
+    std::optional<std::int64_t> unflushed_since;
+    Clock::time_point last_flush;
   };
 
   void Observe(PipelineStats::Stage stage, Clock::duration took) {
@@ -501,6 +519,11 @@ class Worker : public model::ListSink {
     std::vector<std::int32_t> owned;
     for (const auto& [p, part] : partitions_) owned.push_back(p);
     for (std::int32_t p : owned) HandOver(p);
+    // An assign-only consumer has nothing to commit, and a close would wait for unreachable
+    // brokers without a deadline.
+    if (restore_consumer_) {
+      rd_kafka_destroy_flags(restore_consumer_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    }
   }
 
   void Assign(std::int32_t p) {
@@ -509,6 +532,140 @@ class Worker : public model::ListSink {
     part.engine = std::make_unique<model::Engine>(impl_.engine_options, impl_.config.event_types);
     part.catalog_version = impl_.catalog_version.load();
     part.engine->SetCatalog(impl_.CurrentCatalog());
+    part.last_flush = Clock::now();
+    const bool restored = Restore(p, part);
+    impl_.stats.restoring_partitions.fetch_sub(1, std::memory_order_relaxed);
+    // Not restored (stopping, or failed): its events are left alone and nothing of it is
+    // committed or written; the next owner restores and consumes it again.
+    if (!restored) partitions_.erase(p);
+  }
+
+  // Writes the state of every user changed since the last flush to the changelog (same
+  // partition, key = user id, a tombstone for a user gone); the input offsets from the first
+  // unflushed event on stay uncommitted until these writes are acknowledged.
+  void Flush(std::int32_t p, Partition& part) {
+    part.last_flush = Clock::now();
+    if (!impl_.config.state.changelog) {
+      part.unflushed_since.reset();
+      return;
+    }
+    const std::vector<UserId> changed = part.engine->TakeChanged();
+    if (changed.empty()) {
+      part.unflushed_since.reset();
+      return;
+    }
+    auto batch =
+        part.tracker.Open(part.unflushed_since.value_or(std::numeric_limits<std::int64_t>::max()));
+    part.unflushed_since.reset();
+    const model::Catalog& catalog = part.engine->catalog();
+    for (const UserId& user : changed) {
+      stream::OutgoingMessage m;
+      m.topic = impl_.config.topics.changelog;
+      m.partition = p;
+      m.key = user.str();
+      std::string value;
+      if (const auto state = part.engine->ExportUser(user)) {
+        value = state::EncodeUserState(user, *state, catalog);
+        m.value = value;
+        impl_.stats.changelog_upserts.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        impl_.stats.changelog_tombstones.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (!impl_.ProduceOrFail(m, new Delivery{batch, -1})) return;
+    }
+  }
+
+  // Reads partition p of the changelog from its beginning to its end into the partition's engine,
+  // before any of its events is handled. A record of a newer state version stops the pipeline:
+  // a newer recsd wrote it, and going on would silently drop state.
+  // False when the restore did not finish (a stop, a failure): the partition must not be used.
+  bool Restore(std::int32_t p, Partition& part) {
+    if (!impl_.config.state.changelog) return true;
+    const std::string& topic = impl_.config.topics.changelog;
+    const Clock::time_point start = Clock::now();
+    if (!restore_consumer_) {
+      // A catch-up reader: the end of a partition is known after one fetch that brokers answer
+      // once fetch.wait.max.ms has passed, so keep that short.
+      auto conf = impl_.MakeConf({{"enable.auto.commit", "false"},
+                                  {"enable.partition.eof", "true"},
+                                  {"fetch.wait.max.ms", "10"},
+                                  {"client.id", "recsd-restore"}});
+      if (!conf) {
+        impl_.Fail("restore consumer: " + conf.error());
+        return false;
+      }
+      auto rk = stream::MakeKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
+      if (!rk) {
+        impl_.Fail("restore consumer: " + rk.error());
+        return false;
+      }
+      restore_consumer_ = std::move(rk).value();
+      rd_kafka_poll_set_consumer(restore_consumer_.get());
+    }
+    rd_kafka_t* rk = restore_consumer_.get();
+    // From the beginning to the end the consumer reports (enable.partition.eof): no blocking
+    // call, so a stop (or a broker that is gone) ends the restore at the next poll.
+    std::uint64_t records = 0;
+    stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get()); err) {
+      impl_.Fail(fmt::format("restore of {} [{}]: {}", topic, p, rd_kafka_err2str(err)));
+      return false;
+    }
+    bool at_end = false;
+    while (!at_end) {
+      if (impl_.stop.load()) {
+        rd_kafka_assign(rk, nullptr);
+        return false;
+      }
+      stream::KafkaMessage msg(rd_kafka_consumer_poll(rk, 100));
+      if (!msg || msg->partition != p) continue;
+      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        at_end = true;
+        continue;
+      }
+      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        impl_.warnings.Warn("restore", "restore of {} [{}]: {}", topic, p,
+                            rd_kafka_message_errstr(msg.get()));
+        continue;
+      }
+      ++records;
+      impl_.stats.restored_records.fetch_add(1, std::memory_order_relaxed);
+      const UserId user(std::string_view(static_cast<const char*>(msg->key), msg->key_len));
+      if (msg->payload == nullptr) {
+        part.engine->EraseUser(user);
+        continue;
+      }
+      auto decoded = state::DecodeUserState({static_cast<const char*>(msg->payload), msg->len},
+                                            part.engine->catalog());
+      if (!decoded) {
+        if (decoded.error().find("version") != std::string::npos) {
+          rd_kafka_assign(rk, nullptr);
+          impl_.Fail(fmt::format("restore of {} [{}] at offset {}: {}", topic, p, msg->offset,
+                                 decoded.error()));
+          return false;
+        }
+        impl_.warnings.Warn("restore-corrupt",
+                            "restore of {} [{}] at offset {}: {}; that user starts fresh", topic, p,
+                            msg->offset, decoded.error());
+        part.engine->EraseUser(user);
+        continue;
+      }
+      if (!part.engine->RestoreUser(decoded->user, std::move(decoded->state))) {
+        impl_.warnings.Warn("restore-shape",
+                            "restore of {} [{}]: a user state of another shape (model settings "
+                            "changed?); that user starts fresh",
+                            topic, p);
+      }
+    }
+    rd_kafka_assign(rk, nullptr);
+    part.engine->TakeChanged();  // what was restored is in the changelog already
+    spdlog::info(
+        "partition {}: restored {} users from {} changelog records in {} ms", p,
+        part.engine->users(), records,
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+    return true;
   }
 
   void Handle(const rd_kafka_message_t& msg) {
@@ -552,6 +709,9 @@ class Worker : public model::ListSink {
     if (outcome == model::ApplyOutcome::kForgotten) {
       st.evicted_forget.fetch_add(1, std::memory_order_relaxed);
     }
+    if (outcome != model::ApplyOutcome::kDuplicate && !part.unflushed_since) {
+      part.unflushed_since = msg.offset;
+    }
     part.now = std::max(part.now, event->ts);
     part.last_event = Clock::now();
     part.tracker.Handled(msg.offset);
@@ -580,8 +740,10 @@ class Worker : public model::ListSink {
   }
 
   void Store(std::int32_t p, Partition& part) {
-    const std::optional<std::int64_t> committable =
-        part.tracker.Committable(part.engine->OldestDirtyOffset());
+    std::optional<std::int64_t> hold = part.engine->OldestDirtyOffset();
+    if (part.unflushed_since)
+      hold = std::min(hold.value_or(*part.unflushed_since), *part.unflushed_since);
+    const std::optional<std::int64_t> committable = part.tracker.Committable(hold);
     if (!committable || committable == part.stored) return;
     stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(list.get(), impl_.config.topics.events.c_str(), p)->offset =
@@ -599,6 +761,7 @@ class Worker : public model::ListSink {
     if (measure) next_measure_ = Clock::now() + std::chrono::seconds(5);
     for (auto& [p, part] : partitions_) {
       Refresh(part, /*flush=*/false);
+      if (Clock::now() - part.last_flush >= impl_.config.state.flush_interval) Flush(p, part);
       Store(p, part);
       Report(p, part, measure);
       users += static_cast<std::int64_t>(part.engine->users());
@@ -651,6 +814,7 @@ class Worker : public model::ListSink {
     if (it == partitions_.end()) return;
     Partition& part = it->second;
     Refresh(part, /*flush=*/true);
+    Flush(p, part);
     const Clock::time_point give_up = impl_.deadline_ns.load() != 0
                                           ? impl_.Deadline()
                                           : Clock::now() + impl_.config.pipeline.shutdown_timeout;
@@ -683,6 +847,7 @@ class Worker : public model::ListSink {
   Clock::duration publish_time_{};      // spent in Publish during the refresh in progress
   Clock::time_point next_measure_;      // of the partitions' state sizes
   std::int64_t users_reported_ = 0;
+  stream::KafkaHandle restore_consumer_;  // assign-only, made on the first restore
 };
 
 Worker& Pipeline::Impl::WorkerOf(std::int32_t partition) {
@@ -784,6 +949,7 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
     for (int i = 0; i < partitions->cnt; ++i) {
       const std::int32_t p = partitions->elems[i].partition;
       if (assigned.insert(p).second) {
+        stats.restoring_partitions.fetch_add(1, std::memory_order_relaxed);
         WorkerOf(p).Queue().Push(Control{Control::Kind::kAssign, p, nullptr, nullptr});
         added.push_back(p);
       }
@@ -1089,21 +1255,9 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
                                   ? config.pipeline.workers
                                   : std::max<std::size_t>(1, std::thread::hardware_concurrency());
 
-  const auto make_conf = [&](const std::map<std::string, std::string>& overrides)
-      -> Result<stream::KafkaConf, std::string> {
-    std::map<std::string, std::string> props = config.kafka;
-    for (const auto& [k, v] : overrides) props[k] = v;
-    auto conf = stream::MakeKafkaConf(props);
-    if (!conf) return conf;
-    rd_kafka_conf_set_log_cb(conf->get(), &LogFromKafka);
-    rd_kafka_conf_set_error_cb(conf->get(), &Impl::OnError);
-    rd_kafka_conf_set_opaque(conf->get(), &m);
-    return conf;
-  };
-
   // Producer: idempotent unless the operator said otherwise; every delivery report is checked.
   {
-    auto conf = make_conf({{"client.id", "recsd-producer"}});
+    auto conf = m.MakeConf({{"client.id", "recsd-producer"}});
     if (!conf) return Fail(conf.error());
     rd_kafka_conf_set_dr_msg_cb(conf->get(), &Impl::OnDelivery);
     rd_kafka_conf_set_stats_cb(conf->get(), &Impl::OnStats);
@@ -1126,7 +1280,7 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
     std::map<std::string, std::string> overrides = {{"enable.auto.commit", "false"},
                                                     {"enable.partition.eof", "true"},
                                                     {"client.id", "recsd-catalog"}};
-    auto conf = make_conf(overrides);
+    auto conf = m.MakeConf(overrides);
     if (!conf) {
       abandon();
       return Fail(conf.error());
@@ -1141,14 +1295,23 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
     rd_kafka_poll_set_consumer(m.catalog_consumer.get());
   }
   {
-    auto counts = stream::PartitionCounts(
-        m.producer.get(), {config.topics.events, config.topics.recommendations, config.topics.dlq},
-        10'000);
+    std::vector<std::string> topics = {config.topics.events, config.topics.recommendations,
+                                       config.topics.dlq};
+    if (config.state.changelog) topics.push_back(config.topics.changelog);
+    auto counts = stream::PartitionCounts(m.producer.get(), topics, 10'000);
     if (!counts) {
       abandon();
       return Fail(counts.error());
     }
     m.events_partitions = counts->at(config.topics.events);
+    if (config.state.changelog && counts->at(config.topics.changelog) != m.events_partitions) {
+      abandon();
+      return Fail(fmt::format(
+          "{} has {} partitions, {} has {}: the changelog needs one partition per events "
+          "partition (or state.changelog = false)",
+          config.topics.changelog, counts->at(config.topics.changelog), config.topics.events,
+          m.events_partitions));
+    }
   }
   if (auto loaded = m.LoadCatalog(); !loaded) {
     abandon();
@@ -1166,7 +1329,7 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
           "once their outputs are acknowledged",
           it->second);
     }
-    auto conf = make_conf({{"enable.auto.offset.store", "false"}, {"client.id", "recsd"}});
+    auto conf = m.MakeConf({{"enable.auto.offset.store", "false"}, {"client.id", "recsd"}});
     if (!conf) {
       abandon();
       return Fail(conf.error());

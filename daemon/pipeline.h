@@ -101,7 +101,11 @@ struct PipelineStats {
   std::atomic<std::int64_t> catalog_updated_ms{0};  // wall time of the latest snapshot
   std::atomic<std::int64_t> assigned_partitions{0};
   std::atomic<std::int64_t> paused_partitions{0};
-  std::atomic<bool> assignment_received{false};  // the group has given this member its share
+  std::atomic<bool> assignment_received{false};       // the group has given this member its share
+  std::atomic<std::int64_t> restoring_partitions{0};  // assigned, changelog not yet read back
+  std::atomic<std::uint64_t> restored_records{0};     // changelog records read back
+  std::atomic<std::uint64_t> changelog_upserts{0};    // user states written to the changelog
+  std::atomic<std::uint64_t> changelog_tombstones{0};
   // Feedback on finished lists by variant and dominant source (model::SourceFeedback).
   std::array<std::array<std::atomic<std::uint64_t>, model::kSourceCount>, model::kVariantCount>
       impressions{};

@@ -188,6 +188,17 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                         "(state.max_bytes reached: negligible interest first, then the least "
                         "recently active).",
                         kCounter, "reason", s.evictions));
+  out.push_back(One("recsd_state_restoring_partitions",
+                    "Assigned partitions whose state is still being read back from the changelog "
+                    "(their events wait; /readyz is 503 meanwhile).",
+                    kGauge, s.restoring_partitions));
+  out.push_back(One("recsd_state_restored_records_total",
+                    "Changelog records read back while restoring partitions.", kCounter,
+                    s.restored_records));
+  out.push_back(ByLabel("recsd_state_changelog_writes_total",
+                        "User states written to the changelog: upsert, or tombstone (a user "
+                        "forgotten or evicted).",
+                        kCounter, "type", s.changelog_writes));
   out.push_back(One("recsd_catalog_items", "Items in the current catalog snapshot.", kGauge,
                     s.catalog_items));
   out.push_back(One("recsd_catalog_last_update_timestamp_seconds",

@@ -58,6 +58,9 @@ struct PipelineSnapshot {
   double users = 0;
   double user_state_bytes = 0;
   Labelled evictions;  // by reason
+  double restoring_partitions = 0;
+  double restored_records = 0;
+  Labelled changelog_writes;  // upsert, tombstone
   double catalog_items = 0;
   double catalog_updated_seconds = 0;  // since the Unix epoch; 0 before the first snapshot
   Labelled fusion_weights;             // source → weight (segment "global")

@@ -142,7 +142,7 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   if (event.type == event_type::kForget) {
     // Its id may stay in dirty_ and expiry_: both skip users that are gone. Its pending lists go
     // unlearned: a user who asked to be forgotten leaves no examples behind.
-    users_.erase(event.user);
+    if (users_.erase(event.user) > 0) changed_.insert(event.user);
     return ApplyOutcome::kForgotten;
   }
   auto [it, inserted] = users_.try_emplace(event.user, options_.user);
@@ -151,6 +151,7 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   if (position.offset <= state.last_offset()) {
     return ApplyOutcome::kDuplicate;
   }
+  changed_.insert(event.user);
   Attribute(event, &state);
   const double weight = types_.Get(event.type).weight;
   if (weight == 0.0) {
@@ -237,6 +238,7 @@ std::size_t Engine::FinishPending(TimestampMs now) {
     auto it = users_.find(expiry_.front().second);
     expiry_.pop_front();
     if (it == users_.end()) continue;
+    changed_.insert(it->first);
     for (const PendingList& list : it->second.state.TakePendingShownBefore(cutoff)) {
       Finish(list);
       ++finished;
@@ -375,6 +377,14 @@ bool Engine::RestoreUser(const UserId& user, UserStateParts parts) {
   return true;
 }
 
+void Engine::EraseUser(const UserId& user) { users_.erase(user); }
+
+std::vector<UserId> Engine::TakeChanged() {
+  std::vector<UserId> out(changed_.begin(), changed_.end());
+  changed_.clear();
+  return out;
+}
+
 std::vector<UserId> Engine::UserIds() const {
   std::vector<UserId> ids;
   ids.reserve(users_.size());
@@ -422,6 +432,7 @@ EvictionCounts Engine::Evict(std::size_t target_bytes, TimestampMs now, double n
     auto it = users_.find(id);
     for (const PendingList& p : it->second.state.pending()) Finish(p);
     users_.erase(it);  // expiry_ entries of the user find nothing later
+    changed_.insert(id);
   }
   return counts;
 }
@@ -683,6 +694,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
         pending.features.insert(pending.features.end(), c.x.begin(), c.x.end());
       }
       // A list pushed out by newer ones is as final as an expired one.
+      changed_.insert(*ids[b]);
       if (std::optional<PendingList> dropped = entry->state.AddPending(std::move(pending))) {
         Finish(*dropped);
       }

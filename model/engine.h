@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/attribution.h"
@@ -213,6 +214,12 @@ class Engine {
   // Creates or replaces the user's state (a restore). The user is not dirty: nothing new to
   // publish. False, and nothing changed, when the parts do not fit the options.
   bool RestoreUser(const UserId& user, UserStateParts parts);
+  // Removes the user's state (a tombstone read back from the changelog); not a change.
+  void EraseUser(const UserId& user);
+  // The users whose state changed (applied events, published or finished lists, forgotten or
+  // evicted) since the last call, in no particular order; a user without state now was erased.
+  // The changelog writes these.
+  std::vector<UserId> TakeChanged();
   // Every user with state, in no particular order.
   std::vector<UserId> UserIds() const;
   // Evicts users until the users' state takes at most `target_bytes` (UserStateBytes): first those
@@ -300,6 +307,7 @@ class Engine {
   std::array<VariantCounts, kVariantCount> counts_{};
   std::array<std::array<SourceFeedback, kSourceCount>, kVariantCount> source_feedback_{};
   std::uint64_t coalesced_ = 0;
+  std::unordered_set<UserId> changed_;  // since the last TakeChanged
   GuardState guard_;
   // Published lists in the order shown, for expiry; an entry whose list was replaced already
   // finds nothing. Holds at most the lists of one attribution window.

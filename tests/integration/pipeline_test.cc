@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,9 +17,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "daemon/engine_setup.h"
 #include "daemon/observability.h"
 #include "daemon/replay.h"
+#include "model/catalog.h"
+#include "state/user_state_codec.h"
 #include "stream/event_codec.h"
 #include "stream/item_codec.h"
 #include "stream/kafka.h"
@@ -44,8 +50,11 @@ struct Output {
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto broker = stream::MockBroker::Start(
-        1, {{"ev", kPartitions}, {"items", 1}, {"recs", kPartitions}, {"dlq", 1}});
+    auto broker = stream::MockBroker::Start(1, {{"ev", kPartitions},
+                                                {"items", 1},
+                                                {"recs", kPartitions},
+                                                {"dlq", 1},
+                                                {"changelog", kPartitions}});
     ASSERT_TRUE(broker) << broker.error();
     broker_ = std::move(broker).value();
     auto conf = stream::MakeKafkaConf({{"bootstrap.servers", broker_->bootstrap()},
@@ -66,6 +75,7 @@ class PipelineTest : public ::testing::Test {
                                     "topics.items=items",
                                     "topics.recommendations=recs",
                                     "topics.dlq=dlq",
+                                    "topics.changelog=changelog",
                                     "model.embedding_dim=8",
                                     "pipeline.workers=2",
                                     "pipeline.refresh_interval=20ms",
@@ -380,6 +390,91 @@ TEST_F(PipelineTest, BoundsStateMemoryByEvictingUsers) {
   pipeline->Stop();
   EXPECT_EQ(pipeline->Wait(), 0);
   EXPECT_EQ(st.Applied(), static_cast<std::uint64_t>(kUsers));
+}
+
+// Durability: a restart reads each partition's state back from the changelog before its events,
+// so the state equals an uninterrupted replay of every event (compared by state digest).
+TEST_F(PipelineTest, RestartRestoresStateFromTheChangelog) {
+  ProduceCatalog(8);
+  constexpr int kUsers = 10;
+  stream::ReplayInput input;
+  for (int i = 0; i < 8; ++i) input.items.push_back(Item("i" + std::to_string(i), i % 4));
+  const auto event = [&](int u, int round) {
+    const std::string user = "u" + std::to_string(u);
+    const std::string item = "i" + std::to_string((u + round) % 8);
+    const std::int64_t ts = kT0 + round * 1000 + u;
+    ProduceEvent(user, item, ts);
+    Event e;
+    e.user = UserId(user);
+    e.item = ItemId(item);
+    e.ts = {ts};
+    input.events.push_back(e);
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (int u = 0; u < kUsers; ++u) event(u, round);
+  }
+  Flush();
+  {
+    auto first = StartPipeline(MakeConfig("g9", {"state.flush_interval=100ms"}));
+    ASSERT_NE(first, nullptr);
+    ASSERT_TRUE(WaitFor([&] { return first->stats().Applied() == 3 * kUsers; }));
+    ASSERT_TRUE(WaitFor([&] { return first->stats().changelog_upserts.load() >= kUsers; }));
+    first->Stop();
+    ASSERT_EQ(first->Wait(), 0);
+  }
+  for (int u = 0; u < kUsers; ++u) event(u, 3);
+  Flush();
+  auto second = StartPipeline(MakeConfig("g9"));
+  ASSERT_NE(second, nullptr);
+  const PipelineStats& st = second->stats();
+  ASSERT_TRUE(WaitFor([&] { return st.Applied() == kUsers; }));  // only the new events
+  EXPECT_GE(st.restored_records.load(), static_cast<std::uint64_t>(kUsers));
+  EXPECT_EQ(st.restoring_partitions.load(), 0);
+  const Config& config = second->config();
+  const ReplayReport replayed = RunReplay(input, EngineOptionsFromConfig(config),
+                                          config.event_types, 10, 0, {}, /*state_digests=*/true);
+  ASSERT_EQ(replayed.state_digests.size(), static_cast<std::size_t>(kUsers));
+  std::atomic<Pipeline*> current{second.get()};
+  const AdminServer::Handlers h = PipelineHandlers(current);
+  for (const auto& [user, digest] : replayed.state_digests) {
+    const AdminServer::Response r = h.api("/v1/users/" + user);
+    ASSERT_EQ(r.status, 200U) << user << " " << r.body;
+    const nlohmann::json j = nlohmann::json::parse(r.body);
+    EXPECT_EQ(j["digest"], digest) << user;
+    EXPECT_EQ(j["events"], 4) << user;
+  }
+  second->Stop();
+  EXPECT_EQ(second->Wait(), 0);
+}
+
+// A changelog record of a newer state version (written by a newer recsd) stops the pipeline with
+// a clear error rather than dropping that state.
+TEST_F(PipelineTest, ANewerStateVersionInTheChangelogStopsThePipelineClearly) {
+  ProduceCatalog(8);
+  auto catalog_builder = model::CatalogBuilder(kDim);
+  const auto catalog = catalog_builder.Build();
+  std::string record = state::EncodeUserState(UserId("zed"), model::UserStateParts{}, *catalog);
+  ASSERT_EQ(record.substr(0, 4), std::string("\x8b\xa1v\x01"));
+  record[3] = 2;
+  stream::OutgoingMessage m;
+  m.topic = "changelog";
+  m.partition = 1;
+  m.key = "zed";
+  m.value = record;
+  ASSERT_EQ(stream::Produce(producer_.get(), m), RD_KAFKA_RESP_ERR_NO_ERROR);
+  Flush();
+  std::ostringstream log;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  spdlog::default_logger()->sinks().push_back(sink);
+  auto pipeline = StartPipeline(MakeConfig("g10"));
+  ASSERT_NE(pipeline, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return pipeline->stopping(); }));
+  EXPECT_EQ(pipeline->Wait(), 1);
+  spdlog::default_logger()->sinks().pop_back();
+  EXPECT_NE(log.str().find("restore of changelog [1] at offset 0: user state: version 2 is not "
+                           "supported (this build reads 1)"),
+            std::string::npos)
+      << log.str();
 }
 
 TEST_F(PipelineTest, ItemUpsertsAndDeletesReachLaterLists) {
