@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
@@ -159,9 +160,10 @@ json UserJson(std::int32_t partition, const model::Engine& engine, const UserId&
     // Ids are interned by the catalog and kept across snapshots; guard anyway: never abort here.
     const bool named =
         c.category >= 0 && static_cast<std::size_t>(c.category) < catalog.category_count();
-    categories.push_back(
-        {{"category", named ? catalog.CategoryName(c.category) : "#" + std::to_string(c.category)},
-         {"affinity", c.value}});
+    const std::string name = named ? catalog.CategoryName(c.category)
+                                   : fmt::format("#{}", c.category);  // (not "#" + string: GCC
+                                                                      // -O3 -Wrestrict)
+    categories.push_back({{"category", name}, {"affinity", c.value}});
   }
   json recent = json::array();
   for (const model::RecentItem& r : state.Recent()) recent.push_back(r.item.str());

@@ -8,7 +8,9 @@
 #      clang-tidy on the .cc files changed by the last commit (ops/lint.sh); the static checks of
 #      the operations files (ops/check-ops.sh: alert rules and their tests, dashboard queries,
 #      compose, yamllint, shellcheck, the Dockerfile, the Kubernetes manifests), each timed
-#   4. clang build under ASan+UBSan (build/asan): every test again, then one libFuzzer run
+#   4. the release build of the README's first command (ops/recsd.sh, build/release): GCC at -O3
+#      warns differently from the debug build, and warnings are errors
+#   5. clang build under ASan+UBSan (build/asan): every test again, then one libFuzzer run
 #      per wire decoder for RECSD_FUZZ_SECONDS each (default 60; set e.g. 5 for a quick re-run)
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
 set -euo pipefail
@@ -30,6 +32,8 @@ cmake --build build/debug
 ops/lint.sh
 ops_status=0
 RECSD_BIN=build/debug/daemon/recsd ops/check-ops.sh || ops_status=1
+echo "== release build of the README's first command (ops/recsd.sh) =="
+ops/recsd.sh version
 configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DRECSD_SANITIZE=address,undefined -DRECSD_FUZZ=ON -DRECSD_BENCHMARKS=OFF \
   -DRECSD_FUZZ_SECONDS="$fuzz_seconds"
