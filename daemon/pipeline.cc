@@ -640,15 +640,15 @@ class Worker : public model::ListSink {
       auto decoded = state::DecodeUserState({static_cast<const char*>(msg->payload), msg->len},
                                             part.engine->catalog());
       if (!decoded) {
-        if (decoded.error().find("version") != std::string::npos) {
+        if (decoded.error().unsupported_version) {
           rd_kafka_assign(rk, nullptr);
           impl_.Fail(fmt::format("restore of {} [{}] at offset {}: {}", topic, p, msg->offset,
-                                 decoded.error()));
+                                 decoded.error().message));
           return false;
         }
         impl_.warnings.Warn("restore-corrupt",
                             "restore of {} [{}] at offset {}: {}; that user starts fresh", topic, p,
-                            msg->offset, decoded.error());
+                            msg->offset, decoded.error().message);
         part.engine->EraseUser(user);
         continue;
       }
@@ -1203,8 +1203,6 @@ std::vector<std::size_t> Pipeline::WorkerQueueSizes() const {
   for (const auto& w : impl_->workers) sizes.push_back(w->Queue().Size());
   return sizes;
 }
-
-int Pipeline::events_partitions() const noexcept { return impl_->events_partitions; }
 
 bool Pipeline::Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) const {
   if (impl_->stop.load()) return false;  // the workers are finishing: no new work for them

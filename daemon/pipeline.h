@@ -167,7 +167,6 @@ class Pipeline {
   std::vector<std::size_t> WorkerQueueSizes() const;
   const Config& config() const noexcept;
   WeightsView weights() const;
-  int events_partitions() const noexcept;  // of topics.events
 
   // Calls `visit` for every partition this instance owns, on the thread of the worker that owns
   // it, between two of its messages (no lock, no pause; it waits behind the worker's queue), and

@@ -118,6 +118,19 @@ std::optional<std::int64_t> Int(const msgpack::object& o) {
   if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
   return std::nullopt;
 }
+// A [string, number] pair (a category and its affinity, an item and its time).
+std::optional<std::pair<std::string, double>> NameAndNumber(const msgpack::object& o) {
+  if (o.type != msgpack::type::ARRAY || o.via.array.size != 2) return std::nullopt;
+  auto name = Str(o.via.array.ptr[0]);
+  const auto number = Num(o.via.array.ptr[1]);
+  if (!name || !number) return std::nullopt;
+  return std::pair{std::move(*name), *number};
+}
+
+Unexpected<StateError> Invalid(std::string message) {
+  return Fail(StateError{std::move(message), /*unsupported_version=*/false});
+}
+
 bool Floats(const msgpack::object& o, std::vector<float>* out) {
   if (o.type != msgpack::type::BIN || o.via.bin.size % sizeof(float) != 0) return false;
   out->resize(o.via.bin.size / sizeof(float));
@@ -201,29 +214,29 @@ std::string EncodeUserState(const UserId& user, const model::UserStateParts& s,
   return out;
 }
 
-Result<DecodedUserState, std::string> DecodeUserState(std::string_view bytes,
-                                                      const model::Catalog& catalog) {
+Result<DecodedUserState, StateError> DecodeUserState(std::string_view bytes,
+                                                     const model::Catalog& catalog) {
   msgpack::object_handle handle;
   try {
     static const msgpack::unpack_limit limits(1 << 20, 1024, 1 << 20, 1 << 24, 1024, 16);
     std::size_t offset = 0;
     handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
-    if (offset != bytes.size()) return Fail(std::string("user state: bytes after the record"));
+    if (offset != bytes.size()) return Invalid("user state: bytes after the record");
   } catch (const std::exception& e) {
-    return Fail(std::string("user state: not msgpack: ") + e.what());
+    return Invalid(std::string("user state: not msgpack: ") + e.what());
   }
   const msgpack::object& root = handle.get();
-  if (root.type != msgpack::type::MAP) return Fail(std::string("user state: not a map"));
+  if (root.type != msgpack::type::MAP) return Invalid("user state: not a map");
   Reader r{root, {}};
   const auto* v = r.Need("v", msgpack::type::POSITIVE_INTEGER);
-  if (v == nullptr) return Fail(Prefixed(r.error));
+  if (v == nullptr) return Invalid(Prefixed(r.error));
   if (v->via.u64 != static_cast<std::uint64_t>(kStateVersion)) {
     std::string why = "version ";
     why.append(std::to_string(v->via.u64))
         .append(" is not supported (this build reads ")
         .append(std::to_string(kStateVersion))
         .append(")");
-    return Fail(Prefixed(why));
+    return Fail(StateError{Prefixed(why), /*unsupported_version=*/true});
   }
   const auto* user = r.Need("user", msgpack::type::STR);
   const auto* clock = r.Need("clock", msgpack::type::FLOAT64);
@@ -235,51 +248,41 @@ Result<DecodedUserState, std::string> DecodeUserState(std::string_view bytes,
   const auto* pending = r.Need("pending", msgpack::type::ARRAY);
   const auto* last_offset = r.Need("last_offset", msgpack::type::NEGATIVE_INTEGER);
   const auto* events = r.Need("events", msgpack::type::POSITIVE_INTEGER);
-  if (!r.error.empty()) return Fail(Prefixed(r.error));
+  if (!r.error.empty()) return Invalid(Prefixed(r.error));
   DecodedUserState out;
   const std::string id = *Str(*user);
-  if (id.empty() || id.size() > kMaxIdBytes) return Fail(std::string("user state: bad user id"));
+  if (id.empty() || id.size() > kMaxIdBytes) return Invalid("user state: bad user id");
   out.user = UserId(id);
   model::UserStateParts& s = out.state;
   s.clock = *Num(*clock);
   s.started = started->via.boolean;
   for (std::uint32_t i = 0; i < masses->via.array.size; ++i) {
     const auto m = Num(masses->via.array.ptr[i]);
-    if (!m) return Fail(std::string("user state: 'masses' holds a non-number"));
+    if (!m) return Invalid("user state: 'masses' holds a non-number");
     s.masses.push_back(*m);
   }
-  if (!Floats(*vectors, &s.vectors)) return Fail(std::string("user state: bad 'vectors'"));
+  if (!Floats(*vectors, &s.vectors)) return Invalid("user state: bad 'vectors'");
   for (std::uint32_t i = 0; i < cats->via.array.size; ++i) {
-    const msgpack::object& c = cats->via.array.ptr[i];
-    if (c.type != msgpack::type::ARRAY || c.via.array.size != 2) {
-      return Fail(std::string("user state: bad 'cats' entry"));
-    }
-    const auto name = Str(c.via.array.ptr[0]);
-    const auto value = Num(c.via.array.ptr[1]);
-    if (!name || !value) return Fail(std::string("user state: bad 'cats' entry"));
-    if (const auto category = catalog.FindCategory(*name)) {
-      s.categories.push_back({*category, *value});
+    const auto entry = NameAndNumber(cats->via.array.ptr[i]);
+    if (!entry) return Invalid("user state: bad 'cats' entry");
+    if (const auto category = catalog.FindCategory(entry->first)) {
+      s.categories.push_back({*category, entry->second});
     }
   }
   for (std::uint32_t i = 0; i < recent->via.array.size; ++i) {
-    const msgpack::object& e = recent->via.array.ptr[i];
-    if (e.type != msgpack::type::ARRAY || e.via.array.size != 2) {
-      return Fail(std::string("user state: bad 'recent' entry"));
+    auto entry = NameAndNumber(recent->via.array.ptr[i]);
+    if (!entry || entry->first.empty() || entry->first.size() > kMaxIdBytes) {
+      return Invalid("user state: bad 'recent' entry");
     }
-    const auto item = Str(e.via.array.ptr[0]);
-    const auto t = Num(e.via.array.ptr[1]);
-    if (!item || item->empty() || item->size() > kMaxIdBytes || !t) {
-      return Fail(std::string("user state: bad 'recent' entry"));
-    }
-    s.recent.push_back({ItemId(*item), *t});
+    s.recent.push_back({ItemId(std::move(entry->first)), entry->second});
   }
   for (std::uint32_t i = 0; i < pending->via.array.size; ++i) {
     auto p = PendingOf(pending->via.array.ptr[i]);
-    if (!p) return Fail(std::string("user state: bad 'pending' list"));
+    if (!p) return Invalid("user state: bad 'pending' list");
     s.pending.push_back(std::move(*p));
   }
   const auto offset = Int(*last_offset);
-  if (!offset || *offset < -1) return Fail(std::string("user state: bad 'last_offset'"));
+  if (!offset || *offset < -1) return Invalid("user state: bad 'last_offset'");
   s.last_offset = *offset;
   s.event_count = events->via.u64;
   return out;

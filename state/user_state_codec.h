@@ -30,13 +30,20 @@ inline constexpr std::int64_t kStateVersion = 1;
 std::string EncodeUserState(const UserId& user, const model::UserStateParts& state,
                             const model::Catalog& catalog);
 
+// Why a record did not decode; `unsupported_version` when it is a well-formed record of another
+// version (written by another recsd: not to be dropped as if it were corrupt).
+struct StateError {
+  std::string message;
+  bool unsupported_version = false;
+};
+
 struct DecodedUserState {
   UserId user;
   model::UserStateParts state;
 };
 // An error names what is wrong: not msgpack, a missing or mistyped field, another version.
-Result<DecodedUserState, std::string> DecodeUserState(std::string_view bytes,
-                                                      const model::Catalog& catalog);
+Result<DecodedUserState, StateError> DecodeUserState(std::string_view bytes,
+                                                     const model::Catalog& catalog);
 
 // 16 hex digits: FNV-1a 64 of the canonical encoding of everything the user's events determine:
 // the record above without `pending` (its contents depend on when lists were published) and

@@ -32,17 +32,8 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-failures=0
-check() {  # description, then a command that must succeed
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok: $what"
-  else
-    echo "FAIL: $what"
-    failures=$((failures + 1))
-  fi
-}
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # ---- broker ----
 "$recsd" broker --partitions 4 --bootstrap-file "$work/bootstrap" >"$work/broker.out" \

@@ -67,7 +67,7 @@ TEST(UserStateCodecTest, RoundTripsExactlyAndRestoresTheSameState) {
   const model::UserStateParts parts = s.Export();
   const std::string bytes = EncodeUserState(UserId("u1"), parts, *f.catalog);
   auto decoded = DecodeUserState(bytes, *f.catalog);
-  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_TRUE(decoded) << decoded.error().message;
   EXPECT_EQ(decoded->user, UserId("u1"));
   EXPECT_EQ(decoded->state, parts);
 
@@ -91,7 +91,7 @@ TEST(UserStateCodecTest, CategoriesTravelByNameAcrossCatalogs) {
   const auto other = MakeCatalog(/*reversed=*/true);  // same names, other ids
   ASSERT_NE(f.catalog->FindCategory("c0"), other->FindCategory("c0"));
   auto decoded = DecodeUserState(EncodeUserState(UserId("u"), s.Export(), *f.catalog), *other);
-  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_TRUE(decoded) << decoded.error().message;
   ASSERT_EQ(decoded->state.categories.size(), s.categories().size());
   for (std::size_t i = 0; i < s.categories().size(); ++i) {
     EXPECT_EQ(other->CategoryName(decoded->state.categories[i].category),
@@ -131,7 +131,8 @@ TEST(UserStateCodecTest, ANewerVersionIsRejectedClearly) {
   bytes[3] = 2;
   auto decoded = DecodeUserState(bytes, *f.catalog);
   ASSERT_FALSE(decoded);
-  EXPECT_EQ(decoded.error(), "user state: version 2 is not supported (this build reads 1)");
+  EXPECT_EQ(decoded.error().message, "user state: version 2 is not supported (this build reads 1)");
+  EXPECT_TRUE(decoded.error().unsupported_version);
 }
 
 TEST(UserStateCodecTest, CorruptRecordsAreErrorsNeverCrashes) {
