@@ -109,6 +109,7 @@ const std::vector<KeySpec>& Schema() {
       {"learning.guard_z", Type::kFloat, "3", 0, 100},
       {"pipeline.workers", Type::kInt, "0", 0, 1024},
       {"pipeline.queue_capacity", Type::kInt, "10000", 1, 10'000'000},
+      {"pipeline.catch_up_events", Type::kInt, "100000", 0, std::int64_t{1} << 40},
       {"pipeline.refresh_interval", Type::kDuration, "100ms"},
       {"pipeline.min_refresh_interval", Type::kDuration, "1s"},
       {"pipeline.shutdown_timeout", Type::kDuration, "8s"},
@@ -120,6 +121,9 @@ const std::vector<KeySpec>& Schema() {
       {"state.flush_interval", Type::kDuration, "1s"},
       {"state.max_bytes", Type::kInt, "1073741824", 0, std::int64_t{1} << 50},
       {"state.negligible_mass", Type::kFloat, "0.01", 0, 1000},
+      {"state.dir", Type::kString, ""},
+      {"state.snapshot_interval", Type::kDuration, "5m"},
+      {"state.snapshot_max_age", Type::kDuration, "12h"},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -137,6 +141,10 @@ std::vector<std::pair<std::string, std::string>> OpenTableDefaults() {
       {"kafka.compression.type", "lz4"},
       {"kafka.partition.assignment.strategy", "cooperative-sticky"},
       {"kafka.enable.idempotence", "true"},
+      // How often stored offsets are committed: after a crash, events since the last commit are
+      // consumed again (and their lists repeated), so commit about as often as the changelog
+      // is written (state.flush_interval), not librdkafka's 5 s.
+      {"kafka.auto.commit.interval.ms", "1000"},
       // Consumer lag, broker round trips and the producer's queue for /metrics; 0 turns them off.
       {"kafka.statistics.interval.ms", "5000"},
   };
@@ -460,7 +468,20 @@ class Loader {
       Problem("state.flush_interval", st.at("state.flush_interval").origin,
               "must be longer than 0");
     }
+    Config::State& state = out_->config.state;
+    state.dir = get("state.dir");
+    ParseDuration(get("state.snapshot_interval"), &state.snapshot_interval);
+    ParseDuration(get("state.snapshot_max_age"), &state.snapshot_max_age);
+    for (auto [key, value] : {std::pair{"state.snapshot_interval", state.snapshot_interval},
+                              std::pair{"state.snapshot_max_age", state.snapshot_max_age}}) {
+      if (value.count() <= 0) Problem(key, st.at(key).origin, "must be longer than 0");
+    }
+    if (!state.dir.empty() && !state.changelog) {
+      Problem("state.dir", st.at("state.dir").origin,
+              "snapshots need state.changelog = true (a snapshot is a point in the changelog)");
+    }
     p.queue_capacity = std::stoull(get("pipeline.queue_capacity"));
+    p.catch_up_events = std::stoull(get("pipeline.catch_up_events"));
     for (auto [key, field, positive] :
          {std::tuple{"pipeline.refresh_interval", &p.refresh_interval, true},
           std::tuple{"pipeline.min_refresh_interval", &p.min_refresh_interval, false},

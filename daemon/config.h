@@ -106,8 +106,11 @@ struct Config {
 
   // The streaming pipeline of `recsd run` (daemon/pipeline.h).
   struct Pipeline {
-    std::size_t workers = 0;               // worker threads; 0 = one per core
-    std::size_t queue_capacity = 0;        // messages per worker queue before its partitions pause
+    std::size_t workers = 0;         // worker threads; 0 = one per core
+    std::size_t queue_capacity = 0;  // messages per worker queue before its partitions pause
+    // After assignment, the lists of at most this many backlog events wait until all of them are
+    // applied (one list per user for the lot); 0 = publish while catching up.
+    std::size_t catch_up_events = 0;
     Milliseconds refresh_interval{0};      // wall time between refreshes of a worker's dirty users
     Milliseconds min_refresh_interval{0};  // event time between two lists of one user; 0 = none
     Milliseconds shutdown_timeout{0};      // hard deadline of a shutdown or a revoke
@@ -128,6 +131,13 @@ struct Config {
     std::size_t max_bytes = 0;
     double negligible_mass =
         0;  // interest mass below which (every time scale) a user is negligible
+    // Snapshot files of each owned partition's users (state/snapshot.h); empty: none, a restore
+    // reads the whole changelog.
+    std::string dir;
+    Milliseconds snapshot_interval{0};  // how often a partition writes its snapshot
+    // A snapshot older than this is ignored: the changelog's compaction may since have removed
+    // tombstones of users it still holds (Kafka keeps them delete.retention.ms, 24 h by default).
+    Milliseconds snapshot_max_age{0};
   } state;
 
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +46,7 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   }
   out.freshness_seconds = s.freshness.Snapshot();
   out.lists_delivered = n(s.lists_delivered);
+  out.lists_republished = n(s.lists_republished);
   out.lists_failed = n(s.delivery_failures);
   out.refreshes_coalesced = n(s.coalesced);
   out.list_items = s.list_items.Snapshot();
@@ -91,6 +93,10 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.ready = s.assignment_received.load() && s.restoring_partitions.load() == 0;
   out.restoring_partitions = n(s.restoring_partitions);
   out.restored_records = n(s.restored_records);
+  out.snapshots = {{"written", n(s.snapshots_written)},
+                   {"write_failed", n(s.snapshot_failures)},
+                   {"loaded", n(s.snapshots_loaded)},
+                   {"ignored", n(s.snapshots_ignored)}};
   out.changelog_writes = {{"upsert", n(s.changelog_upserts)},
                           {"tombstone", n(s.changelog_tombstones)}};
   return out;
@@ -201,6 +207,30 @@ Response UserEndpoint(const Pipeline& p, const UserId& user) {
   std::lock_guard lock(found->mu);
   if (!found->body) return Error(404, "no state for this user on this instance");
   return Json(200, *found->body);
+}
+
+// GET /v1/state/digests: the state digest of every user this instance holds, by user (what
+// `recsd replay --state-digests` writes), so a whole instance can be compared with a replay.
+Response DigestsEndpoint(const Pipeline& p) {
+  struct Digests {
+    std::mutex mu;
+    std::map<std::string, std::string> by_user;
+  };
+  auto digests = std::make_shared<Digests>();
+  const bool answered = p.Visit(
+      [digests](std::int32_t, model::Engine& engine, TimestampMs) {
+        std::vector<std::pair<std::string, std::string>> mine;
+        for (const UserId& user : engine.UserIds()) {
+          mine.emplace_back(user.str(),
+                            state::StateDigest(user, *engine.ExportUser(user), engine.catalog()));
+        }
+        std::lock_guard lock(digests->mu);
+        digests->by_user.insert(mine.begin(), mine.end());
+      },
+      kVisitTimeout);
+  if (!answered) return Error(503, "the workers did not answer in time; try again");
+  std::lock_guard lock(digests->mu);
+  return Json(200, {{"users", digests->by_user.size()}, {"digests", digests->by_user}});
 }
 
 // GET /v1/recommendations/{id}: a list computed now, on the partition that holds the user (a
@@ -315,6 +345,7 @@ Response WeightsEndpoint(const Pipeline& p) {
 Response Api(const Pipeline* p, std::string_view path) {
   if (p == nullptr) return Error(503, "starting: the catalog is loading");
   if (path == "/v1/weights") return WeightsEndpoint(*p);
+  if (path == "/v1/state/digests") return DigestsEndpoint(*p);
   for (const auto& [prefix, endpoint] :
        {std::pair{std::string_view("/v1/users/"), &UserEndpoint},
         std::pair{std::string_view("/v1/recommendations/"), &RecommendationsEndpoint}}) {
@@ -323,7 +354,9 @@ Response Api(const Pipeline* p, std::string_view path) {
     if (!id) return Error(400, "expected a user id (1 to 256 bytes, percent-encoded)");
     return endpoint(*p, UserId(*id));
   }
-  return Error(404, "not found: /v1/users/{id}, /v1/recommendations/{id}, /v1/weights");
+  return Error(404,
+               "not found: /v1/users/{id}, /v1/recommendations/{id}, /v1/weights, "
+               "/v1/state/digests");
 }
 
 }  // namespace

@@ -1,10 +1,15 @@
 #include "daemon/pipeline.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
@@ -21,6 +26,7 @@
 #include "daemon/offset_tracker.h"
 #include "model/catalog.h"
 #include "model/engine.h"
+#include "state/snapshot.h"
 #include "state/user_state_codec.h"
 #include "stream/decode_error.h"
 #include "stream/event_codec.h"
@@ -129,6 +135,9 @@ using Clock = std::chrono::steady_clock;
 struct Delivery {
   std::shared_ptr<OutputBatch> batch;
   std::int64_t event_ts_ms = -1;  // a list: event time of its trigger; -1: a dead letter
+  // A changelog record: raised to one past its offset once acknowledged (the partition's
+  // acknowledged end of the changelog, which a snapshot records).
+  std::shared_ptr<std::atomic<std::int64_t>> changelog_end;
 };
 
 // A partition given to or taken from a worker. A revoke is done when the worker has handed the
@@ -422,7 +431,7 @@ class Worker : public model::ListSink {
     m.topic = impl_.config.topics.recommendations;
     m.key = list.user.str();
     m.value = value;
-    impl_.ProduceOrFail(m, new Delivery{batch_, list.event_ts.ms});
+    impl_.ProduceOrFail(m, new Delivery{batch_, list.event_ts.ms, nullptr});
     const Clock::duration took = Clock::now() - start;
     publish_time_ += took;
     Observe(PipelineStats::Stage::kPublish, took);
@@ -446,6 +455,18 @@ class Worker : public model::ListSink {
     // partition last wrote.
     std::optional<std::int64_t> unflushed_since;
     Clock::time_point last_flush;
+    // One past the last changelog record known to be in the changelog (restored or acknowledged).
+    std::shared_ptr<std::atomic<std::int64_t>> changelog_end =
+        std::make_shared<std::atomic<std::int64_t>>(0);
+    // Snapshots (state.dir): when the last was written, and the changelog end it recorded.
+    Clock::time_point last_snapshot;
+    std::int64_t snapshot_end = -1;
+    // Resuming after assignment: whether the first event has come, the offset after the latest
+    // event handled, and the end of the backlog whose lists wait until it is all applied.
+    bool resumed = false;
+    std::int64_t next_offset = -1;
+    std::optional<std::int64_t> catch_up_end;
+    Clock::time_point resumed_at;
   };
 
   void Observe(PipelineStats::Stage stage, Clock::duration took) {
@@ -526,13 +547,19 @@ class Worker : public model::ListSink {
     }
   }
 
-  void Assign(std::int32_t p) {
-    Partition& part = partitions_[p];
-    part = Partition{};
+  // A partition's engine with no users, on the current catalog.
+  void FreshEngine(Partition& part) {
     part.engine = std::make_unique<model::Engine>(impl_.engine_options, impl_.config.event_types);
     part.catalog_version = impl_.catalog_version.load();
     part.engine->SetCatalog(impl_.CurrentCatalog());
+  }
+
+  void Assign(std::int32_t p) {
+    Partition& part = partitions_[p];
+    part = Partition{};
+    FreshEngine(part);
     part.last_flush = Clock::now();
+    part.last_snapshot = Clock::now();
     const bool restored = Restore(p, part);
     impl_.stats.restoring_partitions.fetch_sub(1, std::memory_order_relaxed);
     // Not restored (stopping, or failed): its events are left alone and nothing of it is
@@ -571,66 +598,144 @@ class Worker : public model::ListSink {
       } else {
         impl_.stats.changelog_tombstones.fetch_add(1, std::memory_order_relaxed);
       }
-      if (!impl_.ProduceOrFail(m, new Delivery{batch, -1})) return;
+      if (!impl_.ProduceOrFail(m, new Delivery{batch, -1, part.changelog_end})) return;
     }
   }
 
-  // Reads partition p of the changelog from its beginning to its end into the partition's engine,
-  // before any of its events is handled. A record of a newer state version stops the pipeline:
-  // a newer recsd wrote it, and going on would silently drop state.
+  // Restores partition p before any of its events is handled: its snapshot (state.dir), if there
+  // is a usable one, then the changelog from the snapshot's offset (or from its beginning) to its
+  // end. A record of a newer state version stops the pipeline: a newer recsd wrote it, and going
+  // on would silently drop state.
   // False when the restore did not finish (a stop, a failure): the partition must not be used.
   bool Restore(std::int32_t p, Partition& part) {
     if (!impl_.config.state.changelog) return true;
-    const std::string& topic = impl_.config.topics.changelog;
     const Clock::time_point start = Clock::now();
+    std::int64_t from = RD_KAFKA_OFFSET_BEGINNING;
+    if (const auto covered = LoadSnapshot(p, part)) from = *covered;
+    const std::size_t from_snapshot = part.engine->users();
+    std::uint64_t records = 0;
+    ChangelogRead read = ReadChangelog(p, part, from, &records);
+    if (read == ChangelogRead::kOutOfRange) {
+      // The snapshot is ahead of the changelog (the topic was recreated?): it cannot be trusted.
+      spdlog::warn(
+          "partition {}: the snapshot's changelog offset {} is out of range of {} [{}]; "
+          "ignoring the snapshot and reading the whole changelog",
+          p, from, impl_.config.topics.changelog, p);
+      impl_.stats.snapshots_ignored.fetch_add(1, std::memory_order_relaxed);
+      FreshEngine(part);
+      read = ReadChangelog(p, part, RD_KAFKA_OFFSET_BEGINNING, &records);
+    }
+    if (read != ChangelogRead::kDone) return false;
+    part.engine->TakeChanged();  // what was restored is in the changelog already
+    part.snapshot_end = from == RD_KAFKA_OFFSET_BEGINNING ? -1 : from;
+    spdlog::info(
+        "partition {}: restored {} users ({} from the snapshot) and {} changelog records in {} ms",
+        p, part.engine->users(), from_snapshot, records,
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
+    return true;
+  }
+
+  // Loads partition p's snapshot into its (empty) engine; returns the changelog offset it
+  // covers, or nullopt (and an empty engine) when there is none or it cannot be used.
+  std::optional<std::int64_t> LoadSnapshot(std::int32_t p, Partition& part) {
+    const Config::State& cfg = impl_.config.state;
+    if (cfg.dir.empty()) return std::nullopt;
+    const std::string path = SnapshotPath(p);
+    if (!std::filesystem::exists(path)) return std::nullopt;
+    std::vector<state::DecodedUserState> users;
+    std::string problem;
+    auto header =
+        state::ReadSnapshot(path, impl_.config.topics.changelog, p, [&](std::string_view record) {
+          if (!problem.empty()) return;
+          auto decoded = state::DecodeUserState(record, part.engine->catalog());
+          if (decoded) {
+            users.push_back(std::move(decoded).value());
+          } else {
+            problem = fmt::format("snapshot {}: user {}: {}", path, users.size(),
+                                  decoded.error().message);
+          }
+        });
+    if (!header) problem = header.error();
+    if (problem.empty()) {
+      const std::int64_t age = WallMs() - header->written_ms;
+      if (age > cfg.snapshot_max_age.count()) {
+        problem = fmt::format("snapshot {}: written {} s ago, more than state.snapshot_max_age",
+                              path, age / 1000);
+      }
+    }
+    for (state::DecodedUserState& u : users) {
+      if (!problem.empty()) break;
+      if (!part.engine->RestoreUser(u.user, std::move(u.state))) {
+        problem = fmt::format(
+            "snapshot {}: a user state of another shape (model settings changed?)", path);
+      }
+    }
+    if (!problem.empty()) {
+      spdlog::warn("partition {}: {}; snapshot ignored, reading the whole changelog", p, problem);
+      impl_.stats.snapshots_ignored.fetch_add(1, std::memory_order_relaxed);
+      if (part.engine->users() > 0) FreshEngine(part);
+      return std::nullopt;
+    }
+    impl_.stats.snapshots_loaded.fetch_add(1, std::memory_order_relaxed);
+    return header->changelog_offset;
+  }
+
+  enum class ChangelogRead { kDone, kStopped, kOutOfRange };
+  // Reads partition p of the changelog from `from` to its end into the partition's engine (the
+  // end reported by the consumer: no blocking call, so a stop, or a broker that is gone, ends the
+  // read at the next poll). Sets the partition's changelog end.
+  ChangelogRead ReadChangelog(std::int32_t p, Partition& part, std::int64_t from,
+                              std::uint64_t* records) {
+    const std::string& topic = impl_.config.topics.changelog;
     if (!restore_consumer_) {
       // A catch-up reader: the end of a partition is known after one fetch that brokers answer
-      // once fetch.wait.max.ms has passed, so keep that short.
+      // once fetch.wait.max.ms has passed, so keep that short. An offset out of range (a
+      // snapshot ahead of the changelog) is reported, not silently reset.
       auto conf = impl_.MakeConf({{"enable.auto.commit", "false"},
                                   {"enable.partition.eof", "true"},
+                                  {"auto.offset.reset", "error"},
                                   {"fetch.wait.max.ms", "10"},
                                   {"client.id", "recsd-restore"}});
       if (!conf) {
         impl_.Fail("restore consumer: " + conf.error());
-        return false;
+        return ChangelogRead::kStopped;
       }
       auto rk = stream::MakeKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
       if (!rk) {
         impl_.Fail("restore consumer: " + rk.error());
-        return false;
+        return ChangelogRead::kStopped;
       }
       restore_consumer_ = std::move(rk).value();
       rd_kafka_poll_set_consumer(restore_consumer_.get());
     }
     rd_kafka_t* rk = restore_consumer_.get();
-    // From the beginning to the end the consumer reports (enable.partition.eof): no blocking
-    // call, so a stop (or a broker that is gone) ends the restore at the next poll.
-    std::uint64_t records = 0;
     stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = from;
     if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get()); err) {
       impl_.Fail(fmt::format("restore of {} [{}]: {}", topic, p, rd_kafka_err2str(err)));
-      return false;
+      return ChangelogRead::kStopped;
     }
-    bool at_end = false;
-    while (!at_end) {
-      if (impl_.stop.load()) {
-        rd_kafka_assign(rk, nullptr);
-        return false;
-      }
+    struct Unassign {
+      rd_kafka_t* rk;
+      ~Unassign() { rd_kafka_assign(rk, nullptr); }
+    } unassign{rk};
+    while (true) {
+      if (impl_.stop.load()) return ChangelogRead::kStopped;
       stream::KafkaMessage msg(rd_kafka_consumer_poll(rk, 100));
       if (!msg || msg->partition != p) continue;
       if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        at_end = true;
-        continue;
+        part.changelog_end->store(msg->offset);
+        return ChangelogRead::kDone;
+      }
+      if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && from >= 0) {
+        return ChangelogRead::kOutOfRange;
       }
       if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         impl_.warnings.Warn("restore", "restore of {} [{}]: {}", topic, p,
                             rd_kafka_message_errstr(msg.get()));
         continue;
       }
-      ++records;
+      ++*records;
       impl_.stats.restored_records.fetch_add(1, std::memory_order_relaxed);
       const UserId user(std::string_view(static_cast<const char*>(msg->key), msg->key_len));
       if (msg->payload == nullptr) {
@@ -641,10 +746,9 @@ class Worker : public model::ListSink {
                                             part.engine->catalog());
       if (!decoded) {
         if (decoded.error().unsupported_version) {
-          rd_kafka_assign(rk, nullptr);
           impl_.Fail(fmt::format("restore of {} [{}] at offset {}: {}", topic, p, msg->offset,
                                  decoded.error().message));
-          return false;
+          return ChangelogRead::kStopped;
         }
         impl_.warnings.Warn("restore-corrupt",
                             "restore of {} [{}] at offset {}: {}; that user starts fresh", topic, p,
@@ -659,19 +763,86 @@ class Worker : public model::ListSink {
                             topic, p);
       }
     }
-    rd_kafka_assign(rk, nullptr);
-    part.engine->TakeChanged();  // what was restored is in the changelog already
-    spdlog::info(
-        "partition {}: restored {} users from {} changelog records in {} ms", p,
-        part.engine->users(), records,
+  }
+
+  std::string SnapshotPath(std::int32_t p) const {
+    return (std::filesystem::path(impl_.config.state.dir) /
+            state::SnapshotFileName(impl_.config.topics.changelog, p))
+        .string();
+  }
+
+  // Writes partition p's snapshot (state.dir), unless nothing reached the changelog since the
+  // last one. Every changelog record below the acknowledged end was produced from state this
+  // snapshot has or has moved past, so a restore reads the changelog from that end on. A failure
+  // is logged and counted; the changelog still holds everything.
+  void WriteSnapshot(std::int32_t p, Partition& part) {
+    part.last_snapshot = Clock::now();
+    if (impl_.config.state.dir.empty()) return;
+    const std::int64_t end = part.changelog_end->load();
+    if (end == part.snapshot_end) return;
+    const Clock::time_point start = Clock::now();
+    const std::vector<UserId> users = part.engine->UserIds();
+    state::SnapshotHeader header{impl_.config.topics.changelog, p, end, WallMs(), users.size()};
+    auto writer = state::SnapshotWriter::Create(SnapshotPath(p), header);
+    Result<std::uint64_t, std::string> bytes =
+        writer ? Result<std::uint64_t, std::string>(0) : Fail(writer.error());
+    if (writer) {
+      const model::Catalog& catalog = part.engine->catalog();
+      for (const UserId& user : users) {
+        writer->Add(state::EncodeUserState(user, *part.engine->ExportUser(user), catalog));
+      }
+      bytes = writer->Commit();
+    }
+    if (!bytes) {
+      impl_.stats.snapshot_failures.fetch_add(1, std::memory_order_relaxed);
+      impl_.warnings.Warn("snapshot", "partition {}: snapshot not written: {}", p, bytes.error());
+      return;
+    }
+    part.snapshot_end = end;
+    impl_.stats.snapshots_written.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug(
+        "partition {}: snapshot of {} users ({} bytes, changelog offset {}) in {} ms", p,
+        users.size(), *bytes, end,
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
-    return true;
+  }
+
+  // The partition's first event since it was assigned: consumption resumes at `offset`, the
+  // committed offset. (1) Lists the restored state says were published for events from there on
+  // are published again (same rec): the previous owner committed only past acknowledged lists,
+  // so they may not have arrived, and their events are duplicates now. (2) The lists of the
+  // backlog (up to the partition's end now, at most pipeline.catch_up_events) wait until all of
+  // it is applied: one list per user for the whole backlog, standing for the user's latest event
+  // in it, so a crash repeats lists under the rec they had rather than re-issuing older ones.
+  void Resume(std::int32_t p, Partition& part, std::int64_t offset) {
+    part.resumed = true;
+    part.resumed_at = Clock::now();
+    batch_ = part.tracker.Open(offset);
+    const std::size_t republished = part.engine->RepublishUnconfirmed(offset, *this);
+    batch_.reset();
+    impl_.stats.lists_republished.fetch_add(republished, std::memory_order_relaxed);
+    std::int64_t low = 0;
+    std::int64_t high = 0;
+    const std::int64_t cap = static_cast<std::int64_t>(impl_.config.pipeline.catch_up_events);
+    if (cap > 0 &&
+        rd_kafka_get_watermark_offsets(impl_.consumer.get(), impl_.config.topics.events.c_str(), p,
+                                       &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high > offset + 1) {
+      part.catch_up_end = std::min(high, offset + cap);
+    }
+    if (republished > 0 || part.catch_up_end) {
+      spdlog::info(
+          "partition {}: resuming at offset {}; {} list(s) published again (not known to have "
+          "arrived); lists wait until offset {} is reached",
+          p, offset, republished, part.catch_up_end.value_or(offset));
+    }
   }
 
   void Handle(const rd_kafka_message_t& msg) {
     auto it = partitions_.find(msg.partition);
     if (it == partitions_.end()) return;  // revoked meanwhile: the new owner consumes it again
     Partition& part = it->second;
+    if (!part.resumed) Resume(msg.partition, part, msg.offset);
+    part.next_offset = msg.offset + 1;
     PipelineStats& st = impl_.stats;
     st.events_consumed.fetch_add(1, std::memory_order_relaxed);
     const std::string_view bytes(static_cast<const char*>(msg.payload),
@@ -694,7 +865,8 @@ class Worker : public model::ListSink {
       impl_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}",
                           rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
       st.Count(event ? PipelineStats::Result::kDlq : ResultOf(stream::ClassOf(event.error().code)));
-      impl_.DeadLetter(msg, reason, detail, new Delivery{part.tracker.Open(msg.offset), -1});
+      impl_.DeadLetter(msg, reason, detail,
+                       new Delivery{part.tracker.Open(msg.offset), -1, nullptr});
       part.tracker.Handled(msg.offset);
       return;
     }
@@ -717,11 +889,20 @@ class Worker : public model::ListSink {
     part.tracker.Handled(msg.offset);
   }
 
-  // Refreshes a partition's dirty users; `flush`: all of them, whatever the minimum interval.
-  void Refresh(Partition& part, bool flush) {
+  // Refreshes a partition's dirty users; `flush`: all of them, whatever the minimum interval and
+  // the backlog.
+  void Refresh(std::int32_t p, Partition& part, bool flush) {
     if (const std::uint64_t v = impl_.catalog_version.load(); v != part.catalog_version) {
       part.engine->SetCatalog(impl_.CurrentCatalog());
       part.catalog_version = v;
+    }
+    if (part.catch_up_end) {
+      if (part.next_offset < *part.catch_up_end && !flush) return;  // the backlog's lists wait
+      spdlog::info(
+          "partition {}: backlog applied up to offset {} in {} ms; publishing", p, part.next_offset,
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - part.resumed_at)
+              .count());
+      part.catch_up_end.reset();
     }
     if (part.engine->dirty() == 0) return;
     // The lists of this refresh stand for every event from the oldest dirty one on.
@@ -760,8 +941,11 @@ class Worker : public model::ListSink {
     const bool measure = Clock::now() >= next_measure_;
     if (measure) next_measure_ = Clock::now() + std::chrono::seconds(5);
     for (auto& [p, part] : partitions_) {
-      Refresh(part, /*flush=*/false);
+      Refresh(p, part, /*flush=*/false);
       if (Clock::now() - part.last_flush >= impl_.config.state.flush_interval) Flush(p, part);
+      if (Clock::now() - part.last_snapshot >= impl_.config.state.snapshot_interval) {
+        WriteSnapshot(p, part);
+      }
       Store(p, part);
       Report(p, part, measure);
       users += static_cast<std::int64_t>(part.engine->users());
@@ -813,7 +997,7 @@ class Worker : public model::ListSink {
     auto it = partitions_.find(p);
     if (it == partitions_.end()) return;
     Partition& part = it->second;
-    Refresh(part, /*flush=*/true);
+    Refresh(p, part, /*flush=*/true);
     Flush(p, part);
     const Clock::time_point give_up = impl_.deadline_ns.load() != 0
                                           ? impl_.Deadline()
@@ -822,6 +1006,8 @@ class Worker : public model::ListSink {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     Store(p, part);
+    // The next owner, or this instance after a restart, restores from here.
+    if (part.tracker.outstanding() == 0 && !part.tracker.failed()) WriteSnapshot(p, part);
     if (part.tracker.outstanding() > 0) {
       spdlog::warn(
           "partition {}: {} outputs not acknowledged in time; their events will be "
@@ -864,6 +1050,11 @@ void Pipeline::Impl::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* ms
     d->batch->failed.store(true, std::memory_order_release);
     impl->Fail("delivery to " + std::string(rd_kafka_topic_name(msg->rkt)) +
                " failed: " + rd_kafka_err2str(msg->err));
+  } else if (d->changelog_end) {
+    std::int64_t end = d->changelog_end->load(std::memory_order_relaxed);
+    while (msg->offset + 1 > end && !d->changelog_end->compare_exchange_weak(
+                                        end, msg->offset + 1, std::memory_order_relaxed)) {
+    }
   } else if (d->event_ts_ms >= 0) {
     impl->stats.lists_delivered.fetch_add(1, std::memory_order_relaxed);
     impl->stats.freshness.Observe(
@@ -1000,6 +1191,8 @@ void Pipeline::Impl::Rebalance(rd_kafka_resp_err_t err,
     } else {
       rd_kafka_assign(rk, nullptr);
     }
+    spdlog::info("revoked {} partition(s) of {}: [{}]", partitions->cnt, config.topics.events,
+                 names);
   } else {
     spdlog::error("rebalance error: {}", rd_kafka_err2str(err));
     if (cooperative) {
@@ -1105,7 +1298,7 @@ void Pipeline::Impl::ApplyItem(const rd_kafka_message_t& msg) {
                   rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
     stats.items_dead_lettered.fetch_add(1, std::memory_order_relaxed);
     // Items are read from the beginning at every start: nothing to commit, only to deliver.
-    DeadLetter(msg, reason, detail, new Delivery{std::make_shared<OutputBatch>(0), -1});
+    DeadLetter(msg, reason, detail, new Delivery{std::make_shared<OutputBatch>(0), -1, nullptr});
     return;
   }
   catalog_builder->Upsert(*item);
@@ -1252,6 +1445,15 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
   const std::size_t workers = config.pipeline.workers > 0
                                   ? config.pipeline.workers
                                   : std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  if (const std::string& dir = config.state.dir; !dir.empty()) {
+    // Snapshots are written from the workers' threads; find out now if they cannot be.
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || ::access(dir.c_str(), W_OK | X_OK) != 0) {
+      return Fail(fmt::format("state.dir {}: {}", dir,
+                              ec ? ec.message() : std::string(std::strerror(errno))));
+    }
+  }
 
   // Producer: idempotent unless the operator said otherwise; every delivery report is checked.
   {

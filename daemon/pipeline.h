@@ -80,6 +80,8 @@ struct PipelineStats {
   std::atomic<std::uint64_t> consumed_untyped{0};
   std::array<std::atomic<std::uint64_t>, kResults> results{};
   std::atomic<std::uint64_t> lists_delivered{0};  // acknowledged by the cluster
+  std::atomic<std::uint64_t> lists_republished{
+      0};  // after a restore (Engine::RepublishUnconfirmed)
   std::atomic<std::uint64_t> dead_letters_delivered{0};
   std::atomic<std::uint64_t> delivery_failures{0};
   std::atomic<std::uint64_t> coalesced{0};      // events whose list also stands for later ones
@@ -106,6 +108,10 @@ struct PipelineStats {
   std::atomic<std::uint64_t> restored_records{0};     // changelog records read back
   std::atomic<std::uint64_t> changelog_upserts{0};    // user states written to the changelog
   std::atomic<std::uint64_t> changelog_tombstones{0};
+  std::atomic<std::uint64_t> snapshots_written{0};  // state.dir
+  std::atomic<std::uint64_t> snapshot_failures{0};  // not written (the changelog has it all)
+  std::atomic<std::uint64_t> snapshots_loaded{0};   // restores that started from a snapshot
+  std::atomic<std::uint64_t> snapshots_ignored{0};  // corrupt, foreign, too old, ahead of the log
   // Feedback on finished lists by variant and dominant source (model::SourceFeedback).
   std::array<std::array<std::atomic<std::uint64_t>, model::kSourceCount>, model::kVariantCount>
       impressions{};

@@ -107,6 +107,11 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
   out.push_back(ByLabel("recsd_recommendations_published_total",
                         "Recommendation lists produced, by delivery result.", kCounter, "result",
                         {{"ok", s.lists_delivered}, {"failed", s.lists_failed}}));
+  out.push_back(One("recsd_recommendations_republished_total",
+                    "Lists published again after a restore, same rec and items: the previous "
+                    "owner published them but the committed offset says they may not have "
+                    "arrived.",
+                    kCounter, s.lists_republished));
   out.push_back(One("recsd_refreshes_coalesced_total",
                     "Events that did not get a list of their own: their user was already waiting "
                     "for a refresh, so one list stands for several events.",
@@ -199,6 +204,12 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                         "User states written to the changelog: upsert, or tombstone (a user "
                         "forgotten or evicted).",
                         kCounter, "type", s.changelog_writes));
+  out.push_back(ByLabel("recsd_state_snapshots_total",
+                        "Partition snapshots (state.dir) by result: written, write_failed (the "
+                        "changelog still has everything), loaded (a restore started from one), "
+                        "ignored (corrupt, truncated, of another version, too old, or ahead of the "
+                        "changelog: the restore read the whole changelog).",
+                        kCounter, "result", s.snapshots));
   out.push_back(One("recsd_catalog_items", "Items in the current catalog snapshot.", kGauge,
                     s.catalog_items));
   out.push_back(One("recsd_catalog_last_update_timestamp_seconds",

@@ -40,6 +40,7 @@ struct PipelineSnapshot {
   std::vector<std::pair<std::string, HistogramSnapshot>> stage_seconds;  // by stage
   HistogramSnapshot freshness_seconds;
   double lists_delivered = 0;
+  double lists_republished = 0;
   double lists_failed = 0;
   double refreshes_coalesced = 0;
   HistogramSnapshot list_items;
@@ -61,6 +62,7 @@ struct PipelineSnapshot {
   double restoring_partitions = 0;
   double restored_records = 0;
   Labelled changelog_writes;  // upsert, tombstone
+  Labelled snapshots;         // written, write_failed, loaded, ignored
   double catalog_items = 0;
   double catalog_updated_seconds = 0;  // since the Unix epoch; 0 before the first snapshot
   Labelled fusion_weights;             // source → weight (segment "global")

@@ -1,6 +1,7 @@
 #include "model/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <utility>
 
@@ -347,7 +348,7 @@ std::optional<RecommendationList> Engine::CurrentList(const UserId& user) const 
   list.user = user;
   list.rec = p.rec;
   list.ts = p.shown_at;
-  list.event_ts = it->second.trigger_ts;
+  list.event_ts = p.event_ts;
   list.model = p.model;
   list.variant = p.variant;
   for (std::size_t pos = 0; pos < p.items.size(); ++pos) {
@@ -361,6 +362,25 @@ std::optional<RecommendationList> Engine::CurrentList(const UserId& user) const 
     list.items.push_back(std::move(item));
   }
   return list;
+}
+
+std::size_t Engine::RepublishUnconfirmed(std::int64_t resume_offset, ListSink& sink) const {
+  std::size_t republished = 0;
+  for (const auto& [user, entry] : users_) {
+    if (entry.state.pending().empty()) continue;
+    // rec is "<partition>-<offset>" of the trigger (Refresh names lists that way).
+    const std::string& rec = entry.state.pending().back().rec;
+    const std::size_t dash = rec.find('-');
+    if (dash == std::string::npos) continue;
+    std::int64_t trigger = -1;
+    std::from_chars(rec.data() + dash + 1, rec.data() + rec.size(), trigger);
+    if (trigger < resume_offset) continue;
+    if (auto list = CurrentList(user)) {
+      sink.Publish(std::move(*list));
+      ++republished;
+    }
+  }
+  return republished;
 }
 
 std::optional<UserStateParts> Engine::ExportUser(const UserId& user) const {
@@ -686,6 +706,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       for (std::size_t i = 0; i < kSourceCount; ++i) {
         pending.weights[i] = static_cast<float>(weights.w[i]);
       }
+      pending.event_ts = list.event_ts;
       pending.items.reserve(items.size());
       pending.features.reserve(items.size() * kSourceCount);
       for (const RecommendedItem& item : items) {

@@ -209,6 +209,12 @@ class Engine {
   // contributions, weight × normalised score, and their sum as the score), from the pending list
   // kept for attribution; nothing when the user has none pending.
   std::optional<RecommendationList> CurrentList(const UserId& user) const;
+  // After a restore, before the partition's first event: publishes again, through `sink`, the
+  // current list (CurrentList: same rec, same items) of every user whose list stands for an
+  // event at or after `resume_offset`, the offset consumption resumes at. The previous owner
+  // published those lists, but commits only past acknowledged outputs, so they may never have
+  // arrived; their events are duplicates now and would not bring them back. Returns how many.
+  std::size_t RepublishUnconfirmed(std::int64_t resume_offset, ListSink& sink) const;
   // The user's state in canonical parts (the changelog's and the snapshots' record), or nothing.
   std::optional<UserStateParts> ExportUser(const UserId& user) const;
   // Creates or replaces the user's state (a restore). The user is not dirty: nothing new to

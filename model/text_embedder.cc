@@ -59,8 +59,7 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
-std::uint64_t Fnv1a64(std::string_view bytes) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
+std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t h) noexcept {
   for (char c : bytes) {
     h ^= static_cast<unsigned char>(c);
     h *= 0x100000001b3ULL;

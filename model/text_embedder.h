@@ -37,7 +37,8 @@ class HashedTextEmbedder {
 };
 
 // FNV-1a, 64 bits: the stable hash recsd uses wherever a hash must not change between runs or
-// builds (std::hash may).
-std::uint64_t Fnv1a64(std::string_view bytes) noexcept;
+// builds (std::hash may). `h`: the hash of the bytes before these, to hash a stream piecewise.
+inline constexpr std::uint64_t kFnv1a64Basis = 0xcbf29ce484222325ULL;
+std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t h = kFnv1a64Basis) noexcept;
 
 }  // namespace recsd::model

@@ -56,6 +56,7 @@ struct PendingList {
   std::int32_t max_shown = -1;
   // The fusion weights it was ranked with, by source: with `features` they explain each item.
   std::array<float, kSourceCount> weights{};
+  TimestampMs event_ts{0};  // of the event it stands for (the list's event_ts)
   friend bool operator==(const PendingList&, const PendingList&) = default;
 };
 

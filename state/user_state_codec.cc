@@ -9,6 +9,7 @@
 
 #include "model/fusion.h"
 #include "model/text_embedder.h"
+#include "state/msgpack_reader.h"
 #include "state/msgpack_writer.h"
 
 namespace recsd::state {
@@ -51,73 +52,12 @@ constexpr std::size_t kCoreFields = 9;
 
 // Messages are built by appending: GCC 12 at -O3 reports a false -Wrestrict on
 // `"literal" + std::string` (and the release build treats warnings as errors).
-std::string Quoted(std::string_view key, std::string_view what) {
-  std::string out = "'";
-  out.append(key).append("' ").append(what);
-  return out;
-}
 std::string Prefixed(std::string_view why) {
   std::string out = "user state: ";
   out.append(why);
   return out;
 }
 
-struct Reader {
-  const msgpack::object& map;
-  std::string error;
-
-  const msgpack::object* Find(std::string_view key) {
-    for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
-      const msgpack::object_kv& kv = map.via.map.ptr[i];
-      if (kv.key.type == msgpack::type::STR &&
-          std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
-        return &kv.val;
-      }
-    }
-    return nullptr;
-  }
-  const msgpack::object* Need(std::string_view key, msgpack::type::object_type type) {
-    const msgpack::object* o = Find(key);
-    if (o == nullptr) {
-      Fail(Quoted(key, "is missing"));
-      return nullptr;
-    }
-    if (o->type != type && !(type == msgpack::type::FLOAT64 && o->type == msgpack::type::FLOAT32) &&
-        !(type == msgpack::type::NEGATIVE_INTEGER && o->type == msgpack::type::POSITIVE_INTEGER)) {
-      Fail(Quoted(key, "has the wrong type"));
-      return nullptr;
-    }
-    return o;
-  }
-  void Fail(std::string why) {
-    if (error.empty()) error = std::move(why);
-  }
-};
-
-std::optional<std::string> Str(const msgpack::object& o) {
-  if (o.type != msgpack::type::STR) return std::nullopt;
-  return std::string(o.via.str.ptr, o.via.str.size);
-}
-std::optional<double> Num(const msgpack::object& o) {
-  switch (o.type) {
-    case msgpack::type::FLOAT32:
-    case msgpack::type::FLOAT64:
-      return o.via.f64;
-    case msgpack::type::POSITIVE_INTEGER:
-      return static_cast<double>(o.via.u64);
-    case msgpack::type::NEGATIVE_INTEGER:
-      return static_cast<double>(o.via.i64);
-    default:
-      return std::nullopt;
-  }
-}
-std::optional<std::int64_t> Int(const msgpack::object& o) {
-  if (o.type == msgpack::type::POSITIVE_INTEGER && o.via.u64 <= INT64_MAX) {
-    return static_cast<std::int64_t>(o.via.u64);
-  }
-  if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
-  return std::nullopt;
-}
 // A [string, number] pair (a category and its affinity, an item and its time).
 std::optional<std::pair<std::string, double>> NameAndNumber(const msgpack::object& o) {
   if (o.type != msgpack::type::ARRAY || o.via.array.size != 2) return std::nullopt;
@@ -153,6 +93,7 @@ std::optional<model::PendingList> PendingOf(const msgpack::object& o) {
   const auto* clicked = r.Need("clicked", msgpack::type::ARRAY);
   const auto* max_shown = r.Need("max_shown", msgpack::type::NEGATIVE_INTEGER);
   const auto* weights = r.Need("weights", msgpack::type::BIN);
+  const auto* event_ts = r.Need("event_ts", msgpack::type::NEGATIVE_INTEGER);
   if (!r.error.empty()) return std::nullopt;
   const auto shown_ms = Int(*shown);
   if (!shown_ms) return std::nullopt;
@@ -181,6 +122,9 @@ std::optional<model::PendingList> PendingOf(const msgpack::object& o) {
   std::vector<float> w;
   if (!Floats(*weights, &w) || w.size() != p.weights.size()) return std::nullopt;
   std::copy(w.begin(), w.end(), p.weights.begin());
+  const auto event_ms = Int(*event_ts);
+  if (!event_ms) return std::nullopt;
+  p.event_ts = {*event_ms};
   return p;
 }
 
@@ -195,7 +139,7 @@ std::string EncodeUserState(const UserId& user, const model::UserStateParts& s,
   w.Key("last_offset").Int(s.last_offset);
   w.Key("pending").Array(s.pending.size());
   for (const model::PendingList& p : s.pending) {
-    w.Map(11);
+    w.Map(12);
     w.Key("rec").Str(p.rec);
     w.Key("shown").Int(p.shown_at.ms);
     w.Key("model").Uint(p.model);
@@ -210,6 +154,7 @@ std::string EncodeUserState(const UserId& user, const model::UserStateParts& s,
     w.Key("max_shown").Int(p.max_shown);
     w.Key("weights").Bin(
         {reinterpret_cast<const char*>(p.weights.data()), p.weights.size() * sizeof(float)});
+    w.Key("event_ts").Int(p.event_ts.ms);
   }
   return out;
 }

@@ -24,7 +24,8 @@ inline constexpr std::int64_t kStateVersion = 1;
 //                                                    the order items are read and may differ
 //   recent       [[item, clock time], ...] oldest first
 //   pending      published lists awaiting feedback ({rec, shown, model, variant, segment, items,
-//                fdim, features (bin float32), clicked, max_shown, weights (bin float32)})
+//                fdim, features (bin float32), clicked, max_shown, weights (bin float32),
+//                event_ts})
 //   last_offset, events
 // Categories the decoding catalog does not know are dropped (their items are gone).
 std::string EncodeUserState(const UserId& user, const model::UserStateParts& state,

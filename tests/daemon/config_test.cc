@@ -128,6 +128,19 @@ TEST(ConfigTest, ValuesAreValidated) {
   }
 }
 
+TEST(ConfigTest, StateValuesAreValidated) {
+  const LoadedConfig c = Load("", {"state.dir=snapshots", "state.changelog=false",
+                                   "state.snapshot_interval=0s", "state.snapshot_max_age=0s"});
+  for (const char* key : {"state.dir", "state.snapshot_interval", "state.snapshot_max_age"}) {
+    EXPECT_NE(ProblemFor(c, key), nullptr) << key;
+  }
+  const LoadedConfig ok = Load("", {"state.dir=snapshots", "state.snapshot_interval=30s"});
+  EXPECT_TRUE(ok.problems.empty());
+  EXPECT_EQ(ok.config.state.dir, "snapshots");
+  EXPECT_EQ(ok.config.state.snapshot_interval, std::chrono::seconds(30));
+  EXPECT_EQ(ok.config.state.snapshot_max_age, std::chrono::hours(12));
+}
+
 TEST(ConfigTest, ModelAndFusionValuesAreValidated) {
   const LoadedConfig c =
       Load("", {"model.clock=wall", "model.long_kernel=power", "model.activity_half_life_short=0",

@@ -4,6 +4,9 @@
 #include "daemon/pipeline.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,12 +27,14 @@
 #include "daemon/observability.h"
 #include "daemon/replay.h"
 #include "model/catalog.h"
+#include "state/snapshot.h"
 #include "state/user_state_codec.h"
 #include "stream/event_codec.h"
 #include "stream/item_codec.h"
 #include "stream/kafka.h"
 #include "stream/mock_broker.h"
 #include "stream/recommendation_codec.h"
+#include "tests/daemon/temp_dir.h"
 
 namespace recsd::daemon {
 namespace {
@@ -45,6 +50,13 @@ struct Output {
   std::int32_t partition = 0;
   std::int64_t offset = 0;
   std::map<std::string, std::string> headers;
+};
+
+struct RestartCounts {
+  std::uint64_t restored_records = 0;
+  std::uint64_t snapshots_written = 0;  // by the first pipeline
+  std::uint64_t snapshots_loaded = 0;
+  std::uint64_t snapshots_ignored = 0;
 };
 
 class PipelineTest : public ::testing::Test {
@@ -199,6 +211,9 @@ class PipelineTest : public ::testing::Test {
     EXPECT_TRUE(p) << p.error();
     return p ? std::move(p).value() : nullptr;
   }
+
+  RestartCounts RestartAndCompare(const std::string& group, const std::vector<std::string>& sets,
+                                  const std::function<void()>& between = {});
 
   std::unique_ptr<stream::MockBroker> broker_;
   stream::KafkaHandle producer_;
@@ -394,7 +409,14 @@ TEST_F(PipelineTest, BoundsStateMemoryByEvictingUsers) {
 
 // Durability: a restart reads each partition's state back from the changelog before its events,
 // so the state equals an uninterrupted replay of every event (compared by state digest).
-TEST_F(PipelineTest, RestartRestoresStateFromTheChangelog) {
+// Runs a pipeline over three rounds of events of 10 users and stops it; `between` then acts (on
+// state.dir, say); a fourth round follows and a second pipeline starts. Every user's state digest
+// on the second must equal an uninterrupted replay of all four rounds, and only the new events may
+// be applied. Returns the second pipeline's restore counters.
+RestartCounts PipelineTest::RestartAndCompare(const std::string& group,
+                                              const std::vector<std::string>& sets,
+                                              const std::function<void()>& between) {
+  RestartCounts counts;
   ProduceCatalog(8);
   constexpr int kUsers = 10;
   stream::ReplayInput input;
@@ -414,37 +436,110 @@ TEST_F(PipelineTest, RestartRestoresStateFromTheChangelog) {
     for (int u = 0; u < kUsers; ++u) event(u, round);
   }
   Flush();
+  std::vector<std::string> first_sets = sets;
+  first_sets.emplace_back("state.flush_interval=100ms");
   {
-    auto first = StartPipeline(MakeConfig("g9", {"state.flush_interval=100ms"}));
-    ASSERT_NE(first, nullptr);
-    ASSERT_TRUE(WaitFor([&] { return first->stats().Applied() == 3 * kUsers; }));
-    ASSERT_TRUE(WaitFor([&] { return first->stats().changelog_upserts.load() >= kUsers; }));
+    auto first = StartPipeline(MakeConfig(group, first_sets));
+    if (first == nullptr) return counts;
+    EXPECT_TRUE(WaitFor([&] { return first->stats().Applied() == 3 * kUsers; }));
+    EXPECT_TRUE(WaitFor([&] { return first->stats().changelog_upserts.load() >= kUsers; }));
     first->Stop();
-    ASSERT_EQ(first->Wait(), 0);
+    EXPECT_EQ(first->Wait(), 0);
+    counts.snapshots_written = first->stats().snapshots_written.load();
   }
+  if (between) between();
   for (int u = 0; u < kUsers; ++u) event(u, 3);
   Flush();
-  auto second = StartPipeline(MakeConfig("g9"));
-  ASSERT_NE(second, nullptr);
+  auto second = StartPipeline(MakeConfig(group, sets));
+  if (second == nullptr) return counts;
   const PipelineStats& st = second->stats();
-  ASSERT_TRUE(WaitFor([&] { return st.Applied() == kUsers; }));  // only the new events
-  EXPECT_GE(st.restored_records.load(), static_cast<std::uint64_t>(kUsers));
+  EXPECT_TRUE(WaitFor([&] { return st.Applied() == kUsers; }));  // only the new events
   EXPECT_EQ(st.restoring_partitions.load(), 0);
   const Config& config = second->config();
   const ReplayReport replayed = RunReplay(input, EngineOptionsFromConfig(config),
                                           config.event_types, 10, 0, {}, /*state_digests=*/true);
-  ASSERT_EQ(replayed.state_digests.size(), static_cast<std::size_t>(kUsers));
+  EXPECT_EQ(replayed.state_digests.size(), static_cast<std::size_t>(kUsers));
   std::atomic<Pipeline*> current{second.get()};
   const AdminServer::Handlers h = PipelineHandlers(current);
   for (const auto& [user, digest] : replayed.state_digests) {
     const AdminServer::Response r = h.api("/v1/users/" + user);
-    ASSERT_EQ(r.status, 200U) << user << " " << r.body;
+    EXPECT_EQ(r.status, 200U) << user << " " << r.body;
+    if (r.status != 200U) continue;
     const nlohmann::json j = nlohmann::json::parse(r.body);
     EXPECT_EQ(j["digest"], digest) << user;
     EXPECT_EQ(j["events"], 4) << user;
   }
+  // The whole instance at once: exactly the replay's users, each with the replay's digest.
+  const AdminServer::Response all = h.api("/v1/state/digests");
+  EXPECT_EQ(all.status, 200U) << all.body;
+  using Digests = std::map<std::string, std::string>;
+  const Digests expected(replayed.state_digests.begin(), replayed.state_digests.end());
+  EXPECT_EQ(nlohmann::json::parse(all.body)["digests"].get<Digests>(), expected);
   second->Stop();
   EXPECT_EQ(second->Wait(), 0);
+  counts.restored_records = st.restored_records.load();
+  counts.snapshots_loaded = st.snapshots_loaded.load();
+  counts.snapshots_ignored = st.snapshots_ignored.load();
+  return counts;
+}
+
+TEST_F(PipelineTest, RestartRestoresStateFromTheChangelog) {
+  const RestartCounts n = RestartAndCompare("g9", {});
+  EXPECT_GE(n.restored_records, 10U);
+  EXPECT_EQ(n.snapshots_written, 0U);
+  EXPECT_EQ(n.snapshots_loaded, 0U);
+}
+
+// With state.dir, a clean stop leaves a snapshot of every partition that has users, and the
+// restart reads them instead of the changelog (nothing was written to it after them).
+TEST_F(PipelineTest, RestartRestoresFromSnapshotsAndTheChangelogAfterThem) {
+  testing::TempDir dir;
+  const RestartCounts n = RestartAndCompare("g11", {"state.dir=" + dir.path().string()});
+  EXPECT_GE(n.snapshots_written, 1U);
+  EXPECT_EQ(n.snapshots_loaded, n.snapshots_written);
+  EXPECT_EQ(n.snapshots_ignored, 0U);
+  EXPECT_EQ(n.restored_records, 0U);
+}
+
+// A corrupt snapshot is detected, logged and ignored: the restore reads the whole changelog and
+// ends in the same state.
+TEST_F(PipelineTest, ACorruptSnapshotIsIgnoredAndTheChangelogRestoresEverything) {
+  testing::TempDir dir;
+  std::size_t corrupted = 0;
+  const RestartCounts n = RestartAndCompare("g12", {"state.dir=" + dir.path().string()}, [&] {
+    for (const auto& f : std::filesystem::directory_iterator(dir.path())) {
+      std::fstream file(f.path(), std::ios::in | std::ios::out | std::ios::binary);
+      file.seekp(static_cast<std::streamoff>(std::filesystem::file_size(f.path()) / 2));
+      file.put('\x5a');
+      ++corrupted;
+    }
+  });
+  EXPECT_GE(corrupted, 1U);
+  EXPECT_EQ(n.snapshots_ignored, corrupted);
+  EXPECT_EQ(n.snapshots_loaded, 0U);
+  EXPECT_GE(n.restored_records, 10U);
+}
+
+// A snapshot that claims more of the changelog than there is (the topic was recreated, say) is
+// not trusted: the restore reads the whole changelog.
+TEST_F(PipelineTest, ASnapshotAheadOfTheChangelogIsIgnored) {
+  testing::TempDir dir;
+  const RestartCounts n = RestartAndCompare("g13", {"state.dir=" + dir.path().string()}, [&] {
+    for (std::int32_t p = 0; p < kPartitions; ++p) {
+      state::SnapshotHeader header{"changelog", p, 1'000'000,
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count(),
+                                   0};
+      auto w = state::SnapshotWriter::Create(
+          (dir.path() / state::SnapshotFileName("changelog", p)).string(), header);
+      ASSERT_TRUE(w) << w.error();
+      ASSERT_TRUE(w->Commit());
+    }
+  });
+  EXPECT_EQ(n.snapshots_loaded, static_cast<std::uint64_t>(kPartitions));
+  EXPECT_EQ(n.snapshots_ignored, static_cast<std::uint64_t>(kPartitions));
+  EXPECT_GE(n.restored_records, 10U);
 }
 
 // A changelog record of a newer state version (written by a newer recsd) stops the pipeline with

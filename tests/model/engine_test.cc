@@ -222,6 +222,35 @@ TEST(EngineTest, CurrentListIsTheLatestPublishedOneWithItsExplanation) {
   }
 }
 
+// After a restore, lists for events at or after the resume offset are published again, exactly
+// as they were (same rec, items, event time); older ones are not.
+TEST(EngineTest, RepublishesRestoredListsWhoseTriggerIsAtOrAfterTheResumeOffset) {
+  Fixture f;
+  f.engine.Apply(Ev("early", "i0", kHour), {0, 3});
+  f.engine.Apply(Ev("late", "i1", kHour + 1), {0, 7});
+  f.engine.Refresh({kHour + 50}, f.sink);  // shown later than its event
+  ASSERT_EQ(f.sink.lists.size(), 2U);
+  Fixture restored;
+  for (const char* user : {"early", "late"}) {
+    ASSERT_TRUE(restored.engine.RestoreUser(UserId(user), *f.engine.ExportUser(UserId(user))));
+  }
+  EXPECT_EQ(restored.engine.RepublishUnconfirmed(8, restored.sink), 0U);
+  EXPECT_EQ(restored.engine.RepublishUnconfirmed(7, restored.sink), 1U);
+  ASSERT_EQ(restored.sink.lists.size(), 1U);
+  const RecommendationList& again = restored.sink.lists[0];
+  const auto original = std::find_if(f.sink.lists.begin(), f.sink.lists.end(),
+                                     [](const RecommendationList& l) { return l.rec == "0-7"; });
+  ASSERT_NE(original, f.sink.lists.end());
+  EXPECT_EQ(again.user, UserId("late"));
+  EXPECT_EQ(again.rec, "0-7");
+  EXPECT_EQ(again.event_ts, original->event_ts);
+  ASSERT_EQ(again.items.size(), original->items.size());
+  for (std::size_t i = 0; i < again.items.size(); ++i) {
+    EXPECT_EQ(again.items[i].item, original->items[i].item);
+  }
+  EXPECT_EQ(restored.engine.RepublishUnconfirmed(0, restored.sink), 2U);
+}
+
 TEST(EngineTest, EvictsNegligibleUsersFirstThenTheLeastRecentNeverTheDirty) {
   constexpr std::int64_t kDay = 24 * kHour;
   Fixture f;  // event-time clock; the long-term interest has a 7-day half-life

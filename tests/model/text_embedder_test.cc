@@ -74,5 +74,10 @@ TEST(Fnv1aTest, MatchesReferenceValues) {
   EXPECT_EQ(Fnv1a64("foobar"), 0x85944171f73967e8ULL);
 }
 
+TEST(Fnv1aTest, HashesAStreamPiecewise) {
+  EXPECT_EQ(Fnv1a64("bar", Fnv1a64("foo")), 0x85944171f73967e8ULL);
+  EXPECT_NE(Fnv1a64("foo", Fnv1a64("bar")), 0x85944171f73967e8ULL);
+}
+
 }  // namespace
 }  // namespace recsd::model

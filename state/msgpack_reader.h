@@ -1,0 +1,79 @@
+#pragma once
+
+// Reading msgpack maps field by field, shared by the state codecs (user state records, snapshot
+// headers): a missing or mistyped field becomes the first error, named by its key.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <msgpack.hpp>
+
+namespace recsd::state {
+
+// A map's fields by key; the first problem found is kept in `error` ("'key' is missing").
+struct Reader {
+  const msgpack::object& map;
+  std::string error;
+
+  const msgpack::object* Find(std::string_view key) {
+    for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
+      const msgpack::object_kv& kv = map.via.map.ptr[i];
+      if (kv.key.type == msgpack::type::STR &&
+          std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
+        return &kv.val;
+      }
+    }
+    return nullptr;
+  }
+  const msgpack::object* Need(std::string_view key, msgpack::type::object_type type) {
+    const msgpack::object* o = Find(key);
+    if (o == nullptr) {
+      Fail(Quoted(key, "is missing"));
+      return nullptr;
+    }
+    if (o->type != type && !(type == msgpack::type::FLOAT64 && o->type == msgpack::type::FLOAT32) &&
+        !(type == msgpack::type::NEGATIVE_INTEGER && o->type == msgpack::type::POSITIVE_INTEGER)) {
+      Fail(Quoted(key, "has the wrong type"));
+      return nullptr;
+    }
+    return o;
+  }
+  static std::string Quoted(std::string_view key, std::string_view what) {
+    // Appended: GCC 12 at -O3 reports a false -Wrestrict on `"literal" + std::string`.
+    std::string out = "'";
+    out.append(key).append("' ").append(what);
+    return out;
+  }
+  void Fail(std::string why) {
+    if (error.empty()) error = std::move(why);
+  }
+};
+
+inline std::optional<std::string> Str(const msgpack::object& o) {
+  if (o.type != msgpack::type::STR) return std::nullopt;
+  return std::string(o.via.str.ptr, o.via.str.size);
+}
+inline std::optional<double> Num(const msgpack::object& o) {
+  switch (o.type) {
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64:
+      return o.via.f64;
+    case msgpack::type::POSITIVE_INTEGER:
+      return static_cast<double>(o.via.u64);
+    case msgpack::type::NEGATIVE_INTEGER:
+      return static_cast<double>(o.via.i64);
+    default:
+      return std::nullopt;
+  }
+}
+inline std::optional<std::int64_t> Int(const msgpack::object& o) {
+  if (o.type == msgpack::type::POSITIVE_INTEGER && o.via.u64 <= INT64_MAX) {
+    return static_cast<std::int64_t>(o.via.u64);
+  }
+  if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
+  return std::nullopt;
+}
+
+}  // namespace recsd::state
