@@ -7,13 +7,13 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <variant>
 
@@ -1450,8 +1450,9 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec || ::access(dir.c_str(), W_OK | X_OK) != 0) {
-      return Fail(fmt::format("state.dir {}: {}", dir,
-                              ec ? ec.message() : std::string(std::strerror(errno))));
+      return Fail(
+          fmt::format("state.dir {}: {}", dir,
+                      (ec ? ec : std::error_code(errno, std::generic_category())).message()));
     }
   }
 

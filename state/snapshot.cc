@@ -5,11 +5,11 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <iterator>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -32,7 +32,7 @@ std::string Cat(std::initializer_list<std::string_view> pieces) {
   return out;
 }
 std::string Errno(std::string_view what, const std::string& path) {
-  return Cat({what, " ", path, ": ", std::strerror(errno)});
+  return Cat({what, " ", path, ": ", std::error_code(errno, std::generic_category()).message()});
 }
 
 // Every byte of `bytes` written, through short writes and EINTR.
