@@ -680,6 +680,32 @@ class Worker : public model::ListSink {
     return header->changelog_offset;
   }
 
+  // The changelog reader of this worker's restores (assign-only), made on the first restore and
+  // kept. False (and the pipeline failed) when it cannot be made.
+  bool MakeRestoreConsumer() {
+    if (restore_consumer_) return true;
+    // A catch-up reader: the end of a partition is known after one fetch that brokers answer
+    // once fetch.wait.max.ms has passed, so keep that short. An offset out of range (a
+    // snapshot ahead of the changelog) is reported, not silently reset.
+    auto conf = impl_.MakeConf({{"enable.auto.commit", "false"},
+                                {"enable.partition.eof", "true"},
+                                {"auto.offset.reset", "error"},
+                                {"fetch.wait.max.ms", "10"},
+                                {"client.id", "recsd-restore"}});
+    if (!conf) {
+      impl_.Fail("restore consumer: " + conf.error());
+      return false;
+    }
+    auto rk = stream::MakeKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
+    if (!rk) {
+      impl_.Fail("restore consumer: " + rk.error());
+      return false;
+    }
+    restore_consumer_ = std::move(rk).value();
+    rd_kafka_poll_set_consumer(restore_consumer_.get());
+    return true;
+  }
+
   enum class ChangelogRead { kDone, kStopped, kOutOfRange };
   // Reads partition p of the changelog from `from` to its end into the partition's engine (the
   // end reported by the consumer: no blocking call, so a stop, or a broker that is gone, ends the
@@ -687,27 +713,7 @@ class Worker : public model::ListSink {
   ChangelogRead ReadChangelog(std::int32_t p, Partition& part, std::int64_t from,
                               std::uint64_t* records) {
     const std::string& topic = impl_.config.topics.changelog;
-    if (!restore_consumer_) {
-      // A catch-up reader: the end of a partition is known after one fetch that brokers answer
-      // once fetch.wait.max.ms has passed, so keep that short. An offset out of range (a
-      // snapshot ahead of the changelog) is reported, not silently reset.
-      auto conf = impl_.MakeConf({{"enable.auto.commit", "false"},
-                                  {"enable.partition.eof", "true"},
-                                  {"auto.offset.reset", "error"},
-                                  {"fetch.wait.max.ms", "10"},
-                                  {"client.id", "recsd-restore"}});
-      if (!conf) {
-        impl_.Fail("restore consumer: " + conf.error());
-        return ChangelogRead::kStopped;
-      }
-      auto rk = stream::MakeKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
-      if (!rk) {
-        impl_.Fail("restore consumer: " + rk.error());
-        return ChangelogRead::kStopped;
-      }
-      restore_consumer_ = std::move(rk).value();
-      rd_kafka_poll_set_consumer(restore_consumer_.get());
-    }
+    if (!MakeRestoreConsumer()) return ChangelogRead::kStopped;
     rd_kafka_t* rk = restore_consumer_.get();
     stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = from;
@@ -800,7 +806,7 @@ class Worker : public model::ListSink {
     }
     part.snapshot_end = end;
     impl_.stats.snapshots_written.fetch_add(1, std::memory_order_relaxed);
-    spdlog::debug(
+    spdlog::info(
         "partition {}: snapshot of {} users ({} bytes, changelog offset {}) in {} ms", p,
         users.size(), *bytes, end,
         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());

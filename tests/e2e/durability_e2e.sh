@@ -188,7 +188,7 @@ sleep 2
 kill -9 "${pid_of[c]}"
 echo "$(now) killed" >"$d2/c.end"
 wait "${pid_of[c]}" 2>/dev/null || true
-echo "e2e: scale-out: c killed at $(cat "$d2/c.end")"
+echo "e2e: scale-out: c killed at $(cut -d" " -f1 "$d2/c.end")"
 sleep 2
 kill -TERM "$loadgen_pid"
 wait "$loadgen_pid" || true
