@@ -733,8 +733,18 @@ class Worker : public model::ListSink {
         part.changelog_end->store(msg->offset);
         return ChangelogRead::kDone;
       }
-      if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && from >= 0) {
-        return ChangelogRead::kOutOfRange;
+      if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        if (from >= 0) return ChangelogRead::kOutOfRange;
+        // Read from the beginning, and the beginning moved past the read position (retention
+        // deleted records while they were read; the fetcher stops on this error): read on from
+        // the new beginning. Later records of a user replace what was read of it.
+        impl_.warnings.Warn("restore", "restore of {} [{}]: {}; reading on from its new beginning",
+                            topic, p, rd_kafka_message_errstr(msg.get()));
+        if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get()); err) {
+          impl_.Fail(fmt::format("restore of {} [{}]: {}", topic, p, rd_kafka_err2str(err)));
+          return ChangelogRead::kStopped;
+        }
+        continue;
       }
       if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         impl_.warnings.Warn("restore", "restore of {} [{}]: {}", topic, p,
