@@ -134,6 +134,12 @@ int RunCli(int argc, char** argv) {
       ->check(CLI::IsMember({"drift"}));
   replay->add_option("--seed", replay_opts.seed, "Seed of the simulated environment")
       ->capture_default_str();
+  replay
+      ->add_option("--order", replay_opts.order,
+                   "event-time (events sorted by timestamp, ties in file order) or input (the "
+                   "file's order, as a daemon applies a topic's events: the oracle for its state)")
+      ->check(CLI::IsMember({"event-time", "input"}))
+      ->capture_default_str();
   replay->add_option("--state-digests", replay_opts.state_digests,
                      "Write every user's final state digest to this file (\"user digest\" lines)");
   replay

@@ -198,7 +198,7 @@ int WriteReport(const ReplayOptions& options, const ReplayReport& report,
 
 ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
-                       const ReplayProgress& progress, bool state_digests) {
+                       const ReplayProgress& progress, bool state_digests, ReplayOrder order) {
   const Clock::time_point start = Clock::now();
   // Feedback is what the replay says it is: an interaction on the current list, named by rec.
   options.learning.feedback_types.clear();
@@ -213,8 +213,10 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
   model::Engine engine(options, types);
   engine.SetCatalog(builder.Build());
 
-  std::stable_sort(input.events.begin(), input.events.end(),
-                   [](const Event& a, const Event& b) { return a.ts < b.ts; });
+  if (order == ReplayOrder::kEventTime) {
+    std::stable_sort(input.events.begin(), input.events.end(),
+                     [](const Event& a, const Event& b) { return a.ts < b.ts; });
+  }
   model::PrequentialEvaluator evaluator(k);
   ListKeeper lists(&evaluator);
   ReplayReport report;
@@ -424,7 +426,8 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
                options.input_format, options.k);
   ReplayReport report =
       RunReplay(std::move(input).value(), engine, config.event_types, options.k,
-                options.trajectory_every, MakeProgress(), !options.state_digests.empty());
+                options.trajectory_every, MakeProgress(), !options.state_digests.empty(),
+                options.order == "input" ? ReplayOrder::kInput : ReplayOrder::kEventTime);
   report.input_format = options.input_format;
   report.only_source = options.only_source;
   return WriteReport(options, report, report.ToJson(), "");

@@ -17,7 +17,8 @@
 
 namespace recsd::daemon {
 
-// `recsd replay`: drives the engine from files in event-time order (ties keep file order) and
+// `recsd replay`: drives the engine from files in event-time order (ties keep file order), or in
+// file order (ReplayOrder::kInput: as a daemon applies a topic's events, in log order), and
 // evaluates prequentially: before each interaction (an event whose type has a positive interest
 // weight) of a user who has been served a list, it records whether the item is in that list's top
 // k and at which rank; then the engine applies the event and refreshes the user's list, as a
@@ -29,6 +30,10 @@ namespace recsd::daemon {
 // learning on, finished lists teach the fusion weights as in the daemon.
 struct ReplayOptions {
   std::string input_format = "movielens";  // movielens, jsonl or msgpack
+  // "event-time": events sorted by timestamp (ties keep file order); "input": the file's order.
+  // A daemon applies each partition's events in log order, whatever their timestamps, so the
+  // oracle for a daemon's state is a replay of the topic's events in "input" order.
+  std::string order = "event-time";
   // MovieLens directory for the defaults of the three paths below (movielens only).
   std::string data_dir = "../shared/data/movielens-latest-small";
   std::string events;  // ratings.csv, or a v1 events file
@@ -99,12 +104,16 @@ struct ReplayReport {
 // Called every so often with events done and the total.
 using ReplayProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
-// Runs a replay of `input` (events in any order: they are sorted here) with these engine options.
-// Every event type with a positive interest weight is feedback (when it hits the current list).
-// `state_digests`: also fill the report's state digests.
+enum class ReplayOrder { kEventTime, kInput };
+
+// Runs a replay of `input` with these engine options: its events sorted by timestamp (kEventTime;
+// ties keep their order), or as they come (kInput). Every event type with a positive interest
+// weight is feedback (when it hits the current list). `state_digests`: also fill the report's
+// state digests.
 ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
-                       const ReplayProgress& progress, bool state_digests = false);
+                       const ReplayProgress& progress, bool state_digests = false,
+                       ReplayOrder order = ReplayOrder::kEventTime);
 
 // Reads the inputs that `options` name. Problems with single records are counted in the result;
 // an unreadable file is an error.

@@ -357,7 +357,8 @@ TEST_F(PipelineTest, AdminApiShowsUsersTheirCurrentListsAndTheWeights) {
   }
   const Config& config = pipeline->config();
   const ReplayReport replayed = RunReplay(input, EngineOptionsFromConfig(config),
-                                          config.event_types, 10, 0, {}, /*state_digests=*/true);
+                                          config.event_types, 10, 0, {}, /*state_digests=*/true,
+                                          ReplayOrder::kInput);  // as produced: log order
   ASSERT_EQ(replayed.state_digests.size(), 1U);
   EXPECT_EQ(u["digest"], replayed.state_digests[0].second);
   EXPECT_EQ(u["digest"].get<std::string>().size(), 16U);
@@ -457,7 +458,8 @@ RestartCounts PipelineTest::RestartAndCompare(const std::string& group,
   EXPECT_EQ(st.restoring_partitions.load(), 0);
   const Config& config = second->config();
   const ReplayReport replayed = RunReplay(input, EngineOptionsFromConfig(config),
-                                          config.event_types, 10, 0, {}, /*state_digests=*/true);
+                                          config.event_types, 10, 0, {}, /*state_digests=*/true,
+                                          ReplayOrder::kInput);  // as produced: log order
   EXPECT_EQ(replayed.state_digests.size(), static_cast<std::size_t>(kUsers));
   std::atomic<Pipeline*> current{second.get()};
   const AdminServer::Handlers h = PipelineHandlers(current);
