@@ -91,8 +91,16 @@ wait_for_log() {  # file pattern [tenths of a second]
 # The oracle: the broker's events and items, replayed without interruption in log order (as
 # recsd applies them; a user's events may be out of timestamp order in the log: loadgen produces
 # views and clicks from two threads).
+# The topic is read until two reads agree: a producer that was just stopped may have had requests
+# in flight that the broker appends after a first read (the instances would apply them).
 replay_digests() {  # dir
-  kcat -b "$bootstrap" -C -t recsd.events -e -q -f '%s' >"$1/events.mp" 2>/dev/null
+  local size=-1
+  for _ in $(seq 10); do
+    kcat -b "$bootstrap" -C -t recsd.events -e -q -f '%s' >"$1/events.mp" 2>/dev/null
+    [[ $(stat -c %s "$1/events.mp") -eq $size ]] && break
+    size=$(stat -c %s "$1/events.mp")
+    sleep 1
+  done
   kcat -b "$bootstrap" -C -t recsd.items -e -q -f '%s' >"$1/items.mp" 2>/dev/null
   "$recsd" replay --config "$1/recsd.toml" --input-format msgpack --events "$1/events.mp" \
     --items "$1/items.mp" --order input --state-digests "$1/replay.digests" >"$1/replay.out" 2>&1
@@ -120,6 +128,8 @@ digests_match() {  # dir port...
   # For the first users that differ: what the instances hold (events applied, last offset)
   # against the events topic (how many the user has, and where the last one is).
   kcat -b "$bootstrap" -C -t recsd.events -e -q -f '%k %p %o\n' >"$dir/event.keys" 2>/dev/null
+  echo "  the replay read $(sed -nE 's/.*replay: [0-9]+ items, ([0-9]+) events.*/\1/p' \
+    "$dir/replay.out") events; the topic holds $(wc -l <"$dir/event.keys") now" >&2
   local user port
   diff "$dir/replay.digests" "$dir/live.digests" | sed -nE 's/^[<>] ([^ ]+) .*/\1/p' |
     sort -u | head -n 3 | while read -r user; do
