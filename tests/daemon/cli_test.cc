@@ -42,6 +42,12 @@ Outcome Recsd(const std::string& args, const std::string& env = "") {
   return r;
 }
 
+// The whole file (empty when it cannot be read).
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 TEST(CliTest, VersionPrintsRecsdAndDependencyVersions) {
   const Outcome r = Recsd("version");
   EXPECT_EQ(r.code, 0) << r.out;
@@ -350,15 +356,11 @@ TEST(ReplayCliTest, JsonLinesAndMsgpackInputsGiveTheSameReport) {
             " --json-report - --state-digests " + digests_b);
   ASSERT_EQ(b.code, 0) << b.out;
   // One "user digest" line per user, sorted; the same events in another encoding give the same.
-  const auto read = [](const std::string& path) {
-    std::ifstream in(path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  };
-  const std::string da = read(digests_a);
+  const std::string da = ReadFile(digests_a);
   EXPECT_EQ(std::count(da.begin(), da.end(), '\n'), 10) << da;
   EXPECT_EQ(da.rfind("u0 ", 0), 0U) << da;
   EXPECT_EQ(da.find('\n'), 3U + 16U) << da;
-  EXPECT_EQ(da, read(digests_b));
+  EXPECT_EQ(da, ReadFile(digests_b));
   const auto jb = nlohmann::json::parse(b.out.substr(b.out.find("{\n")));
   for (const char* key : {"events", "evaluated", "hits", "hit_rate", "ndcg", "coverage", "users"}) {
     EXPECT_EQ(ja[key], jb[key]) << key;
@@ -391,8 +393,7 @@ TEST(ReplayCliTest, InputOrderKeepsEventsWhereTheFileHasThem) {
                             dir.Write(name + ".jsonl", events) + " --items " + items_file +
                             " --order " + order + " --state-digests " + out);
     EXPECT_EQ(r.code, 0) << r.out;
-    std::ifstream in(out);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return ReadFile(out);
   };
   const std::string input_order = digest(logged, "input");
   ASSERT_EQ(input_order.rfind("u0 ", 0), 0U) << input_order;

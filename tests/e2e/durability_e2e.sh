@@ -91,9 +91,17 @@ wait_for_log() {  # file pattern [tenths of a second]
 # The oracle: the broker's events and items, replayed without interruption in log order (as
 # recsd applies them; a user's events may be out of timestamp order in the log: loadgen produces
 # views and clicks from two threads).
-# The topic is read until two reads agree: a producer that was just stopped may have had requests
-# in flight that the broker appends after a first read (the instances would apply them).
 replay_digests() {  # dir
+  read_topics "$1"
+  replay_in "$1" input replay.digests
+}
+replay_in() {  # dir order output: a replay of the events read last, in that order
+  "$recsd" replay --config "$1/recsd.toml" --input-format msgpack --events "$1/events.mp" \
+    --items "$1/items.mp" --order "$2" --state-digests "$1/$3" >"$1/replay.out" 2>&1
+}
+# The events topic is read until two reads agree: a producer that was just stopped may have had
+# requests in flight that the broker appends after a first read (the instances would apply them).
+read_topics() {  # dir: events.mp and items.mp
   local size=-1
   for _ in $(seq 10); do
     kcat -b "$bootstrap" -C -t recsd.events -e -q -f '%s' >"$1/events.mp" 2>/dev/null
@@ -102,8 +110,6 @@ replay_digests() {  # dir
     sleep 1
   done
   kcat -b "$bootstrap" -C -t recsd.items -e -q -f '%s' >"$1/items.mp" 2>/dev/null
-  "$recsd" replay --config "$1/recsd.toml" --input-format msgpack --events "$1/events.mp" \
-    --items "$1/items.mp" --order input --state-digests "$1/replay.digests" >"$1/replay.out" 2>&1
 }
 # Digests of every user the instances on the given admin ports hold, merged, sorted.
 live_digests() {  # port...
@@ -273,10 +279,9 @@ late=$(($(date +%s%3N) - 600000))
 view_event u7 it1 "$late" >"$d3/late-1.mp"
 view_event u7 it2 "$((late - 1000))" >"$d3/late-2.mp"
 kcat -b "$bootstrap" -P -t recsd.events -k u7 -X partitioner=murmur2_random "$d3"/late-[12].mp
-replay_digests "$d3"
-"$recsd" replay --config "$d3/recsd.toml" --input-format msgpack --events "$d3/events.mp" \
-  --items "$d3/items.mp" --order event-time --state-digests "$d3/by-time.digests" \
-  >"$d3/by-time.out" 2>&1
+read_topics "$d3"
+replay_in "$d3" event-time by-time.digests
+replay_in "$d3" input replay.digests
 orders_differ() {  # both replays hold u7, with different digests
   local by_time in_log
   by_time=$(grep '^u7 ' "$d3/by-time.digests") && in_log=$(grep '^u7 ' "$d3/replay.digests") &&
