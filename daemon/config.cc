@@ -124,6 +124,9 @@ const std::vector<KeySpec>& Schema() {
       {"state.dir", Type::kString, ""},
       {"state.snapshot_interval", Type::kDuration, "5m"},
       {"state.snapshot_max_age", Type::kDuration, "12h"},
+      {"state.model_stats_interval", Type::kDuration, "10s"},
+      {"state.model_stats_items", Type::kInt, "1000", 1, 1'000'000},
+      {"state.model_stats_edges", Type::kInt, "10000", 1, 1'000'000},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -476,6 +479,9 @@ class Loader {
                               std::pair{"state.snapshot_max_age", state.snapshot_max_age}}) {
       if (value.count() <= 0) Problem(key, st.at(key).origin, "must be longer than 0");
     }
+    ParseDuration(get("state.model_stats_interval"), &state.model_stats_interval);
+    state.model_stats_items = std::stoull(get("state.model_stats_items"));
+    state.model_stats_edges = std::stoull(get("state.model_stats_edges"));
     if (!state.dir.empty() && !state.changelog) {
       Problem("state.dir", st.at("state.dir").origin,
               "snapshots need state.changelog = true (a snapshot is a point in the changelog)");

@@ -138,6 +138,12 @@ struct Config {
     // A snapshot older than this is ignored: the changelog's compaction may since have removed
     // tombstones of users it still holds (Kafka keeps them delete.retention.ms, 24 h by default).
     Milliseconds snapshot_max_age{0};
+    // Global statistics (topics.model_stats): how often each owned partition publishes its
+    // aggregates (0 = never, and nothing is read: each partition ranks from its own), and how many
+    // of its most popular items and strongest co-visit edges a record holds.
+    Milliseconds model_stats_interval{0};
+    std::size_t model_stats_items = 0;
+    std::size_t model_stats_edges = 0;
   } state;
 
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types

@@ -97,6 +97,14 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
                    {"write_failed", n(s.snapshot_failures)},
                    {"loaded", n(s.snapshots_loaded)},
                    {"ignored", n(s.snapshots_ignored)}};
+  out.model_stats_published = {{"delivered", n(s.model_stats_delivered)},
+                               {"failed", n(s.model_stats_failures)}};
+  out.model_stats_read = {{"merged", n(s.model_stats_merged)},
+                          {"deleted", n(s.model_stats_deleted)},
+                          {"invalid", n(s.model_stats_invalid)},
+                          {"unsupported_version", n(s.model_stats_unsupported)},
+                          {"incompatible", n(s.model_stats_incompatible)}};
+  out.model_stats_partitions = n(s.model_stats_partitions);
   out.changelog_writes = {{"upsert", n(s.changelog_upserts)},
                           {"tombstone", n(s.changelog_tombstones)}};
   return out;

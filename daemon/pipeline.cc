@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -26,6 +27,7 @@
 #include "daemon/offset_tracker.h"
 #include "model/catalog.h"
 #include "model/engine.h"
+#include "state/model_stats_codec.h"
 #include "state/snapshot.h"
 #include "state/user_state_codec.h"
 #include "stream/decode_error.h"
@@ -138,7 +140,12 @@ struct Delivery {
   // A changelog record: raised to one past its offset once acknowledged (the partition's
   // acknowledged end of the changelog, which a snapshot records).
   std::shared_ptr<std::atomic<std::int64_t>> changelog_end;
+  // A partition's aggregates (topics.model_stats): a failed delivery is counted, not fatal.
+  bool model_stats = false;
 };
+
+// The latest record of every partition in topics.model_stats, by partition.
+using ModelStatsTable = std::map<std::int32_t, std::shared_ptr<const model::PartitionStats>>;
 
 // A partition given to or taken from a worker. A revoke is done when the worker has handed the
 // partition over (refreshed, acknowledged, offset stored).
@@ -297,6 +304,12 @@ struct Pipeline::Impl {
   std::atomic<std::uint64_t> catalog_version{0};
   std::unique_ptr<model::CatalogBuilder> catalog_builder;  // the catalog thread's
 
+  // Global statistics, read by the catalog thread (its consumer reads topics.model_stats too).
+  std::mutex model_stats_mu;
+  std::shared_ptr<const ModelStatsTable> model_stats;  // GUARDED_BY(model_stats_mu)
+  std::atomic<std::uint64_t> model_stats_version{0};
+  ModelStatsTable model_stats_records;  // the catalog thread's
+
   // Consumer thread only: assignment and pause state.
   std::set<std::int32_t> assigned;
   std::vector<bool> worker_paused;
@@ -327,6 +340,11 @@ struct Pipeline::Impl {
     std::lock_guard lock(catalog_mu);
     return catalog;
   }
+  std::shared_ptr<const ModelStatsTable> CurrentModelStats() {
+    std::lock_guard lock(model_stats_mu);
+    return model_stats;
+  }
+  bool SharesModelStats() const { return config.state.model_stats_interval.count() > 0; }
 
   // Produces, waiting while the producer's queue is full (the poller drains it) but never past
   // the shutdown deadline. Takes ownership of `delivery`, which counts in its batch until the
@@ -405,6 +423,12 @@ struct Pipeline::Impl {
   // Applies one items message to the builder; false when it was dead-lettered.
   void ApplyItem(const rd_kafka_message_t& msg);
   void PublishCatalog();
+  // Keeps one topics.model_stats record as its partition's latest (or dead-letters it).
+  void ApplyModelStats(const rd_kafka_message_t& msg);
+  void PublishModelStats();
+  // Applies a message of the catalog thread's consumer (items or model statistics; errors are
+  // logged); true when it changed the catalog.
+  bool ApplyReference(const rd_kafka_message_t& msg);
 };
 
 // One worker thread: owns the engines of its partitions (every partition p with p mod W = its
@@ -467,6 +491,11 @@ class Worker : public model::ListSink {
     std::int64_t next_offset = -1;
     std::optional<std::int64_t> catch_up_end;
     Clock::time_point resumed_at;
+    // Global statistics: the version of the table its peer view was built from and when, and
+    // when it last published its own aggregates.
+    std::uint64_t model_stats_version = 0;
+    Clock::time_point peers_built;
+    Clock::time_point last_stats;
   };
 
   void Observe(PipelineStats::Stage stage, Clock::duration took) {
@@ -561,10 +590,74 @@ class Worker : public model::ListSink {
     part.last_flush = Clock::now();
     part.last_snapshot = Clock::now();
     const bool restored = Restore(p, part);
+    if (restored) SeedStats(p, part);
     impl_.stats.restoring_partitions.fetch_sub(1, std::memory_order_relaxed);
     // Not restored (stopping, or failed): its events are left alone and nothing of it is
     // committed or written; the next owner restores and consumes it again.
     if (!restored) partitions_.erase(p);
+  }
+
+  // Global statistics. A partition's aggregates move with it: its new owner starts from the
+  // latest record the previous one published (at most model_stats_interval old, or the hand-over
+  // publish); the other partitions' records become its peer view.
+  void SeedStats(std::int32_t p, Partition& part) {
+    if (!impl_.SharesModelStats()) return;
+    part.last_stats = Clock::now();
+    if (const auto table = impl_.CurrentModelStats()) {
+      if (auto it = table->find(p); it != table->end()) {
+        part.engine->SeedStats(*it->second);
+        spdlog::info(
+            "partition {}: aggregates restored from {} as of {} ms ({} items, {} co-visit "
+            "edges, {} learner examples)",
+            p, impl_.config.topics.model_stats, it->second->as_of.ms, it->second->popularity.size(),
+            it->second->covisit.size(), it->second->learner.examples);
+      }
+    }
+    UpdatePeers(p, part, /*now=*/true);
+  }
+
+  // Rebuilds the partition's peer view (every other partition's latest record) when the table
+  // changed, at most once per model_stats_interval unless `now`.
+  void UpdatePeers(std::int32_t p, Partition& part, bool now) {
+    if (!impl_.SharesModelStats()) return;
+    const std::uint64_t version = impl_.model_stats_version.load();
+    if (version == part.model_stats_version ||
+        (!now && Clock::now() - part.peers_built < impl_.config.state.model_stats_interval)) {
+      return;
+    }
+    const auto table = impl_.CurrentModelStats();  // at least as new as `version`
+    part.model_stats_version = version;
+    part.peers_built = Clock::now();
+    std::vector<const model::PartitionStats*> others;
+    if (table) {
+      for (const auto& [q, record] : *table) {
+        if (q != p) others.push_back(record.get());
+      }
+    }
+    if (others.empty()) {
+      part.engine->SetPeerStats(nullptr);
+      return;
+    }
+    const model::EngineOptions& o = impl_.engine_options;
+    // The records stay alive in `table` only while it is held: the view copies what it needs.
+    part.engine->SetPeerStats(std::make_shared<const model::PeerStats>(
+        others, o.trending_half_life, o.covisit.half_life, part.engine->learner().prior()));
+  }
+
+  // Publishes the partition's aggregates to topics.model_stats (key = partition). A partition
+  // that has seen no event since it was assigned publishes nothing: its latest record stands.
+  void PublishStats(std::int32_t p, Partition& part) {
+    if (!impl_.SharesModelStats()) return;
+    part.last_stats = Clock::now();
+    if (part.now.ms == 0) return;
+    const std::string value = state::EncodeModelStats(part.engine->ExportStats(
+        p, part.now, impl_.config.state.model_stats_items, impl_.config.state.model_stats_edges));
+    const std::string key = std::to_string(p);
+    stream::OutgoingMessage m;
+    m.topic = impl_.config.topics.model_stats;
+    m.key = key;
+    m.value = value;
+    impl_.ProduceOrFail(m, new Delivery{std::make_shared<OutputBatch>(0), -1, nullptr, true});
   }
 
   // Writes the state of every user changed since the last flush to the changelog (same
@@ -912,6 +1005,7 @@ class Worker : public model::ListSink {
       part.engine->SetCatalog(impl_.CurrentCatalog());
       part.catalog_version = v;
     }
+    UpdatePeers(p, part, /*now=*/false);
     if (part.catch_up_end) {
       if (part.next_offset < *part.catch_up_end && !flush) return;  // the backlog's lists wait
       spdlog::info(
@@ -963,6 +1057,9 @@ class Worker : public model::ListSink {
         WriteSnapshot(p, part);
       }
       Store(p, part);
+      if (Clock::now() - part.last_stats >= impl_.config.state.model_stats_interval) {
+        PublishStats(p, part);
+      }
       Report(p, part, measure);
       users += static_cast<std::int64_t>(part.engine->users());
       if (part.engine->learner().version() > 0) {
@@ -1015,6 +1112,7 @@ class Worker : public model::ListSink {
     Partition& part = it->second;
     Refresh(p, part, /*flush=*/true);
     Flush(p, part);
+    PublishStats(p, part);  // for the next owner
     const Clock::time_point give_up = impl_.deadline_ns.load() != 0
                                           ? impl_.Deadline()
                                           : Clock::now() + impl_.config.pipeline.shutdown_timeout;
@@ -1060,7 +1158,17 @@ void Pipeline::Impl::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* ms
   auto* impl = static_cast<Impl*>(opaque);
   std::unique_ptr<Delivery> d(static_cast<Delivery*>(msg->_private));
   if (!d) return;
-  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (d->model_stats) {
+    // The next interval publishes the partition's aggregates again: nothing waits for this one.
+    if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      impl->stats.model_stats_failures.fetch_add(1, std::memory_order_relaxed);
+      impl->stats.kafka.CountError(rd_kafka_err2name(msg->err));
+      impl->warnings.Warn("model-stats-delivery", "delivery to {} failed: {}",
+                          rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+    } else {
+      impl->stats.model_stats_delivered.fetch_add(1, std::memory_order_relaxed);
+    }
+  } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     impl->stats.delivery_failures.fetch_add(1, std::memory_order_relaxed);
     impl->stats.kafka.CountError(rd_kafka_err2name(msg->err));
     d->batch->failed.store(true, std::memory_order_release);
@@ -1332,26 +1440,96 @@ void Pipeline::Impl::PublishCatalog() {
   catalog_version.fetch_add(1);
 }
 
+void Pipeline::Impl::ApplyModelStats(const rd_kafka_message_t& msg) {
+  const std::string_view key(static_cast<const char*>(msg.key),
+                             msg.key == nullptr ? 0 : msg.key_len);
+  std::int32_t partition = -1;
+  const auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), partition);
+  const bool key_ok = ec == std::errc() && end == key.data() + key.size() && partition >= 0;
+  if (msg.payload == nullptr && key_ok) {  // tombstone: the partition has no aggregates
+    model_stats_records.erase(partition);
+    stats.model_stats_deleted.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const std::string_view bytes(static_cast<const char*>(msg.payload),
+                               msg.payload == nullptr ? 0 : msg.len);
+  auto record = state::DecodeModelStats(bytes);
+  std::string detail;
+  const char* reason = "invalid";
+  if (!key_ok) {
+    detail = "the key is not a partition number";
+  } else if (!record) {
+    detail = record.error().message;
+    if (record.error().unsupported_version) reason = "unsupported_version";
+  } else if (record->partition != partition) {
+    detail = fmt::format("the key names partition {}, the record {}", partition, record->partition);
+  }
+  if (!detail.empty()) {
+    warnings.Warn("dlq-model-stats", "dead-lettered a record of {} [{}] at offset {}: {}: {}",
+                  rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
+    (std::string_view(reason) == "invalid" ? stats.model_stats_invalid
+                                           : stats.model_stats_unsupported)
+        .fetch_add(1, std::memory_order_relaxed);
+    DeadLetter(msg, reason, detail, new Delivery{std::make_shared<OutputBatch>(0), -1, nullptr});
+    return;
+  }
+  if (!model::PeerStats::Compatible(*record, engine_options.trending_half_life,
+                                    engine_options.covisit.half_life,
+                                    engine_options.learning.learner.prior_variance)) {
+    // A valid record of an instance configured otherwise: its values mean something else.
+    warnings.Warn("model-stats-incompatible",
+                  "{} [{}]: partition {}'s aggregates use trending/co-visit half-lives {}/{} s and "
+                  "prior variance {}, this instance {}/{} s and {}: not merged",
+                  rd_kafka_topic_name(msg.rkt), msg.partition, partition,
+                  record->trending_half_life, record->covisit_half_life, record->prior_variance,
+                  engine_options.trending_half_life, engine_options.covisit.half_life,
+                  engine_options.learning.learner.prior_variance);
+    stats.model_stats_incompatible.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  model_stats_records[partition] =
+      std::make_shared<const model::PartitionStats>(std::move(record).value());
+  stats.model_stats_merged.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Pipeline::Impl::PublishModelStats() {
+  auto table = std::make_shared<const ModelStatsTable>(model_stats_records);
+  stats.model_stats_partitions.store(static_cast<std::int64_t>(table->size()));
+  {
+    std::lock_guard lock(model_stats_mu);
+    model_stats = std::move(table);
+  }
+  model_stats_version.fetch_add(1);
+}
+
 Result<bool, std::string> Pipeline::Impl::LoadCatalog() {
   rd_kafka_t* rk = catalog_consumer.get();
-  auto counts = stream::PartitionCounts(rk, {config.topics.items}, 10'000);
+  // The catalog thread's consumer reads the items and, when shared, the model statistics: both
+  // all partitions from the beginning.
+  std::vector<std::string> topics = {config.topics.items};
+  if (SharesModelStats()) topics.push_back(config.topics.model_stats);
+  auto counts = stream::PartitionCounts(rk, topics, 10'000);
   if (!counts) return recsd::Fail(counts.error());
-  const int n = counts->at(config.topics.items);
-  stream::PartitionList list(rd_kafka_topic_partition_list_new(n));
-  for (int p = 0; p < n; ++p) {
-    rd_kafka_topic_partition_list_add(list.get(), config.topics.items.c_str(), p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+  stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
+  std::size_t partitions = 0;
+  for (const std::string& topic : topics) {
+    for (int p = 0; p < counts->at(topic); ++p) {
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
+      ++partitions;
+    }
   }
   if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get()); err) {
     return recsd::Fail(std::string("cannot assign the items topic: ") + rd_kafka_err2str(err));
   }
   catalog_builder = std::make_unique<model::CatalogBuilder>(config.model.embedding_dim);
   // enable.partition.eof: every partition reports when it has been read to its end.
-  std::set<std::int32_t> at_end;
+  std::set<std::pair<std::string, std::int32_t>> at_end;
   const Clock::time_point give_up = Clock::now() + config.pipeline.catalog_load_timeout;
-  while (static_cast<int>(at_end.size()) < n) {
+  while (at_end.size() < partitions) {
     if (Clock::now() > give_up) {
       return recsd::Fail("the catalog (" + config.topics.items +
+                         (SharesModelStats() ? " and " + config.topics.model_stats : "") +
                          ") was not read to its end within " +
                          std::to_string(config.pipeline.catalog_load_timeout.count()) + " ms");
     }
@@ -1359,34 +1537,55 @@ Result<bool, std::string> Pipeline::Impl::LoadCatalog() {
     stream::KafkaMessage msg(rd_kafka_consumer_poll(rk, 100));
     if (!msg) continue;
     if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      at_end.insert(msg->partition);
-    } else if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      warnings.Warn("catalog-consume", "catalog: {}", rd_kafka_message_errstr(msg.get()));
+      at_end.emplace(rd_kafka_topic_name(msg->rkt), msg->partition);
     } else {
-      ApplyItem(*msg);
+      ApplyReference(*msg);
     }
   }
   PublishCatalog();
+  PublishModelStats();
   spdlog::info("catalog loaded: {} items from {}", catalog_builder->size(), config.topics.items);
+  if (SharesModelStats()) {
+    spdlog::info("global statistics loaded: aggregates of {} partitions from {}",
+                 model_stats_records.size(), config.topics.model_stats);
+  }
   return true;
+}
+
+bool Pipeline::Impl::ApplyReference(const rd_kafka_message_t& msg) {
+  if (msg.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (msg.err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      warnings.Warn("catalog-consume", "catalog: {}", rd_kafka_message_errstr(&msg));
+    }
+    return false;
+  }
+  if (rd_kafka_topic_name(msg.rkt) == config.topics.items) {
+    ApplyItem(msg);
+    return true;
+  }
+  ApplyModelStats(msg);
+  return false;
 }
 
 void Pipeline::Impl::CatalogLoop() {
   bool changed = false;
+  std::uint64_t stats_seen = stats.model_stats_merged.load() + stats.model_stats_deleted.load();
   Clock::time_point last_publish = Clock::now();
   while (!catalog_stop.load()) {
     stream::KafkaMessage msg(rd_kafka_consumer_poll(catalog_consumer.get(), 100));
-    if (msg && msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      ApplyItem(*msg);
-      changed = true;
-    } else if (msg && msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      warnings.Warn("catalog-consume", "catalog: {}", rd_kafka_message_errstr(msg.get()));
+    if (msg && ApplyReference(*msg)) changed = true;
+    const std::uint64_t records =
+        stats.model_stats_merged.load() + stats.model_stats_deleted.load();
+    // Changes are batched: at most one catalog and one statistics snapshot per interval.
+    if ((!changed && records == stats_seen) ||
+        Clock::now() - last_publish < config.pipeline.catalog_publish_interval) {
+      continue;
     }
-    if (changed && Clock::now() - last_publish >= config.pipeline.catalog_publish_interval) {
-      PublishCatalog();
-      changed = false;
-      last_publish = Clock::now();
-    }
+    if (changed) PublishCatalog();
+    if (records != stats_seen) PublishModelStats();
+    changed = false;
+    stats_seen = records;
+    last_publish = Clock::now();
   }
 }
 

@@ -112,6 +112,16 @@ struct PipelineStats {
   std::atomic<std::uint64_t> snapshot_failures{0};  // not written (the changelog has it all)
   std::atomic<std::uint64_t> snapshots_loaded{0};   // restores that started from a snapshot
   std::atomic<std::uint64_t> snapshots_ignored{0};  // corrupt, foreign, too old, ahead of the log
+  // Global statistics (topics.model_stats): records published and acknowledged or failed, and
+  // records read, by what became of them; partitions in the global view.
+  std::atomic<std::uint64_t> model_stats_delivered{0};
+  std::atomic<std::uint64_t> model_stats_failures{0};
+  std::atomic<std::uint64_t> model_stats_merged{0};
+  std::atomic<std::uint64_t> model_stats_deleted{0};
+  std::atomic<std::uint64_t> model_stats_invalid{0};
+  std::atomic<std::uint64_t> model_stats_unsupported{0};
+  std::atomic<std::uint64_t> model_stats_incompatible{0};
+  std::atomic<std::int64_t> model_stats_partitions{0};
   // Feedback on finished lists by variant and dominant source (model::SourceFeedback).
   std::array<std::array<std::atomic<std::uint64_t>, model::kSourceCount>, model::kVariantCount>
       impressions{};
@@ -139,9 +149,13 @@ struct WeightsView {
 //   W workers         each partition has its own Engine (user state, statistics, learner) owned
 //                     by exactly one worker; decode, apply, refresh every refresh_interval, produce
 //                     lists; store a partition's offset only when everything caused by the events
-//                     before it is acknowledged (OffsetTracker).
+//                     before it is acknowledged (OffsetTracker); publish the partition's
+//                     aggregates to topics.model_stats every state.model_stats_interval and at
+//                     hand-over.
 //   catalog thread    reads topics.items from the beginning (all partitions, no group; a null value
-//                     deletes) and swaps immutable catalog snapshots.
+//                     deletes) and swaps immutable catalog snapshots; reads topics.model_stats the
+//                     same way and swaps tables of every partition's latest aggregates, which each
+//                     worker merges into its partitions' peer views (global statistics).
 //   producer poller   serves delivery reports of the idempotent producer (lists and dead letters).
 //
 // Bad input (undecodable, invalid, unsupported version, a key that is not the event's user) goes

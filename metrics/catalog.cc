@@ -210,6 +210,18 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                         "ignored (corrupt, truncated, of another version, too old, or ahead of the "
                         "changelog: the restore read the whole changelog).",
                         kCounter, "result", s.snapshots));
+  out.push_back(ByLabel("recsd_model_stats_published_total",
+                        "Partition aggregates published to topics.model_stats by result: "
+                        "delivered, failed (logged; the next interval publishes again).",
+                        kCounter, "result", s.model_stats_published));
+  out.push_back(ByLabel("recsd_model_stats_records_total",
+                        "Records read from topics.model_stats by result: merged, deleted (a "
+                        "tombstone), invalid (dead-lettered), unsupported_version (dead-lettered), "
+                        "incompatible (made with other half-lives or prior: not merged).",
+                        kCounter, "result", s.model_stats_read));
+  out.push_back(One("recsd_model_stats_partitions",
+                    "Partitions whose aggregates are in this instance's global view.", kGauge,
+                    s.model_stats_partitions));
   out.push_back(One("recsd_catalog_items", "Items in the current catalog snapshot.", kGauge,
                     s.catalog_items));
   out.push_back(One("recsd_catalog_last_update_timestamp_seconds",

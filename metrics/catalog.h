@@ -61,8 +61,11 @@ struct PipelineSnapshot {
   Labelled evictions;  // by reason
   double restoring_partitions = 0;
   double restored_records = 0;
-  Labelled changelog_writes;  // upsert, tombstone
-  Labelled snapshots;         // written, write_failed, loaded, ignored
+  Labelled changelog_writes;       // upsert, tombstone
+  Labelled snapshots;              // written, write_failed, loaded, ignored
+  Labelled model_stats_published;  // delivered, failed
+  Labelled model_stats_read;       // merged, deleted, invalid, unsupported_version, incompatible
+  double model_stats_partitions = 0;
   double catalog_items = 0;
   double catalog_updated_seconds = 0;  // since the Unix epoch; 0 before the first snapshot
   Labelled fusion_weights;             // source → weight (segment "global")

@@ -25,6 +25,50 @@ void CovisitGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
   }
 }
 
+void CovisitGraph::AddDirected(double t, const ItemId& from, const ItemId& to, double w) {
+  RECSD_CHECK(!(from == to), "an item does not co-occur with itself");
+  if (const std::optional<double> scale = frame_.Advance(t)) {
+    Rebase(*scale);
+  }
+  AddEdge(from, to, frame_.Store(t, w));
+  if (edges_.size() > options_.max_items) {
+    Shrink();
+  }
+}
+
+std::vector<std::tuple<ItemId, ItemId, double>> CovisitGraph::TopEdges(std::size_t n,
+                                                                       double t) const {
+  using Entry = std::tuple<double, const ItemId*, const ItemId*>;
+  // Better first: the larger weight, then the smaller ids.
+  const auto better = [](const Entry& a, const Entry& b) {
+    if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) > std::get<0>(b);
+    if (!(*std::get<1>(a) == *std::get<1>(b))) return *std::get<1>(a) < *std::get<1>(b);
+    return *std::get<2>(a) < *std::get<2>(b);
+  };
+  // A heap of the n best so far whose top is the worst of them: O(E log n).
+  std::vector<Entry> heap;
+  heap.reserve(n + 1);
+  for (const auto& [from, edges] : edges_) {
+    for (const auto& [to, value] : edges) {
+      Entry e{value, &from, &to};
+      if (heap.size() < n) {
+        heap.push_back(e);
+        std::push_heap(heap.begin(), heap.end(), better);
+      } else if (n > 0 && better(e, heap.front())) {
+        std::pop_heap(heap.begin(), heap.end(), better);
+        heap.back() = e;
+        std::push_heap(heap.begin(), heap.end(), better);
+      }
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end(), better);
+  std::vector<std::tuple<ItemId, ItemId, double>> out;
+  out.reserve(heap.size());
+  const double scale = frame_.Scale(t);
+  for (const auto& [value, from, to] : heap) out.emplace_back(*from, *to, value * scale);
+  return out;
+}
+
 void CovisitGraph::AddEdge(const ItemId& from, const ItemId& to, double stored) {
   Edges& edges = edges_[from];
   for (auto& [id, value] : edges) {

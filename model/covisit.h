@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <span>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -31,6 +32,11 @@ class CovisitGraph {
 
   // Adds weight w to the edges between a and b at time t (a != b).
   void Add(double t, const ItemId& a, const ItemId& b, double w);
+
+  // Adds weight w to the edge from→to only (a record of another graph's edge read back).
+  void AddDirected(double t, const ItemId& from, const ItemId& to, double w);
+  // The `n` strongest edges at time t, strongest first (ties by the ids), as (from, to, weight).
+  std::vector<std::tuple<ItemId, ItemId, double>> TopEdges(std::size_t n, double t) const;
 
   // Edge weight a→b at time t (0 when there is none).
   double WeightAt(const ItemId& a, const ItemId& b, double t) const;

@@ -475,7 +475,44 @@ std::size_t Engine::UserStateBytes() const noexcept {
 }
 
 double Engine::Popularity(const ItemId& item, TimestampMs now) const {
-  return popularity_.ValueAt(item, Seconds(now));
+  const double t = Seconds(now);
+  return popularity_.ValueAt(item, t) + (peers_ ? peers_->Popularity(item, t) : 0.0);
+}
+
+PartitionStats Engine::ExportStats(std::int32_t partition, TimestampMs now, std::size_t max_items,
+                                   std::size_t max_edges) const {
+  PartitionStats out;
+  out.partition = partition;
+  out.as_of = now;
+  out.trending_half_life = options_.trending_half_life;
+  out.covisit_half_life = options_.covisit.half_life;
+  out.prior_variance = options_.learning.learner.prior_variance;
+  const double t = Seconds(now);
+  out.popularity = popularity_.TopN(max_items, t);
+  std::erase_if(out.popularity, [](const auto& entry) { return !(entry.second > 0); });
+  for (auto& [from, to, w] : covisit_.TopEdges(max_edges, t)) {
+    out.covisit.push_back({std::move(from), std::move(to), w});
+  }
+  out.learner = learner_.global();
+  return out;
+}
+
+void Engine::SeedStats(const PartitionStats& record) {
+  const double t = Seconds(record.as_of);
+  for (const auto& [item, v] : record.popularity) {
+    if (v > 0) popularity_.Add(t, v, item);
+  }
+  for (const PartitionStats::Edge& e : record.covisit) {
+    if (e.weight > 0 && !(e.from == e.to)) covisit_.AddDirected(t, e.from, e.to, e.weight);
+  }
+  learner_.SeedGlobal(record.learner);
+  global_.valid = false;
+}
+
+void Engine::SetPeerStats(std::shared_ptr<const PeerStats> peers) {
+  peers_ = std::move(peers);
+  learner_.SetPeerEvidence(peers_ ? peers_->evidence() : LearnerEvidence{});
+  global_.valid = false;
 }
 
 void Engine::RefreshGlobalLists(double now_s) {
@@ -484,17 +521,27 @@ void Engine::RefreshGlobalLists(double now_s) {
   std::vector<std::pair<std::uint32_t, double>> all;
   std::unordered_map<CategoryId, std::vector<std::pair<std::uint32_t, double>>> by_category;
   std::unordered_map<CategoryId, double> category_total;
-  popularity_.ForEach(now_s, [&](const ItemId& id, double value) {
+  // This engine's popularity plus its peers', summed per row in covisit_weight_ (a scratch that
+  // is all 0 between uses).
+  std::vector<std::uint32_t> rows;
+  const auto add = [&](const ItemId& id, double value) {
     const std::optional<std::size_t> row = catalog.Find(id);
     if (!row || !catalog.item(*row).available || !(value > 0)) return;
-    const auto r = static_cast<std::uint32_t>(*row);
+    if (covisit_weight_[*row] == 0.0) rows.push_back(static_cast<std::uint32_t>(*row));
+    covisit_weight_[*row] += value;
+  };
+  popularity_.ForEach(now_s, add);
+  if (peers_) peers_->ForEachPopularity(now_s, add);
+  std::sort(rows.begin(), rows.end());  // hash order must not reach the lists
+  for (std::uint32_t r : rows) {
+    const double value = std::exchange(covisit_weight_[r], 0.0);
     all.emplace_back(r, value);
-    const CategoryId cat = catalog.item(*row).category;
+    const CategoryId cat = catalog.item(r).category;
     if (cat != kNoCategory) {
       by_category[cat].emplace_back(r, value);
       category_total[cat] += value;
     }
-  });
+  }
   SortAndTruncate(&all, n);
   global_.trending = Rows(all);
   global_.by_category.clear();
@@ -607,13 +654,15 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       }
       const std::size_t seeds = std::min(options_.covisit_seeds, recent.size());
       for (std::size_t i = recent.size() - seeds; i < recent.size(); ++i) {
-        for (const auto& [id, w] : covisit_.Neighbours(recent[i].item, now_s)) {
+        const auto add = [&](const ItemId& id, double w) {
           const auto row = catalog.Find(id);
-          if (!row) continue;
+          if (!row || !(w > 0)) return;
           if (covisit_weight_[*row] == 0.0)
             covisit.emplace_back(static_cast<std::uint32_t>(*row), 0.0);
           covisit_weight_[*row] += w;
-        }
+        };
+        for (const auto& [id, w] : covisit_.Neighbours(recent[i].item, now_s)) add(id, w);
+        if (peers_) peers_->ForEachNeighbour(recent[i].item, now_s, add);
       }
     }
     std::sort(seen.begin(), seen.end());
@@ -656,7 +705,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       if (has_vector[2 * b]) c.x[Index(Source::kEmbShort)] = Dot(vectors[2 * b], e);
       if (has_vector[2 * b + 1]) c.x[Index(Source::kEmbLong)] = Dot(vectors[2 * b + 1], e);
       c.x[Index(Source::kCovisit)] = static_cast<float>(covisit_weight_[c.row]);
-      const double popularity = popularity_.ValueAt(item.id, now_s);
+      const double popularity = Popularity(item.id, now);
       c.x[Index(Source::kTrending)] = static_cast<float>(popularity);
       for (const auto& [cat, a] : affinity) {
         if (cat == item.category) {

@@ -17,6 +17,7 @@
 #include "model/decay.h"
 #include "model/event.h"
 #include "model/fusion.h"
+#include "model/global_stats.h"
 #include "model/ids.h"
 #include "model/learner.h"
 #include "model/popularity.h"
@@ -242,8 +243,25 @@ class Engine {
   // Bytes all user states hold (UserState::ApproxBytes summed; O(users)).
   std::size_t UserStateBytes() const noexcept;
   std::size_t dirty() const noexcept { return dirty_.size(); }
-  // Decayed popularity of an item at event time `now` (the `trending` score before normalisation).
+  // Decayed popularity of an item at event time `now` (the `trending` score before normalisation):
+  // this engine's own plus its peers'.
   double Popularity(const ItemId& item, TimestampMs now) const;
+
+  // Global statistics (ARCHITECTURE.md, "Global statistics across partitions").
+  // This engine's own aggregates as of `now` for partition `partition`: its `max_items` most
+  // popular items, its `max_edges` strongest co-visit edges and the learner's global posterior.
+  PartitionStats ExportStats(std::int32_t partition, TimestampMs now, std::size_t max_items,
+                             std::size_t max_edges) const;
+  // Adds a record's aggregates to this engine's own (a partition's record read back by its next
+  // owner, before its first event): popularity, co-visits, and the learner's global posterior,
+  // which replaces the engine's. Records made with other half-lives are the caller's to refuse
+  // (PeerStats::Compatible).
+  void SeedStats(const PartitionStats& record);
+  // The other partitions' aggregates, added to this engine's own when it ranks: trending and
+  // category candidates and scores, co-visit neighbours, and the learner's evidence. Replaces the
+  // previous; null removes them. The global candidate lists are recomputed at the next refresh.
+  void SetPeerStats(std::shared_ptr<const PeerStats> peers);
+  const PeerStats* peer_stats() const noexcept { return peers_.get(); }
 
   // Which variant serves `user` now, and the weights a list for it would be ranked with (posterior
   // means for learned users: no exploration).
@@ -303,6 +321,7 @@ class Engine {
   std::vector<UserId> dirty_;  // in the order users became dirty
   DecayedCounter<ItemId> popularity_;
   CovisitGraph covisit_;
+  std::shared_ptr<const PeerStats> peers_;  // other partitions' aggregates, or null
   GlobalLists global_;
   std::uint64_t events_since_global_ = 0;
   std::vector<std::int32_t> slot_;      // per catalog row, scratch of RankBatch (-1 between uses)

@@ -41,6 +41,59 @@ WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) 
   prior_.bias_mean = options.bias_prior_mean;
   prior_.bias_variance = options.prior_variance;
   global_ = prior_;
+  combined_ = prior_;
+}
+
+void LearnerEvidence::Add(const WeightPosterior& posterior, const WeightPosterior& prior) {
+  const auto add = [](double mean, double variance, double prior_mean, double prior_variance,
+                      double* info, double* info_mean) {
+    if (!(variance > 0) || !(variance < prior_variance)) return;
+    *info += 1.0 / variance - 1.0 / prior_variance;
+    *info_mean += mean / variance - prior_mean / prior_variance;
+  };
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    add(posterior.mean[s], posterior.variance[s], prior.mean[s], prior.variance[s], &precision[s],
+        &weighted_mean[s]);
+  }
+  add(posterior.bias_mean, posterior.bias_variance, prior.bias_mean, prior.bias_variance,
+      &bias_precision, &bias_weighted_mean);
+  examples += posterior.examples;
+}
+
+WeightPosterior LearnerEvidence::CombinedWith(const WeightPosterior& own) const {
+  WeightPosterior out = own;
+  const auto combine = [](double info, double info_mean, double* mean, double* variance) {
+    if (!(info > 0) || !(*variance > 0)) return;
+    const double total = 1.0 / *variance + info;
+    *mean = (*mean / *variance + info_mean) / total;
+    *variance = 1.0 / total;
+  };
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    combine(precision[s], weighted_mean[s], &out.mean[s], &out.variance[s]);
+  }
+  combine(bias_precision, bias_weighted_mean, &out.bias_mean, &out.bias_variance);
+  out.examples += examples;
+  return out;
+}
+
+void WeightLearner::SetPeerEvidence(const LearnerEvidence& evidence) {
+  peers_ = evidence;
+  Combine();
+}
+
+void WeightLearner::SeedGlobal(const WeightPosterior& posterior) {
+  global_ = posterior;
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    global_.mean[s] = std::clamp(global_.mean[s], options_.min_weight, options_.max_weight);
+    global_.variance[s] = std::clamp(global_.variance[s], 1e-12, options_.prior_variance);
+  }
+  global_.bias_variance = std::clamp(global_.bias_variance, 1e-12, options_.prior_variance);
+  Combine();
+}
+
+void WeightLearner::Combine() {
+  combined_ = peers_.CombinedWith(global_);
+  for (double& m : combined_.mean) m = std::clamp(m, options_.min_weight, options_.max_weight);
 }
 
 FeatureVector WeightLearner::Centred(const FeatureVector& x) const {
@@ -102,6 +155,7 @@ void WeightLearner::Update(const FeedbackExample& example, const std::string& se
     }
     if (it != segments_.end()) UpdatePosterior(centred, example, &it->second);
   }
+  Combine();
   ++version_;
 }
 
@@ -111,9 +165,9 @@ const WeightPosterior* WeightLearner::FindSegment(const std::string& segment) co
 }
 
 const WeightPosterior& WeightLearner::For(const std::string& segment) const {
-  if (segment.empty()) return global_;
+  if (segment.empty()) return combined_;
   const WeightPosterior* p = FindSegment(segment);
-  return p != nullptr && p->examples >= options_.segment_min_examples ? *p : global_;
+  return p != nullptr && p->examples >= options_.segment_min_examples ? *p : combined_;
 }
 
 FusionWeights WeightLearner::Mean(const std::string& segment) const {

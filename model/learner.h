@@ -46,6 +46,25 @@ struct WeightPosterior {
   std::uint64_t examples = 0;
 };
 
+// Evidence about the fusion weights gathered elsewhere (other partitions' learners) as information
+// beyond the prior: per weight, the precision 1/σ² minus the prior's and the precision-weighted
+// mean μ/σ² minus the prior's. Independent evidence adds up, and combining it with a posterior
+// N(μ, σ²) gives precision 1/σ² + Λ and mean (μ/σ² + η)/(1/σ² + Λ): the product of the
+// posteriors with the prior they share counted once. (Drift makes old evidence count less in each
+// posterior; the sum inherits that.)
+struct LearnerEvidence {
+  std::array<double, kSourceCount> precision{};
+  std::array<double, kSourceCount> weighted_mean{};
+  double bias_precision = 0;
+  double bias_weighted_mean = 0;
+  std::uint64_t examples = 0;
+
+  // Adds a posterior that was updated from `prior` (a precision below the prior's adds nothing).
+  void Add(const WeightPosterior& posterior, const WeightPosterior& prior);
+  // `own` combined with this evidence.
+  WeightPosterior CombinedWith(const WeightPosterior& own) const;
+};
+
 // Running means of the features, which the learner subtracts before its update (see below).
 struct FeatureCenter {
   std::array<double, kSourceCount> mean{};
@@ -86,7 +105,18 @@ class WeightLearner {
   FusionWeights Sample(std::uint64_t seed, const std::string& segment = {},
                        double scale = 1.0) const;
 
+  // Evidence from elsewhere (other partitions) that the global posterior is combined with for
+  // ranking (Mean, Sample); updates keep changing only this learner's own posterior. Replaces the
+  // previous evidence; an empty one (the default) leaves the own posterior alone.
+  void SetPeerEvidence(const LearnerEvidence& evidence);
+  // Starts the global posterior from `posterior` (a partition's aggregates moving with it).
+  void SeedGlobal(const WeightPosterior& posterior);
+
+  // This learner's own global posterior (what it publishes), and the one it ranks with (the own
+  // combined with the peer evidence; the own when there is none).
   const WeightPosterior& global() const noexcept { return global_; }
+  const WeightPosterior& combined() const noexcept { return combined_; }
+  const WeightPosterior& prior() const noexcept { return prior_; }
   // The segment's posterior, or null when it has none.
   const WeightPosterior* FindSegment(const std::string& segment) const;
   std::size_t segments() const noexcept { return segments_.size(); }
@@ -100,10 +130,13 @@ class WeightLearner {
   void UpdatePosterior(const FeatureVector& centred, const FeedbackExample& example,
                        WeightPosterior* p) const;
   FeatureVector Centred(const FeatureVector& x) const;
+  void Combine();
 
   LearnerOptions options_;
   WeightPosterior prior_;
   WeightPosterior global_;
+  LearnerEvidence peers_;
+  WeightPosterior combined_;                         // global_ with peers_
   std::map<std::string, WeightPosterior> segments_;  // ordered: deterministic iteration
   FeatureCenter center_;
   std::uint64_t version_ = 0;

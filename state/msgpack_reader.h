@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <msgpack.hpp>
 
@@ -74,6 +75,15 @@ inline std::optional<std::int64_t> Int(const msgpack::object& o) {
   }
   if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
   return std::nullopt;
+}
+
+// A [string, number] pair (a category and its affinity, an item and its time or popularity).
+inline std::optional<std::pair<std::string, double>> NameAndNumber(const msgpack::object& o) {
+  if (o.type != msgpack::type::ARRAY || o.via.array.size != 2) return std::nullopt;
+  auto name = Str(o.via.array.ptr[0]);
+  const auto number = Num(o.via.array.ptr[1]);
+  if (!name || !number) return std::nullopt;
+  return std::pair{std::move(*name), *number};
 }
 
 }  // namespace recsd::state

@@ -58,15 +58,6 @@ std::string Prefixed(std::string_view why) {
   return out;
 }
 
-// A [string, number] pair (a category and its affinity, an item and its time).
-std::optional<std::pair<std::string, double>> NameAndNumber(const msgpack::object& o) {
-  if (o.type != msgpack::type::ARRAY || o.via.array.size != 2) return std::nullopt;
-  auto name = Str(o.via.array.ptr[0]);
-  const auto number = Num(o.via.array.ptr[1]);
-  if (!name || !number) return std::nullopt;
-  return std::pair{std::move(*name), *number};
-}
-
 Unexpected<StateError> Invalid(std::string message) {
   return Fail(StateError{std::move(message), /*unsupported_version=*/false});
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -66,7 +67,8 @@ class PipelineTest : public ::testing::Test {
                                                 {"items", 1},
                                                 {"recs", kPartitions},
                                                 {"dlq", 1},
-                                                {"changelog", kPartitions}});
+                                                {"changelog", kPartitions},
+                                                {"stats", 1}});
     ASSERT_TRUE(broker) << broker.error();
     broker_ = std::move(broker).value();
     auto conf = stream::MakeKafkaConf({{"bootstrap.servers", broker_->bootstrap()},
@@ -88,6 +90,7 @@ class PipelineTest : public ::testing::Test {
                                     "topics.recommendations=recs",
                                     "topics.dlq=dlq",
                                     "topics.changelog=changelog",
+                                    "topics.model_stats=stats",
                                     "model.embedding_dim=8",
                                     "pipeline.workers=2",
                                     "pipeline.refresh_interval=20ms",
@@ -706,6 +709,101 @@ TEST_F(PipelineTest, ARebalanceBetweenTwoConsumersLosesNothing) {
     const int last = (n - 1) - (((n - 1) % kUsers) - u + kUsers) % kUsers;
     EXPECT_EQ(last_ts["u" + std::to_string(u)], kT0 + last) << "u" << u;
   }
+}
+
+// Global statistics: every partition ranks from every partition's aggregates, and a partition's
+// aggregates move with it. Users u0..u11 each view only their own item (u<k> views i<k>), so
+// without topics.model_stats a partition knows only the items of its own users.
+TEST_F(PipelineTest, GlobalStatisticsReachEveryPartitionAndMoveWithThePartitions) {
+  ProduceCatalog(12);
+  constexpr int kUsers = 12;
+  for (int round = 0; round < 5; ++round) {
+    for (int u = 0; u < kUsers; ++u) {
+      ProduceEvent("u" + std::to_string(u), "i" + std::to_string(u), kT0 + round * 1000 + u);
+    }
+  }
+  Flush();
+  const std::vector<std::string> sets = {"state.model_stats_interval=200ms",
+                                         "pipeline.catalog_publish_interval=100ms"};
+  auto a = StartPipeline(MakeConfig("g-stats", sets));
+  ASSERT_NE(a, nullptr);
+  auto b = StartPipeline(MakeConfig("g-stats", sets));
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(WaitFor([&] {
+    return a->stats().assigned_partitions.load() > 0 && b->stats().assigned_partitions.load() > 0 &&
+           a->stats().Applied() + b->stats().Applied() >= 5 * kUsers;
+  }));
+  // Per partition of a pipeline: the items its engine knows a popularity of, and those known only
+  // from its own events (popularity minus the peers').
+  struct Seen {
+    std::set<std::string> known;
+    std::set<std::string> own;
+    std::set<std::string> users;
+  };
+  const auto seen = [&](const Pipeline& p) {
+    auto result = std::make_shared<std::map<std::int32_t, Seen>>();
+    auto mu = std::make_shared<std::mutex>();
+    const bool visited = p.Visit(
+        [result, mu](std::int32_t partition, model::Engine& engine, TimestampMs /*now*/) {
+          // A fixed time: a partition that has had no event since it moved has no clock yet.
+          const TimestampMs at{kT0 + 5000};
+          Seen s;
+          for (int k = 0; k < kUsers; ++k) {
+            const ItemId item("i" + std::to_string(k));
+            const double all = engine.Popularity(item, at);
+            const double peers =
+                engine.peer_stats() ? engine.peer_stats()->Popularity(item, at.ms / 1000.0) : 0.0;
+            if (all > 0) s.known.insert(item.str());
+            if (all - peers > 1e-9 * all) s.own.insert(item.str());
+            if (engine.FindUser(UserId("u" + std::to_string(k)))) {
+              s.users.insert("u" + std::to_string(k));
+            }
+          }
+          std::lock_guard lock(*mu);
+          (*result)[partition] = std::move(s);
+        },
+        std::chrono::seconds(5));
+    EXPECT_TRUE(visited);
+    std::lock_guard lock(*mu);
+    return *result;
+  };
+  const auto everything_everywhere = [&] {
+    for (const Pipeline* p : {a.get(), b.get()}) {
+      for (const auto& [partition, s] : seen(*p)) {
+        if (s.known.size() != static_cast<std::size_t>(kUsers)) return false;
+      }
+    }
+    return true;
+  };
+  EXPECT_TRUE(WaitFor(everything_everywhere, std::chrono::seconds(20)))
+      << "some partition does not see every partition's popular items";
+  EXPECT_GT(a->stats().model_stats_delivered.load(), 0U);
+  EXPECT_GT(b->stats().model_stats_merged.load(), 0U);
+  EXPECT_EQ(a->stats().model_stats_invalid.load(), 0U);
+
+  // a leaves: its partitions move to b, which starts each from a's hand-over record. No event
+  // comes after, so what a moved partition knows of its own users' items came with it.
+  const std::map<std::int32_t, Seen> before = seen(*a);
+  ASSERT_FALSE(before.empty());
+  a->Stop();
+  EXPECT_EQ(a->Wait(), 0);
+  ASSERT_TRUE(WaitFor([&] {
+    return b->stats().assigned_partitions.load() == kPartitions &&
+           b->stats().restoring_partitions.load() == 0;
+  }));
+  const std::map<std::int32_t, Seen> after = seen(*b);
+  for (const auto& [partition, was] : before) {
+    ASSERT_TRUE(after.count(partition)) << partition;
+    const Seen& now = after.at(partition);
+    EXPECT_EQ(now.users, was.users) << "partition " << partition;
+    // Each of its users' items is its own again, not a peer's.
+    for (const std::string& user : was.users) {
+      EXPECT_TRUE(now.own.count("i" + user.substr(1))) << "partition " << partition << " " << user;
+    }
+    EXPECT_EQ(now.known.size(), static_cast<std::size_t>(kUsers)) << "partition " << partition;
+  }
+  b->Stop();
+  EXPECT_EQ(b->Wait(), 0);
 }
 
 }  // namespace

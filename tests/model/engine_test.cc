@@ -1,7 +1,9 @@
 #include "model/engine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -744,6 +746,139 @@ TEST(EngineLearningTest, FeedbackIsCountedByTheSourceThatScoredEachItemHighest) 
   }
   EXPECT_EQ(total, 3U);
   EXPECT_EQ(f.engine.source_feedback(Variant::kLearned)[0].impressions, 0U);
+}
+
+// ---- Global statistics across partitions ----
+
+// A stream of 12 users over the 8 items, at hours 1..30: users u0..u5 are partition A's and
+// u6..u11 partition B's. Applies the events up to `until_ms` of the users `of` keeps.
+template <class Keep>
+void FeedStream(Engine& engine, Keep of, std::int64_t until_ms) {
+  for (int i = 0; i < 480; ++i) {
+    const int user = (i * 7) % 12;  // each user every 45 minutes: within the co-visit window
+    const std::int64_t ts = kHour + static_cast<std::int64_t>(i) * kHour / 16;
+    if (ts > until_ms || !of(user)) continue;
+    // Each user walks a few items of "their" cluster, some into the other one, so popularity
+    // and co-visits differ between the partitions and connect them.
+    const int item = ((user < 6 ? 0 : 4) + (i / 12 + user) % (user % 3 == 0 ? 6 : 3)) % 8;
+    engine.Apply(Ev("u" + std::to_string(user), "i" + std::to_string(item), ts), {0, i});
+  }
+}
+
+// Stated: an engine with its peers' records ranks as one engine that saw the whole stream: the
+// same popularity of every item (within 1e-9 relative), the same list for a cold user (trending,
+// category) and for its own users (co-visits of the peers' users too), although the peer
+// exported an hour before and its values are decayed forward.
+TEST(EngineTest, PeerStatsMakeAPartitionRankLikeOneEngineOverTheWholeStream) {
+  const std::int64_t end = 31 * kHour;
+  Fixture whole;
+  Fixture a;
+  Fixture b;
+  // A's users stop an hour before the end, when A exports.
+  FeedStream(
+      whole.engine, [](int u) { return u < 6; }, end - kHour);
+  FeedStream(
+      whole.engine, [](int u) { return u >= 6; }, end);
+  FeedStream(
+      a.engine, [](int u) { return u < 6; }, end - kHour);
+  FeedStream(
+      b.engine, [](int u) { return u >= 6; }, end);
+  // Everything A has: the record is not truncated here.
+  const PartitionStats record = a.engine.ExportStats(0, {end - kHour}, 100, 1000);
+  EXPECT_FALSE(record.popularity.empty());
+  EXPECT_FALSE(record.covisit.empty());
+  const auto differs = [&](const Engine& e) {
+    int differing = 0;
+    for (int i = 0; i < 8; ++i) {
+      const ItemId item("i" + std::to_string(i));
+      const double want = whole.engine.Popularity(item, {end});
+      if (std::fabs(e.Popularity(item, {end}) - want) > 1e-9 * want) ++differing;
+    }
+    return differing;
+  };
+  EXPECT_GT(differs(b.engine), 0);  // alone, B sees only its own users
+  const std::vector<const PartitionStats*> peers = {&record};
+  b.engine.SetPeerStats(std::make_shared<const PeerStats>(peers, Options().trending_half_life,
+                                                          Options().covisit.half_life,
+                                                          b.engine.learner().prior()));
+  EXPECT_EQ(differs(b.engine), 0);
+  EXPECT_EQ(b.engine.peer_stats()->partitions(), 1U);
+  for (const std::string user : {"new", "u6", "u7", "u8", "u9"}) {
+    const RecommendationList want = whole.engine.Recommend(UserId(user), {end});
+    const RecommendationList got = b.engine.Recommend(UserId(user), {end});
+    EXPECT_EQ(Ids(got), Ids(want)) << user;
+    for (std::size_t i = 0; i < std::min(got.items.size(), want.items.size()); ++i) {
+      EXPECT_NEAR(got.items[i].score, want.items[i].score, 1e-5) << user << " " << i;
+    }
+  }
+  b.engine.SetPeerStats(nullptr);
+  EXPECT_GT(differs(b.engine), 0);
+  int lists_differ = 0;
+  for (const std::string user : {"new", "u6", "u7", "u8", "u9"}) {
+    if (Ids(b.engine.Recommend(UserId(user), {end})) !=
+        Ids(whole.engine.Recommend(UserId(user), {end}))) {
+      ++lists_differ;
+    }
+  }
+  EXPECT_GT(lists_differ, 0);
+}
+
+// Stated: an engine seeded with a partition's record has that partition's popularity and
+// co-visits (exactly, when the record holds them all), and goes on as the old owner would.
+TEST(EngineTest, ASeededEngineContinuesWhereThePartitionsOldOwnerLeftOff) {
+  const std::int64_t end = 20 * kHour;
+  Fixture old_owner;
+  FeedStream(
+      old_owner.engine, [](int) { return true; }, end);
+  Fixture next_owner;
+  next_owner.engine.SeedStats(old_owner.engine.ExportStats(3, {end}, 100, 1000));
+  const auto same = [&](std::int64_t at) {
+    for (int i = 0; i < 8; ++i) {
+      const ItemId item("i" + std::to_string(i));
+      const double want = old_owner.engine.Popularity(item, {at});
+      EXPECT_NEAR(next_owner.engine.Popularity(item, {at}), want, 1e-9 * want) << i;
+    }
+    const PartitionStats x = old_owner.engine.ExportStats(3, {at}, 100, 1000);
+    const PartitionStats y = next_owner.engine.ExportStats(3, {at}, 100, 1000);
+    ASSERT_EQ(x.covisit.size(), y.covisit.size());
+    for (std::size_t e = 0; e < x.covisit.size(); ++e) {
+      EXPECT_EQ(x.covisit[e].from, y.covisit[e].from) << e;
+      EXPECT_EQ(x.covisit[e].to, y.covisit[e].to) << e;
+      EXPECT_NEAR(x.covisit[e].weight, y.covisit[e].weight, 1e-9 * x.covisit[e].weight) << e;
+    }
+  };
+  same(end);
+  // The same later event on both: still the same.
+  old_owner.engine.Apply(Ev("u1", "i2", end + kHour), {0, 1000});
+  next_owner.engine.Apply(Ev("u1", "i2", end + kHour), {0, 1000});
+  same(end + 2 * kHour);
+}
+
+// Stated: a record holds the partition's max_items most popular items and max_edges strongest
+// edges, strongest first, at the export time; an empty engine exports empty lists.
+TEST(EngineTest, ExportedStatsHoldTheStrongestAggregates) {
+  Fixture f;
+  EXPECT_TRUE(f.engine.ExportStats(0, {kHour}, 10, 10).popularity.empty());
+  FeedStream(
+      f.engine, [](int) { return true; }, 31 * kHour);
+  const PartitionStats all = f.engine.ExportStats(5, {32 * kHour}, 100, 1000);
+  const PartitionStats top = f.engine.ExportStats(5, {32 * kHour}, 3, 4);
+  EXPECT_EQ(top.partition, 5);
+  EXPECT_EQ(top.as_of.ms, 32 * kHour);
+  ASSERT_EQ(top.popularity.size(), 3U);
+  ASSERT_EQ(top.covisit.size(), 4U);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(top.popularity[i], all.popularity[i]) << i;
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(top.covisit[i], all.covisit[i]) << i;
+  for (std::size_t i = 1; i < all.covisit.size(); ++i) {
+    EXPECT_GE(all.covisit[i - 1].weight, all.covisit[i].weight) << i;
+  }
+  EXPECT_NEAR(all.popularity[0].second, f.engine.Popularity(all.popularity[0].first, {32 * kHour}),
+              1e-12);
+  EXPECT_EQ(top.trending_half_life, Options().trending_half_life);
+  EXPECT_TRUE(
+      PeerStats::Compatible(top, Options().trending_half_life, Options().covisit.half_life, 1.0));
+  EXPECT_FALSE(PeerStats::Compatible(top, Options().trending_half_life / 2,
+                                     Options().covisit.half_life, 1.0));
 }
 
 }  // namespace

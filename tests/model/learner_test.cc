@@ -197,5 +197,64 @@ TEST(WeightLearnerTest, ImportanceWeightsScaleTheStep) {
   EXPECT_LT(full.global().variance[0], half.global().variance[0]);
 }
 
+// Global statistics: two partitions' learners, each seeing half of the feedback, pooled through
+// their evidence. Stated: the pooled means are closer to the truth than either half alone, and
+// within 0.05 of one learner that saw all of it; the pooled variance is the information sum
+// (1/σ₁² + 1/σ₂² − 1/σ₀²) exactly.
+TEST(WeightLearnerTest, PeerEvidencePoolsPartitionsLikeOneLearner) {
+  LearnerOptions o;
+  o.drift_variance = 0;
+  WeightLearner a(o);
+  WeightLearner b(o);
+  WeightLearner all(o);
+  Generator gen(11);
+  for (int i = 0; i < 8'000; ++i) {
+    const FeedbackExample e = gen.Next(kTruth, kBias);
+    (i % 2 == 0 ? a : b).Update(e);
+    all.Update(e);
+  }
+  LearnerEvidence from_b;
+  from_b.Add(b.global(), b.prior());
+  a.SetPeerEvidence(from_b);
+  const WeightPosterior& pooled = a.combined();
+  EXPECT_LT(MaxError(pooled, kTruth), MaxError(a.global(), kTruth));
+  EXPECT_LT(MaxError(pooled, kTruth), MaxError(b.global(), kTruth));
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    EXPECT_NEAR(pooled.mean[s], all.global().mean[s], 0.05) << s;
+    const double info =
+        1 / a.global().variance[s] + 1 / b.global().variance[s] - 1 / o.prior_variance;
+    EXPECT_NEAR(pooled.variance[s], 1 / info, 1e-12) << s;
+  }
+  EXPECT_EQ(pooled.examples, 8'000U);
+  // Ranking uses the pooled posterior; the own one (what the partition publishes) is unchanged.
+  EXPECT_EQ(a.Mean().w[2], pooled.mean[2]);
+  EXPECT_EQ(a.global().examples, 4'000U);
+  // Later updates keep the peers' evidence; an empty evidence removes it.
+  a.Update(gen.Next(kTruth, kBias));
+  EXPECT_EQ(a.combined().examples, 8'001U);
+  a.SetPeerEvidence(LearnerEvidence{});
+  EXPECT_EQ(a.Mean().w[2], a.global().mean[2]);
+  // A posterior that learned nothing adds no evidence.
+  LearnerEvidence none;
+  none.Add(all.prior(), all.prior());
+  EXPECT_EQ(none.precision[0], 0.0);
+  EXPECT_EQ(none.examples, 0U);
+}
+
+// A partition's posterior moves with it: a learner seeded with it ranks as the old one did.
+TEST(WeightLearnerTest, SeedGlobalStartsFromAnotherLearnersPosterior) {
+  LearnerOptions o;
+  WeightLearner old_owner(o);
+  Generator gen(12);
+  for (int i = 0; i < 2'000; ++i) old_owner.Update(gen.Next(kTruth, kBias));
+  WeightLearner next_owner(o);
+  next_owner.SeedGlobal(old_owner.global());
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    EXPECT_EQ(next_owner.Mean().w[s], old_owner.Mean().w[s]) << s;
+    EXPECT_EQ(next_owner.global().variance[s], old_owner.global().variance[s]) << s;
+  }
+  EXPECT_EQ(next_owner.global().examples, 2'000U);
+}
+
 }  // namespace
 }  // namespace recsd::model
