@@ -14,6 +14,13 @@
 //   BM_LearnerUpdate / BM_NormalPdfCdf one online probit update of the fusion-weight learner over
 //                                      the φ(t)/Φ(t) it must evaluate
 //   BM_LearnerSample / BM_NormalPdfCdf one Thompson sample of the six weights, same peer
+//   BM_EngineRefreshWithPeers / BM_EngineRefresh   the same refresh with the global view of
+//                                      seven other partitions (trending, category and co-visits
+//                                      from their records) over the refresh without it
+//   BM_ExportStats / BM_EngineRefresh  a partition's record (1,000 items, 10,000 edges), made every
+//                                      model_stats_interval, in refreshes of one user
+//   BM_MergePeerStats / BM_EngineRefresh   building a partition's peer view of seven records, the
+//                                      same peer
 //   BM_UserStateBytes/N                memory: bytes of one user's state after N events (counter
 //                                      "bytes") and their ratio to two 64-float vectors ("x_floor")
 // Run: build/release/benchmarks/model_benchmark (see benchmarks/README.md).
@@ -154,28 +161,82 @@ void BM_SortScores(benchmark::State& state) {
   }
 }
 
-void BM_EngineRefresh(benchmark::State& state) {
-  Engine engine(Options(), EventTypeTable());
-  engine.SetCatalog(MakeCatalog());
-  std::mt19937 rng(5);
-  std::int64_t offset = 0;
-  for (int i = 0; i < 20'000; ++i) {  // 1000 users with history, popularity and co-visits
+// An engine after 20,000 events of 1,000 users over 2,000 of the items, starting at `t0`.
+std::unique_ptr<Engine> BusyEngine(std::uint32_t seed, std::int64_t t0) {
+  auto engine = std::make_unique<Engine>(Options(), EventTypeTable());
+  engine->SetCatalog(MakeCatalog());
+  std::mt19937 rng(seed);
+  for (std::int64_t offset = 0; offset < 20'000; ++offset) {
     Event e;
     e.user = UserId(Id("u", rng() % 1000));
     e.item = ItemId(std::to_string(rng() % 2000));
-    e.ts = {1'700'000'000'000 + offset * 100};
-    engine.Apply(e, {0, offset++});
+    e.ts = {t0 + offset * 100};
+    engine->Apply(e, {0, offset});
   }
+  return engine;
+}
+
+constexpr std::int64_t kT0 = 1'700'000'000'000;
+constexpr std::int64_t kEnd = kT0 + 20'000 * 100;
+
+// Seven other partitions' records at the defaults of state.model_stats_items and _edges.
+const std::vector<PartitionStats>& PeerRecords() {
+  static const std::vector<PartitionStats> records = [] {
+    std::vector<PartitionStats> out;
+    for (std::uint32_t p = 1; p <= 7; ++p) {
+      out.push_back(BusyEngine(100 + p, kT0)
+                        ->ExportStats(static_cast<std::int32_t>(p), {kEnd}, 1000, 10'000));
+    }
+    return out;
+  }();
+  return records;
+}
+
+std::shared_ptr<const PeerStats> MergePeers(const Engine& engine) {
+  std::vector<const PartitionStats*> peers;
+  for (const PartitionStats& r : PeerRecords()) peers.push_back(&r);
+  return std::make_shared<const PeerStats>(peers, Options().trending_half_life,
+                                           Options().covisit.half_life, engine.learner().prior());
+}
+
+// Recommends for the engine's users in turn after one refresh of all of them (their lists pending).
+void RecommendLoop(benchmark::State& state, Engine& engine) {
   struct Drop final : ListSink {
     void Publish(RecommendationList list) override { items += list.items.size(); }
     std::size_t items = 0;
   } sink;
-  engine.Refresh({1'700'000'000'000 + offset * 100}, sink);
+  engine.Refresh({kEnd}, sink);
   std::size_t user = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(
-        engine.Recommend(UserId(Id("u", user++ % 1000)), {1'700'000'000'000 + offset * 100}));
+    benchmark::DoNotOptimize(engine.Recommend(UserId(Id("u", user++ % 1000)), {kEnd}));
   }
+}
+
+void BM_EngineRefresh(benchmark::State& state) {
+  const auto engine = BusyEngine(5, kT0);  // 1000 users with history, popularity and co-visits
+  RecommendLoop(state, *engine);
+}
+
+void BM_EngineRefreshWithPeers(benchmark::State& state) {
+  const auto engine = BusyEngine(5, kT0);
+  engine->SetPeerStats(MergePeers(*engine));
+  RecommendLoop(state, *engine);
+}
+
+void BM_ExportStats(benchmark::State& state) {
+  const auto engine = BusyEngine(5, kT0);
+  std::size_t edges = 0;
+  for (auto _ : state) {
+    const PartitionStats record = engine->ExportStats(0, {kEnd}, 1000, 10'000);
+    edges = record.covisit.size();
+    benchmark::DoNotOptimize(record.popularity.data());
+  }
+  state.counters["edges"] = static_cast<double>(edges);
+}
+
+void BM_MergePeerStats(benchmark::State& state) {
+  const auto engine = BusyEngine(5, kT0);
+  for (auto _ : state) benchmark::DoNotOptimize(MergePeers(*engine));
 }
 
 // One read of the catalog matrix, as BM_StreamRead of retrieval_benchmark: the bound no scan of
@@ -290,6 +351,9 @@ BENCHMARK(BM_EngineApply);
 BENCHMARK(BM_FuseRank)->Arg(400);
 BENCHMARK(BM_SortScores)->Arg(400);
 BENCHMARK(BM_EngineRefresh);
+BENCHMARK(BM_EngineRefreshWithPeers);
+BENCHMARK(BM_ExportStats);
+BENCHMARK(BM_MergePeerStats);
 BENCHMARK(BM_StreamRead10k);
 BENCHMARK(BM_TextEmbed);
 BENCHMARK(BM_HashWords);
@@ -305,6 +369,9 @@ int main(int argc, char** argv) {
                                         {"BM_EngineApply", "BM_ObserveEvent"},
                                         {"BM_FuseRank/400", "BM_SortScores/400"},
                                         {"BM_EngineRefresh", "BM_StreamRead10k"},
+                                        {"BM_EngineRefreshWithPeers", "BM_EngineRefresh"},
+                                        {"BM_ExportStats", "BM_EngineRefresh"},
+                                        {"BM_MergePeerStats", "BM_EngineRefresh"},
                                         {"BM_TextEmbed", "BM_HashWords"},
                                         {"BM_LearnerUpdate", "BM_NormalPdfCdf"},
                                         {"BM_LearnerSample", "BM_NormalPdfCdf"}});

@@ -13,7 +13,10 @@
 #      already covered) and reported per crash
 #   2. scale-out: three instances in one group under load; a fourth joins, one gets SIGTERM, one
 #      `kill -9`; digests of the union of the live instances equal the replay's; no partition is
-#      owned by two instances at once (from their assign and revoke logs)
+#      owned by two instances at once (from their assign and revoke logs); the two live instances
+#      serve the same cold-start list (trending and category from every partition's aggregates,
+#      shared through topics.model_stats: without them each partition ranks only its own users'
+#      items)
 #   3. state.dir (with two late events of one user in the log: applied in log order, as the
 #      oracle replays them): a restart with snapshots reads no changelog records for the snapshotted
 #      partitions; a corrupted snapshot is ignored (logged) and the changelog restores the same
@@ -198,7 +201,8 @@ kill -9 "$broker_pid"
 d2="$work/scale"
 mkdir -p "$d2"
 start_broker "$d2"
-write_config "$d2" scale
+write_config "$d2" scale "" '[state]
+model_stats_interval = "1s"'
 "$recsd" loadgen --config "$d2/recsd.toml" --rate 300 --users 300 --items 200 --faults 0 \
   >"$d2/loadgen.out" 2>"$d2/loadgen.log" &
 loadgen_pid=$!
@@ -229,6 +233,27 @@ wait "$loadgen_pid" || true
 replay_digests "$d2"
 check "the live instances together hold every user, each with the replay's digest" \
   digests_match "$d2" "$(admin_port "$d2/a.log")" "$(admin_port "$d2/d.log")"
+# The cold-start list of each live instance (computed on the lowest partition it owns), as item
+# ids; equal once every partition's final aggregates reached both.
+cold_lists_match() {  # port...
+  local port tries
+  for tries in $(seq 60); do
+    for port in "$@"; do
+      curl -sf "http://127.0.0.1:$port/v1/recommendations/e2e-cold-user" |
+        jq -c '[.items[].item]' >"$d2/cold.$port" 2>/dev/null || true
+    done
+    if [[ -s $d2/cold.$1 && $(cat "$d2/cold.$1") != "[]" ]] &&
+      cmp -s "$d2/cold.$1" "$d2/cold.$2"; then
+      echo "  cold-start list after $tries tries: $(cat "$d2/cold.$1")"
+      return 0
+    fi
+    sleep 0.5
+  done
+  for port in "$@"; do echo "  instance on port $port: $(cat "$d2/cold.$port")" >&2; done
+  return 1
+}
+check "the live instances serve the same cold-start list from the global statistics" \
+  cold_lists_match "$(admin_port "$d2/a.log")" "$(admin_port "$d2/d.log")"
 for name in a d; do kill -TERM "${pid_of[$name]}"; done
 for name in a d; do wait "${pid_of[$name]}" || true; done
 # Ownership from the logs: assigned (after a restore nothing of it is shared), revoked (handed
