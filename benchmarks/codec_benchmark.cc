@@ -6,6 +6,9 @@
 //   - EncodeRecommendationList (20 items, 6 sources each) against a bare msgpack-cxx pack of the
 //     same structure into an sbuffer.
 //   - RecommendationListToJson against EncodeRecommendationList: the display path's cost.
+//   - DecodeModelStats of a full record (state.model_stats_items = 1,000 items,
+//     state.model_stats_edges = 10,000 edges) against msgpack-cxx's bare unpack of its bytes;
+//     counter "bytes": the record's size on topics.model_stats.
 // Run: build/release/benchmarks/codec_benchmark (see benchmarks/README.md).
 
 #include <string>
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ratio_reporter.h"
+#include "state/model_stats_codec.h"
 #include "stream/event_codec.h"
 #include "stream/recommendation_codec.h"
 
@@ -132,6 +136,49 @@ void BM_ListToJson(benchmark::State& state) {
 }
 BENCHMARK(BM_ListToJson)->Name("BM_EncodeList/display_json");
 
+// A record at the defaults: 1,000 items and 10,000 edges with ids like MovieLens-sized catalogs'.
+const std::string& FullModelStats() {
+  static const std::string bytes = [] {
+    model::PartitionStats s;
+    s.partition = 7;
+    s.as_of = {1'700'000'000'000};
+    s.offset = 123'456'789;
+    s.trending_half_life = 86400;
+    s.covisit_half_life = 604800;
+    s.prior_variance = 1;
+    for (int i = 0; i < 1000; ++i) {
+      s.popularity.emplace_back(ItemId("item-" + std::to_string(i)), 1000.0 / (i + 1));
+    }
+    for (int i = 0; i < 10'000; ++i) {
+      s.covisit.push_back({ItemId("item-" + std::to_string(i / 10)),
+                           ItemId("item-" + std::to_string(1000 + i)), 100.0 / (i + 1)});
+    }
+    s.learner.variance.fill(0.1);
+    s.learner.bias_variance = 0.1;
+    return state::EncodeModelStats(s);
+  }();
+  return bytes;
+}
+
+void BM_DecodeModelStats(benchmark::State& state) {
+  const std::string& bytes = FullModelStats();
+  for (auto _ : state) {
+    auto s = state::DecodeModelStats(bytes);
+    benchmark::DoNotOptimize(s);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes.size());
+}
+BENCHMARK(BM_DecodeModelStats)->Name("BM_DecodeModelStats/recsd");
+
+void BM_UnpackModelStatsOnly(benchmark::State& state) {
+  const std::string& bytes = FullModelStats();
+  for (auto _ : state) {
+    msgpack::object_handle h = msgpack::unpack(bytes.data(), bytes.size());
+    benchmark::DoNotOptimize(h.get().type);
+  }
+}
+BENCHMARK(BM_UnpackModelStatsOnly)->Name("BM_DecodeModelStats/msgpack_unpack_only");
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -144,6 +191,7 @@ int main(int argc, char** argv) {
       {"BM_DecodeEvent/json", "BM_DecodeEvent/msgpack"},
       {"BM_EncodeList/recsd", "BM_EncodeList/msgpack_pack_only"},
       {"BM_EncodeList/display_json", "BM_EncodeList/recsd"},
+      {"BM_DecodeModelStats/recsd", "BM_DecodeModelStats/msgpack_unpack_only"},
   });
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

@@ -15,11 +15,12 @@
 //                                      the φ(t)/Φ(t) it must evaluate
 //   BM_LearnerSample / BM_NormalPdfCdf one Thompson sample of the six weights, same peer
 //   BM_EngineRefreshWithPeers / BM_EngineRefresh   the same refresh with the global view of
-//                                      seven other partitions (trending, category and co-visits
-//                                      from their records) over the refresh without it
+//                                      eight partitions (trending, category and co-visits from
+//                                      seven others' records) over the refresh without it
 //   BM_ExportStats / BM_EngineRefresh  a partition's record (1,000 items, 10,000 edges), made every
 //                                      model_stats_interval, in refreshes of one user
-//   BM_MergePeerStats / BM_EngineRefresh   building a partition's peer view of seven records, the
+//   BM_MergePeerStats / BM_EngineRefresh   merging eight partitions' records into the view all
+//                                      of an instance's engines share (once per new record), the
 //                                      same peer
 //   BM_UserStateBytes/N                memory: bytes of one user's state after N events (counter
 //                                      "bytes") and their ratio to two 64-float vectors ("x_floor")
@@ -179,7 +180,7 @@ std::unique_ptr<Engine> BusyEngine(std::uint32_t seed, std::int64_t t0) {
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 constexpr std::int64_t kEnd = kT0 + 20'000 * 100;
 
-// Seven other partitions' records at the defaults of state.model_stats_items and _edges.
+// Seven other partitions' records (1..7) at the defaults of state.model_stats_items and _edges.
 const std::vector<PartitionStats>& PeerRecords() {
   static const std::vector<PartitionStats> records = [] {
     std::vector<PartitionStats> out;
@@ -192,10 +193,11 @@ const std::vector<PartitionStats>& PeerRecords() {
   return records;
 }
 
-std::shared_ptr<const PeerStats> MergePeers(const Engine& engine) {
-  std::vector<const PartitionStats*> peers;
-  for (const PartitionStats& r : PeerRecords()) peers.push_back(&r);
-  return std::make_shared<const PeerStats>(peers, Options().trending_half_life,
+// The records of partitions 1..7 and `own` (partition 0's) merged.
+std::shared_ptr<const PeerStats> Merge(const PartitionStats& own, const Engine& engine) {
+  std::vector<const PartitionStats*> records = {&own};
+  for (const PartitionStats& r : PeerRecords()) records.push_back(&r);
+  return std::make_shared<const PeerStats>(records, Options().trending_half_life,
                                            Options().covisit.half_life, engine.learner().prior());
 }
 
@@ -219,7 +221,7 @@ void BM_EngineRefresh(benchmark::State& state) {
 
 void BM_EngineRefreshWithPeers(benchmark::State& state) {
   const auto engine = BusyEngine(5, kT0);
-  engine->SetPeerStats(MergePeers(*engine));
+  engine->SetPeerStats(Merge(engine->ExportStats(0, {kEnd}, 1000, 10'000), *engine), 0);
   RecommendLoop(state, *engine);
 }
 
@@ -236,7 +238,8 @@ void BM_ExportStats(benchmark::State& state) {
 
 void BM_MergePeerStats(benchmark::State& state) {
   const auto engine = BusyEngine(5, kT0);
-  for (auto _ : state) benchmark::DoNotOptimize(MergePeers(*engine));
+  const PartitionStats own = engine->ExportStats(0, {kEnd}, 1000, 10'000);
+  for (auto _ : state) benchmark::DoNotOptimize(Merge(own, *engine));
 }
 
 // One read of the catalog matrix, as BM_StreamRead of retrieval_benchmark: the bound no scan of

@@ -125,8 +125,8 @@ const std::vector<KeySpec>& Schema() {
       {"state.snapshot_interval", Type::kDuration, "5m"},
       {"state.snapshot_max_age", Type::kDuration, "12h"},
       {"state.model_stats_interval", Type::kDuration, "10s"},
-      {"state.model_stats_items", Type::kInt, "1000", 1, 1'000'000},
-      {"state.model_stats_edges", Type::kInt, "10000", 1, 1'000'000},
+      {"state.model_stats_items", Type::kInt, "1000", 1, 100'000},
+      {"state.model_stats_edges", Type::kInt, "10000", 1, 100'000},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;

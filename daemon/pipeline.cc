@@ -144,8 +144,12 @@ struct Delivery {
   bool model_stats = false;
 };
 
-// The latest record of every partition in topics.model_stats, by partition.
-using ModelStatsTable = std::map<std::int32_t, std::shared_ptr<const model::PartitionStats>>;
+// The latest record of every partition in topics.model_stats, and all of them merged (each
+// engine reads the merge without its own partition).
+struct ModelStatsTable {
+  std::map<std::int32_t, std::shared_ptr<const model::PartitionStats>> records;
+  std::shared_ptr<const model::PeerStats> merged;  // null when there is no record
+};
 
 // A partition given to or taken from a worker. A revoke is done when the worker has handed the
 // partition over (refreshed, acknowledged, offset stored).
@@ -308,7 +312,8 @@ struct Pipeline::Impl {
   std::mutex model_stats_mu;
   std::shared_ptr<const ModelStatsTable> model_stats;  // GUARDED_BY(model_stats_mu)
   std::atomic<std::uint64_t> model_stats_version{0};
-  ModelStatsTable model_stats_records;  // the catalog thread's
+  std::map<std::int32_t, std::shared_ptr<const model::PartitionStats>>
+      model_stats_records;  // the catalog thread's
 
   // Consumer thread only: assignment and pause state.
   std::set<std::int32_t> assigned;
@@ -491,10 +496,9 @@ class Worker : public model::ListSink {
     std::int64_t next_offset = -1;
     std::optional<std::int64_t> catch_up_end;
     Clock::time_point resumed_at;
-    // Global statistics: the version of the table its peer view was built from and when, and
-    // when it last published its own aggregates.
+    // Global statistics: the version of the table its peer view is from, and when it last
+    // published its own aggregates.
     std::uint64_t model_stats_version = 0;
-    Clock::time_point peers_built;
     Clock::time_point last_stats;
   };
 
@@ -604,7 +608,7 @@ class Worker : public model::ListSink {
     if (!impl_.SharesModelStats()) return;
     part.last_stats = Clock::now();
     if (const auto table = impl_.CurrentModelStats()) {
-      if (auto it = table->find(p); it != table->end()) {
+      if (auto it = table->records.find(p); it != table->records.end()) {
         part.engine->SeedStats(*it->second);
         spdlog::info(
             "partition {}: aggregates restored from {} as of {} ms ({} items, {} co-visit "
@@ -613,39 +617,24 @@ class Worker : public model::ListSink {
             it->second->covisit.size(), it->second->learner.examples);
       }
     }
-    UpdatePeers(p, part, /*now=*/true);
+    UpdatePeers(p, part);
   }
 
-  // Rebuilds the partition's peer view (every other partition's latest record) when the table
-  // changed, at most once per model_stats_interval unless `now`.
-  void UpdatePeers(std::int32_t p, Partition& part, bool now) {
+  // Gives the partition's engine the latest merge of every partition's record (the catalog
+  // thread makes it; the engine leaves its own partition out) when there is a newer one.
+  void UpdatePeers(std::int32_t p, Partition& part) {
     if (!impl_.SharesModelStats()) return;
     const std::uint64_t version = impl_.model_stats_version.load();
-    if (version == part.model_stats_version ||
-        (!now && Clock::now() - part.peers_built < impl_.config.state.model_stats_interval)) {
-      return;
-    }
+    if (version == part.model_stats_version) return;
     const auto table = impl_.CurrentModelStats();  // at least as new as `version`
     part.model_stats_version = version;
-    part.peers_built = Clock::now();
-    std::vector<const model::PartitionStats*> others;
-    if (table) {
-      for (const auto& [q, record] : *table) {
-        if (q != p) others.push_back(record.get());
-      }
-    }
-    if (others.empty()) {
-      part.engine->SetPeerStats(nullptr);
-      return;
-    }
-    const model::EngineOptions& o = impl_.engine_options;
-    // The records stay alive in `table` only while it is held: the view copies what it needs.
-    part.engine->SetPeerStats(std::make_shared<const model::PeerStats>(
-        others, o.trending_half_life, o.covisit.half_life, part.engine->learner().prior()));
+    part.engine->SetPeerStats(table ? table->merged : nullptr, p);
   }
 
   // Publishes the partition's aggregates to topics.model_stats (key = partition). A partition
   // that has seen no event since it was assigned publishes nothing: its latest record stands.
+  // Best effort: a record that cannot be enqueued (the producer's queue is full, the record is
+  // too large) is counted and logged, and the next interval tries again; nothing waits for it.
   void PublishStats(std::int32_t p, Partition& part) {
     if (!impl_.SharesModelStats()) return;
     part.last_stats = Clock::now();
@@ -657,7 +646,18 @@ class Worker : public model::ListSink {
     m.topic = impl_.config.topics.model_stats;
     m.key = key;
     m.value = value;
-    impl_.ProduceOrFail(m, new Delivery{std::make_shared<OutputBatch>(0), -1, nullptr, true});
+    auto delivery = std::make_unique<Delivery>(
+        Delivery{std::make_shared<OutputBatch>(0), -1, nullptr, /*model_stats=*/true});
+    delivery->batch->outstanding.fetch_add(1, std::memory_order_acq_rel);
+    m.opaque = delivery.get();
+    if (const rd_kafka_resp_err_t err = stream::Produce(impl_.producer.get(), m); err) {
+      impl_.stats.model_stats_failures.fetch_add(1, std::memory_order_relaxed);
+      impl_.warnings.Warn("model-stats-produce",
+                          "partition {}: cannot produce its {}-byte record to {}: {}", p,
+                          value.size(), m.topic, rd_kafka_err2str(err));
+      return;
+    }
+    delivery.release();  // the delivery report frees it
   }
 
   // Writes the state of every user changed since the last flush to the changelog (same
@@ -1005,7 +1005,7 @@ class Worker : public model::ListSink {
       part.engine->SetCatalog(impl_.CurrentCatalog());
       part.catalog_version = v;
     }
-    UpdatePeers(p, part, /*now=*/false);
+    UpdatePeers(p, part);
     if (part.catch_up_end) {
       if (part.next_offset < *part.catch_up_end && !flush) return;  // the backlog's lists wait
       spdlog::info(
@@ -1493,8 +1493,17 @@ void Pipeline::Impl::ApplyModelStats(const rd_kafka_message_t& msg) {
 }
 
 void Pipeline::Impl::PublishModelStats() {
-  auto table = std::make_shared<const ModelStatsTable>(model_stats_records);
-  stats.model_stats_partitions.store(static_cast<std::int64_t>(table->size()));
+  auto table = std::make_shared<ModelStatsTable>();
+  table->records = model_stats_records;
+  if (!model_stats_records.empty()) {
+    std::vector<const model::PartitionStats*> records;
+    for (const auto& [partition, record] : model_stats_records) records.push_back(record.get());
+    const model::EngineOptions& o = engine_options;
+    table->merged =
+        std::make_shared<const model::PeerStats>(records, o.trending_half_life, o.covisit.half_life,
+                                                 model::WeightLearner(o.learning.learner).prior());
+  }
+  stats.model_stats_partitions.store(static_cast<std::int64_t>(table->records.size()));
   {
     std::lock_guard lock(model_stats_mu);
     model_stats = std::move(table);

@@ -163,7 +163,8 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   const double t = options_.clock == InterestClock::kActivity
                        ? (state.interest().empty() ? 0.0 : state.clock()) + 1.0
                        : now_s;
-  if (weight > 0) {
+  applied_offset_ = std::max(applied_offset_, position.offset);
+  if (weight > 0 && position.offset > seeded_offset_) {  // else the seeded record holds it
     // Co-visits and popularity count positive interest only: a dislike is not a vote.
     if (const RecentItem* last = state.Last(); options_.covisit_window > 0 && last != nullptr &&
                                                !(last->item == event.item) &&
@@ -476,7 +477,8 @@ std::size_t Engine::UserStateBytes() const noexcept {
 
 double Engine::Popularity(const ItemId& item, TimestampMs now) const {
   const double t = Seconds(now);
-  return popularity_.ValueAt(item, t) + (peers_ ? peers_->Popularity(item, t) : 0.0);
+  return popularity_.ValueAt(item, t) +
+         (peers_ ? peers_->Popularity(item, t, own_partition_) : 0.0);
 }
 
 PartitionStats Engine::ExportStats(std::int32_t partition, TimestampMs now, std::size_t max_items,
@@ -487,6 +489,7 @@ PartitionStats Engine::ExportStats(std::int32_t partition, TimestampMs now, std:
   out.trending_half_life = options_.trending_half_life;
   out.covisit_half_life = options_.covisit.half_life;
   out.prior_variance = options_.learning.learner.prior_variance;
+  out.offset = std::max(seeded_offset_, applied_offset_);
   const double t = Seconds(now);
   out.popularity = popularity_.TopN(max_items, t);
   std::erase_if(out.popularity, [](const auto& entry) { return !(entry.second > 0); });
@@ -506,12 +509,14 @@ void Engine::SeedStats(const PartitionStats& record) {
     if (e.weight > 0 && !(e.from == e.to)) covisit_.AddDirected(t, e.from, e.to, e.weight);
   }
   learner_.SeedGlobal(record.learner);
+  seeded_offset_ = std::max(seeded_offset_, record.offset);
   global_.valid = false;
 }
 
-void Engine::SetPeerStats(std::shared_ptr<const PeerStats> peers) {
+void Engine::SetPeerStats(std::shared_ptr<const PeerStats> peers, std::int32_t own) {
   peers_ = std::move(peers);
-  learner_.SetPeerEvidence(peers_ ? peers_->evidence() : LearnerEvidence{});
+  own_partition_ = own;
+  learner_.SetPeerEvidence(peers_ ? peers_->Evidence(own) : LearnerEvidence{});
   global_.valid = false;
 }
 
@@ -531,7 +536,7 @@ void Engine::RefreshGlobalLists(double now_s) {
     covisit_weight_[*row] += value;
   };
   popularity_.ForEach(now_s, add);
-  if (peers_) peers_->ForEachPopularity(now_s, add);
+  if (peers_) peers_->ForEachPopularity(now_s, own_partition_, add);
   std::sort(rows.begin(), rows.end());  // hash order must not reach the lists
   for (std::uint32_t r : rows) {
     const double value = std::exchange(covisit_weight_[r], 0.0);
@@ -662,7 +667,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
           covisit_weight_[*row] += w;
         };
         for (const auto& [id, w] : covisit_.Neighbours(recent[i].item, now_s)) add(id, w);
-        if (peers_) peers_->ForEachNeighbour(recent[i].item, now_s, add);
+        if (peers_) peers_->ForEachNeighbour(recent[i].item, now_s, own_partition_, add);
       }
     }
     std::sort(seen.begin(), seen.end());

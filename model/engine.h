@@ -254,13 +254,15 @@ class Engine {
                              std::size_t max_edges) const;
   // Adds a record's aggregates to this engine's own (a partition's record read back by its next
   // owner, before its first event): popularity, co-visits, and the learner's global posterior,
-  // which replaces the engine's. Records made with other half-lives are the caller's to refuse
-  // (PeerStats::Compatible).
+  // which replaces the engine's. Events at or below the record's offset (consumed again after a
+  // crash) then update user state but not these aggregates, which hold them already. Records
+  // made with other half-lives are the caller's to refuse (PeerStats::Compatible).
   void SeedStats(const PartitionStats& record);
-  // The other partitions' aggregates, added to this engine's own when it ranks: trending and
-  // category candidates and scores, co-visit neighbours, and the learner's evidence. Replaces the
+  // Every partition's aggregates but those of `own` (this engine's partition, whose live
+  // aggregates are its own), added to this engine's when it ranks: trending and category
+  // candidates and scores, co-visit neighbours, and the learner's evidence. Replaces the
   // previous; null removes them. The global candidate lists are recomputed at the next refresh.
-  void SetPeerStats(std::shared_ptr<const PeerStats> peers);
+  void SetPeerStats(std::shared_ptr<const PeerStats> peers, std::int32_t own);
   const PeerStats* peer_stats() const noexcept { return peers_.get(); }
 
   // Which variant serves `user` now, and the weights a list for it would be ranked with (posterior
@@ -321,7 +323,12 @@ class Engine {
   std::vector<UserId> dirty_;  // in the order users became dirty
   DecayedCounter<ItemId> popularity_;
   CovisitGraph covisit_;
-  std::shared_ptr<const PeerStats> peers_;  // other partitions' aggregates, or null
+  std::shared_ptr<const PeerStats> peers_;  // every partition's aggregates, or null
+  std::int32_t own_partition_ = -1;         // left out of peers_
+  // The highest input offset of a seeded record (events up to it are in the aggregates already),
+  // and the highest of an event applied since.
+  std::int64_t seeded_offset_ = -1;
+  std::int64_t applied_offset_ = -1;
   GlobalLists global_;
   std::uint64_t events_since_global_ = 0;
   std::vector<std::int32_t> slot_;      // per catalog row, scratch of RankBatch (-1 between uses)

@@ -23,25 +23,35 @@ PeerStats::PeerStats(std::span<const PartitionStats* const> records, double tren
   for (const PartitionStats* r : records) {
     const double t = static_cast<double>(r->as_of.ms) / 1000.0;
     const double pop_scale = std::exp2(-(t_ref_ - t) / trending_half_life_);
-    for (const auto& [item, v] : r->popularity) popularity_[item] += v * pop_scale;
+    for (const auto& [item, v] : r->popularity) {
+      popularity_[item].emplace_back(r->partition, v * pop_scale);
+    }
     const double covisit_scale = std::exp2(-(t_ref_ - t) / covisit_half_life_);
     for (const PartitionStats::Edge& e : r->covisit) {
-      auto& edges = covisit_[e.from];
-      const auto same = [&](const auto& edge) { return edge.first == e.to; };
-      if (auto it = std::find_if(edges.begin(), edges.end(), same); it != edges.end()) {
-        it->second += e.weight * covisit_scale;
-      } else {
-        edges.emplace_back(e.to, e.weight * covisit_scale);
-      }
+      covisit_[e.from].push_back({e.to, r->partition, e.weight * covisit_scale});
     }
-    evidence_.Add(r->learner, prior);
-    ++partitions_;
+    LearnerEvidence evidence;
+    evidence.Add(r->learner, prior);
+    evidence_.emplace_back(r->partition, evidence);
   }
 }
 
-double PeerStats::Popularity(const ItemId& item, double t) const {
+double PeerStats::Popularity(const ItemId& item, double t, std::int32_t exclude) const {
   auto it = popularity_.find(item);
-  return it == popularity_.end() ? 0.0 : it->second * Scale(t, trending_half_life_);
+  return it == popularity_.end() ? 0.0 : Sum(it->second, exclude) * Scale(t, trending_half_life_);
+}
+
+LearnerEvidence PeerStats::Evidence(std::int32_t exclude) const {
+  LearnerEvidence sum;
+  for (const auto& [partition, e] : evidence_) {
+    if (partition != exclude) sum.Add(e);
+  }
+  return sum;
+}
+
+std::size_t PeerStats::Partitions(std::int32_t exclude) const {
+  return static_cast<std::size_t>(std::count_if(evidence_.begin(), evidence_.end(),
+                                                [&](const auto& e) { return e.first != exclude; }));
 }
 
 }  // namespace recsd::model

@@ -60,6 +60,16 @@ void LearnerEvidence::Add(const WeightPosterior& posterior, const WeightPosterio
   examples += posterior.examples;
 }
 
+void LearnerEvidence::Add(const LearnerEvidence& other) {
+  for (std::size_t s = 0; s < kSourceCount; ++s) {
+    precision[s] += other.precision[s];
+    weighted_mean[s] += other.weighted_mean[s];
+  }
+  bias_precision += other.bias_precision;
+  bias_weighted_mean += other.bias_weighted_mean;
+  examples += other.examples;
+}
+
 WeightPosterior LearnerEvidence::CombinedWith(const WeightPosterior& own) const {
   WeightPosterior out = own;
   const auto combine = [](double info, double info_mean, double* mean, double* variance) {

@@ -61,6 +61,8 @@ struct LearnerEvidence {
 
   // Adds a posterior that was updated from `prior` (a precision below the prior's adds nothing).
   void Add(const WeightPosterior& posterior, const WeightPosterior& prior);
+  // Adds other evidence (independent of this).
+  void Add(const LearnerEvidence& other);
   // `own` combined with this evidence.
   WeightPosterior CombinedWith(const WeightPosterior& own) const;
 };

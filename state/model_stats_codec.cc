@@ -66,10 +66,11 @@ std::optional<model::WeightPosterior> PosteriorOf(const msgpack::object& o) {
 std::string EncodeModelStats(const model::PartitionStats& stats) {
   std::string out;
   MsgpackWriter w(&out);
-  w.Map(9);
+  w.Map(10);
   w.Key("v").Int(kModelStatsVersion);
   w.Key("partition").Int(stats.partition);
   w.Key("as_of").Int(stats.as_of.ms);
+  w.Key("offset").Int(stats.offset);
   w.Key("trending_half_life").Double(stats.trending_half_life);
   w.Key("covisit_half_life").Double(stats.covisit_half_life);
   w.Key("prior_variance").Double(stats.prior_variance);
@@ -116,6 +117,7 @@ Result<model::PartitionStats, StateError> DecodeModelStats(std::string_view byte
   }
   const auto* partition = r.Need("partition", msgpack::type::POSITIVE_INTEGER);
   const auto* as_of = r.Need("as_of", msgpack::type::NEGATIVE_INTEGER);
+  const auto* offset = r.Need("offset", msgpack::type::NEGATIVE_INTEGER);
   const auto* trending = r.Need("trending_half_life", msgpack::type::FLOAT64);
   const auto* covisit_h = r.Need("covisit_half_life", msgpack::type::FLOAT64);
   const auto* prior = r.Need("prior_variance", msgpack::type::FLOAT64);
@@ -129,6 +131,9 @@ Result<model::PartitionStats, StateError> DecodeModelStats(std::string_view byte
   const auto ms = Int(*as_of);
   if (!ms) return Invalid("bad 'as_of'");
   out.as_of = {*ms};
+  const auto covered = Int(*offset);
+  if (!covered || *covered < -1) return Invalid("bad 'offset'");
+  out.offset = *covered;
   out.trending_half_life = *Num(*trending);
   out.covisit_half_life = *Num(*covisit_h);
   out.prior_variance = *Num(*prior);

@@ -17,6 +17,7 @@ inline constexpr std::int64_t kModelStatsVersion = 1;
 // the compacted topics.model_stats (key = the partition number in decimal):
 //   v                    kModelStatsVersion
 //   partition, as_of     the input partition; event time (ms) the values are at
+//   offset               the highest input offset whose event the values include (-1: none)
 //   trending_half_life, covisit_half_life, prior_variance   what the values mean
 //   popularity           [[item, value], ...] strongest first
 //   covisit              [[from, to, weight], ...] strongest first

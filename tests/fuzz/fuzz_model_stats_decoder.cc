@@ -10,7 +10,7 @@
 namespace {
 
 bool Same(const recsd::model::PartitionStats& a, const recsd::model::PartitionStats& b) {
-  return a.partition == b.partition && a.as_of == b.as_of &&
+  return a.partition == b.partition && a.as_of == b.as_of && a.offset == b.offset &&
          a.trending_half_life == b.trending_half_life &&
          a.covisit_half_life == b.covisit_half_life && a.prior_variance == b.prior_variance &&
          a.popularity == b.popularity && a.covisit == b.covisit &&

@@ -797,12 +797,14 @@ TEST(EngineTest, PeerStatsMakeAPartitionRankLikeOneEngineOverTheWholeStream) {
     return differing;
   };
   EXPECT_GT(differs(b.engine), 0);  // alone, B sees only its own users
-  const std::vector<const PartitionStats*> peers = {&record};
-  b.engine.SetPeerStats(std::make_shared<const PeerStats>(peers, Options().trending_half_life,
-                                                          Options().covisit.half_life,
-                                                          b.engine.learner().prior()));
+  const PartitionStats own = b.engine.ExportStats(1, {end}, 100, 1000);
+  const std::vector<const PartitionStats*> records = {&record, &own};
+  const auto merged =
+      std::make_shared<const PeerStats>(records, Options().trending_half_life,
+                                        Options().covisit.half_life, b.engine.learner().prior());
+  EXPECT_EQ(merged->Partitions(1), 1U);
+  b.engine.SetPeerStats(merged, 1);
   EXPECT_EQ(differs(b.engine), 0);
-  EXPECT_EQ(b.engine.peer_stats()->partitions(), 1U);
   for (const std::string user : {"new", "u6", "u7", "u8", "u9"}) {
     const RecommendationList want = whole.engine.Recommend(UserId(user), {end});
     const RecommendationList got = b.engine.Recommend(UserId(user), {end});
@@ -811,7 +813,9 @@ TEST(EngineTest, PeerStatsMakeAPartitionRankLikeOneEngineOverTheWholeStream) {
       EXPECT_NEAR(got.items[i].score, want.items[i].score, 1e-5) << user << " " << i;
     }
   }
-  b.engine.SetPeerStats(nullptr);
+  b.engine.SetPeerStats(merged, 7);  // not its partition: its own items would count twice
+  EXPECT_GT(differs(b.engine), 0);
+  b.engine.SetPeerStats(nullptr, 1);
   EXPECT_GT(differs(b.engine), 0);
   int lists_differ = 0;
   for (const std::string user : {"new", "u6", "u7", "u8", "u9"}) {
@@ -831,7 +835,9 @@ TEST(EngineTest, ASeededEngineContinuesWhereThePartitionsOldOwnerLeftOff) {
   FeedStream(
       old_owner.engine, [](int) { return true; }, end);
   Fixture next_owner;
-  next_owner.engine.SeedStats(old_owner.engine.ExportStats(3, {end}, 100, 1000));
+  const PartitionStats record = old_owner.engine.ExportStats(3, {end}, 100, 1000);
+  EXPECT_EQ(record.offset, 304);  // FeedStream's last event up to `end`: 1 h + 304/16 h
+  next_owner.engine.SeedStats(record);
   const auto same = [&](std::int64_t at) {
     for (int i = 0; i < 8; ++i) {
       const ItemId item("i" + std::to_string(i));
@@ -848,6 +854,13 @@ TEST(EngineTest, ASeededEngineContinuesWhereThePartitionsOldOwnerLeftOff) {
     }
   };
   same(end);
+  // An event consumed again after a crash (at or below the record's offset) updates its user's
+  // state, not the aggregates that hold it already.
+  const double before = next_owner.engine.Popularity(ItemId("i2"), {end});
+  EXPECT_EQ(next_owner.engine.Apply(Ev("again", "i2", end), {0, record.offset}),
+            ApplyOutcome::kApplied);
+  EXPECT_NE(next_owner.engine.FindUser(UserId("again")), nullptr);
+  EXPECT_EQ(next_owner.engine.Popularity(ItemId("i2"), {end}), before);
   // The same later event on both: still the same.
   old_owner.engine.Apply(Ev("u1", "i2", end + kHour), {0, 1000});
   next_owner.engine.Apply(Ev("u1", "i2", end + kHour), {0, 1000});
@@ -879,6 +892,40 @@ TEST(EngineTest, ExportedStatsHoldTheStrongestAggregates) {
       PeerStats::Compatible(top, Options().trending_half_life, Options().covisit.half_life, 1.0));
   EXPECT_FALSE(PeerStats::Compatible(top, Options().trending_half_life / 2,
                                      Options().covisit.half_life, 1.0));
+}
+
+// Stated: the merged learner evidence an engine gets leaves its own partition's posterior out
+// (its own learner stands for it), and counts every other partition's once.
+TEST(EngineTest, MergedLearnerEvidenceLeavesTheOwnPartitionOut) {
+  const LearnerOptions o;
+  WeightLearner first(o);
+  WeightLearner second(o);
+  for (int i = 0; i < 50; ++i) {
+    FeedbackExample e;
+    for (std::size_t k = 0; k < kSourceCount; ++k) {
+      e.x[k] = static_cast<float>((i * 7 + static_cast<int>(k) * 3) % 10) / 10.0F;
+    }
+    e.clicked = i % 3 == 0;
+    first.Update(e);
+    if (i % 2 == 0) second.Update(e);
+  }
+  PartitionStats r0;
+  r0.partition = 0;
+  r0.learner = first.global();
+  PartitionStats r1 = r0;
+  r1.partition = 1;
+  r1.learner = second.global();
+  const std::vector<const PartitionStats*> records = {&r0, &r1};
+  const PeerStats merged(records, 3600, 3600, first.prior());
+  LearnerEvidence only_second;
+  only_second.Add(second.global(), second.prior());
+  const LearnerEvidence for_zero = merged.Evidence(0);
+  EXPECT_EQ(for_zero.examples, 25U);
+  EXPECT_DOUBLE_EQ(for_zero.precision[2], only_second.precision[2]);
+  EXPECT_GT(for_zero.precision[2], 0.0);
+  const LearnerEvidence for_other = merged.Evidence(9);
+  EXPECT_EQ(for_other.examples, 75U);
+  EXPECT_EQ(merged.Partitions(9), 2U);
 }
 
 }  // namespace

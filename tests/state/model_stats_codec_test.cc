@@ -15,6 +15,7 @@ model::PartitionStats Sample() {
   model::PartitionStats s;
   s.partition = 3;
   s.as_of = {1'700'000'000'123};
+  s.offset = 977;
   s.trending_half_life = 86400;
   s.covisit_half_life = 604800;
   s.prior_variance = 1.0;
@@ -34,6 +35,7 @@ TEST(ModelStatsCodecTest, RoundTripsEveryField) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->partition, 3);
   EXPECT_EQ(back->as_of, s.as_of);
+  EXPECT_EQ(back->offset, 977);
   EXPECT_EQ(back->trending_half_life, s.trending_half_life);
   EXPECT_EQ(back->covisit_half_life, s.covisit_half_life);
   EXPECT_EQ(back->prior_variance, s.prior_variance);
@@ -87,6 +89,9 @@ TEST(ModelStatsCodecTest, RejectsWhatCannotBeMerged) {
   s = Sample();
   s.learner.mean[0] = nan;
   EXPECT_EQ(rejected(s), "model statistics: bad 'learner'");
+  s = Sample();
+  s.offset = -2;
+  EXPECT_EQ(rejected(s), "model statistics: bad 'offset'");
   s = Sample();
   s.trending_half_life = 0;
   EXPECT_EQ(rejected(s), "model statistics: a half-life or the prior variance is not > 0");
