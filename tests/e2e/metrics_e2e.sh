@@ -17,7 +17,9 @@ trap cleanup EXIT
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
-"$recsd" demo --duration 40 --set admin.listen=127.0.0.1:0 >"$work/view" 2>"$work/log" &
+# Global statistics every 2 s, so their counters surely move between the two scrapes.
+"$recsd" demo --duration 40 --set admin.listen=127.0.0.1:0 --set state.model_stats_interval=2s \
+  >"$work/view" 2>"$work/log" &
 demo_pid=$!
 port=""
 for _ in $(seq 100); do
@@ -55,7 +57,8 @@ for m in recsd_build_info recsd_ready recsd_events_consumed_total recsd_events_p
   recsd_partitions_paused recsd_worker_queue_messages recsd_users_tracked recsd_user_state_bytes \
   recsd_user_state_evictions_total recsd_catalog_items recsd_catalog_last_update_timestamp_seconds \
   recsd_fusion_weight recsd_fusion_weights_version recsd_feedback_impressions_total \
-  recsd_feedback_clicks_total recsd_fusion_guard_reverted process_cpu_seconds_total \
+  recsd_feedback_clicks_total recsd_fusion_guard_reverted recsd_model_stats_published_total \
+  recsd_model_stats_records_total recsd_model_stats_partitions process_cpu_seconds_total \
   process_resident_memory_bytes process_virtual_memory_bytes process_open_fds process_max_fds \
   process_start_time_seconds; do
   check "$m is exposed" present "$m"
@@ -68,7 +71,7 @@ for m in recsd_events_consumed_total recsd_events_processed_total \
   recsd_recommendation_list_items recsd_kafka_consumer_lag_messages recsd_kafka_commits_total \
   recsd_user_state_bytes recsd_user_state_evictions_total recsd_fusion_weight \
   recsd_fusion_weights_version recsd_feedback_impressions_total recsd_feedback_clicks_total \
-  process_cpu_seconds_total; do
+  recsd_model_stats_published_total recsd_model_stats_records_total process_cpu_seconds_total; do
   check "$m moves as the demo runs" moved "$m"
 done
 counted() { awk -v s="$2" 'index($0, s) == 1 { print ($NF > 0) ? "yes" : "no" }' "$1"; }
