@@ -657,7 +657,7 @@ class Worker : public model::ListSink {
                           value.size(), m.topic, rd_kafka_err2str(err));
       return;
     }
-    delivery.release();  // the delivery report frees it
+    static_cast<void>(delivery.release());  // enqueued: the delivery report frees it
   }
 
   // Writes the state of every user changed since the last flush to the changelog (same
