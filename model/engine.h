@@ -247,7 +247,7 @@ class Engine {
   // this engine's own plus its peers'.
   double Popularity(const ItemId& item, TimestampMs now) const;
 
-  // Global statistics (ARCHITECTURE.md, "Global statistics across partitions").
+  // Global statistics across partitions (README, "Global statistics").
   // This engine's own aggregates as of `now` for partition `partition`: its `max_items` most
   // popular items, its `max_edges` strongest co-visit edges and the learner's global posterior.
   PartitionStats ExportStats(std::int32_t partition, TimestampMs now, std::size_t max_items,

@@ -14,13 +14,13 @@
 
 namespace recsd::model {
 
-// One input partition's shareable aggregates (ARCHITECTURE.md, "Global statistics"): its strongest
-// decayed item popularities, its strongest co-visit edges and its learner's global posterior, all
-// as of event time `as_of`. Engine::ExportStats makes one; the daemon publishes it to the
-// compacted topics.model_stats (key = partition) and every instance merges the other partitions'
-// latest into its engines (PeerStats), so each ranks trending, category and co-visits from the
-// whole stream and learns from every partition's feedback. It also moves the partition's
-// aggregates to its next owner (Engine::SeedStats).
+// One input partition's shareable aggregates (README, "Global statistics"): its strongest decayed
+// item popularities, its strongest co-visit edges and its learner's global posterior, all as of
+// event time `as_of`. Engine::ExportStats makes one; the daemon publishes it to the compacted
+// topics.model_stats (key = partition), and every instance merges every partition's latest
+// (PeerStats) for its engines, so each ranks trending, category and co-visits from the whole
+// stream and learns from every partition's feedback. It also moves the partition's aggregates
+// to its next owner (Engine::SeedStats).
 struct PartitionStats {
   struct Edge {
     ItemId from;
@@ -86,7 +86,6 @@ class PeerStats {
   LearnerEvidence Evidence(std::int32_t exclude) const;
   // Partitions with a record, other than `exclude`.
   std::size_t Partitions(std::int32_t exclude) const;
-  double reference_time() const noexcept { return t_ref_; }
 
  private:
   using Parts = std::vector<std::pair<std::int32_t, double>>;  // partition → value at t_ref
