@@ -93,28 +93,12 @@ std::string EncodeModelStats(const model::PartitionStats& stats) {
 }
 
 Result<model::PartitionStats, StateError> DecodeModelStats(std::string_view bytes) {
+  static const msgpack::unpack_limit limits(kMaxEntries, 64, kMaxEntries, 1 << 26, 1024, 8);
   msgpack::object_handle handle;
-  try {
-    static const msgpack::unpack_limit limits(kMaxEntries, 64, kMaxEntries, 1 << 26, 1024, 8);
-    std::size_t offset = 0;
-    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
-    if (offset != bytes.size()) return Invalid("bytes after the record");
-  } catch (const std::exception& e) {
-    return Invalid(std::string("not msgpack: ") + e.what());
+  if (auto problem = UnpackRecord(bytes, limits, "model statistics", kModelStatsVersion, &handle)) {
+    return Fail(StateError{std::move(problem->message), problem->unsupported});
   }
-  const msgpack::object& root = handle.get();
-  if (root.type != msgpack::type::MAP) return Invalid("not a map");
-  Reader r{root, {}};
-  const auto* v = r.Need("v", msgpack::type::POSITIVE_INTEGER);
-  if (v == nullptr) return Invalid(r.error);
-  if (v->via.u64 != static_cast<std::uint64_t>(kModelStatsVersion)) {
-    std::string why = "model statistics: version ";
-    why.append(std::to_string(v->via.u64))
-        .append(" is not supported (this build reads ")
-        .append(std::to_string(kModelStatsVersion))
-        .append(")");
-    return Fail(StateError{std::move(why), /*unsupported_version=*/true});
-  }
+  Reader r{handle.get(), {}};
   const auto* partition = r.Need("partition", msgpack::type::POSITIVE_INTEGER);
   const auto* as_of = r.Need("as_of", msgpack::type::NEGATIVE_INTEGER);
   const auto* offset = r.Need("offset", msgpack::type::NEGATIVE_INTEGER);

@@ -3,7 +3,9 @@
 // Reading msgpack maps field by field, shared by the state codecs (user state records, snapshot
 // headers): a missing or mistyped field becomes the first error, named by its key.
 
+#include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +76,48 @@ inline std::optional<std::int64_t> Int(const msgpack::object& o) {
     return static_cast<std::int64_t>(o.via.u64);
   }
   if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
+  return std::nullopt;
+}
+
+// Why bytes are not a record of the expected version (UnpackRecord).
+struct RecordProblem {
+  std::string message;       // starts with the record's name: "user state: not a map"
+  bool unsupported = false;  // a well-formed record of another version
+};
+
+// Unpacks a versioned record: one msgpack map that fills `bytes` (under `limits`) and whose "v" is
+// `version`. Nothing when it is one (the map is in *out); else the problem, its message prefixed
+// with `what`: "not msgpack: ...", "bytes after the record", "not a map", "'v' is missing", or
+// "version N is not supported (this build reads M)" (unsupported).
+inline std::optional<RecordProblem> UnpackRecord(std::string_view bytes,
+                                                 const msgpack::unpack_limit& limits,
+                                                 std::string_view what, std::uint64_t version,
+                                                 msgpack::object_handle* out) {
+  // Appended: GCC 12 at -O3 reports a false -Wrestrict on `"literal" + std::string`.
+  const auto problem = [&](std::string_view why, bool unsupported = false) {
+    std::string message(what);
+    message.append(": ").append(why);
+    return RecordProblem{std::move(message), unsupported};
+  };
+  try {
+    std::size_t offset = 0;
+    *out = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
+    if (offset != bytes.size()) return problem("bytes after the record");
+  } catch (const std::exception& e) {
+    return problem(std::string("not msgpack: ").append(e.what()));
+  }
+  if (out->get().type != msgpack::type::MAP) return problem("not a map");
+  Reader r{out->get(), {}};
+  const msgpack::object* v = r.Need("v", msgpack::type::POSITIVE_INTEGER);
+  if (v == nullptr) return problem(r.error);
+  if (v->via.u64 != version) {
+    std::string why = "version ";
+    why.append(std::to_string(v->via.u64))
+        .append(" is not supported (this build reads ")
+        .append(std::to_string(version))
+        .append(")");
+    return problem(why, /*unsupported=*/true);
+  }
   return std::nullopt;
 }
 

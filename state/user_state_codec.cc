@@ -152,28 +152,12 @@ std::string EncodeUserState(const UserId& user, const model::UserStateParts& s,
 
 Result<DecodedUserState, StateError> DecodeUserState(std::string_view bytes,
                                                      const model::Catalog& catalog) {
+  static const msgpack::unpack_limit limits(1 << 20, 1024, 1 << 20, 1 << 24, 1024, 16);
   msgpack::object_handle handle;
-  try {
-    static const msgpack::unpack_limit limits(1 << 20, 1024, 1 << 20, 1 << 24, 1024, 16);
-    std::size_t offset = 0;
-    handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, limits);
-    if (offset != bytes.size()) return Invalid("user state: bytes after the record");
-  } catch (const std::exception& e) {
-    return Invalid(std::string("user state: not msgpack: ") + e.what());
+  if (auto problem = UnpackRecord(bytes, limits, "user state", kStateVersion, &handle)) {
+    return Fail(StateError{std::move(problem->message), problem->unsupported});
   }
-  const msgpack::object& root = handle.get();
-  if (root.type != msgpack::type::MAP) return Invalid("user state: not a map");
-  Reader r{root, {}};
-  const auto* v = r.Need("v", msgpack::type::POSITIVE_INTEGER);
-  if (v == nullptr) return Invalid(Prefixed(r.error));
-  if (v->via.u64 != static_cast<std::uint64_t>(kStateVersion)) {
-    std::string why = "version ";
-    why.append(std::to_string(v->via.u64))
-        .append(" is not supported (this build reads ")
-        .append(std::to_string(kStateVersion))
-        .append(")");
-    return Fail(StateError{Prefixed(why), /*unsupported_version=*/true});
-  }
+  Reader r{handle.get(), {}};
   const auto* user = r.Need("user", msgpack::type::STR);
   const auto* clock = r.Need("clock", msgpack::type::FLOAT64);
   const auto* started = r.Need("started", msgpack::type::BOOLEAN);
