@@ -87,7 +87,7 @@ npm_tools() {
 }
 
 check_configs() {
-  local bin=${RECSD_BIN:-build/debug/daemon/recsd}
+  local bin=${RECSD_BIN:-build/release/daemon/recsd}
   [[ -x $bin ]] || { echo "no recsd binary at $bin (set RECSD_BIN)"; return 1; }
   local f
   for f in ops/recsd.example.toml ops/k8s/base/recsd.toml ops/k8s/overlays/*/recsd.toml; do

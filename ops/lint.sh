@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs clang-tidy (.clang-tidy) on recsd's .cc files that changed since a base revision (default:
-# the previous commit), using the compile commands of build/debug. `ops/lint.sh --all` lints all.
+# the previous commit), using the compile commands of build/release. `ops/lint.sh --all` lints all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=build/debug
+build=build/release
 if [[ ! -f $build/compile_commands.json ]]; then
-  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 if [[ "${1:-}" == "--all" ]]; then
   mapfile -t files < <(git ls-files -- 'model/*.cc' 'state/*.cc' 'stream/*.cc' 'metrics/*.cc' 'daemon/*.cc')

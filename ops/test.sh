@@ -2,22 +2,38 @@
 # recsd's whole test suite, as CI runs it (.ci/run):
 #   1. install dependencies (ops/install-deps.sh; fast when nothing is missing)
 #   2. format check over the tree (ops/check-format.sh)
-#   3. g++ debug build with -Werror, benchmarks compiled too, and every test (build/debug): unit,
-#      integration (the pipeline on librdkafka's mock cluster) and end to end (tests/e2e/: recsd
-#      broker, kcat and recsd run as separate processes);
-#      clang-tidy on the .cc files changed by the last commit (ops/lint.sh); the static checks of
-#      the operations files (ops/check-ops.sh: alert rules and their tests, dashboard queries,
-#      compose, yamllint, shellcheck, the Dockerfile, the Kubernetes manifests), each timed
-#   4. the release build of the README's first command (ops/recsd.sh, build/release): GCC at -O3
-#      warns differently from the debug build, and warnings are errors
-#   5. clang build under ASan+UBSan (build/asan): every test again, then one libFuzzer run
-#      per wire decoder for RECSD_FUZZ_SECONDS each (default 60; set e.g. 5 for a quick re-run)
+#   3. g++ Release build (-O3, -Werror) with tests and benchmarks, in build/release: the same
+#      build directory and flags as the README's first command (ops/recsd.sh), so what a user
+#      runs is what is tested. clang-tidy on the .cc files changed by the last commit
+#      (ops/lint.sh); the static checks of the operations files (ops/check-ops.sh), each timed
+#   4. every test of that build: unit, integration (the pipeline on librdkafka's mock cluster)
+#      and end to end (tests/e2e/: recsd broker, kcat and recsd run as separate processes). The
+#      integration and end-to-end tests mostly wait on brokers and rebalances, so ctest runs four
+#      at a time, the longest (e2e.durability) first
+#   5. clang build under ASan+UBSan (build/asan): the unit and integration tests again, then one
+#      libFuzzer run per wire decoder for RECSD_FUZZ_SECONDS each (default 60). The end-to-end
+#      tests run in step 4 only: they drive the same code through separate processes and take
+#      minutes
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
+#
+#   ops/test.sh            everything above (CI)
+#   ops/test.sh --quick    a developer's inner loop: format, the Release build and its unit tests
+#                          (seconds once built); no integration, end-to-end, sanitizer or fuzz runs
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+quick=0
+case "${1:-}" in
+  "") ;;
+  --quick) quick=1 ;;
+  *)
+    echo "usage: $0 [--quick]" >&2
+    exit 2
+    ;;
+esac
 fuzz_seconds=${RECSD_FUZZ_SECONDS:-60}
 jobs=$(nproc)
+wait_jobs=$((jobs * 2))  # tests that mostly wait on a broker
 
 ops/install-deps.sh
 ops/check-format.sh
@@ -27,33 +43,44 @@ configure() {  # dir, then cmake options
   shift
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
 }
-configure build/debug -DCMAKE_BUILD_TYPE=Debug -DRECSD_BENCHMARKS=ON
-cmake --build build/debug
+configure build/release -DCMAKE_BUILD_TYPE=Release -DRECSD_TESTS=ON -DRECSD_BENCHMARKS=ON
+cmake --build build/release
+ops/recsd.sh version >/dev/null  # the README's first command builds in build/release too
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+status=0
+if [[ $quick -eq 1 ]]; then
+  ctest --test-dir build/release --output-on-failure -j "$jobs" -L unit 2>&1 | tee "$logs/quick" ||
+    status=1
+  exit "$status"
+fi
+
 ops/lint.sh
 ops_status=0
-RECSD_BIN=build/debug/daemon/recsd ops/check-ops.sh || ops_status=1
-echo "== release build of the README's first command (ops/recsd.sh) =="
-ops/recsd.sh version
+RECSD_BIN=build/release/daemon/recsd ops/check-ops.sh || ops_status=1
 configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DRECSD_SANITIZE=address,undefined -DRECSD_FUZZ=ON -DRECSD_BENCHMARKS=OFF \
   -DRECSD_FUZZ_SECONDS="$fuzz_seconds"
 cmake --build build/asan
 
-logs=$(mktemp -d)
-trap 'rm -rf "$logs"' EXIT
-status=0
-echo "== unit, integration and end-to-end tests (g++, debug) =="
-ctest --test-dir build/debug --output-on-failure -j "$jobs" 2>&1 | tee "$logs/debug" || status=1
-echo "== unit, integration and end-to-end tests and fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s per fuzzer) =="
-ctest --test-dir build/asan --output-on-failure -j "$jobs" 2>&1 | tee "$logs/asan" || status=1
+echo "== unit, integration and end-to-end tests (g++, Release) =="
+ctest --test-dir build/release --output-on-failure -j "$wait_jobs" 2>&1 | tee "$logs/release" ||
+  status=1
+echo "== unit and integration tests (clang, ASan+UBSan) =="
+ctest --test-dir build/asan --output-on-failure -j "$wait_jobs" -L 'unit|integration' 2>&1 |
+  tee "$logs/asan" || status=1
+echo "== fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s each) =="
+ctest --test-dir build/asan --output-on-failure -j "$jobs" -L fuzz 2>&1 | tee "$logs/fuzz" ||
+  status=1
 
-# One closing line over both runs: "N passed, N failed".
+# One closing line over the three runs: "N passed, N failed".
 passed=0
 failed=0
-for log in "$logs/debug" "$logs/asan"; do
+for log in "$logs/release" "$logs/asan" "$logs/fuzz"; do
   line=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$log" || true)
   if [[ -z $line ]]; then
-    echo "test.sh: no ctest summary in $(basename "$log") run" >&2
+    echo "test.sh: no ctest summary in the $(basename "$log") run" >&2
     status=1
     continue
   fi

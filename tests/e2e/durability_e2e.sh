@@ -26,8 +26,8 @@
 # Needs kcat, jq, curl. E2E_KEEP=1 keeps the work directory. Exit 0 when every check holds.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-recsd="${1:-$root/build/debug/daemon/recsd}"
-lists_check="${2:-$root/build/debug/tests/e2e_lists_check}"
+recsd="${1:-$root/build/release/daemon/recsd}"
+lists_check="${2:-$root/build/release/tests/e2e_lists_check}"
 for tool in kcat jq curl; do
   command -v "$tool" >/dev/null || {
     echo "e2e: $tool not found (ops/install-deps.sh installs it)" >&2

@@ -12,11 +12,11 @@
 #   5. the admin server: /readyz 503 while the catalog cannot load, 200 once it has; a scrape of
 #      /metrics passes `promtool check metrics` and its counters move with new events
 #
-# Usage: tests/e2e/pipeline_e2e.sh [RECSD_BINARY]   (default: build/debug/daemon/recsd)
+# Usage: tests/e2e/pipeline_e2e.sh [RECSD_BINARY]   (default: build/release/daemon/recsd)
 # Needs kcat. Exit 0 when every check holds; each failed check prints "FAIL: ...".
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-recsd="${1:-$root/build/debug/daemon/recsd}"
+recsd="${1:-$root/build/release/daemon/recsd}"
 command -v kcat >/dev/null || {
   echo "e2e: kcat not found (ops/install-deps.sh installs it)" >&2
   exit 1
