@@ -143,16 +143,22 @@ const std::string& FullModelStats() {
     s.partition = 7;
     s.as_of = {1'700'000'000'000};
     s.offset = 123'456'789;
-    s.trending_half_life = 86400;
-    s.covisit_half_life = 604800;
+    s.features = {"emb_short", "emb_long", "covisit", "trending", "category", "fresh"};
     s.prior_variance = 1;
+    model::SourceStats popularity;
+    popularity.source = "popularity";
+    popularity.half_life = 86400;
     for (int i = 0; i < 1000; ++i) {
-      s.popularity.emplace_back(ItemId("item-" + std::to_string(i)), 1000.0 / (i + 1));
+      popularity.items.emplace_back(ItemId("item-" + std::to_string(i)), 1000.0 / (i + 1));
     }
+    model::SourceStats covisit;
+    covisit.source = "covisit";
+    covisit.half_life = 604800;
     for (int i = 0; i < 10'000; ++i) {
-      s.covisit.push_back({ItemId("item-" + std::to_string(i / 10)),
-                           ItemId("item-" + std::to_string(1000 + i)), 100.0 / (i + 1)});
+      covisit.edges.push_back({ItemId("item-" + std::to_string(i / 10)),
+                               ItemId("item-" + std::to_string(1000 + i)), 100.0 / (i + 1)});
     }
+    s.sources = {popularity, covisit};
     s.learner.variance.fill(0.1);
     s.learner.bias_variance = 0.1;
     return state::EncodeModelStats(s);

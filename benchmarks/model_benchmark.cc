@@ -142,11 +142,12 @@ void BM_FuseRank(benchmark::State& state) {
   FusionWeights w;
   w.w = {0.1, 0.1, 1, 0.1, 0.1, 0.1};
   RankOptions options;
+  const std::vector<std::string> names = DefaultFeatures();
   for (auto _ : state) {
     std::vector<Candidate> c = raw;
-    NormaliseFeatures(&c, Normalisation::kReciprocalRank, 100);
+    NormaliseFeatures(&c, names.size(), Normalisation::kReciprocalRank, 100);
     benchmark::DoNotOptimize(
-        Rank(c, w, *catalog, options, [](std::uint32_t row) { return row % 13 != 0; }));
+        Rank(c, w, names, *catalog, options, [](std::uint32_t row) { return row % 13 != 0; }));
   }
 }
 
@@ -179,14 +180,16 @@ std::unique_ptr<Engine> BusyEngine(std::uint32_t seed, std::int64_t t0) {
 
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 constexpr std::int64_t kEnd = kT0 + 20'000 * 100;
+// The defaults of state.model_stats_items, _edges and _vectors.
+constexpr ExportLimits kLimits{1000, 10'000, 1000};
 
 // Seven other partitions' records (1..7) at the defaults of state.model_stats_items and _edges.
 const std::vector<PartitionStats>& PeerRecords() {
   static const std::vector<PartitionStats> records = [] {
     std::vector<PartitionStats> out;
     for (std::uint32_t p = 1; p <= 7; ++p) {
-      out.push_back(BusyEngine(100 + p, kT0)
-                        ->ExportStats(static_cast<std::int32_t>(p), {kEnd}, 1000, 10'000));
+      out.push_back(
+          BusyEngine(100 + p, kT0)->ExportStats(static_cast<std::int32_t>(p), {kEnd}, kLimits));
     }
     return out;
   }();
@@ -197,8 +200,7 @@ const std::vector<PartitionStats>& PeerRecords() {
 std::shared_ptr<const PeerStats> Merge(const PartitionStats& own, const Engine& engine) {
   std::vector<const PartitionStats*> records = {&own};
   for (const PartitionStats& r : PeerRecords()) records.push_back(&r);
-  return std::make_shared<const PeerStats>(records, Options().trending_half_life,
-                                           Options().covisit.half_life, engine.learner().prior());
+  return std::make_shared<const PeerStats>(records, engine.learner().prior());
 }
 
 // Recommends for the engine's users in turn after one refresh of all of them (their lists pending).
@@ -221,7 +223,7 @@ void BM_EngineRefresh(benchmark::State& state) {
 
 void BM_EngineRefreshWithPeers(benchmark::State& state) {
   const auto engine = BusyEngine(5, kT0);
-  engine->SetPeerStats(Merge(engine->ExportStats(0, {kEnd}, 1000, 10'000), *engine), 0);
+  engine->SetPeerStats(Merge(engine->ExportStats(0, {kEnd}, kLimits), *engine), 0);
   RecommendLoop(state, *engine);
 }
 
@@ -229,16 +231,17 @@ void BM_ExportStats(benchmark::State& state) {
   const auto engine = BusyEngine(5, kT0);
   std::size_t edges = 0;
   for (auto _ : state) {
-    const PartitionStats record = engine->ExportStats(0, {kEnd}, 1000, 10'000);
-    edges = record.covisit.size();
-    benchmark::DoNotOptimize(record.popularity.data());
+    const PartitionStats record = engine->ExportStats(0, {kEnd}, kLimits);
+    edges = 0;
+    for (const SourceStats& share : record.sources) edges += share.edges.size();
+    benchmark::DoNotOptimize(record.sources.data());
   }
   state.counters["edges"] = static_cast<double>(edges);
 }
 
 void BM_MergePeerStats(benchmark::State& state) {
   const auto engine = BusyEngine(5, kT0);
-  const PartitionStats own = engine->ExportStats(0, {kEnd}, 1000, 10'000);
+  const PartitionStats own = engine->ExportStats(0, {kEnd}, kLimits);
   for (auto _ : state) benchmark::DoNotOptimize(Merge(own, *engine));
 }
 

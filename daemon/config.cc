@@ -15,6 +15,8 @@
 #include <librdkafka/rdkafka.h>
 #include <toml++/toml.h>
 
+#include "model/sources/registry.h"
+
 extern char** environ;
 
 namespace recsd::daemon {
@@ -61,6 +63,10 @@ const std::vector<KeySpec>& Schema() {
       {"model.activity_half_life_short", Type::kFloat, "10", 0, 1'000'000'000},
       {"model.activity_half_life_long", Type::kFloat, "200", 0, 1'000'000'000},
       {"model.seen_items", Type::kInt, "64", 1, 4096},
+      {"model.seen_capacity", Type::kInt, "10000", 1, 1'000'000},
+      {"model.repeatable_types", Type::kString, ""},
+      {"model.sources", Type::kString,
+       "emb_short,emb_long,covisit,sequence,trending,category,fresh"},
       {"model.category_affinities", Type::kInt, "8", 1, 256},
       {"model.candidates_per_source", Type::kInt, "100", 1, 10000},
       {"model.trending_half_life", Type::kDuration, "1d"},
@@ -68,6 +74,12 @@ const std::vector<KeySpec>& Schema() {
       {"model.covisit_window", Type::kDuration, "1h"},
       {"model.covisit_half_life", Type::kDuration, "30d"},
       {"model.covisit_neighbours", Type::kInt, "32", 1, 1024},
+      {"model.sequence_gaps", Type::kInt, "5", 1, 64},
+      {"model.sequence_window", Type::kDuration, "0s"},
+      {"model.sequence_seeds", Type::kInt, "10", 1, 4096},
+      {"model.sequence_recency", Type::kFloat, "0.8", 0, 1},
+      {"model.sequence_half_life", Type::kDuration, "365d"},
+      {"model.sequence_neighbours", Type::kInt, "64", 1, 4096},
       {"model.global_refresh", Type::kDuration, "1m"},
       {"model.refresh_batch", Type::kInt, "32", 1, 1024},
       {"model.diversity", Type::kString, "none", 0, 0, {"none", "mmr", "category_cap"}},
@@ -82,6 +94,7 @@ const std::vector<KeySpec>& Schema() {
       {"fusion.weights.emb_short", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.emb_long", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.covisit", Type::kFloat, "1", 0, 1000},
+      {"fusion.weights.sequence", Type::kFloat, "1", 0, 1000},
       {"fusion.weights.trending", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.category", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.fresh", Type::kFloat, "0.1", 0, 1000},
@@ -399,6 +412,10 @@ class Loader {
           std::pair{"model.category_affinities", &m.category_affinities},
           std::pair{"model.candidates_per_source", &m.candidates_per_source},
           std::pair{"model.covisit_neighbours", &m.covisit_neighbours},
+          std::pair{"model.seen_capacity", &m.seen_capacity},
+          std::pair{"model.sequence_gaps", &m.sequence_gaps},
+          std::pair{"model.sequence_seeds", &m.sequence_seeds},
+          std::pair{"model.sequence_neighbours", &m.sequence_neighbours},
           std::pair{"model.refresh_batch", &m.refresh_batch},
           std::pair{"model.category_cap", &m.category_cap}}) {
       *field = std::stoul(get(key));
@@ -407,6 +424,12 @@ class Loader {
     m.long_kernel = get("model.long_kernel");
     m.diversity = get("model.diversity");
     m.mmr_lambda = std::stod(get("model.mmr_lambda"));
+    m.sequence_recency = std::stod(get("model.sequence_recency"));
+    if (m.sequence_recency <= 0) {
+      Problem("model.sequence_recency", st.at("model.sequence_recency").origin,
+              "must be greater than 0");
+    }
+    BuildSources();
     for (auto [key, field] :
          {std::pair{"model.activity_half_life_short", &m.activity_half_life_short},
           std::pair{"model.activity_half_life_long", &m.activity_half_life_long}}) {
@@ -423,6 +446,8 @@ class Loader {
           std::tuple{"model.fresh_half_life", &m.fresh_half_life, true},
           std::tuple{"model.covisit_half_life", &m.covisit_half_life, true},
           std::tuple{"model.covisit_window", &m.covisit_window, false},
+          std::tuple{"model.sequence_half_life", &m.sequence_half_life, true},
+          std::tuple{"model.sequence_window", &m.sequence_window, false},
           std::tuple{"model.global_refresh", &m.global_refresh, false}}) {
       ParseDuration(get(key), field);
       if (positive && field->count() <= 0) {
@@ -434,11 +459,14 @@ class Loader {
     for (const auto& [key, s] : st) {
       if (key.starts_with("fusion.weights.")) {
         c.fusion.weights[key.substr(15)] = std::stod(s.value);
-        weight_sum += std::stod(s.value);
+        const auto& sources = m.sources;
+        if (std::find(sources.begin(), sources.end(), key.substr(15)) != sources.end()) {
+          weight_sum += std::stod(s.value);
+        }
       }
     }
     if (weight_sum <= 0) {
-      Problem("fusion.weights", "", "at least one source needs a weight above 0");
+      Problem("fusion.weights", "", "at least one of model.sources needs a weight above 0");
     }
     std::vector<EventTypeSpec> weights;
     for (const auto& [key, s] : st) {
@@ -451,6 +479,14 @@ class Loader {
     if (!c.event_types.Configure(weights)) {
       Problem("events.weights", "",
               "more than " + std::to_string(EventTypeTable::kMaxTypes) + " event types");
+    }
+    for (const std::string& name : SplitList(get("model.repeatable_types"))) {
+      if (!c.event_types.Find(name)) {
+        Problem("model.repeatable_types", st.at("model.repeatable_types").origin,
+                "\"" + name + "\" is not an event type");
+      } else {
+        m.repeatable_types.push_back(name);
+      }
     }
     BuildLearning();
     BuildPipeline();
@@ -499,6 +535,26 @@ class Loader {
       ParseDuration(get(key), field);
       if (positive && field->count() <= 0) {
         Problem(key, st.at(key).origin, "must be longer than 0");
+      }
+    }
+  }
+
+  // model.sources: known feature names, each once, at most model::kMaxSources.
+  void BuildSources() {
+    const Setting& s = out_->settings.at("model.sources");
+    Config::Model& m = out_->config.model;
+    m.sources = SplitList(s.value);
+    if (m.sources.empty()) Problem("model.sources", s.origin, "names no source");
+    std::string known;
+    for (std::string_view k : model::KnownFeatures())
+      known.append(known.empty() ? "" : ", ").append(k);
+    for (std::size_t i = 0; i < m.sources.size(); ++i) {
+      const std::string& name = m.sources[i];
+      if (!model::IsKnownFeature(name)) {
+        Problem("model.sources", s.origin, "\"" + name + "\" is not a source (" + known + ")");
+      } else if (std::find(m.sources.begin(), m.sources.begin() + static_cast<long>(i), name) !=
+                 m.sources.begin() + static_cast<long>(i)) {
+        Problem("model.sources", s.origin, "\"" + name + "\" is named twice");
       }
     }
   }

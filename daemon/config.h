@@ -58,7 +58,10 @@ struct Config {
     std::string long_kernel;              // exponential or logarithmic
     double activity_half_life_short = 0;  // in events, for clock = activity
     double activity_half_life_long = 0;
-    std::size_t seen_items = 0;
+    std::size_t seen_items = 0;                 // the ring of recent items
+    std::size_t seen_capacity = 0;              // items the seen filter remembers
+    std::vector<std::string> repeatable_types;  // event types whose items may come back
+    std::vector<std::string> sources;           // the fused features, in order
     std::size_t category_affinities = 0;
     std::size_t candidates_per_source = 0;
     Milliseconds trending_half_life{0};
@@ -66,6 +69,12 @@ struct Config {
     Milliseconds covisit_window{0};
     Milliseconds covisit_half_life{0};
     std::size_t covisit_neighbours = 0;
+    std::size_t sequence_gaps = 0;
+    Milliseconds sequence_window{0};
+    std::size_t sequence_seeds = 0;
+    double sequence_recency = 0;
+    Milliseconds sequence_half_life{0};
+    std::size_t sequence_neighbours = 0;
     Milliseconds global_refresh{0};
     std::size_t refresh_batch = 0;
     std::string diversity;  // none, mmr or category_cap

@@ -50,9 +50,8 @@ std::string View(const DemoOptions& options, const std::string& bootstrap, doubl
                            loadgen.stats().clicks.load(), weights.partitions,
                            weights.reverted ? ", guard REVERTED to static" : "")
              : std::string("fusion weights (static: nothing learned yet):\n  ");
-  for (std::size_t i = 0; i < model::kSourceCount; ++i) {
-    out += fmt::format("{} {:.3f}   ", model::SourceName(static_cast<model::Source>(i)),
-                       weights.weights.w[i]);
+  for (std::size_t i = 0; i < weights.names.size(); ++i) {
+    out += fmt::format("{} {:.3f}   ", weights.names[i], weights.weights.w[i]);
   }
   out += "\n\n";
   if (const auto list = loadgen.SampleList()) {

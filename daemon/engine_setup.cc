@@ -32,16 +32,32 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
   o.user.category_half_life = h_long;
   o.user.max_categories = m.category_affinities;
   o.user.recent_capacity = m.seen_items;
-  o.trending_half_life = Seconds(m.trending_half_life);
-  o.covisit.half_life = Seconds(m.covisit_half_life);
-  o.covisit.max_neighbours = m.covisit_neighbours;
+  o.user.seen_capacity = m.seen_capacity;
+  for (const std::string& name : m.repeatable_types) {
+    if (const auto type = config.event_types.Find(name)) o.repeatable_types.push_back(*type);
+  }
+  o.features = m.sources;
+  model::SourceOptions& sources = o.sources;
+  sources.popularity.half_life = Seconds(m.trending_half_life);
+  sources.popularity.refresh = Seconds(m.global_refresh);
+  sources.covisit.graph.half_life = Seconds(m.covisit_half_life);
+  sources.covisit.graph.max_neighbours = m.covisit_neighbours;
   // Under the activity clock consecutive interactions are one clock unit apart: any window pairs
   // them, none (0) turns co-visits off, as in event time.
-  o.covisit_window =
+  sources.covisit.window =
       activity ? (m.covisit_window.count() > 0 ? 1.0 : 0.0) : Seconds(m.covisit_window);
-  o.fresh_half_life = Seconds(m.fresh_half_life);
+  sources.fresh.half_life = Seconds(m.fresh_half_life);
+  sources.sequence.gaps = m.sequence_gaps;
+  sources.sequence.window =
+      activity ? (m.sequence_window.count() > 0 ? static_cast<double>(m.sequence_gaps) : 0.0)
+               : Seconds(m.sequence_window);
+  sources.sequence.seeds = m.sequence_seeds;
+  sources.sequence.recency = m.sequence_recency;
+  sources.sequence.graph.half_life = Seconds(m.sequence_half_life);
+  sources.sequence.graph.max_neighbours = m.sequence_neighbours;
+  // Each seed's neighbours are candidates: the ring holds at least as many items as seed or gap.
+  o.user.recent_capacity = std::max({o.user.recent_capacity, m.sequence_seeds, m.sequence_gaps});
   o.candidates_per_source = m.candidates_per_source;
-  o.global_refresh = Seconds(m.global_refresh);
   o.refresh_batch = m.refresh_batch;
   o.rank.k = m.list_size;
   o.rank.diversity = m.diversity == "mmr"            ? model::RankOptions::Diversity::kMmr
@@ -53,9 +69,7 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
                     : config.fusion.normalisation == "rank" ? model::Normalisation::kRank
                                                             : model::Normalisation::kReciprocalRank;
   for (const auto& [name, w] : config.fusion.weights) {
-    if (const auto source = model::ParseSource(name)) {
-      o.weights.w[static_cast<std::size_t>(*source)] = w;
-    }
+    if (const auto f = o.FeatureIndex(name)) o.weights.w[*f] = w;
   }
 
   const Config::Learning& l = config.learning;
@@ -73,6 +87,7 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
   learning.attribution.max_propensity_weight = l.max_propensity_weight;
   o.user.max_pending = l.pending_lists;
   model::LearnerOptions& learner = learning.learner;
+  learner.features = o.features.size();
   learner.prior_mean = o.weights.w;  // learning starts from the static weights
   learner.prior_variance = l.prior_variance;
   learner.bias_prior_mean = l.bias_prior_mean;

@@ -76,14 +76,13 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.catalog_updated_seconds = n(s.catalog_updated_ms) / 1000.0;
 
   const WeightsView w = p.weights();
-  for (std::size_t i = 0; i < model::kSourceCount; ++i) {
-    out.fusion_weights.emplace_back(model::SourceName(static_cast<model::Source>(i)),
-                                    w.weights.w[i]);
+  for (std::size_t i = 0; i < w.names.size(); ++i) {
+    out.fusion_weights.emplace_back(w.names[i], w.weights.w[i]);
   }
   out.fusion_weights_version = static_cast<double>(w.weights.version);
   for (std::size_t v = 0; v < model::kVariantCount; ++v) {
-    for (std::size_t i = 0; i < model::kSourceCount; ++i) {
-      out.feedback.push_back({std::string(model::SourceName(static_cast<model::Source>(i))),
+    for (std::size_t i = 0; i < w.names.size(); ++i) {
+      out.feedback.push_back({w.names[i],
                               std::string(model::VariantName(static_cast<model::Variant>(v))),
                               n(s.impressions[v][i]), n(s.clicks[v][i])});
     }
@@ -305,7 +304,7 @@ Response WeightsEndpoint(const Pipeline& p) {
           for (const std::string& name : names) {
             auto& [sum, n] = totals->segments[name.empty() ? "global" : name];
             const model::FusionWeights w = learner.Mean(name);
-            for (std::size_t s = 0; s < model::kSourceCount; ++s) sum.w[s] += w.w[s];
+            for (std::size_t s = 0; s < model::kMaxSources; ++s) sum.w[s] += w.w[s];
             ++n;
           }
         }
@@ -317,11 +316,9 @@ Response WeightsEndpoint(const Pipeline& p) {
   std::lock_guard lock(totals->mu);
   std::sort(totals->partitions.begin(), totals->partitions.end(),
             [](const json& a, const json& b) { return a["partition"] < b["partition"]; });
-  const auto by_source = [](const model::FusionWeights& w) {
+  const auto by_source = [&](const model::FusionWeights& w) {
     json out = json::object();
-    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
-      out[std::string(model::SourceName(static_cast<model::Source>(s)))] = w.w[s];
-    }
+    for (std::size_t s = 0; s < view.names.size(); ++s) out[view.names[s]] = w.w[s];
     return out;
   };
   json segments = json::object();

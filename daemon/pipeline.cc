@@ -350,6 +350,9 @@ struct Pipeline::Impl {
     return model_stats;
   }
   bool SharesModelStats() const { return config.state.model_stats_interval.count() > 0; }
+  model::ExportLimits ModelStatsLimits() const {
+    return {config.state.model_stats_items, config.state.model_stats_edges, 0};
+  }
 
   // Produces, waiting while the producer's queue is full (the poller drains it) but never past
   // the shutdown deadline. Takes ownership of `delivery`, which counts in its batch until the
@@ -476,7 +479,7 @@ class Worker : public model::ListSink {
     std::optional<std::int64_t> stored;
     // What Report() has added to the pipeline's counters so far.
     std::uint64_t coalesced = 0;
-    std::array<std::array<model::SourceFeedback, model::kSourceCount>, model::kVariantCount>
+    std::array<std::array<model::SourceFeedback, model::kMaxSources>, model::kVariantCount>
         feedback{};
     std::int64_t bytes = 0;
     bool guard_reverted = false;
@@ -516,7 +519,7 @@ class Worker : public model::ListSink {
     part.coalesced = e.coalesced();
     for (std::size_t v = 0; v < model::kVariantCount; ++v) {
       const auto& now = e.source_feedback(static_cast<model::Variant>(v));
-      for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+      for (std::size_t s = 0; s < model::kMaxSources; ++s) {
         model::SourceFeedback& seen = part.feedback[v][s];
         st.impressions[v][s].fetch_add(now[s].impressions - seen.impressions,
                                        std::memory_order_relaxed);
@@ -610,11 +613,19 @@ class Worker : public model::ListSink {
     if (const auto table = impl_.CurrentModelStats()) {
       if (auto it = table->records.find(p); it != table->records.end()) {
         part.engine->SeedStats(*it->second);
+        std::size_t items = 0;
+        std::size_t edges = 0;
+        std::size_t vectors = 0;
+        for (const model::SourceStats& share : it->second->sources) {
+          items += share.items.size();
+          edges += share.edges.size();
+          vectors += share.vectors.size();
+        }
         spdlog::info(
-            "partition {}: aggregates restored from {} as of {} ms ({} items, {} co-visit "
-            "edges, {} learner examples)",
-            p, impl_.config.topics.model_stats, it->second->as_of.ms, it->second->popularity.size(),
-            it->second->covisit.size(), it->second->learner.examples);
+            "partition {}: aggregates restored from {} as of {} ms ({} item values, {} edges, {} "
+            "item vectors, {} learner examples)",
+            p, impl_.config.topics.model_stats, it->second->as_of.ms, items, edges, vectors,
+            it->second->learner.examples);
       }
     }
     UpdatePeers(p, part);
@@ -639,8 +650,8 @@ class Worker : public model::ListSink {
     if (!impl_.SharesModelStats()) return;
     part.last_stats = Clock::now();
     if (part.now.ms == 0) return;
-    const std::string value = state::EncodeModelStats(part.engine->ExportStats(
-        p, part.now, impl_.config.state.model_stats_items, impl_.config.state.model_stats_edges));
+    const std::string value =
+        state::EncodeModelStats(part.engine->ExportStats(p, part.now, impl_.ModelStatsLimits()));
     const std::string key = std::to_string(p);
     stream::OutgoingMessage m;
     m.topic = impl_.config.topics.model_stats;
@@ -1064,7 +1075,7 @@ class Worker : public model::ListSink {
       users += static_cast<std::int64_t>(part.engine->users());
       if (part.engine->learner().version() > 0) {
         const model::FusionWeights w = part.engine->learner().Mean();
-        for (std::size_t s = 0; s < model::kSourceCount; ++s) view.weights.w[s] += w.w[s];
+        for (std::size_t s = 0; s < model::kMaxSources; ++s) view.weights.w[s] += w.w[s];
         view.weights.version += part.engine->learner().version();
         ++view.partitions;
       }
@@ -1473,17 +1484,12 @@ void Pipeline::Impl::ApplyModelStats(const rd_kafka_message_t& msg) {
     DeadLetter(msg, reason, detail, new Delivery{std::make_shared<OutputBatch>(0), -1, nullptr});
     return;
   }
-  if (!model::PeerStats::Compatible(*record, engine_options.trending_half_life,
-                                    engine_options.covisit.half_life,
-                                    engine_options.learning.learner.prior_variance)) {
+  if (const std::string why = model::StatsIncompatibility(engine_options, *record); !why.empty()) {
     // A valid record of an instance configured otherwise: its values mean something else.
     warnings.Warn("model-stats-incompatible",
-                  "{} [{}]: partition {}'s aggregates use trending/co-visit half-lives {}/{} s and "
-                  "prior variance {}, this instance {}/{} s and {}: not merged",
-                  rd_kafka_topic_name(msg.rkt), msg.partition, partition,
-                  record->trending_half_life, record->covisit_half_life, record->prior_variance,
-                  engine_options.trending_half_life, engine_options.covisit.half_life,
-                  engine_options.learning.learner.prior_variance);
+                  "{} [{}]: partition {}'s aggregates were made with {} than this instance's "
+                  "configuration: not merged",
+                  rd_kafka_topic_name(msg.rkt), msg.partition, partition, why);
     stats.model_stats_incompatible.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -1498,10 +1504,8 @@ void Pipeline::Impl::PublishModelStats() {
   if (!model_stats_records.empty()) {
     std::vector<const model::PartitionStats*> records;
     for (const auto& [partition, record] : model_stats_records) records.push_back(record.get());
-    const model::EngineOptions& o = engine_options;
-    table->merged =
-        std::make_shared<const model::PeerStats>(records, o.trending_half_life, o.covisit.half_life,
-                                                 model::WeightLearner(o.learning.learner).prior());
+    table->merged = std::make_shared<const model::PeerStats>(
+        records, model::WeightLearner(engine_options.learning.learner).prior());
   }
   stats.model_stats_partitions.store(static_cast<std::int64_t>(table->records.size()));
   {
@@ -1647,7 +1651,7 @@ WeightsView Pipeline::weights() const {
   std::lock_guard lock(impl_->weights_mu);
   std::uint64_t versions = 0;
   for (const WeightsView& w : impl_->worker_weights) {
-    for (std::size_t s = 0; s < model::kSourceCount; ++s) view.weights.w[s] += w.weights.w[s];
+    for (std::size_t s = 0; s < model::kMaxSources; ++s) view.weights.w[s] += w.weights.w[s];
     versions += w.weights.version;
     view.partitions += w.partitions;
     view.reverted = view.reverted || w.reverted;
@@ -1658,6 +1662,7 @@ WeightsView Pipeline::weights() const {
     view.weights = impl_->engine_options.weights;  // nothing learned yet: the static weights
   }
   view.weights.version = versions;
+  view.names = impl_->engine_options.features;
   return view;
 }
 

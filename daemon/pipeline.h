@@ -122,10 +122,11 @@ struct PipelineStats {
   std::atomic<std::uint64_t> model_stats_unsupported{0};
   std::atomic<std::uint64_t> model_stats_incompatible{0};
   std::atomic<std::int64_t> model_stats_partitions{0};
-  // Feedback on finished lists by variant and dominant source (model::SourceFeedback).
-  std::array<std::array<std::atomic<std::uint64_t>, model::kSourceCount>, model::kVariantCount>
+  // Feedback on finished lists by variant and dominant feature (model::SourceFeedback), by the
+  // position of the feature in the configured list (Pipeline::feature_names).
+  std::array<std::array<std::atomic<std::uint64_t>, model::kMaxSources>, model::kVariantCount>
       impressions{};
-  std::array<std::array<std::atomic<std::uint64_t>, model::kSourceCount>, model::kVariantCount>
+  std::array<std::array<std::atomic<std::uint64_t>, model::kMaxSources>, model::kVariantCount>
       clicks{};
   metrics::AtomicHistogram freshness;  // seconds, event time to list acknowledged
   metrics::AtomicHistogram list_items;
@@ -136,7 +137,8 @@ struct PipelineStats {
 // What the learned weights look like now: the mean of the global posterior means over the
 // partitions that have learned anything (each partition learns from its own users).
 struct WeightsView {
-  model::FusionWeights weights;
+  model::FusionWeights weights;  // by feature, as `names`
+  std::vector<std::string> names;
   std::size_t partitions = 0;  // partitions contributing
   bool reverted = false;       // the guard of some partition reverted to the static weights
 };

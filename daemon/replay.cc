@@ -114,9 +114,8 @@ std::string FeedbackSummary(const ReplayReport& r) {
   std::string weights;
   if (!r.weight_trajectory.empty()) {
     const WeightPoint& last = r.weight_trajectory.back();
-    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
-      weights += fmt::format("{}{}={:.3f}", s == 0 ? "" : ",",
-                             model::SourceName(static_cast<model::Source>(s)), last.weights[s]);
+    for (std::size_t s = 0; s < r.features.size(); ++s) {
+      weights += fmt::format("{}{}={:.3f}", s == 0 ? "" : ",", r.features[s], last.weights[s]);
     }
   }
   return fmt::format(
@@ -142,9 +141,7 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
   j["events_per_second"] = events_per_second;
   j["wall_seconds"] = wall_seconds;
   nlohmann::ordered_json w = nlohmann::ordered_json::object();
-  for (std::size_t s = 0; s < model::kSourceCount; ++s) {
-    w[std::string(model::SourceName(static_cast<model::Source>(s)))] = weights[s];
-  }
+  for (std::size_t s = 0; s < features.size(); ++s) w[features[s]] = weights[s];
   j["weights"] = std::move(w);
   j["only_source"] =
       only_source.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(only_source);
@@ -180,9 +177,7 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
     nlohmann::ordered_json point;
     point["events"] = p.events;
     point["version"] = p.version;
-    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
-      point[std::string(model::SourceName(static_cast<model::Source>(s)))] = p.weights[s];
-    }
+    for (std::size_t s = 0; s < features.size(); ++s) point[features[s]] = p.weights[s];
     trajectory.push_back(std::move(point));
   }
   j["weight_trajectory"] = std::move(trajectory);
@@ -296,6 +291,7 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
     }
     std::sort(report.state_digests.begin(), report.state_digests.end());
   }
+  report.features = options.features;
   report.weights = options.weights.w;
   report.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   report.events_per_second =
@@ -349,13 +345,17 @@ Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& op
 
 Result<bool, std::string> ApplyWeightOptions(const ReplayOptions& options,
                                              model::EngineOptions* engine) {
+  std::string configured;  // "emb_short, emb_long, ..." for the messages
+  for (const std::string& f : engine->features) {
+    configured.append(configured.empty() ? "" : ", ").append(f);
+  }
   std::string_view rest = options.weights;
   while (!rest.empty()) {
     const std::size_t comma = rest.find(',');
     const std::string_view part = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     const std::size_t eq = part.find('=');
-    const auto source = model::ParseSource(part.substr(0, eq));
+    const auto feature = engine->FeatureIndex(part.substr(0, eq));
     double value = 0;
     const std::string number(eq == std::string_view::npos ? "" : part.substr(eq + 1));
     std::size_t used = 0;
@@ -364,23 +364,22 @@ Result<bool, std::string> ApplyWeightOptions(const ReplayOptions& options,
     } catch (const std::exception&) {
       used = 0;
     }
-    if (!source || number.empty() || used != number.size() || !std::isfinite(value) || value < 0) {
-      return Fail("--weights: \"" + std::string(part) +
-                  "\" is not source=weight (sources: emb_short, emb_long, covisit, trending, "
-                  "category, fresh; weights >= 0)");
+    if (!feature || number.empty() || used != number.size() || !std::isfinite(value) || value < 0) {
+      return Fail(fmt::format("--weights: \"{}\" is not source=weight (sources: {}; weights >= 0)",
+                              part, configured));
     }
-    engine->weights.w[static_cast<std::size_t>(*source)] = value;
+    engine->weights.w[*feature] = value;
   }
   if (!options.only_source.empty()) {
-    const auto source = model::ParseSource(options.only_source);
-    if (!source) {
-      return Fail("--only-source: \"" + options.only_source +
-                  "\" is not one of emb_short, emb_long, covisit, trending, category, fresh");
+    const auto feature = engine->FeatureIndex(options.only_source);
+    if (!feature) {
+      return Fail(
+          fmt::format("--only-source: \"{}\" is not one of {}", options.only_source, configured));
     }
     engine->offer.fill(false);
     engine->weights.w.fill(0.0);
-    engine->offer[static_cast<std::size_t>(*source)] = true;
-    engine->weights.w[static_cast<std::size_t>(*source)] = 1.0;
+    engine->offer[*feature] = true;
+    engine->weights.w[*feature] = 1.0;
   }
   const auto& w = engine->weights.w;
   if (std::all_of(w.begin(), w.end(), [](double x) { return x == 0.0; })) {
@@ -460,10 +459,10 @@ int SimulateCommand(const ReplayOptions& options, const Config& config,
   for (std::size_t p = 0; p < report.phases.size(); ++p) {
     const SimulatedPhase& ph = report.phases[p];
     std::string w;
-    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+    for (std::size_t s = 0; s < report.replay.features.size(); ++s) {
       if (ph.w_star[s] != 0) {
-        w += fmt::format("{}{}={:g}", w.empty() ? "" : ",",
-                         model::SourceName(static_cast<model::Source>(s)), ph.w_star[s]);
+        w +=
+            fmt::format("{}{}={:g}", w.empty() ? "" : ",", report.replay.features[s], ph.w_star[s]);
       }
     }
     const double oracle = ph.oracle.ExpectedCtr();
@@ -483,9 +482,8 @@ int SimulateCommand(const ReplayOptions& options, const Config& config,
 int WriteReport(const ReplayOptions& options, const ReplayReport& report,
                 const nlohmann::ordered_json& json_report, const std::string& extra) {
   std::string weights;
-  for (std::size_t s = 0; s < model::kSourceCount; ++s) {
-    weights += fmt::format("{}{}={:g}", s == 0 ? "" : ",",
-                           model::SourceName(static_cast<model::Source>(s)), report.weights[s]);
+  for (std::size_t s = 0; s < report.features.size(); ++s) {
+    weights += fmt::format("{}{}={:g}", s == 0 ? "" : ",", report.features[s], report.weights[s]);
   }
   std::cout << fmt::format(
       "replay {}: {} events, {} users, {} items; {} interactions evaluated at k={}\n"

@@ -61,7 +61,7 @@ struct ReplayOptions {
 struct WeightPoint {
   std::uint64_t events = 0;
   std::uint64_t version = 0;
-  std::array<double, model::kSourceCount> weights{};
+  std::array<double, model::kMaxSources> weights{};  // by feature, as the report's `features`
 };
 
 struct ReplayReport {
@@ -83,7 +83,8 @@ struct ReplayReport {
   double wall_seconds = 0;
   double events_per_second = 0;
   std::string only_source;
-  std::array<double, model::kSourceCount> weights{};  // the static weights
+  std::vector<std::string> features;                 // the fused features, in order
+  std::array<double, model::kMaxSources> weights{};  // the static weights, by feature
   // Feedback: simulated clicks on finished lists, by the variant that ranked them.
   bool learn = false;
   std::array<model::VariantCounts, model::kVariantCount> feedback{};

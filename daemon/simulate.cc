@@ -16,10 +16,6 @@ namespace recsd::daemon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using model::Source;
-
-constexpr std::size_t Index(Source s) { return static_cast<std::size_t>(s); }
-
 // Simulated time: interest events are this far apart; a click follows its list after 1 ms.
 constexpr std::int64_t kEventSpacingMs = 3'000;
 constexpr std::int64_t kStartMs = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
@@ -161,7 +157,7 @@ std::optional<FirstList> Serve(model::Engine& engine, model::SplitMix64& rng, st
     ListCtr served;
     for (std::uint32_t j = 0; j < current->size(); ++j) {
       double z = phase.bias;
-      for (std::size_t s = 0; s < model::kSourceCount; ++s) {
+      for (std::size_t s = 0; s < pending.feature_dim; ++s) {
         z += phase.w_star[s] * pending.features[j * pending.feature_dim + s];
       }
       served.Add(Sigmoid(z));
@@ -188,23 +184,28 @@ std::optional<FirstList> Serve(model::Engine& engine, model::SplitMix64& rng, st
   }
 }
 
-std::array<double, model::kSourceCount> Weights(
-    std::initializer_list<std::pair<Source, double>> ws) {
-  std::array<double, model::kSourceCount> w{};
-  for (const auto& [s, v] : ws) w[Index(s)] = v;
+std::array<double, model::kMaxSources> Weights(
+    const std::vector<std::string>& features,
+    std::initializer_list<std::pair<std::string_view, double>> ws) {
+  std::array<double, model::kMaxSources> w{};
+  for (const auto& [name, v] : ws) {
+    const auto at = std::find(features.begin(), features.end(), name);
+    if (at != features.end()) w[static_cast<std::size_t>(at - features.begin())] = v;
+  }
   return w;
 }
 
 }  // namespace
 
-std::vector<SimulatedPhase> DriftPhases(std::uint64_t events) {
+std::vector<SimulatedPhase> DriftPhases(std::uint64_t events,
+                                        const std::vector<std::string>& features) {
   // Each phase makes one source the one that predicts clicks; none is the static weights'
   // favourite (co-visitation), so learning has something to find after every switch.
-  const std::array<std::array<double, model::kSourceCount>, 4> w_star = {
-      Weights({{Source::kEmbShort, 8.0}}),
-      Weights({{Source::kTrending, 8.0}}),
-      Weights({{Source::kFresh, 8.0}}),
-      Weights({{Source::kCategory, 5.0}, {Source::kEmbLong, 3.0}}),
+  const std::array<std::array<double, model::kMaxSources>, 4> w_star = {
+      Weights(features, {{"emb_short", 8.0}}),
+      Weights(features, {{"trending", 8.0}}),
+      Weights(features, {{"fresh", 8.0}}),
+      Weights(features, {{"category", 5.0}, {"emb_long", 3.0}}),
   };
   std::vector<SimulatedPhase> phases;
   for (std::size_t p = 0; p < w_star.size(); ++p) {
@@ -230,7 +231,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
   const std::shared_ptr<const model::Catalog> catalog = builder.Build();
 
   SimulationReport report;
-  report.phases = DriftPhases(simulation.events);
+  report.phases = DriftPhases(simulation.events, options.features);
   model::Engine engine(options, types);
   engine.SetCatalog(catalog);
   model::SplitMix64 clicks_rng(simulation.seed ^ 0x1111'1111'1111'1111ULL);
@@ -326,6 +327,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
   r.ndcg = evaluator.Ndcg();
   r.mrr = evaluator.Mrr();
   r.coverage = evaluator.Coverage(catalog->size());
+  r.features = options.features;
   r.weights = options.weights.w;
   std::uint64_t finished = 0;
   for (std::size_t v = 0; v < model::kVariantCount; ++v) {
@@ -344,11 +346,9 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
 nlohmann::ordered_json SimulationReport::ToJson() const {
   nlohmann::ordered_json j = replay.ToJson();
   nlohmann::ordered_json phases_json = nlohmann::ordered_json::array();
-  const auto by_source = [](const std::array<double, model::kSourceCount>& w) {
+  const auto by_source = [&](const std::array<double, model::kMaxSources>& w) {
     nlohmann::ordered_json o = nlohmann::ordered_json::object();
-    for (std::size_t s = 0; s < model::kSourceCount; ++s) {
-      o[std::string(model::SourceName(static_cast<Source>(s)))] = w[s];
-    }
+    for (std::size_t s = 0; s < replay.features.size(); ++s) o[replay.features[s]] = w[s];
     return o;
   };
   const auto counts = [](const SimulatedCounts& c, bool clicks) {

@@ -52,14 +52,14 @@ struct SimulatedCounts {
 };
 
 struct SimulatedPhase {
-  std::array<double, model::kSourceCount> w_star{};
+  std::array<double, model::kMaxSources> w_star{};  // by feature of the engine's options
   double bias = 0;
   std::uint64_t first_event = 0;  // [first_event, end_event) of the interest events
   std::uint64_t end_event = 0;
   std::uint64_t scored_from = 0;
   SimulatedCounts learned, holdout;
   SimulatedCounts oracle;  // what-if lists for the learned users' requests (expected rates only)
-  std::array<double, model::kSourceCount> learned_weights{};  // posterior means at the end
+  std::array<double, model::kMaxSources> learned_weights{};  // posterior means at the end
 };
 
 struct SimulationReport {
@@ -69,8 +69,10 @@ struct SimulationReport {
 };
 
 // The phases of the "drift" scenario for `events` interest events: four equal phases, each
-// favouring another source.
-std::vector<SimulatedPhase> DriftPhases(std::uint64_t events);
+// favouring another source; w* by position in `features` (a favoured feature that is not
+// configured is left out).
+std::vector<SimulatedPhase> DriftPhases(std::uint64_t events,
+                                        const std::vector<std::string>& features);
 
 // Runs the simulation. `options` configures both engines (the oracle's learning is turned off).
 SimulationReport RunDriftSimulation(const SimulationOptions& simulation,

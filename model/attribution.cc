@@ -17,7 +17,7 @@ std::optional<std::uint32_t> PositionOf(const PendingList& list, const ItemId& i
 
 FeatureVector FeaturesAt(const PendingList& list, std::size_t pos) {
   FeatureVector x{};
-  const std::size_t n = std::min(list.feature_dim, kSourceCount);
+  const std::size_t n = std::min(list.feature_dim, kMaxSources);
   for (std::size_t s = 0; s < n; ++s) x[s] = list.features[pos * list.feature_dim + s];
   return x;
 }

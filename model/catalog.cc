@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "model/check.h"
+#include "model/seen_items.h"
 
 namespace recsd::model {
 
@@ -81,6 +82,7 @@ void CatalogBuilder::Upsert(const ItemRecord& record) {
   }
   CatalogItem& item = catalog_.items_[row];
   item.id = record.item;
+  item.fingerprint = SeenItems::Fingerprint(record.item);
   item.category = InternCategory(record.cat);
   item.available = record.available;
   item.ts = record.ts;

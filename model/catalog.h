@@ -26,8 +26,9 @@ struct CatalogItem {
   ItemId id;
   CategoryId category = kNoCategory;
   bool available = true;
-  TimestampMs ts;              // item time, for the `fresh` source
-  bool text_embedded = false;  // the vector came from the built-in text embedder
+  TimestampMs ts;                 // item time, for the `fresh` source
+  bool text_embedded = false;     // the vector came from the built-in text embedder
+  std::uint32_t fingerprint = 0;  // SeenItems::Fingerprint(id), for the seen filter
 };
 
 using EmbeddingMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

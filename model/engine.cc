@@ -1,60 +1,41 @@
 #include "model/engine.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <utility>
 
 #include "model/check.h"
+#include "model/list_id.h"
 #include "model/text_embedder.h"
 
 namespace recsd::model {
 namespace {
 
-// The global candidate lists are recomputed once `global_refresh` of event time has passed and
-// at least this many events changed the statistics, or after kStaleRefreshes intervals whatever
-// the count. A daemon's minute holds far more events than this; a replay that compresses years
-// of sparse history into seconds would otherwise spend its time re-sorting popularity.
-constexpr std::uint64_t kRefreshEvents = 64;
-constexpr double kStaleRefreshes = 60;
-
-constexpr std::size_t Index(Source s) { return static_cast<std::size_t>(s); }
-
 double Seconds(TimestampMs t) { return static_cast<double>(t.ms) / 1000.0; }
 
-// Best first by value, ties by the lower row: the order of every candidate list.
-void SortAndTruncate(std::vector<std::pair<std::uint32_t, double>>* scored, std::size_t n) {
-  const auto better = [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  };
-  const std::size_t k = std::min(n, scored->size());
-  std::partial_sort(scored->begin(), scored->begin() + static_cast<std::ptrdiff_t>(k),
-                    scored->end(), better);
-  scored->resize(k);
+LearnerOptions WithFeatures(LearnerOptions options, std::size_t features) {
+  options.features = features;
+  return options;
 }
 
-std::vector<std::uint32_t> Rows(const std::vector<std::pair<std::uint32_t, double>>& scored) {
-  std::vector<std::uint32_t> rows;
-  rows.reserve(scored.size());
-  for (const auto& [row, value] : scored) rows.push_back(row);
-  return rows;
-}
+// Collects the rows the features offer for one user into candidates, each row once:
+// slot[row] is the row's index in `candidates` (-1: not a candidate), a catalog-sized scratch
+// that the engine resets for the rows touched.
+class CandidateCollector final : public CandidateSink {
+ public:
+  CandidateCollector(std::vector<Candidate>* candidates, std::vector<std::int32_t>* slot)
+      : candidates_(candidates), slot_(slot) {}
+  void Offer(std::uint32_t row) override {
+    if ((*slot_)[row] < 0) {
+      (*slot_)[row] = static_cast<std::int32_t>(candidates_->size());
+      candidates_->push_back({row, {}});
+    }
+  }
 
-// Unit vector of v, or false when v is (numerically) zero.
-bool Normalise(std::span<float> v) {
-  double norm = 0;
-  for (float x : v) norm += static_cast<double>(x) * x;
-  norm = std::sqrt(norm);
-  if (!(norm > 1e-12)) return false;
-  for (float& x : v) x = static_cast<float>(x / norm);
-  return true;
-}
-
-float Dot(std::span<const float> a, std::span<const float> b) {
-  float dot = 0;
-  for (std::size_t d = 0; d < a.size(); ++d) dot += a[d] * b[d];
-  return dot;
-}
+ private:
+  std::vector<Candidate>* candidates_;
+  std::vector<std::int32_t>* slot_;
+};
 
 // Thompson samples are seeded by the list id, so a list recomputed after a crash is the same.
 constexpr std::uint64_t kSampleSalt = 0x243f6a8885a308d3ULL;  // digits of pi
@@ -93,33 +74,66 @@ void SetInterestKernels(const DecayKernel& short_kernel, const DecayKernel& long
     }
     return weights;
   };
-  options->short_mix = mix(short_kernel);
-  options->long_mix = mix(long_kernel);
+  options->sources.embedding.short_mix = mix(short_kernel);
+  options->sources.embedding.long_mix = mix(long_kernel);
   options->user.half_lives = std::move(half_lives);
+}
+
+std::string StatsIncompatibility(const EngineOptions& options, const PartitionStats& record) {
+  if (record.features != options.features) return "other features";
+  if (record.prior_variance != options.learning.learner.prior_variance) {
+    return "another learner prior variance";
+  }
+  const SourceSet sources =
+      MakeSources(options.sources, options.features, options.user.dim, options.user.max_categories);
+  for (const SourceStats& share : record.sources) {
+    const Source* room = RoomSharing(sources, share.source);
+    if (room != nullptr && !room->Compatible(share)) {
+      return "source " + share.source + " with another half-life";
+    }
+  }
+  return "";
+}
+
+std::optional<std::size_t> EngineOptions::FeatureIndex(std::string_view name) const {
+  const auto it = std::find(features.begin(), features.end(), name);
+  if (it == features.end()) return std::nullopt;
+  return static_cast<std::size_t>(it - features.begin());
 }
 
 Engine::Engine(EngineOptions options, EventTypeTable types)
     : options_(std::move(options)),
       types_(std::move(types)),
       catalog_(CatalogBuilder(options_.user.dim).Build()),
-      popularity_(options_.trending_half_life, options_.trending_max_items),
-      covisit_(options_.covisit),
+      sources_(MakeSources(options_.sources, options_.features, options_.user.dim,
+                           options_.user.max_categories)),
       feedback_type_(EventTypeTable::kMaxTypes, false),
-      learner_(options_.learning.learner) {
+      repeatable_type_(EventTypeTable::kMaxTypes, false),
+      learner_(WithFeatures(options_.learning.learner, options_.features.size())) {
+  for (std::size_t f = 0; f < sources_.features.size(); ++f) {
+    sources_.features[f].room->set_offers(sources_.features[f].local, options_.offer[f]);
+  }
+  for (const auto& room : sources_.rooms) {
+    if (auto* p = dynamic_cast<PopularitySource*>(room.get())) popularity_ = p;
+    room->SetCatalog(*catalog_);
+  }
   for (EventTypeId t : options_.learning.feedback_types) {
     RECSD_CHECK(t < feedback_type_.size(), "feedback type");
     feedback_type_[t] = true;
+  }
+  for (EventTypeId t : options_.repeatable_types) {
+    RECSD_CHECK(t < repeatable_type_.size(), "repeatable type");
+    repeatable_type_[t] = true;
   }
   const GuardOptions& guard = options_.learning.guard;
   RECSD_CHECK(options_.learning.holdout_share >= 0 && options_.learning.holdout_share <= 1 &&
                   guard.half_life_lists > 0 && guard.min_lists >= 0 && guard.z_revert > 0 &&
                   options_.learning.attribution.window_ms >= 0,
               "learning options");
-  RECSD_CHECK(options_.short_mix.size() == options_.user.half_lives.size() &&
-                  options_.long_mix.size() == options_.user.half_lives.size(),
+  RECSD_CHECK(options_.sources.embedding.short_mix.size() == options_.user.half_lives.size() &&
+                  options_.sources.embedding.long_mix.size() == options_.user.half_lives.size(),
               "interest mixes cover the components");
   RECSD_CHECK(options_.candidates_per_source > 0 && options_.refresh_batch > 0 &&
-                  options_.fresh_half_life > 0 && options_.global_refresh >= 0 &&
                   options_.rank.k > 0 && options_.rank.k <= kMaxListItems,
               "engine options");
 }
@@ -127,9 +141,8 @@ Engine::Engine(EngineOptions options, EventTypeTable types)
 void Engine::SetCatalog(std::shared_ptr<const Catalog> catalog) {
   RECSD_CHECK(catalog != nullptr && catalog->dim() == options_.user.dim, "catalog dimension");
   catalog_ = std::move(catalog);
-  global_.valid = false;  // rows changed
   slot_.assign(catalog_->size(), -1);
-  covisit_weight_.assign(catalog_->size(), 0.0);
+  for (const auto& room : sources_.rooms) room->SetCatalog(*catalog_);
 }
 
 double Engine::ClockTime(const UserState& state, double now_s) const {
@@ -164,21 +177,23 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
                        ? (state.interest().empty() ? 0.0 : state.clock()) + 1.0
                        : now_s;
   applied_offset_ = std::max(applied_offset_, position.offset);
-  if (weight > 0 && position.offset > seeded_offset_) {  // else the seeded record holds it
-    // Co-visits and popularity count positive interest only: a dislike is not a vote.
-    if (const RecentItem* last = state.Last(); options_.covisit_window > 0 && last != nullptr &&
-                                               !(last->item == event.item) &&
-                                               std::fabs(t - last->t) <= options_.covisit_window) {
-      covisit_.Add(now_s, last->item, event.item, 1.0);
-    }
-    popularity_.Add(now_s, weight, event.item);
-    ++events_since_global_;
-  }
   const std::optional<std::size_t> row = catalog_->Find(event.item);
+  if (weight > 0 && position.offset > seeded_offset_) {  // else the seeded record holds it
+    // The global statistics count positive interest only: a dislike is not a vote.
+    Interaction interaction;
+    interaction.item = &event.item;
+    if (row) interaction.row = static_cast<std::uint32_t>(*row);
+    interaction.weight = weight;
+    interaction.now_s = now_s;
+    interaction.clock = t;
+    interaction.user = &state;
+    for (const auto& room : sources_.rooms) room->Learn(interaction);
+  }
   const std::span<const float> embedding =
       row ? catalog_->Embedding(*row) : std::span<const float>();
   const CategoryId category = row ? catalog_->item(*row).category : kNoCategory;
-  state.Observe(position.offset, t, weight, event.item, embedding, category);
+  state.Observe(position.offset, t, weight, event.item, embedding, category,
+                /*remember=*/!repeatable_type_[event.type]);
   if (!entry.dirty) {
     entry.dirty = true;
     entry.dirty_since = position.offset;
@@ -217,13 +232,8 @@ std::string Engine::SegmentOf(const Event& event) const {
 
 bool Engine::Holdout(const UserId& user) const {
   // A stable hash as a fraction in [0, 1): the same users on every instance and after every
-  // restart. FNV-1a alone leaves its high bits poorly mixed for ids that differ in their last
-  // characters ("user-1", "user-2"), so MurmurHash3's 64-bit finaliser follows it.
-  std::uint64_t h = Fnv1a64(user.str());
-  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
-  h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  const double u = static_cast<double>(h >> 11) * 0x1.0p-53;
+  // restart.
+  const double u = static_cast<double>(MixedHash64(user.str()) >> 11) * 0x1.0p-53;
   return u < options_.learning.holdout_share;
 }
 
@@ -354,10 +364,13 @@ std::optional<RecommendationList> Engine::CurrentList(const UserId& user) const 
   list.variant = p.variant;
   for (std::size_t pos = 0; pos < p.items.size(); ++pos) {
     RecommendedItem item{p.items[pos], 0.0F, {}};
-    for (std::size_t s = 0; s < std::min(p.feature_dim, kSourceCount); ++s) {
+    // A list restored from a record of another configuration may have other features: only the
+    // ones this engine names are explained.
+    const std::size_t features = std::min(p.feature_dim, sources_.names.size());
+    for (std::size_t s = 0; s < features; ++s) {
       const float contribution = p.weights[s] * p.features[pos * p.feature_dim + s];
       if (contribution == 0.0F) continue;
-      item.src.emplace_back(SourceName(static_cast<Source>(s)), contribution);
+      item.src.emplace_back(sources_.names[s], contribution);
       item.score += contribution;
     }
     list.items.push_back(std::move(item));
@@ -369,13 +382,8 @@ std::size_t Engine::RepublishUnconfirmed(std::int64_t resume_offset, ListSink& s
   std::size_t republished = 0;
   for (const auto& [user, entry] : users_) {
     if (entry.state.pending().empty()) continue;
-    // rec is "<partition>-<offset>" of the trigger (Refresh names lists that way).
-    const std::string& rec = entry.state.pending().back().rec;
-    const std::size_t dash = rec.find('-');
-    if (dash == std::string::npos) continue;
-    std::int64_t trigger = -1;
-    std::from_chars(rec.data() + dash + 1, rec.data() + rec.size(), trigger);
-    if (trigger < resume_offset) continue;
+    const std::optional<ListId> id = ParseListId(entry.state.pending().back().rec);
+    if (!id || id->offset < resume_offset) continue;
     if (auto list = CurrentList(user)) {
       sink.Publish(std::move(*list));
       ++republished;
@@ -476,25 +484,21 @@ std::size_t Engine::UserStateBytes() const noexcept {
 }
 
 double Engine::Popularity(const ItemId& item, TimestampMs now) const {
-  const double t = Seconds(now);
-  return popularity_.ValueAt(item, t) +
-         (peers_ ? peers_->Popularity(item, t, own_partition_) : 0.0);
+  return popularity_ != nullptr ? popularity_->Popularity(item, Seconds(now)) : 0.0;
 }
 
-PartitionStats Engine::ExportStats(std::int32_t partition, TimestampMs now, std::size_t max_items,
-                                   std::size_t max_edges) const {
+PartitionStats Engine::ExportStats(std::int32_t partition, TimestampMs now,
+                                   const ExportLimits& limits) const {
   PartitionStats out;
   out.partition = partition;
   out.as_of = now;
-  out.trending_half_life = options_.trending_half_life;
-  out.covisit_half_life = options_.covisit.half_life;
-  out.prior_variance = options_.learning.learner.prior_variance;
   out.offset = std::max(seeded_offset_, applied_offset_);
-  const double t = Seconds(now);
-  out.popularity = popularity_.TopN(max_items, t);
-  std::erase_if(out.popularity, [](const auto& entry) { return !(entry.second > 0); });
-  for (auto& [from, to, w] : covisit_.TopEdges(max_edges, t)) {
-    out.covisit.push_back({std::move(from), std::move(to), w});
+  out.features = sources_.names;
+  out.prior_variance = options_.learning.learner.prior_variance;
+  for (const auto& room : sources_.rooms) {
+    SourceStats share;
+    room->Export(Seconds(now), limits, &share);
+    if (!share.source.empty()) out.sources.push_back(std::move(share));
   }
   out.learner = learner_.global();
   return out;
@@ -502,79 +506,18 @@ PartitionStats Engine::ExportStats(std::int32_t partition, TimestampMs now, std:
 
 void Engine::SeedStats(const PartitionStats& record) {
   const double t = Seconds(record.as_of);
-  for (const auto& [item, v] : record.popularity) {
-    if (v > 0) popularity_.Add(t, v, item);
-  }
-  for (const PartitionStats::Edge& e : record.covisit) {
-    if (e.weight > 0 && !(e.from == e.to)) covisit_.AddDirected(t, e.from, e.to, e.weight);
+  for (const SourceStats& share : record.sources) {
+    if (Source* room = RoomSharing(sources_, share.source)) room->Seed(share, t);
   }
   learner_.SeedGlobal(record.learner);
   seeded_offset_ = std::max(seeded_offset_, record.offset);
-  global_.valid = false;
 }
 
 void Engine::SetPeerStats(std::shared_ptr<const PeerStats> peers, std::int32_t own) {
   peers_ = std::move(peers);
   own_partition_ = own;
+  for (const auto& room : sources_.rooms) room->SetPeers(peers_.get(), own);
   learner_.SetPeerEvidence(peers_ ? peers_->Evidence(own) : LearnerEvidence{});
-  global_.valid = false;
-}
-
-void Engine::RefreshGlobalLists(double now_s) {
-  const Catalog& catalog = *catalog_;
-  const std::size_t n = options_.candidates_per_source;
-  std::vector<std::pair<std::uint32_t, double>> all;
-  std::unordered_map<CategoryId, std::vector<std::pair<std::uint32_t, double>>> by_category;
-  std::unordered_map<CategoryId, double> category_total;
-  // This engine's popularity plus its peers', summed per row in covisit_weight_ (a scratch that
-  // is all 0 between uses).
-  std::vector<std::uint32_t> rows;
-  const auto add = [&](const ItemId& id, double value) {
-    const std::optional<std::size_t> row = catalog.Find(id);
-    if (!row || !catalog.item(*row).available || !(value > 0)) return;
-    if (covisit_weight_[*row] == 0.0) rows.push_back(static_cast<std::uint32_t>(*row));
-    covisit_weight_[*row] += value;
-  };
-  popularity_.ForEach(now_s, add);
-  if (peers_) peers_->ForEachPopularity(now_s, own_partition_, add);
-  std::sort(rows.begin(), rows.end());  // hash order must not reach the lists
-  for (std::uint32_t r : rows) {
-    const double value = std::exchange(covisit_weight_[r], 0.0);
-    all.emplace_back(r, value);
-    const CategoryId cat = catalog.item(r).category;
-    if (cat != kNoCategory) {
-      by_category[cat].emplace_back(r, value);
-      category_total[cat] += value;
-    }
-  }
-  SortAndTruncate(&all, n);
-  global_.trending = Rows(all);
-  global_.by_category.clear();
-  for (auto& [cat, scored] : by_category) {
-    SortAndTruncate(&scored, n);
-    global_.by_category.emplace(cat, Rows(scored));
-  }
-  std::vector<std::pair<CategoryId, double>> prior(category_total.begin(), category_total.end());
-  std::sort(prior.begin(), prior.end(), [](const auto& a, const auto& b) {
-    return a.second != b.second ? a.second > b.second : a.first < b.first;
-  });
-  prior.resize(std::min(prior.size(), options_.user.max_categories));
-  for (auto& [cat, value] : prior) value /= prior.front().second;
-  global_.category_prior = std::move(prior);
-
-  std::vector<std::pair<std::uint32_t, double>> fresh;
-  fresh.reserve(catalog.size());
-  for (std::size_t row = 0; row < catalog.size(); ++row) {
-    if (catalog.item(row).available) {
-      fresh.emplace_back(static_cast<std::uint32_t>(row),
-                         static_cast<double>(catalog.item(row).ts.ms));
-    }
-  }
-  SortAndTruncate(&fresh, n);
-  global_.fresh = Rows(fresh);
-  global_.valid = true;
-  global_.computed_at = now_s;
-  events_since_global_ = 0;
 }
 
 void Engine::RankBatch(const std::vector<const UserId*>& ids,
@@ -582,155 +525,74 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
                        std::vector<RecommendationList>* out, bool keep_pending,
                        const FusionWeights* weights_override) {
   const Catalog& catalog = *catalog_;
-  const double now_s = Seconds(now);
-  const double elapsed = std::fabs(now_s - global_.computed_at);
-  if (!global_.valid ||
-      (events_since_global_ > 0 &&
-       ((elapsed >= options_.global_refresh && events_since_global_ >= kRefreshEvents) ||
-        elapsed >= kStaleRefreshes * options_.global_refresh))) {
-    RefreshGlobalLists(now_s);
-  }
-  const std::size_t dim = options_.user.dim;
-  const std::size_t n = options_.candidates_per_source;
+  RankContext ctx;
+  ctx.catalog = &catalog;
+  ctx.now = now;
+  ctx.now_s = Seconds(now);
+  ctx.n = options_.candidates_per_source;
+  const std::size_t features = sources_.names.size();
+
+  // What every source sees of each user: the clock, the recent items and their catalog rows.
   const std::size_t users = ids.size();
-
-  // Interest vectors (unit, or absent) for every user and time scale, then one batched scan.
-  std::vector<std::vector<float>> vectors(2 * users);
-  std::vector<bool> has_vector(2 * users, false);
-  std::vector<std::size_t> batch_of;  // vector index → row in the batch matrix
-  std::vector<std::size_t> batch_rows;
+  std::vector<RankUser> batch(users);
+  std::vector<std::vector<RecentItem>> recent_items(users);
+  std::vector<std::vector<RecentRow>> recent_rows(users);
   for (std::size_t b = 0; b < users; ++b) {
-    const UserEntry* entry = entries[b];
-    for (std::size_t k = 0; k < 2; ++k) {
-      std::vector<float>& v = vectors[2 * b + k];
-      v.assign(dim, 0.0F);
-      if (entry == nullptr || entry->state.interest().empty()) continue;
-      const double t = ClockTime(entry->state, now_s);
-      entry->state.interest().MixtureAt(k == 0 ? options_.short_mix : options_.long_mix, t, v);
-      has_vector[2 * b + k] = Normalise(v);
-      const Source source = k == 0 ? Source::kEmbShort : Source::kEmbLong;
-      if (has_vector[2 * b + k] && options_.offer[Index(source)]) {
-        batch_rows.push_back(2 * b + k);
-      }
-    }
-  }
-  std::vector<std::vector<ScoredRow>> tops;
-  if (!batch_rows.empty() && catalog.size() > 0) {
-    EmbeddingMatrix matrix(static_cast<Eigen::Index>(batch_rows.size()),
-                           static_cast<Eigen::Index>(dim));
-    for (std::size_t i = 0; i < batch_rows.size(); ++i) {
-      std::copy(vectors[batch_rows[i]].begin(), vectors[batch_rows[i]].end(),
-                matrix.row(static_cast<Eigen::Index>(i)).data());
-    }
-    EmbeddingTopNBatch(catalog, matrix, n, &tops);
-  }
-
-  out->clear();
-  std::size_t next_top = 0;
-  for (std::size_t b = 0; b < users; ++b) {
-    UserEntry* entry = entries[b];
-    const UserState* state = entry == nullptr ? nullptr : &entry->state;
-    const double t = state == nullptr ? now_s : ClockTime(*state, now_s);
-
-    // slot_[row] is the row's index in `candidates` (-1: not a candidate) and covisit_weight_[row]
-    // its summed co-visit weight; both are catalog-sized scratch, reset below for the rows touched.
-    std::vector<Candidate> candidates;
-    const auto offer = [&](std::uint32_t row) {
-      if (slot_[row] < 0) {
-        slot_[row] = static_cast<std::int32_t>(candidates.size());
-        candidates.push_back({row, {}});
-      }
-    };
-    for (std::size_t k = 0; k < 2; ++k) {
-      if (next_top < batch_rows.size() && batch_rows[next_top] == 2 * b + k) {
-        for (const ScoredRow& s : tops[next_top]) offer(s.row);
-        ++next_top;
-      }
-    }
-
-    // Co-visitation: the neighbours of the user's latest items, weights summed.
-    std::vector<std::pair<std::uint32_t, double>>
-        covisit;  // touched rows; weights in covisit_weight_
-    std::vector<std::uint32_t> seen;
+    const UserState* state = entries[b] == nullptr ? nullptr : &entries[b]->state;
+    batch[b].index = b;
+    batch[b].state = state;
+    batch[b].clock = state == nullptr ? ctx.now_s : ClockTime(*state, ctx.now_s);
     if (state != nullptr) {
-      const std::vector<RecentItem> recent = state->Recent();
-      for (const RecentItem& r : recent) {
-        if (const auto row = catalog.Find(r.item)) seen.push_back(static_cast<std::uint32_t>(*row));
-      }
-      const std::size_t seeds = std::min(options_.covisit_seeds, recent.size());
-      for (std::size_t i = recent.size() - seeds; i < recent.size(); ++i) {
-        const auto add = [&](const ItemId& id, double w) {
-          const auto row = catalog.Find(id);
-          if (!row || !(w > 0)) return;
-          if (covisit_weight_[*row] == 0.0)
-            covisit.emplace_back(static_cast<std::uint32_t>(*row), 0.0);
-          covisit_weight_[*row] += w;
-        };
-        for (const auto& [id, w] : covisit_.Neighbours(recent[i].item, now_s)) add(id, w);
-        if (peers_) peers_->ForEachNeighbour(recent[i].item, now_s, own_partition_, add);
-      }
-    }
-    std::sort(seen.begin(), seen.end());
-    for (auto& [row, w] : covisit) w = covisit_weight_[row];
-    if (options_.offer[Index(Source::kCovisit)]) {
-      std::vector<std::pair<std::uint32_t, double>> scored = covisit;
-      SortAndTruncate(&scored, n);
-      for (const auto& [row, w] : scored) offer(row);
-    }
-    if (options_.offer[Index(Source::kTrending)]) {
-      for (std::uint32_t row : global_.trending) offer(row);
-    }
-    // Category: the user's affinities, or for a user with none the popular categories.
-    std::vector<std::pair<CategoryId, double>> affinity;
-    if (state != nullptr) {
-      for (const CategoryAffinity& c : state->categories()) {
-        const double a = state->CategoryAffinityAt(c.category, t);
-        if (a > 0) affinity.emplace_back(c.category, a);
-      }
-    }
-    if (affinity.empty()) affinity = global_.category_prior;
-    if (options_.offer[Index(Source::kCategory)] && !affinity.empty()) {
-      const std::size_t per =
-          std::max<std::size_t>(10, (n + affinity.size() - 1) / affinity.size());
-      for (const auto& [cat, a] : affinity) {
-        auto it = global_.by_category.find(cat);
-        if (it == global_.by_category.end()) continue;
-        for (std::size_t i = 0; i < std::min(per, it->second.size()); ++i) offer(it->second[i]);
-      }
-    }
-    if (options_.offer[Index(Source::kFresh)]) {
-      for (std::uint32_t row : global_.fresh) offer(row);
-    }
-
-    // Every source scores every candidate.
-    const double fresh_half_life_ms = options_.fresh_half_life * 1000.0;
-    for (Candidate& c : candidates) {
-      const std::span<const float> e = catalog.Embedding(c.row);
-      const CatalogItem& item = catalog.item(c.row);
-      if (has_vector[2 * b]) c.x[Index(Source::kEmbShort)] = Dot(vectors[2 * b], e);
-      if (has_vector[2 * b + 1]) c.x[Index(Source::kEmbLong)] = Dot(vectors[2 * b + 1], e);
-      c.x[Index(Source::kCovisit)] = static_cast<float>(covisit_weight_[c.row]);
-      const double popularity = Popularity(item.id, now);
-      c.x[Index(Source::kTrending)] = static_cast<float>(popularity);
-      for (const auto& [cat, a] : affinity) {
-        if (cat == item.category) {
-          c.x[Index(Source::kCategory)] = static_cast<float>(a * popularity);
-          break;
+      recent_items[b] = state->Recent();
+      for (const RecentItem& r : recent_items[b]) {
+        if (const auto row = catalog.Find(r.item)) {
+          recent_rows[b].push_back({static_cast<std::uint32_t>(*row), r.t});
         }
       }
-      c.x[Index(Source::kFresh)] = FreshScore(item.ts, now, fresh_half_life_ms);
     }
-    NormaliseFeatures(&candidates, options_.normalisation, n);
+    batch[b].recent_items = recent_items[b];
+    batch[b].recent = recent_rows[b];
+  }
+  for (const auto& room : sources_.rooms) room->Prepare(batch, ctx);
+
+  out->clear();
+  for (std::size_t b = 0; b < users; ++b) {
+    UserEntry* entry = entries[b];
+    const RankUser& user = batch[b];
+    for (const auto& room : sources_.rooms) room->BeginUser(user, ctx);
+    std::vector<Candidate> candidates;
+    CandidateCollector collector(&candidates, &slot_);
+    for (std::size_t f = 0; f < features; ++f) {
+      if (options_.offer[f]) {
+        sources_.features[f].room->Offer(sources_.features[f].local, user, ctx, collector);
+      }
+    }
+    for (std::size_t f = 0; f < features; ++f) {
+      sources_.features[f].room->Score(sources_.features[f].local, user, ctx, candidates, f);
+    }
+    for (const auto& room : sources_.rooms) room->EndUser(user);
+    NormaliseFeatures(&candidates, features, options_.normalisation, ctx.n);
+    // The seen filter: every item the user interacted with (but for repeatable types); when the
+    // user's seen set is full, also the recent items it could not take.
+    const UserState* state = user.state;
+    std::vector<std::uint32_t> recent;
+    if (state != nullptr && state->seen_full()) {
+      for (const RecentRow& r : user.recent) recent.push_back(r.row);
+      std::sort(recent.begin(), recent.end());
+    }
+    const auto unseen = [&](std::uint32_t row) {
+      return state == nullptr || (!state->seen().Contains(catalog.item(row).fingerprint) &&
+                                  !std::binary_search(recent.begin(), recent.end(), row));
+    };
 
     // The weights: static for the static and holdout variants; for learned users a posterior
     // sample seeded by the list id (published lists, with Thompson sampling) or the means.
     const Variant variant = VariantOf(*ids[b]);
+    // Named after its trigger, so a list repeated after a crash has the same id. On-demand
+    // lists have none: they were triggered by no event.
     std::string rec;
     if (keep_pending && entry != nullptr) {
-      // Named after its trigger, so a list repeated after a crash has the same id. On-demand
-      // lists have none: they were triggered by no event.
-      rec = std::to_string(entry->trigger.partition);
-      rec.append("-").append(std::to_string(entry->trigger.offset));
+      rec = FormatListId({entry->trigger.partition, entry->trigger.offset});
     }
     const std::string& segment = entry != nullptr ? entry->segment : std::string();
     FusionWeights weights = options_.weights;
@@ -743,9 +605,8 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
               : learner_.Mean(segment);
     }
     std::vector<RecommendedItem> items =
-        Rank(candidates, weights, catalog, options_.rank, [&](std::uint32_t row) {
-          return catalog.item(row).available && !std::binary_search(seen.begin(), seen.end(), row);
-        });
+        Rank(candidates, weights, sources_.names, catalog, options_.rank,
+             [&](std::uint32_t row) { return catalog.available(row) && unseen(row); });
 
     RecommendationList list;
     list.user = *ids[b];
@@ -755,18 +616,18 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     if (entry != nullptr) list.event_ts = entry->trigger_ts;
     if (keep_pending && entry != nullptr) {
       list.rec = std::move(rec);
-      PendingList pending{list.rec, now,          list.model, list.variant, segment,
-                          {},       kSourceCount, {},         {},           -1};
-      for (std::size_t i = 0; i < kSourceCount; ++i) {
+      PendingList pending{list.rec, now,      list.model, list.variant, segment,
+                          {},       features, {},         {},           -1};
+      for (std::size_t i = 0; i < features; ++i) {
         pending.weights[i] = static_cast<float>(weights.w[i]);
       }
       pending.event_ts = list.event_ts;
       pending.items.reserve(items.size());
-      pending.features.reserve(items.size() * kSourceCount);
+      pending.features.reserve(items.size() * features);
       for (const RecommendedItem& item : items) {
         const Candidate& c = candidates[static_cast<std::size_t>(slot_[*catalog.Find(item.item)])];
         pending.items.push_back(item.item);
-        pending.features.insert(pending.features.end(), c.x.begin(), c.x.end());
+        pending.features.insert(pending.features.end(), c.x.begin(), c.x.begin() + features);
       }
       // A list pushed out by newer ones is as final as an expired one.
       changed_.insert(*ids[b]);
@@ -776,7 +637,6 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       expiry_.emplace_back(now, *ids[b]);
     }
     for (const Candidate& c : candidates) slot_[c.row] = -1;
-    for (const auto& [row, w] : covisit) covisit_weight_[row] = 0.0;
     list.items = std::move(items);
     out->push_back(std::move(list));
   }

@@ -7,22 +7,21 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "model/attribution.h"
 #include "model/catalog.h"
-#include "model/covisit.h"
 #include "model/decay.h"
 #include "model/event.h"
 #include "model/fusion.h"
 #include "model/global_stats.h"
 #include "model/ids.h"
 #include "model/learner.h"
-#include "model/popularity.h"
 #include "model/recommendation.h"
-#include "model/retrieval.h"
+#include "model/sources/registry.h"
 #include "model/user_state.h"
 
 namespace recsd::model {
@@ -105,36 +104,44 @@ struct EvictionCounts {
 // interest half-lives are in the units of `clock`.
 struct EngineOptions {
   InterestClock clock = InterestClock::kEventTime;
-  // Per-user state. user.half_lives are the interest components; short_mix and long_mix weigh
-  // them into the `emb_short` and `emb_long` vectors (SetInterestKernels fills all three).
+  // Per-user state. user.half_lives are the interest components; sources.embedding's short_mix
+  // and long_mix weigh them into the `emb_short` and `emb_long` vectors (SetInterestKernels fills
+  // all three).
   UserStateOptions user;
-  std::vector<double> short_mix = {1.0, 0.0};
-  std::vector<double> long_mix = {0.0, 1.0};
 
-  double trending_half_life = 24 * 3600.0;  // decayed item popularity (`trending`, `category`)
-  std::size_t trending_max_items = 1'000'000;
-  CovisitGraph::Options covisit;
-  // Consecutive interactions of a user at most this far apart (clock units) are co-visits; 0 turns
-  // co-visits off. Under the activity clock consecutive events are 1 apart, so any window >= 1
-  // pairs every consecutive interaction.
-  double covisit_window = 3600.0;
-  std::size_t covisit_seeds = 5;            // the user's most recent items whose neighbours count
-  double fresh_half_life = 30 * 86400.0;    // `fresh`: 2^(−age/half-life) of the item's age
-  std::size_t candidates_per_source = 100;  // top-N each source offers to fusion
-  // The global candidate lists (trending, per category, freshest) are recomputed when this much
-  // event time has passed or the catalog changed; every candidate is still scored exactly.
-  double global_refresh = 60.0;
+  // The fused features, in the order of the feature vector x (model/sources/registry.h names
+  // them; each is scored by its source room). The sources' own options are in `sources`.
+  std::vector<std::string> features = DefaultFeatures();
+  SourceOptions sources;
+  std::size_t candidates_per_source = 100;  // top-N each feature offers to fusion
   std::size_t refresh_batch = 32;  // users whose embedding retrieval shares one catalog scan
+  // Event types whose items may be recommended again (consumables bought again, songs played
+  // again): they do not enter the user's seen set. Every other type's items never return.
+  std::vector<EventTypeId> repeatable_types;
 
-  // Which sources offer candidates (all by default; `replay --only-source` keeps one). Every
-  // candidate is scored by every source whatever this says.
-  std::array<bool, kSourceCount> offer{true, true, true, true, true, true};
+  // Which features offer candidates, by position in `features` (all by default;
+  // `replay --only-source` keeps one). Every candidate is scored by every feature whatever this
+  // says.
+  std::array<bool, kMaxSources> offer = AllOffer();
   Normalisation normalisation =
       Normalisation::kReciprocalRank;  // of each source's scores, per list
-  FusionWeights weights;               // static weights: the defaults, and the holdout's
+  FusionWeights weights;               // static weights by feature: the defaults, the holdout's
   RankOptions rank;
   LearningOptions learning;
+
+  static constexpr std::array<bool, kMaxSources> AllOffer() {
+    std::array<bool, kMaxSources> all{};
+    all.fill(true);
+    return all;
+  }
+  // The position of feature `name` in `features`, or nothing.
+  std::optional<std::size_t> FeatureIndex(std::string_view name) const;
 };
+
+// Why a record of topics.model_stats does not add up with the aggregates of engines configured
+// as `options` (other features or learner prior, or a source's share made with another
+// half-life), or "" when it does. Records that do not are the caller's to refuse.
+std::string StatsIncompatibility(const EngineOptions& options, const PartitionStats& record);
 
 // Makes the user's interest components the union of the two kernels' components, and the
 // short/long mixes their weights over it.
@@ -244,24 +251,25 @@ class Engine {
   std::size_t UserStateBytes() const noexcept;
   std::size_t dirty() const noexcept { return dirty_.size(); }
   // Decayed popularity of an item at event time `now` (the `trending` score before normalisation):
-  // this engine's own plus its peers'.
+  // this engine's own plus its peers'; 0 when no feature uses popularity.
   double Popularity(const ItemId& item, TimestampMs now) const;
 
+  // The fused features' names, in the order of the feature vector (and of FusionWeights).
+  const std::vector<std::string>& feature_names() const noexcept { return sources_.names; }
+
   // Global statistics across partitions (README, "Global statistics").
-  // This engine's own aggregates as of `now` for partition `partition`: its `max_items` most
-  // popular items, its `max_edges` strongest co-visit edges and the learner's global posterior.
-  PartitionStats ExportStats(std::int32_t partition, TimestampMs now, std::size_t max_items,
-                             std::size_t max_edges) const;
+  // This engine's own aggregates as of `now` for partition `partition`: each source's share
+  // within `limits`, and the learner's global posterior.
+  PartitionStats ExportStats(std::int32_t partition, TimestampMs now,
+                             const ExportLimits& limits) const;
   // Adds a record's aggregates to this engine's own (a partition's record read back by its next
-  // owner, before its first event): popularity, co-visits, and the learner's global posterior,
+  // owner, before its first event): each source's share, and the learner's global posterior,
   // which replaces the engine's. Events at or below the record's offset (consumed again after a
-  // crash) then update user state but not these aggregates, which hold them already. Records
-  // made with other half-lives are the caller's to refuse (PeerStats::Compatible).
+  // crash) then update user state but not these aggregates, which hold them already.
   void SeedStats(const PartitionStats& record);
   // Every partition's aggregates but those of `own` (this engine's partition, whose live
-  // aggregates are its own), added to this engine's when it ranks: trending and category
-  // candidates and scores, co-visit neighbours, and the learner's evidence. Replaces the
-  // previous; null removes them. The global candidate lists are recomputed at the next refresh.
+  // aggregates are its own), added to this engine's when it ranks (each source reads its share)
+  // and to the learner's evidence. Replaces the previous; null removes them.
   void SetPeerStats(std::shared_ptr<const PeerStats> peers, std::int32_t own);
   const PeerStats* peer_stats() const noexcept { return peers_.get(); }
 
@@ -272,7 +280,8 @@ class Engine {
   const VariantCounts& counts(Variant variant) const noexcept {
     return counts_[static_cast<std::size_t>(variant)];
   }
-  const std::array<SourceFeedback, kSourceCount>& source_feedback(Variant variant) const noexcept {
+  // By feature (the first feature_names().size() entries).
+  const std::array<SourceFeedback, kMaxSources>& source_feedback(Variant variant) const noexcept {
     return source_feedback_[static_cast<std::size_t>(variant)];
   }
   // State-changing events that did not get a list of their own: they arrived while their user was
@@ -293,23 +302,12 @@ class Engine {
     TimestampMs latest_ts;  // of the latest event applied (the user's event-time high mark)
     std::string segment;    // learner segment of the trigger event (configured ctx keys)
   };
-  // Global candidate lists as of `computed_at`, rows of the current catalog.
-  struct GlobalLists {
-    bool valid = false;
-    double computed_at = 0;
-    std::vector<std::uint32_t> trending;
-    std::unordered_map<CategoryId, std::vector<std::uint32_t>> by_category;
-    std::vector<std::pair<CategoryId, double>> category_prior;  // popular categories, normalised
-    std::vector<std::uint32_t> fresh;
-  };
-
   double ClockTime(const UserState& state, double now_s) const;
   bool Holdout(const UserId& user) const;
   std::string SegmentOf(const Event& event) const;
   void Attribute(const Event& event, UserState* state);
   // A list's feedback is final: count it, learn from it, update the guard.
   void Finish(const PendingList& list);
-  void RefreshGlobalLists(double now_s);
   // Ranks for the users (entries may be null: a cold user with no state).
   // keep_pending: remember each list with its feature vectors for attribution (published lists).
   void RankBatch(const std::vector<const UserId*>& ids, const std::vector<UserEntry*>& entries,
@@ -321,23 +319,21 @@ class Engine {
   std::shared_ptr<const Catalog> catalog_;
   std::unordered_map<UserId, UserEntry> users_;
   std::vector<UserId> dirty_;  // in the order users became dirty
-  DecayedCounter<ItemId> popularity_;
-  CovisitGraph covisit_;
+  SourceSet sources_;
+  PopularitySource* popularity_ = nullptr;  // the room of trending and category, if configured
   std::shared_ptr<const PeerStats> peers_;  // every partition's aggregates, or null
   std::int32_t own_partition_ = -1;         // left out of peers_
   // The highest input offset of a seeded record (events up to it are in the aggregates already),
   // and the highest of an event applied since.
   std::int64_t seeded_offset_ = -1;
   std::int64_t applied_offset_ = -1;
-  GlobalLists global_;
-  std::uint64_t events_since_global_ = 0;
-  std::vector<std::int32_t> slot_;      // per catalog row, scratch of RankBatch (-1 between uses)
-  std::vector<double> covisit_weight_;  // per catalog row, scratch of RankBatch (0 between uses)
+  std::vector<std::int32_t> slot_;  // per catalog row, scratch of RankBatch (-1 between uses)
 
-  std::vector<bool> feedback_type_;  // by EventTypeId: positive feedback
+  std::vector<bool> feedback_type_;    // by EventTypeId: positive feedback
+  std::vector<bool> repeatable_type_;  // by EventTypeId: items not remembered as seen
   WeightLearner learner_;
   std::array<VariantCounts, kVariantCount> counts_{};
-  std::array<std::array<SourceFeedback, kSourceCount>, kVariantCount> source_feedback_{};
+  std::array<std::array<SourceFeedback, kMaxSources>, kVariantCount> source_feedback_{};
   std::uint64_t coalesced_ = 0;
   std::unordered_set<UserId> changed_;  // since the last TakeChanged
   GuardState guard_;

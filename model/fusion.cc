@@ -9,9 +9,6 @@
 namespace recsd::model {
 namespace {
 
-constexpr std::array<std::string_view, kSourceCount> kNames = {"emb_short", "emb_long", "covisit",
-                                                               "trending",  "category", "fresh"};
-
 constexpr double kReciprocalRankK = 60;
 
 struct Scored {
@@ -30,25 +27,15 @@ double Cosine(const Catalog& catalog, std::uint32_t a, std::uint32_t b) {
 
 }  // namespace
 
-std::string_view SourceName(Source source) noexcept {
-  return kNames[static_cast<std::size_t>(source)];
-}
-
-std::optional<Source> ParseSource(std::string_view name) noexcept {
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
-    if (kNames[s] == name) return static_cast<Source>(s);
-  }
-  return std::nullopt;
-}
-
-void NormaliseFeatures(std::vector<Candidate>* candidates, Normalisation normalisation,
-                       std::size_t rank_scale) {
+void NormaliseFeatures(std::vector<Candidate>* candidates, std::size_t features,
+                       Normalisation normalisation, std::size_t rank_scale) {
+  RECSD_CHECK(features <= kMaxSources, "feature count");
   if (normalisation != Normalisation::kMax) {
     RECSD_CHECK(rank_scale > 0, "rank scale");
     std::vector<std::pair<float, std::size_t>> order;  // (raw score, candidate index)
     order.reserve(candidates->size());
     const auto scale = static_cast<double>(rank_scale);
-    for (std::size_t s = 0; s < kSourceCount; ++s) {
+    for (std::size_t s = 0; s < features; ++s) {
       order.clear();
       for (std::size_t i = 0; i < candidates->size(); ++i) {
         if ((*candidates)[i].x[s] > 0) order.emplace_back((*candidates)[i].x[s], i);
@@ -69,29 +56,31 @@ void NormaliseFeatures(std::vector<Candidate>* candidates, Normalisation normali
   }
   FeatureVector max{};
   for (Candidate& c : *candidates) {
-    for (std::size_t s = 0; s < kSourceCount; ++s) {
+    for (std::size_t s = 0; s < features; ++s) {
       c.x[s] = std::max(0.0F, c.x[s]);
       max[s] = std::max(max[s], c.x[s]);
     }
   }
   for (Candidate& c : *candidates) {
-    for (std::size_t s = 0; s < kSourceCount; ++s) {
+    for (std::size_t s = 0; s < features; ++s) {
       c.x[s] = max[s] > 0 ? c.x[s] / max[s] : 0.0F;
     }
   }
 }
 
 std::vector<RecommendedItem> Rank(const std::vector<Candidate>& candidates,
-                                  const FusionWeights& weights, const Catalog& catalog,
-                                  const RankOptions& options,
+                                  const FusionWeights& weights, std::span<const std::string> names,
+                                  const Catalog& catalog, const RankOptions& options,
                                   const std::function<bool(std::uint32_t row)>& keep) {
+  const std::size_t features = names.size();
+  RECSD_CHECK(features <= kMaxSources, "feature count");
   std::vector<Scored> pool;
   pool.reserve(candidates.size());
   for (const Candidate& c : candidates) {
     RECSD_CHECK(c.row < catalog.size(), "candidate row of this catalog");
     if (!keep(c.row)) continue;
     double score = 0;
-    for (std::size_t s = 0; s < kSourceCount; ++s) score += weights.w[s] * c.x[s];
+    for (std::size_t s = 0; s < features; ++s) score += weights.w[s] * c.x[s];
     pool.push_back({c.row, score, &c});
   }
   std::sort(pool.begin(), pool.end(), [](const Scored& a, const Scored& b) {
@@ -150,10 +139,10 @@ std::vector<RecommendedItem> Rank(const std::vector<Candidate>& candidates,
   out.reserve(picked.size());
   for (const Scored& s : picked) {
     RecommendedItem item{catalog.item(s.row).id, static_cast<float>(s.score), {}};
-    for (std::size_t src = 0; src < kSourceCount; ++src) {
+    for (std::size_t src = 0; src < features; ++src) {
       const double contribution = weights.w[src] * s.candidate->x[src];
       if (contribution != 0.0) {
-        item.src.emplace_back(std::string(kNames[src]), static_cast<float>(contribution));
+        item.src.emplace_back(names[src], static_cast<float>(contribution));
       }
     }
     out.push_back(std::move(item));

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,14 +15,11 @@
 
 namespace recsd::model {
 
-// The candidate sources whose scores are fused. The order is the order of the feature vector x.
-enum class Source : std::uint8_t { kEmbShort, kEmbLong, kCovisit, kTrending, kCategory, kFresh };
-inline constexpr std::size_t kSourceCount = 6;
-
-std::string_view SourceName(Source source) noexcept;  // "emb_short", "covisit", ...
-std::optional<Source> ParseSource(std::string_view name) noexcept;
-
-using FeatureVector = std::array<float, kSourceCount>;
+// The fused feature vector x: one score per configured source feature (model/sources/registry.h
+// names them; an engine's configuration says which, in which order). Fixed capacity, so a
+// candidate's features are one flat array; entries past the configured count stay 0.
+inline constexpr std::size_t kMaxSources = 16;
+using FeatureVector = std::array<float, kMaxSources>;
 
 // A candidate item and every source's score for it. Before NormaliseFeatures x holds raw scores;
 // after it, each source's score on a common [0, 1] scale within the candidate set.
@@ -48,15 +47,15 @@ enum class Normalisation : std::uint8_t {
   kReciprocalRank,
 };
 
-// Normalises every source's scores in x, in place (see Normalisation). Per list, so that no source
-// dominates by its units: 0 means "this source gives the candidate nothing".
-void NormaliseFeatures(std::vector<Candidate>* candidates,
+// Normalises the first `features` scores of x, in place (see Normalisation). Per list, so that
+// no source dominates by its units: 0 means "this source gives the candidate nothing".
+void NormaliseFeatures(std::vector<Candidate>* candidates, std::size_t features,
                        Normalisation normalisation = Normalisation::kMax,
                        std::size_t rank_scale = 100);
 
 // The weights of the fused score w·x, with the version written into every list (`model`).
 struct FusionWeights {
-  std::array<double, kSourceCount> w{};
+  std::array<double, kMaxSources> w{};
   std::uint64_t version = 0;
 };
 
@@ -71,11 +70,12 @@ struct RankOptions {
 
 // Ranks normalised candidates by w·x: drops those `keep` rejects (seen, unavailable: the caller
 // decides) and repeated rows, diversifies as configured, keeps k. Each item carries its score and
-// the contribution w_s·x_s of every source with a non-zero one (its explanation); the
-// contributions sum to the score. Ties go to the lower row, so the result is deterministic.
+// the contribution w_s·x_s of every feature with a non-zero one, named by `names` (one per
+// feature: the fused vector's length), as its explanation; the contributions sum to the score.
+// Ties go to the lower row, so the result is deterministic.
 std::vector<RecommendedItem> Rank(const std::vector<Candidate>& candidates,
-                                  const FusionWeights& weights, const Catalog& catalog,
-                                  const RankOptions& options,
+                                  const FusionWeights& weights, std::span<const std::string> names,
+                                  const Catalog& catalog, const RankOptions& options,
                                   const std::function<bool(std::uint32_t row)>& keep);
 
 }  // namespace recsd::model

@@ -3,32 +3,54 @@
 #include <algorithm>
 
 namespace recsd::model {
+namespace {
 
-bool PeerStats::Compatible(const PartitionStats& record, double trending_half_life,
-                           double covisit_half_life, double prior_variance) {
-  return record.trending_half_life == trending_half_life &&
-         record.covisit_half_life == covisit_half_life && record.prior_variance == prior_variance;
+double Seconds(TimestampMs t) { return static_cast<double>(t.ms) / 1000.0; }
+
+}  // namespace
+
+const SourceStats* PartitionStats::Find(std::string_view source) const {
+  for (const SourceStats& s : sources) {
+    if (s.source == source) return &s;
+  }
+  return nullptr;
 }
 
-PeerStats::PeerStats(std::span<const PartitionStats* const> records, double trending_half_life,
-                     double covisit_half_life, const WeightPosterior& prior)
-    : trending_half_life_(trending_half_life), covisit_half_life_(covisit_half_life) {
+void SourcePeers::Add(std::int32_t partition, const SourceStats& stats, double as_of_s) {
+  const double scale = std::exp2(-(t_ref_ - as_of_s) / half_life_);
+  for (const auto& [item, v] : stats.items) items_[item].emplace_back(partition, v * scale);
+  for (const SourceStats::Edge& e : stats.edges) {
+    edges_[e.from].push_back({e.to, partition, e.weight * scale});
+  }
+  for (const SourceStats::Vector& v : stats.vectors) {
+    std::vector<float> values = v.values;
+    for (float& x : values) x = static_cast<float>(x * scale);
+    vectors_[v.item].push_back({partition, v.mass * scale, std::move(values)});
+  }
+}
+
+double SourcePeers::ItemValue(const ItemId& item, double t, std::int32_t exclude) const {
+  auto it = items_.find(item);
+  return it == items_.end() ? 0.0 : Sum(it->second, exclude) * Scale(t);
+}
+
+PeerStats::PeerStats(std::span<const PartitionStats* const> records, const WeightPosterior& prior) {
   // The latest record's time as the reference: the others are decayed forward to it.
+  double t_ref = 0;
   bool first = true;
   for (const PartitionStats* r : records) {
-    const double t = static_cast<double>(r->as_of.ms) / 1000.0;
-    t_ref_ = first ? t : std::max(t_ref_, t);
+    t_ref = first ? Seconds(r->as_of) : std::max(t_ref, Seconds(r->as_of));
     first = false;
   }
   for (const PartitionStats* r : records) {
-    const double t = static_cast<double>(r->as_of.ms) / 1000.0;
-    const double pop_scale = std::exp2(-(t_ref_ - t) / trending_half_life_);
-    for (const auto& [item, v] : r->popularity) {
-      popularity_[item].emplace_back(r->partition, v * pop_scale);
-    }
-    const double covisit_scale = std::exp2(-(t_ref_ - t) / covisit_half_life_);
-    for (const PartitionStats::Edge& e : r->covisit) {
-      covisit_[e.from].push_back({e.to, r->partition, e.weight * covisit_scale});
+    for (const SourceStats& s : r->sources) {
+      auto it = std::find_if(sources_.begin(), sources_.end(),
+                             [&](const auto& entry) { return entry.first == s.source; });
+      if (it == sources_.end()) {
+        sources_.emplace_back(s.source, SourcePeers(s.half_life, t_ref));
+        it = sources_.end() - 1;
+      }
+      it->second.Add(r->partition, s, Seconds(r->as_of));
     }
     LearnerEvidence evidence;
     evidence.Add(r->learner, prior);
@@ -36,9 +58,11 @@ PeerStats::PeerStats(std::span<const PartitionStats* const> records, double tren
   }
 }
 
-double PeerStats::Popularity(const ItemId& item, double t, std::int32_t exclude) const {
-  auto it = popularity_.find(item);
-  return it == popularity_.end() ? 0.0 : Sum(it->second, exclude) * Scale(t, trending_half_life_);
+const SourcePeers* PeerStats::Find(std::string_view name) const {
+  for (const auto& [source, peers] : sources_) {
+    if (source == name) return &peers;
+  }
+  return nullptr;
 }
 
 LearnerEvidence PeerStats::Evidence(std::int32_t exclude) const {

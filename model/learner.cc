@@ -32,9 +32,9 @@ double NormalCdf(double t) { return 0.5 * std::erfc(-t / std::numbers::sqrt2); }
 
 WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) {
   RECSD_CHECK(options.prior_variance > 0 && options.beta > 0 && options.drift_variance >= 0 &&
-                  options.min_weight <= options.max_weight,
+                  options.min_weight <= options.max_weight && options.features <= kMaxSources,
               "learner options");
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options.features; ++s) {
     prior_.mean[s] = std::clamp(options.prior_mean[s], options.min_weight, options.max_weight);
   }
   prior_.variance.fill(options.prior_variance);
@@ -51,7 +51,7 @@ void LearnerEvidence::Add(const WeightPosterior& posterior, const WeightPosterio
     *info += 1.0 / variance - 1.0 / prior_variance;
     *info_mean += mean / variance - prior_mean / prior_variance;
   };
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < kMaxSources; ++s) {
     add(posterior.mean[s], posterior.variance[s], prior.mean[s], prior.variance[s], &precision[s],
         &weighted_mean[s]);
   }
@@ -61,7 +61,7 @@ void LearnerEvidence::Add(const WeightPosterior& posterior, const WeightPosterio
 }
 
 void LearnerEvidence::Add(const LearnerEvidence& other) {
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < kMaxSources; ++s) {
     precision[s] += other.precision[s];
     weighted_mean[s] += other.weighted_mean[s];
   }
@@ -78,7 +78,7 @@ WeightPosterior LearnerEvidence::CombinedWith(const WeightPosterior& own) const 
     *mean = (*mean / *variance + info_mean) / total;
     *variance = 1.0 / total;
   };
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < kMaxSources; ++s) {
     combine(precision[s], weighted_mean[s], &out.mean[s], &out.variance[s]);
   }
   combine(bias_precision, bias_weighted_mean, &out.bias_mean, &out.bias_variance);
@@ -93,7 +93,7 @@ void WeightLearner::SetPeerEvidence(const LearnerEvidence& evidence) {
 
 void WeightLearner::SeedGlobal(const WeightPosterior& posterior) {
   global_ = posterior;
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options_.features; ++s) {
     global_.mean[s] = std::clamp(global_.mean[s], options_.min_weight, options_.max_weight);
     global_.variance[s] = std::clamp(global_.variance[s], 1e-12, options_.prior_variance);
   }
@@ -108,7 +108,7 @@ void WeightLearner::Combine() {
 
 FeatureVector WeightLearner::Centred(const FeatureVector& x) const {
   FeatureVector c;
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options_.features; ++s) {
     c[s] = static_cast<float>(x[s] - center_.mean[s]);
   }
   return c;
@@ -117,7 +117,7 @@ FeatureVector WeightLearner::Centred(const FeatureVector& x) const {
 void WeightLearner::UpdatePosterior(const FeatureVector& centred, const FeedbackExample& example,
                                     WeightPosterior* p) const {
   // Drift: the true weights may have moved since the last example.
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options_.features; ++s) {
     p->variance[s] = std::min(p->variance[s] + options_.drift_variance, options_.prior_variance);
   }
   p->bias_variance = std::min(p->bias_variance + options_.drift_variance, options_.prior_variance);
@@ -125,7 +125,7 @@ void WeightLearner::UpdatePosterior(const FeatureVector& centred, const Feedback
   const double y = example.clicked ? 1.0 : -1.0;
   double score = p->bias_mean;
   double total_variance = options_.beta * options_.beta + p->bias_variance;
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options_.features; ++s) {
     const double x = centred[s];
     score += p->mean[s] * x;
     total_variance += x * x * p->variance[s];
@@ -141,7 +141,7 @@ void WeightLearner::UpdatePosterior(const FeatureVector& centred, const Feedback
     const double factor = 1.0 - c * x * x * (*variance) / total_variance * w;
     *variance *= std::max(factor, 0.1);
   };
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options_.features; ++s) {
     step(centred[s], &p->mean[s], &p->variance[s], /*bounded=*/true);
   }
   step(1.0, &p->bias_mean, &p->bias_variance, /*bounded=*/false);
@@ -153,7 +153,7 @@ void WeightLearner::Update(const FeedbackExample& example, const std::string& se
   // example is explained relative to where the features are now.
   constexpr std::uint64_t kCenterWindow = 10'000;
   center_.count = std::min(center_.count + 1, kCenterWindow);
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options_.features; ++s) {
     center_.mean[s] += (example.x[s] - center_.mean[s]) / static_cast<double>(center_.count);
   }
   const FeatureVector centred = Centred(example.x);
@@ -183,7 +183,7 @@ const WeightPosterior& WeightLearner::For(const std::string& segment) const {
 FusionWeights WeightLearner::Mean(const std::string& segment) const {
   const WeightPosterior& p = For(segment);
   FusionWeights weights;
-  for (std::size_t s = 0; s < kSourceCount; ++s) weights.w[s] = p.mean[s];
+  for (std::size_t s = 0; s < options_.features; ++s) weights.w[s] = p.mean[s];
   weights.version = version_;
   return weights;
 }
@@ -193,7 +193,7 @@ FusionWeights WeightLearner::Sample(std::uint64_t seed, const std::string& segme
   const WeightPosterior& p = For(segment);
   SplitMix64 rng(seed);
   FusionWeights weights;
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < options_.features; ++s) {
     weights.w[s] = std::clamp(p.mean[s] + scale * std::sqrt(p.variance[s]) * rng.Normal(),
                               options_.min_weight, options_.max_weight);
   }

@@ -13,8 +13,10 @@ namespace recsd::model {
 // Options of the fusion-weight learner. Weights are dimensionless (they multiply normalised
 // features); variances are of those weights.
 struct LearnerOptions {
-  // Each source's weight before any evidence (the engine starts from its static weights).
-  std::array<double, kSourceCount> prior_mean{0.1, 0.1, 0.1, 0.1, 0.1, 0.1};
+  // How many features the weights are of (the engine's configured sources), at most kMaxSources.
+  std::size_t features = 6;
+  // Each feature's weight before any evidence (the engine starts from its static weights).
+  std::array<double, kMaxSources> prior_mean{0.1, 0.1, 0.1, 0.1, 0.1, 0.1};
   double prior_variance = 1.0;    // and its variance: how far evidence may move it
   double bias_prior_mean = -1.5;  // the intercept: most examined items are not clicked
   double beta = 1.0;              // probit noise scale (P(click) = Φ((w·x + b)/β))
@@ -39,8 +41,8 @@ struct FeedbackExample {
 
 // Independent Gaussian beliefs N(mean_s, variance_s) over the fusion weights and an intercept.
 struct WeightPosterior {
-  std::array<double, kSourceCount> mean{};
-  std::array<double, kSourceCount> variance{};
+  std::array<double, kMaxSources> mean{};
+  std::array<double, kMaxSources> variance{};
   double bias_mean = 0;
   double bias_variance = 0;
   std::uint64_t examples = 0;
@@ -53,8 +55,8 @@ struct WeightPosterior {
 // posteriors with the prior they share counted once. (Drift makes old evidence count less in each
 // posterior; the sum inherits that.)
 struct LearnerEvidence {
-  std::array<double, kSourceCount> precision{};
-  std::array<double, kSourceCount> weighted_mean{};
+  std::array<double, kMaxSources> precision{};
+  std::array<double, kMaxSources> weighted_mean{};
   double bias_precision = 0;
   double bias_weighted_mean = 0;
   std::uint64_t examples = 0;
@@ -69,7 +71,7 @@ struct LearnerEvidence {
 
 // Running means of the features, which the learner subtracts before its update (see below).
 struct FeatureCenter {
-  std::array<double, kSourceCount> mean{};
+  std::array<double, kMaxSources> mean{};
   std::uint64_t count = 0;
 };
 

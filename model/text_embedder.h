@@ -41,4 +41,14 @@ class HashedTextEmbedder {
 inline constexpr std::uint64_t kFnv1a64Basis = 0xcbf29ce484222325ULL;
 std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t h = kFnv1a64Basis) noexcept;
 
+// FNV-1a followed by MurmurHash3's 64-bit finaliser: every input bit reaches every output bit.
+// FNV-1a alone leaves its high bits poorly mixed for strings that differ in their last characters
+// ("user-1", "user-2"); use this where the high bits matter (fractions, fingerprints).
+inline std::uint64_t MixedHash64(std::string_view bytes) noexcept {
+  std::uint64_t h = Fnv1a64(bytes);
+  h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
+  h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
+}
+
 }  // namespace recsd::model

@@ -14,7 +14,7 @@ UserState::UserState(const UserStateOptions& options)
 }
 
 bool UserState::Observe(std::int64_t offset, double t, double weight, const ItemId& item,
-                        std::span<const float> embedding, CategoryId category) {
+                        std::span<const float> embedding, CategoryId category, bool remember) {
   if (offset <= last_offset_) {
     return false;
   }
@@ -25,6 +25,7 @@ bool UserState::Observe(std::int64_t offset, double t, double weight, const Item
     UpdateCategory(t, weight, category);
     interest_.Apply(t, weight, embedding);
   }
+  if (remember) seen_.Add(SeenItems::Fingerprint(item), options_->seen_capacity);
   if (recent_.size() < options_->recent_capacity) {
     recent_.push_back({item, t});
   } else {
@@ -73,13 +74,13 @@ bool UserState::MarkApplied(std::int64_t offset) {
   return true;
 }
 
-const RecentItem* UserState::Last() const noexcept {
-  if (recent_.empty()) {
-    return nullptr;
-  }
-  return recent_.size() < options_->recent_capacity
-             ? &recent_.back()
-             : &recent_[(recent_next_ + recent_.size() - 1) % recent_.size()];
+const RecentItem* UserState::RecentAt(std::size_t back) const noexcept {
+  const std::size_t size = recent_.size();
+  if (back >= size) return nullptr;
+  // The ring is written at recent_next_ once full; until then items are appended.
+  const std::size_t newest =
+      size < options_->recent_capacity ? size - 1 : (recent_next_ + size - 1) % size;
+  return &recent_[(newest + size - back) % size];
 }
 
 UserStateParts UserState::Export() const {
@@ -90,6 +91,7 @@ UserStateParts UserState::Export() const {
   p.vectors.assign(interest_.vectors().begin(), interest_.vectors().end());
   p.categories = categories_;
   p.recent = Recent();
+  p.seen.assign(seen_.fingerprints().begin(), seen_.fingerprints().end());
   p.pending = pending_;
   p.last_offset = last_offset_;
   p.event_count = event_count_;
@@ -102,7 +104,10 @@ bool UserState::Restore(UserStateParts parts) {
       parts.pending.size() > options_->max_pending) {
     return false;
   }
+  SeenItems seen;
+  if (!seen.Restore(std::move(parts.seen), options_->seen_capacity)) return false;
   if (!interest_.Restore(parts.clock, parts.started, parts.masses, parts.vectors)) return false;
+  seen_ = std::move(seen);
   categories_ = std::move(parts.categories);
   recent_ = std::move(parts.recent);
   recent_next_ = 0;  // oldest first: the ring starts at 0 (when full, the next write replaces it)
@@ -157,7 +162,7 @@ std::vector<PendingList> UserState::TakePendingShownBefore(TimestampMs cutoff) {
 std::size_t UserState::ApproxBytes() const noexcept {
   std::size_t bytes = sizeof(UserState) + interest_.HeapBytes() +
                       categories_.capacity() * sizeof(CategoryAffinity) +
-                      recent_.capacity() * sizeof(RecentItem) +
+                      recent_.capacity() * sizeof(RecentItem) + seen_.HeapBytes() +
                       pending_.capacity() * sizeof(PendingList);
   for (const RecentItem& r : recent_) bytes += StringHeapBytes(r.item.str());
   for (const PendingList& p : pending_) {

@@ -12,6 +12,7 @@
 #include "model/decay.h"
 #include "model/fusion.h"
 #include "model/ids.h"
+#include "model/seen_items.h"
 
 namespace recsd::model {
 
@@ -21,9 +22,10 @@ struct UserStateOptions {
   // Interest time scales in clock units (defaults: 30 min and 7 days of event time, in seconds).
   std::vector<double> half_lives = {30 * 60.0, 7 * 24 * 3600.0};
   double category_half_life = 7 * 24 * 3600.0;
-  std::size_t max_categories = 8;    // category affinities kept per user (top-N)
-  std::size_t recent_capacity = 32;  // ring of recent items
-  std::size_t max_pending = 4;       // shown lists kept for click attribution
+  std::size_t max_categories = 8;      // category affinities kept per user (top-N)
+  std::size_t recent_capacity = 32;    // ring of recent items
+  std::size_t max_pending = 4;         // shown lists kept for click attribution
+  std::size_t seen_capacity = 10'000;  // items remembered by the seen filter (SeenItems)
 };
 
 struct RecentItem {
@@ -55,8 +57,8 @@ struct PendingList {
   std::vector<std::uint32_t> clicked;
   std::int32_t max_shown = -1;
   // The fusion weights it was ranked with, by source: with `features` they explain each item.
-  std::array<float, kSourceCount> weights{};
-  TimestampMs event_ts{0};  // of the event it stands for (the list's event_ts)
+  std::array<float, kMaxSources> weights{};  // the first feature_dim are used
+  TimestampMs event_ts{0};                   // of the event it stands for (the list's event_ts)
   friend bool operator==(const PendingList&, const PendingList&) = default;
 };
 
@@ -68,7 +70,8 @@ struct UserStateParts {
   std::vector<double> masses;  // by interest component
   std::vector<float> vectors;  // components × dim, row-major, as of the clock
   std::vector<CategoryAffinity> categories;
-  std::vector<RecentItem> recent;  // oldest first
+  std::vector<RecentItem> recent;   // oldest first
+  std::vector<std::uint32_t> seen;  // SeenItems' fingerprints, ascending
   std::vector<PendingList> pending;
   std::int64_t last_offset = -1;
   std::uint64_t event_count = 0;
@@ -82,11 +85,13 @@ class UserState {
   explicit UserState(const UserStateOptions& options);
 
   // Applies one interaction at clock time t with the event type's weight to the item's unit
-  // embedding and category. An empty `embedding` (an item the catalog does not know yet) only
-  // records the item as seen: it gives interest no direction. Returns false and changes nothing
-  // when `offset` is at or below the last applied offset: a re-delivered event cannot count twice.
+  // embedding and category, puts the item in the ring of recent items and, when `remember`,
+  // in the seen set (an event type whose items may be recommended again passes false). An
+  // empty `embedding` (an item the catalog does not know yet) gives interest no direction.
+  // Returns false and changes nothing when `offset` is at or below the last applied offset: a
+  // re-delivered event cannot count twice.
   bool Observe(std::int64_t offset, double t, double weight, const ItemId& item,
-               std::span<const float> embedding, CategoryId category);
+               std::span<const float> embedding, CategoryId category, bool remember = true);
   // Records an event that carries no interest (an impression): only the offset and the count.
   // False when the offset was applied already.
   bool MarkApplied(std::int64_t offset);
@@ -99,8 +104,14 @@ class UserState {
   // Recent items, oldest first; at most recent_capacity.
   std::vector<RecentItem> Recent() const;
   bool HasSeen(const ItemId& item) const;
+  // Every item remembered as seen (Observe's `remember`), for the seen filter.
+  const SeenItems& seen() const noexcept { return seen_; }
+  bool seen_full() const noexcept { return seen_.full(options_->seen_capacity); }
   // The latest item put in the ring, or null when there is none.
-  const RecentItem* Last() const noexcept;
+  const RecentItem* Last() const noexcept { return RecentAt(0); }
+  // The back-th most recent item of the ring (0: the latest), or null when it holds fewer.
+  const RecentItem* RecentAt(std::size_t back) const noexcept;
+  std::size_t recent_size() const noexcept { return recent_.size(); }
 
   // At most max_categories entries, values as of clock(). Space-saving style: a new category
   // replaces the weakest entry only when it would be stronger, so a burst of one-off categories
@@ -133,6 +144,7 @@ class UserState {
   std::vector<CategoryAffinity> categories_;
   std::vector<RecentItem> recent_;  // ring buffer of capacity recent_capacity
   std::size_t recent_next_ = 0;     // where the next item goes once the ring is full
+  SeenItems seen_;
   std::vector<PendingList> pending_;
   std::int64_t last_offset_ = -1;
   std::uint64_t event_count_ = 0;

@@ -3,13 +3,16 @@
 // Reading msgpack maps field by field, shared by the state codecs (user state records, snapshot
 // headers): a missing or mistyped field becomes the first error, named by its key.
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <msgpack.hpp>
 
@@ -86,13 +89,16 @@ struct RecordProblem {
 };
 
 // Unpacks a versioned record: one msgpack map that fills `bytes` (under `limits`) and whose "v" is
-// `version`. Nothing when it is one (the map is in *out); else the problem, its message prefixed
-// with `what`: "not msgpack: ...", "bytes after the record", "not a map", "'v' is missing", or
-// "version N is not supported (this build reads M)" (unsupported).
+// `version`, or at least `oldest` (a build that still reads older records). Nothing when it is one
+// (the map is in *out); else the problem, its message prefixed with `what`: "not msgpack: ...",
+// "bytes after the record", "not a map", "'v' is missing", or "version N is not supported (this
+// build reads M)" (unsupported).
 inline std::optional<RecordProblem> UnpackRecord(std::string_view bytes,
                                                  const msgpack::unpack_limit& limits,
                                                  std::string_view what, std::uint64_t version,
-                                                 msgpack::object_handle* out) {
+                                                 msgpack::object_handle* out,
+                                                 std::uint64_t oldest = 0) {
+  if (oldest == 0) oldest = version;
   // Appended: GCC 12 at -O3 reports a false -Wrestrict on `"literal" + std::string`.
   const auto problem = [&](std::string_view why, bool unsupported = false) {
     std::string message(what);
@@ -110,15 +116,24 @@ inline std::optional<RecordProblem> UnpackRecord(std::string_view bytes,
   Reader r{out->get(), {}};
   const msgpack::object* v = r.Need("v", msgpack::type::POSITIVE_INTEGER);
   if (v == nullptr) return problem(r.error);
-  if (v->via.u64 != version) {
+  if (v->via.u64 > version || v->via.u64 < oldest) {
     std::string why = "version ";
-    why.append(std::to_string(v->via.u64))
-        .append(" is not supported (this build reads ")
-        .append(std::to_string(version))
-        .append(")");
+    why.append(std::to_string(v->via.u64)).append(" is not supported (this build reads ");
+    if (oldest < version) why.append(std::to_string(oldest)).append(" to ");
+    why.append(std::to_string(version)).append(")");
     return problem(why, /*unsupported=*/true);
   }
   return std::nullopt;
+}
+
+// A bin of little-endian float32 values into `out`; false when it is not one.
+inline bool Floats(const msgpack::object& o, std::vector<float>* out) {
+  static_assert(std::endian::native == std::endian::little,
+                "float arrays are stored little-endian");
+  if (o.type != msgpack::type::BIN || o.via.bin.size % sizeof(float) != 0) return false;
+  out->resize(o.via.bin.size / sizeof(float));
+  if (o.via.bin.size > 0) std::memcpy(out->data(), o.via.bin.ptr, o.via.bin.size);
+  return true;
 }
 
 // A [string, number] pair (a category and its affinity, an item and its time or popularity).

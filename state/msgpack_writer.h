@@ -8,10 +8,19 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <msgpack.hpp>
 
 namespace recsd::state {
+
+// The bytes of a vector of numbers, for Bin (float arrays are stored little-endian).
+template <class T>
+std::string_view Bytes(const std::vector<T>& v) {
+  static_assert(std::endian::native == std::endian::little,
+                "float arrays are stored little-endian");
+  return {reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)};
+}
 
 class MsgpackWriter {
  public:

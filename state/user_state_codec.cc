@@ -1,5 +1,6 @@
 #include "state/user_state_codec.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
@@ -14,13 +15,6 @@
 
 namespace recsd::state {
 namespace {
-
-static_assert(std::endian::native == std::endian::little, "float arrays are stored little-endian");
-
-template <class T>
-std::string_view Bytes(const std::vector<T>& v) {
-  return {reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T)};
-}
 
 void WriteCore(MsgpackWriter& w, const UserId& user, const model::UserStateParts& s,
                const model::Catalog& catalog) {
@@ -43,10 +37,11 @@ void WriteCore(MsgpackWriter& w, const UserId& user, const model::UserStateParts
   }
   w.Key("recent").Array(s.recent.size());
   for (const model::RecentItem& r : s.recent) w.Array(2).Str(r.item.str()).Double(r.t);
+  w.Key("seen").Bin(Bytes(s.seen));
   w.Key("events").Uint(s.event_count);
 }
 
-constexpr std::size_t kCoreFields = 9;
+constexpr std::size_t kCoreFields = 10;
 
 // ---- decoding ----
 
@@ -60,13 +55,6 @@ std::string Prefixed(std::string_view why) {
 
 Unexpected<StateError> Invalid(std::string message) {
   return Fail(StateError{std::move(message), /*unsupported_version=*/false});
-}
-
-bool Floats(const msgpack::object& o, std::vector<float>* out) {
-  if (o.type != msgpack::type::BIN || o.via.bin.size % sizeof(float) != 0) return false;
-  out->resize(o.via.bin.size / sizeof(float));
-  std::memcpy(out->data(), o.via.bin.ptr, o.via.bin.size);
-  return true;
 }
 
 std::optional<model::PendingList> PendingOf(const msgpack::object& o) {
@@ -98,6 +86,7 @@ std::optional<model::PendingList> PendingOf(const msgpack::object& o) {
     if (!item || item->empty() || item->size() > kMaxIdBytes) return std::nullopt;
     p.items.emplace_back(*item);
   }
+  if (fdim->via.u64 > model::kMaxSources) return std::nullopt;
   p.feature_dim = static_cast<std::size_t>(fdim->via.u64);
   if (!Floats(*features, &p.features) || p.features.size() != p.items.size() * p.feature_dim) {
     return std::nullopt;
@@ -111,7 +100,9 @@ std::optional<model::PendingList> PendingOf(const msgpack::object& o) {
   if (!shown_max || *shown_max < -1 || *shown_max > INT32_MAX) return std::nullopt;
   p.max_shown = static_cast<std::int32_t>(*shown_max);
   std::vector<float> w;
-  if (!Floats(*weights, &w) || w.size() != p.weights.size()) return std::nullopt;
+  if (!Floats(*weights, &w) || w.size() != std::min(p.feature_dim, p.weights.size())) {
+    return std::nullopt;
+  }
   std::copy(w.begin(), w.end(), p.weights.begin());
   const auto event_ms = Int(*event_ts);
   if (!event_ms) return std::nullopt;
@@ -143,8 +134,8 @@ std::string EncodeUserState(const UserId& user, const model::UserStateParts& s,
     w.Key("clicked").Array(p.clicked.size());
     for (std::uint32_t c : p.clicked) w.Uint(c);
     w.Key("max_shown").Int(p.max_shown);
-    w.Key("weights").Bin(
-        {reinterpret_cast<const char*>(p.weights.data()), p.weights.size() * sizeof(float)});
+    w.Key("weights").Bin({reinterpret_cast<const char*>(p.weights.data()),
+                          std::min(p.feature_dim, p.weights.size()) * sizeof(float)});
     w.Key("event_ts").Int(p.event_ts.ms);
   }
   return out;
@@ -154,9 +145,11 @@ Result<DecodedUserState, StateError> DecodeUserState(std::string_view bytes,
                                                      const model::Catalog& catalog) {
   static const msgpack::unpack_limit limits(1 << 20, 1024, 1 << 20, 1 << 24, 1024, 16);
   msgpack::object_handle handle;
-  if (auto problem = UnpackRecord(bytes, limits, "user state", kStateVersion, &handle)) {
+  if (auto problem =
+          UnpackRecord(bytes, limits, "user state", kStateVersion, &handle, kOldestStateVersion)) {
     return Fail(StateError{std::move(problem->message), problem->unsupported});
   }
+  const bool v1 = Reader{handle.get(), {}}.Find("v")->via.u64 == 1;
   Reader r{handle.get(), {}};
   const auto* user = r.Need("user", msgpack::type::STR);
   const auto* clock = r.Need("clock", msgpack::type::FLOAT64);
@@ -168,6 +161,7 @@ Result<DecodedUserState, StateError> DecodeUserState(std::string_view bytes,
   const auto* pending = r.Need("pending", msgpack::type::ARRAY);
   const auto* last_offset = r.Need("last_offset", msgpack::type::NEGATIVE_INTEGER);
   const auto* events = r.Need("events", msgpack::type::POSITIVE_INTEGER);
+  const auto* seen = v1 ? nullptr : r.Need("seen", msgpack::type::BIN);
   if (!r.error.empty()) return Invalid(Prefixed(r.error));
   DecodedUserState out;
   const std::string id = *Str(*user);
@@ -195,6 +189,20 @@ Result<DecodedUserState, StateError> DecodeUserState(std::string_view bytes,
       return Invalid("user state: bad 'recent' entry");
     }
     s.recent.push_back({ItemId(std::move(entry->first)), entry->second});
+  }
+  if (seen != nullptr) {
+    if (seen->via.bin.size % sizeof(std::uint32_t) != 0) return Invalid("user state: bad 'seen'");
+    s.seen.resize(seen->via.bin.size / sizeof(std::uint32_t));
+    if (!s.seen.empty()) std::memcpy(s.seen.data(), seen->via.bin.ptr, seen->via.bin.size);
+    for (std::size_t i = 1; i < s.seen.size(); ++i) {
+      if (!(s.seen[i - 1] < s.seen[i])) return Invalid("user state: 'seen' is not ascending");
+    }
+  } else {  // version 1: the recent items are all that is known to be seen
+    for (const model::RecentItem& item : s.recent) {
+      s.seen.push_back(model::SeenItems::Fingerprint(item.item));
+    }
+    std::sort(s.seen.begin(), s.seen.end());
+    s.seen.erase(std::unique(s.seen.begin(), s.seen.end()), s.seen.end());
   }
   for (std::uint32_t i = 0; i < pending->via.array.size; ++i) {
     auto p = PendingOf(pending->via.array.ptr[i]);

@@ -11,9 +11,11 @@
 
 namespace recsd::state {
 
-// The version of the user state record this build writes and reads. A record of another version
-// is rejected with an error naming both (never guessed at).
-inline constexpr std::int64_t kStateVersion = 1;
+// The version of the user state record this build writes, and the oldest it reads. A record of
+// another version is rejected with an error naming both (never guessed at). Version 2 added
+// `seen`; a version 1 record is read with the items of its `recent` ring as the seen set.
+inline constexpr std::int64_t kStateVersion = 2;
+inline constexpr std::int64_t kOldestStateVersion = 1;
 
 // One user's state as recsd keeps it in the changelog and in snapshots: a msgpack map
 //   v            kStateVersion
@@ -23,6 +25,8 @@ inline constexpr std::int64_t kStateVersion = 1;
 //   cats         [[category name, affinity], ...]   names, not catalog ids: ids are interned in
 //                                                    the order items are read and may differ
 //   recent       [[item, clock time], ...] oldest first
+//   seen         bin: uint32 little-endian, ascending: the fingerprints of every item the user
+//                interacted with (model/seen_items.h)
 //   pending      published lists awaiting feedback ({rec, shown, model, variant, segment, items,
 //                fdim, features (bin float32), clicked, max_shown, weights (bin float32),
 //                event_ts})

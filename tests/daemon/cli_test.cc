@@ -420,8 +420,8 @@ TEST(ReplayCliTest, BadInputsAndOptionsAreClearErrors) {
   EXPECT_NE(weights.out.find("\"covisit=x\" is not source=weight"), std::string::npos)
       << weights.out;
   const Outcome zero = Recsd("replay --data " + dir.path().string() +
-                             " --weights emb_short=0,emb_long=0,covisit=0,trending=0,category=0,"
-                             "fresh=0");
+                             " --weights emb_short=0,emb_long=0,covisit=0,sequence=0,trending=0,"
+                             "category=0,fresh=0");
   EXPECT_EQ(zero.code, 2) << zero.out;
   dir.Write("cut.mp", std::string("\x82\xa4type", 6));
   const Outcome cut =

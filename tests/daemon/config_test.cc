@@ -153,8 +153,20 @@ TEST(ConfigTest, ModelAndFusionValuesAreValidated) {
   }
   const LoadedConfig zero = Load(
       "", {"fusion.weights.emb_short=0", "fusion.weights.emb_long=0", "fusion.weights.covisit=0",
-           "fusion.weights.trending=0", "fusion.weights.category=0", "fusion.weights.fresh=0"});
+           "fusion.weights.sequence=0", "fusion.weights.trending=0", "fusion.weights.category=0",
+           "fusion.weights.fresh=0"});
   EXPECT_NE(ProblemFor(zero, "fusion.weights"), nullptr);
+  // Only the weights of the configured sources count.
+  EXPECT_NE(
+      ProblemFor(Load("", {"model.sources=fresh", "fusion.weights.fresh=0"}), "fusion.weights"),
+      nullptr);
+  EXPECT_TRUE(Load("", {"model.sources=fresh,sequence"}).problems.empty());
+  for (const char* bad : {"model.sources=fresh,magic", "model.sources=fresh,fresh",
+                          "model.sources=", "model.repeatable_types=teleport"}) {
+    const LoadedConfig loaded = Load("", {bad});
+    const std::string key = std::string(bad).substr(0, std::string(bad).find('='));
+    EXPECT_NE(ProblemFor(loaded, key), nullptr) << bad;
+  }
   // A window of 0 is allowed: it turns co-visits off.
   EXPECT_TRUE(Load("", {"model.covisit_window=0s"}).problems.empty());
 }
@@ -168,16 +180,16 @@ TEST(ConfigTest, EngineOptionsFollowTheConfig) {
   EXPECT_EQ(o.clock, model::InterestClock::kEventTime);
   EXPECT_EQ(o.user.half_lives[0], 60.0);
   EXPECT_GT(o.user.half_lives.size(), 2U);  // the logarithmic kernel's components
-  EXPECT_EQ(o.short_mix[0], 1.0);
-  EXPECT_EQ(o.weights.w[static_cast<std::size_t>(model::Source::kFresh)], 0.5);
-  EXPECT_EQ(o.weights.w[static_cast<std::size_t>(model::Source::kCovisit)], 1.0);
+  EXPECT_EQ(o.sources.embedding.short_mix[0], 1.0);
+  EXPECT_EQ(o.weights.w[*o.FeatureIndex("fresh")], 0.5);
+  EXPECT_EQ(o.weights.w[*o.FeatureIndex("covisit")], 1.0);
   EXPECT_EQ(o.rank.diversity, model::RankOptions::Diversity::kCategoryCap);
   EXPECT_EQ(o.rank.k, 7U);
   const LoadedConfig a = Load("", {"model.clock=activity", "model.activity_half_life_short=3"});
   const model::EngineOptions oa = EngineOptionsFromConfig(a.config);
   EXPECT_EQ(oa.clock, model::InterestClock::kActivity);
   EXPECT_EQ(oa.user.half_lives, (std::vector<double>{3, 200}));
-  EXPECT_EQ(oa.covisit_window, 1.0);
+  EXPECT_EQ(oa.sources.covisit.window, 1.0);
 }
 
 TEST(ConfigTest, LearningValuesAreValidatedAndReachTheEngine) {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "model/event.h"
+#include "model/list_id.h"
 #include "stream/event_codec.h"
 #include "stream/recommendation_codec.h"
 
@@ -86,11 +87,11 @@ int main(int argc, char** argv) {
   for (const Message& m : events) {
     auto e = recsd::stream::DecodeEvent(m.value, types);
     if (!e || types.Get(e->type).weight == 0.0) continue;
-    last_trigger[e->user.str()] = std::to_string(m.partition) + "-" + std::to_string(m.offset);
+    last_trigger[e->user.str()] = recsd::model::FormatListId({m.partition, m.offset});
   }
   const auto offset_of = [](const std::string& rec) {
-    const std::size_t dash = rec.find('-');
-    return dash == std::string::npos ? -1 : std::stoll(rec.substr(dash + 1));
+    const auto id = recsd::model::ParseListId(rec);
+    return id ? id->offset : std::int64_t{-1};
   };
   // Lists in the order each user's partition holds them.
   std::map<std::string, std::set<std::string>> seen;  // by user: recs published

@@ -11,11 +11,9 @@ namespace {
 
 bool Same(const recsd::model::PartitionStats& a, const recsd::model::PartitionStats& b) {
   return a.partition == b.partition && a.as_of == b.as_of && a.offset == b.offset &&
-         a.trending_half_life == b.trending_half_life &&
-         a.covisit_half_life == b.covisit_half_life && a.prior_variance == b.prior_variance &&
-         a.popularity == b.popularity && a.covisit == b.covisit &&
-         a.learner.mean == b.learner.mean && a.learner.variance == b.learner.variance &&
-         a.learner.bias_mean == b.learner.bias_mean &&
+         a.features == b.features && a.prior_variance == b.prior_variance &&
+         a.sources == b.sources && a.learner.mean == b.learner.mean &&
+         a.learner.variance == b.learner.variance && a.learner.bias_mean == b.learner.bias_mean &&
          a.learner.bias_variance == b.learner.bias_variance &&
          a.learner.examples == b.learner.examples;
 }

@@ -751,9 +751,10 @@ TEST_F(PipelineTest, GlobalStatisticsReachEveryPartitionAndMoveWithThePartitions
           for (int k = 0; k < kUsers; ++k) {
             const ItemId item("i" + std::to_string(k));
             const double all = engine.Popularity(item, at);
-            const double peers = engine.peer_stats() ? engine.peer_stats()->Popularity(
-                                                           item, at.ms / 1000.0, partition)
-                                                     : 0.0;
+            const model::SourcePeers* popularity =
+                engine.peer_stats() ? engine.peer_stats()->Find("popularity") : nullptr;
+            const double peers =
+                popularity ? popularity->ItemValue(item, at.ms / 1000.0, partition) : 0.0;
             if (all > 0) s.known.insert(item.str());
             if (all - peers > 1e-9 * all) s.own.insert(item.str());
             if (engine.FindUser(UserId("u" + std::to_string(k)))) {

@@ -8,6 +8,8 @@
 namespace recsd::model {
 namespace {
 
+constexpr std::size_t kFeatures = 6;
+
 constexpr std::int64_t kMinute = 60'000;
 
 // A list "r<id>" of `n` items "<id>-0".. shown at `at`, item p's features all equal to p / 10.
@@ -15,10 +17,10 @@ PendingList List(const std::string& id, std::int64_t at, std::size_t n) {
   PendingList l;
   l.rec = "r" + id;
   l.shown_at = {at};
-  l.feature_dim = kSourceCount;
+  l.feature_dim = kFeatures;
   for (std::size_t p = 0; p < n; ++p) {
     l.items.emplace_back(id + "-" + std::to_string(p));
-    for (std::size_t s = 0; s < kSourceCount; ++s) {
+    for (std::size_t s = 0; s < kFeatures; ++s) {
       l.features.push_back(static_cast<float>(p) / 10);
     }
   }
@@ -110,7 +112,7 @@ TEST(AttributionTest, ExaminedPositionsAndTheDominantSource) {
   EXPECT_EQ(ExaminedPositions(l, o), 3U);
   EXPECT_EQ(ExaminedPositions(List("b", 0, 2), o), 2U);  // never past the list's end
   // Position 4: source 3 scores highest; ties go to the first source.
-  l.features[4 * kSourceCount + 3] = 0.9F;
+  l.features[4 * kFeatures + 3] = 0.9F;
   EXPECT_EQ(DominantSource(l, 4), 3U);
   EXPECT_EQ(DominantSource(l, 5), 0U);
 }

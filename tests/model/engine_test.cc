@@ -23,8 +23,10 @@ class Collect final : public ListSink {
   std::vector<RecommendationList> lists;
 };
 
+// The six features these tests were written for (sequence has its own tests).
 EngineOptions Options() {
   EngineOptions o;
+  o.features = {"emb_short", "emb_long", "covisit", "trending", "category", "fresh"};
   o.user.dim = kDim;
   o.candidates_per_source = 20;
   o.rank.k = 5;
@@ -62,6 +64,13 @@ std::vector<std::string> Ids(const RecommendationList& list) {
   std::vector<std::string> ids;
   for (const auto& i : list.items) ids.push_back(i.item.str());
   return ids;
+}
+
+// A record's share of source `name` (empty when it has none).
+const SourceStats& Share(const PartitionStats& record, std::string_view name) {
+  static const SourceStats kNone;
+  const SourceStats* s = record.Find(name);
+  return s != nullptr ? *s : kNone;
 }
 
 bool Has(const std::vector<std::string>& ids, const std::string& id) {
@@ -383,11 +392,13 @@ TEST(EngineTest, KeepsEachPublishedListPendingWithItsFeatures) {
   const RecommendationList& list = f.sink.lists.at(0);
   EXPECT_EQ(p.rec, "1-9");
   ASSERT_EQ(p.items.size(), list.items.size());
-  ASSERT_EQ(p.features.size(), list.items.size() * kSourceCount);
+  const std::size_t features = f.engine.feature_names().size();
+  ASSERT_EQ(p.feature_dim, features);
+  ASSERT_EQ(p.features.size(), list.items.size() * features);
   for (std::size_t i = 0; i < p.items.size(); ++i) {
     EXPECT_EQ(p.items[i], list.items[i].item);
     double score = 0;
-    for (std::size_t s = 0; s < kSourceCount; ++s) score += p.features[i * kSourceCount + s];
+    for (std::size_t s = 0; s < features; ++s) score += p.features[i * features + s];
     EXPECT_NEAR(score, list.items[i].score, 1e-5);  // all weights are 1: score = Σ x
   }
   EXPECT_TRUE(f.engine.Recommend(UserId("u"), {kHour}).rec.empty());
@@ -444,19 +455,21 @@ TEST(EngineTest, InterestKernelsShareComponents) {
   const DecayKernel log = DecayKernel::Logarithmic(60, 86400);
   ASSERT_EQ(o.user.half_lives.size(), 1 + log.half_lives().size());
   EXPECT_EQ(o.user.half_lives[0], 60);
-  EXPECT_EQ(o.short_mix[0], 1.0);
+  const EmbeddingOptions& e = o.sources.embedding;
+  EXPECT_EQ(e.short_mix[0], 1.0);
   double long_total = 0;
-  for (std::size_t j = 1; j < o.long_mix.size(); ++j) long_total += o.long_mix[j];
+  for (std::size_t j = 1; j < e.long_mix.size(); ++j) long_total += e.long_mix[j];
   double expected = 0;
   for (double w : log.weights()) expected += w;
-  EXPECT_DOUBLE_EQ(long_total + o.long_mix[0], expected);
-  EXPECT_EQ(std::count(o.short_mix.begin(), o.short_mix.end(), 0.0),
-            static_cast<long>(o.short_mix.size() - 1));
+  EXPECT_DOUBLE_EQ(long_total + e.long_mix[0], expected);
+  EXPECT_EQ(std::count(e.short_mix.begin(), e.short_mix.end(), 0.0),
+            static_cast<long>(e.short_mix.size() - 1));
 }
 
 // --- Online weight learning -------------------------------------------------------------------
 
 constexpr std::int64_t kMinute = 60'000;
+constexpr std::size_t kFreshX = 5;  // fresh's position among the default features
 
 EngineOptions LearningOptions(double holdout_share = 0.0) {
   EngineOptions o = Options();
@@ -513,8 +526,8 @@ TEST(EngineLearningTest, ClicksOnFreshItemsTeachTheFreshWeight) {
     const PendingList& pending = engine.FindUser(UserId(user))->pending().back();
     std::uint32_t newest = 0;
     for (std::uint32_t p = 1; p < pending.items.size(); ++p) {
-      if (pending.features[p * kSourceCount + 5] > pending.features[newest * kSourceCount + 5])
-        newest = p;
+      const std::size_t d = pending.feature_dim;
+      if (pending.features[p * d + kFreshX] > pending.features[newest * d + kFreshX]) newest = p;
     }
     freshest_first.push_back(newest == 0);
     engine.Apply(Click(user, list, newest, now + 1), {0, offset++});
@@ -522,7 +535,7 @@ TEST(EngineLearningTest, ClicksOnFreshItemsTeachTheFreshWeight) {
   }
   engine.FinishPending({now + kHour});
   const FusionWeights w = engine.learner().Mean();
-  for (std::size_t s = 0; s < kSourceCount - 1; ++s) EXPECT_GT(w.w[5], w.w[s] + 0.5) << s;
+  for (std::size_t s = 0; s < kFreshX; ++s) EXPECT_GT(w.w[kFreshX], w.w[s] + 0.5) << s;
   const auto share = [&](std::size_t from, std::size_t to) {
     return static_cast<double>(std::count(freshest_first.begin() + static_cast<long>(from),
                                           freshest_first.begin() + static_cast<long>(to), true)) /
@@ -733,15 +746,16 @@ TEST(EngineLearningTest, FeedbackIsCountedByTheSourceThatScoredEachItemHighest) 
   const PendingList shown = f.engine.FindUser(UserId("u"))->pending()[0];
   f.engine.Apply(Click("u", f.sink.lists.at(0), 2, kHour + 1), {0, 2});
   f.engine.FinishPending({10 * kHour});
-  std::array<std::uint64_t, kSourceCount> impressions{};
-  std::array<std::uint64_t, kSourceCount> clicks{};
+  std::array<std::uint64_t, kMaxSources> impressions{};
+  std::array<std::uint64_t, kMaxSources> clicks{};
   for (std::size_t p = 0; p < 3; ++p) ++impressions[DominantSource(shown, p)];  // above the click
   ++clicks[DominantSource(shown, 2)];
   const auto& counted = f.engine.source_feedback(Variant::kStatic);
   std::uint64_t total = 0;
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
-    EXPECT_EQ(counted[s].impressions, impressions[s]) << SourceName(static_cast<Source>(s));
-    EXPECT_EQ(counted[s].clicks, clicks[s]) << SourceName(static_cast<Source>(s));
+  const std::vector<std::string>& names = f.engine.feature_names();
+  for (std::size_t s = 0; s < names.size(); ++s) {
+    EXPECT_EQ(counted[s].impressions, impressions[s]) << names[s];
+    EXPECT_EQ(counted[s].clicks, clicks[s]) << names[s];
     total += counted[s].impressions;
   }
   EXPECT_EQ(total, 3U);
@@ -784,9 +798,9 @@ TEST(EngineTest, PeerStatsMakeAPartitionRankLikeOneEngineOverTheWholeStream) {
   FeedStream(
       b.engine, [](int u) { return u >= 6; }, end);
   // Everything A has: the record is not truncated here.
-  const PartitionStats record = a.engine.ExportStats(0, {end - kHour}, 100, 1000);
-  EXPECT_FALSE(record.popularity.empty());
-  EXPECT_FALSE(record.covisit.empty());
+  const PartitionStats record = a.engine.ExportStats(0, {end - kHour}, {100, 1000, 100});
+  EXPECT_FALSE(Share(record, "popularity").items.empty());
+  EXPECT_FALSE(Share(record, "covisit").edges.empty());
   const auto differs = [&](const Engine& e) {
     int differing = 0;
     for (int i = 0; i < 8; ++i) {
@@ -797,11 +811,9 @@ TEST(EngineTest, PeerStatsMakeAPartitionRankLikeOneEngineOverTheWholeStream) {
     return differing;
   };
   EXPECT_GT(differs(b.engine), 0);  // alone, B sees only its own users
-  const PartitionStats own = b.engine.ExportStats(1, {end}, 100, 1000);
+  const PartitionStats own = b.engine.ExportStats(1, {end}, {100, 1000, 100});
   const std::vector<const PartitionStats*> records = {&record, &own};
-  const auto merged =
-      std::make_shared<const PeerStats>(records, Options().trending_half_life,
-                                        Options().covisit.half_life, b.engine.learner().prior());
+  const auto merged = std::make_shared<const PeerStats>(records, b.engine.learner().prior());
   EXPECT_EQ(merged->Partitions(1), 1U);
   b.engine.SetPeerStats(merged, 1);
   EXPECT_EQ(differs(b.engine), 0);
@@ -835,7 +847,7 @@ TEST(EngineTest, ASeededEngineContinuesWhereThePartitionsOldOwnerLeftOff) {
   FeedStream(
       old_owner.engine, [](int) { return true; }, end);
   Fixture next_owner;
-  const PartitionStats record = old_owner.engine.ExportStats(3, {end}, 100, 1000);
+  const PartitionStats record = old_owner.engine.ExportStats(3, {end}, {100, 1000, 100});
   EXPECT_EQ(record.offset, 304);  // FeedStream's last event up to `end`: 1 h + 304/16 h
   next_owner.engine.SeedStats(record);
   const auto same = [&](std::int64_t at) {
@@ -844,13 +856,13 @@ TEST(EngineTest, ASeededEngineContinuesWhereThePartitionsOldOwnerLeftOff) {
       const double want = old_owner.engine.Popularity(item, {at});
       EXPECT_NEAR(next_owner.engine.Popularity(item, {at}), want, 1e-9 * want) << i;
     }
-    const PartitionStats x = old_owner.engine.ExportStats(3, {at}, 100, 1000);
-    const PartitionStats y = next_owner.engine.ExportStats(3, {at}, 100, 1000);
-    ASSERT_EQ(x.covisit.size(), y.covisit.size());
-    for (std::size_t e = 0; e < x.covisit.size(); ++e) {
-      EXPECT_EQ(x.covisit[e].from, y.covisit[e].from) << e;
-      EXPECT_EQ(x.covisit[e].to, y.covisit[e].to) << e;
-      EXPECT_NEAR(x.covisit[e].weight, y.covisit[e].weight, 1e-9 * x.covisit[e].weight) << e;
+    const auto& x = Share(old_owner.engine.ExportStats(3, {at}, {100, 1000, 100}), "covisit");
+    const auto& y = Share(next_owner.engine.ExportStats(3, {at}, {100, 1000, 100}), "covisit");
+    ASSERT_EQ(x.edges.size(), y.edges.size());
+    for (std::size_t e = 0; e < x.edges.size(); ++e) {
+      EXPECT_EQ(x.edges[e].from, y.edges[e].from) << e;
+      EXPECT_EQ(x.edges[e].to, y.edges[e].to) << e;
+      EXPECT_NEAR(x.edges[e].weight, y.edges[e].weight, 1e-9 * x.edges[e].weight) << e;
     }
   };
   same(end);
@@ -871,27 +883,34 @@ TEST(EngineTest, ASeededEngineContinuesWhereThePartitionsOldOwnerLeftOff) {
 // edges, strongest first, at the export time; an empty engine exports empty lists.
 TEST(EngineTest, ExportedStatsHoldTheStrongestAggregates) {
   Fixture f;
-  EXPECT_TRUE(f.engine.ExportStats(0, {kHour}, 10, 10).popularity.empty());
+  EXPECT_TRUE(Share(f.engine.ExportStats(0, {kHour}, {10, 10, 10}), "popularity").items.empty());
   FeedStream(
       f.engine, [](int) { return true; }, 31 * kHour);
-  const PartitionStats all = f.engine.ExportStats(5, {32 * kHour}, 100, 1000);
-  const PartitionStats top = f.engine.ExportStats(5, {32 * kHour}, 3, 4);
+  const PartitionStats all = f.engine.ExportStats(5, {32 * kHour}, {100, 1000, 100});
+  const PartitionStats top = f.engine.ExportStats(5, {32 * kHour}, {3, 4, 100});
   EXPECT_EQ(top.partition, 5);
   EXPECT_EQ(top.as_of.ms, 32 * kHour);
-  ASSERT_EQ(top.popularity.size(), 3U);
-  ASSERT_EQ(top.covisit.size(), 4U);
-  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(top.popularity[i], all.popularity[i]) << i;
-  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(top.covisit[i], all.covisit[i]) << i;
-  for (std::size_t i = 1; i < all.covisit.size(); ++i) {
-    EXPECT_GE(all.covisit[i - 1].weight, all.covisit[i].weight) << i;
+  EXPECT_EQ(top.features, f.engine.feature_names());
+  const auto& top_items = Share(top, "popularity").items;
+  const auto& all_items = Share(all, "popularity").items;
+  const auto& top_edges = Share(top, "covisit").edges;
+  const auto& all_edges = Share(all, "covisit").edges;
+  ASSERT_EQ(top_items.size(), 3U);
+  ASSERT_EQ(top_edges.size(), 4U);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(top_items[i], all_items[i]) << i;
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_EQ(top_edges[i], all_edges[i]) << i;
+  for (std::size_t i = 1; i < all_edges.size(); ++i) {
+    EXPECT_GE(all_edges[i - 1].weight, all_edges[i].weight) << i;
   }
-  EXPECT_NEAR(all.popularity[0].second, f.engine.Popularity(all.popularity[0].first, {32 * kHour}),
-              1e-12);
-  EXPECT_EQ(top.trending_half_life, Options().trending_half_life);
-  EXPECT_TRUE(
-      PeerStats::Compatible(top, Options().trending_half_life, Options().covisit.half_life, 1.0));
-  EXPECT_FALSE(PeerStats::Compatible(top, Options().trending_half_life / 2,
-                                     Options().covisit.half_life, 1.0));
+  EXPECT_NEAR(all_items[0].second, f.engine.Popularity(all_items[0].first, {32 * kHour}), 1e-12);
+  EXPECT_EQ(Share(top, "popularity").half_life, Options().sources.popularity.half_life);
+  EXPECT_EQ(StatsIncompatibility(Options(), top), "");
+  EngineOptions other = Options();
+  other.sources.popularity.half_life /= 2;
+  EXPECT_EQ(StatsIncompatibility(other, top), "source popularity with another half-life");
+  other = Options();
+  other.features.pop_back();
+  EXPECT_EQ(StatsIncompatibility(other, top), "other features");
 }
 
 // Stated: the merged learner evidence an engine gets leaves its own partition's posterior out
@@ -902,7 +921,7 @@ TEST(EngineTest, MergedLearnerEvidenceLeavesTheOwnPartitionOut) {
   WeightLearner second(o);
   for (int i = 0; i < 50; ++i) {
     FeedbackExample e;
-    for (std::size_t k = 0; k < kSourceCount; ++k) {
+    for (std::size_t k = 0; k < o.features; ++k) {
       e.x[k] = static_cast<float>((i * 7 + static_cast<int>(k) * 3) % 10) / 10.0F;
     }
     e.clicked = i % 3 == 0;
@@ -916,7 +935,7 @@ TEST(EngineTest, MergedLearnerEvidenceLeavesTheOwnPartitionOut) {
   r1.partition = 1;
   r1.learner = second.global();
   const std::vector<const PartitionStats*> records = {&r0, &r1};
-  const PeerStats merged(records, 3600, 3600, first.prior());
+  const PeerStats merged(records, first.prior());
   LearnerEvidence only_second;
   only_second.Add(second.global(), second.prior());
   const LearnerEvidence for_zero = merged.Evidence(0);

@@ -9,7 +9,8 @@
 namespace recsd::model {
 namespace {
 
-using Weights = std::array<double, kSourceCount>;
+constexpr std::size_t kFeatures = 6;  // LearnerOptions' default
+using Weights = std::array<double, kMaxSources>;
 
 // Examples from a known probit model: features uniform in [0, 1] (like normalised source scores),
 // P(click) = Φ(w*·x + b*).
@@ -19,7 +20,7 @@ class Generator {
   FeedbackExample Next(const Weights& w, double b) {
     FeedbackExample e;
     double score = b;
-    for (std::size_t s = 0; s < kSourceCount; ++s) {
+    for (std::size_t s = 0; s < kFeatures; ++s) {
       e.x[s] = static_cast<float>(uniform_(rng_));
       score += w[s] * e.x[s];
     }
@@ -34,8 +35,7 @@ class Generator {
 
 double MaxError(const WeightPosterior& p, const Weights& w) {
   double worst = 0;
-  for (std::size_t s = 0; s < kSourceCount; ++s)
-    worst = std::max(worst, std::fabs(p.mean[s] - w[s]));
+  for (std::size_t s = 0; s < kFeatures; ++s) worst = std::max(worst, std::fabs(p.mean[s] - w[s]));
   return worst;
 }
 
@@ -125,7 +125,7 @@ TEST(WeightLearnerTest, MeansAndSamplesStayWithinTheBounds) {
   Generator gen(4);
   const Weights extreme = {-3, 3, -3, 3, -3, 3};
   for (int i = 0; i < 5000; ++i) learner.Update(gen.Next(extreme, 0));
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < kFeatures; ++s) {
     EXPECT_GE(learner.global().mean[s], 0.0);
     EXPECT_LE(learner.global().mean[s], 1.0);
   }
@@ -219,7 +219,7 @@ TEST(WeightLearnerTest, PeerEvidencePoolsPartitionsLikeOneLearner) {
   const WeightPosterior& pooled = a.combined();
   EXPECT_LT(MaxError(pooled, kTruth), MaxError(a.global(), kTruth));
   EXPECT_LT(MaxError(pooled, kTruth), MaxError(b.global(), kTruth));
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < kFeatures; ++s) {
     EXPECT_NEAR(pooled.mean[s], all.global().mean[s], 0.05) << s;
     const double info =
         1 / a.global().variance[s] + 1 / b.global().variance[s] - 1 / o.prior_variance;
@@ -249,7 +249,7 @@ TEST(WeightLearnerTest, SeedGlobalStartsFromAnotherLearnersPosterior) {
   for (int i = 0; i < 2'000; ++i) old_owner.Update(gen.Next(kTruth, kBias));
   WeightLearner next_owner(o);
   next_owner.SeedGlobal(old_owner.global());
-  for (std::size_t s = 0; s < kSourceCount; ++s) {
+  for (std::size_t s = 0; s < kFeatures; ++s) {
     EXPECT_EQ(next_owner.Mean().w[s], old_owner.Mean().w[s]) << s;
     EXPECT_EQ(next_owner.global().variance[s], old_owner.global().variance[s]) << s;
   }

@@ -1,5 +1,6 @@
 #include "state/user_state_codec.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,11 +51,11 @@ model::PendingList Pending(const std::string& rec) {
   p.model = 7;
   p.variant = "learned";
   p.items = {ItemId("i1"), ItemId("i2")};
-  p.feature_dim = model::kSourceCount;
-  p.features.assign(2 * model::kSourceCount, 0.25F);
+  p.feature_dim = 6;
+  p.features.assign(2 * 6, 0.25F);
   p.clicked = {1};
   p.max_shown = 1;
-  p.weights.fill(0.5F);
+  std::fill_n(p.weights.begin(), p.feature_dim, 0.5F);  // the rest are not the list's
   return p;
 }
 
@@ -126,13 +127,38 @@ TEST(UserStateCodecTest, ANewerVersionIsRejectedClearly) {
   Fixture f;
   model::UserState s(f.options);
   std::string bytes = EncodeUserState(UserId("u"), s.Export(), *f.catalog);
-  // The first key is "v": 0x8b (a map of 11), 0xa1 'v', then the version as a positive fixint.
-  ASSERT_EQ(bytes.substr(0, 4), std::string("\x8b\xa1v\x01"));
-  bytes[3] = 2;
+  // The first key is "v": 0x8c (a map of 12), 0xa1 'v', then the version as a positive fixint.
+  ASSERT_EQ(bytes.substr(0, 4), std::string("\x8c\xa1v\x02"));
+  bytes[3] = 3;
   auto decoded = DecodeUserState(bytes, *f.catalog);
   ASSERT_FALSE(decoded);
-  EXPECT_EQ(decoded.error().message, "user state: version 2 is not supported (this build reads 1)");
+  EXPECT_EQ(decoded.error().message,
+            "user state: version 3 is not supported (this build reads 1 to 2)");
   EXPECT_TRUE(decoded.error().unsupported_version);
+}
+
+// A record of version 1 (before the seen set) still restores: its recent items become the seen
+// set, the most it knew.
+TEST(UserStateCodecTest, AVersionOneRecordIsReadWithItsRecentItemsAsSeen) {
+  Fixture f;
+  model::UserState s(f.options);
+  for (int k = 0; k < 5; ++k) f.Observe(&s, *f.catalog, k, 100.0 * k, k % 3);
+  std::string v2 = EncodeUserState(UserId("u"), s.Export(), *f.catalog);
+  // Rewrite as version 1: a map of 11 without "seen" (4 + the bin of 3 fingerprints).
+  const std::string seen_key = "\xa4seen";
+  const std::size_t at = v2.find(seen_key);
+  ASSERT_NE(at, std::string::npos);
+  std::string v1 = v2;
+  v1.erase(at, seen_key.size() + 2 + 3 * 4);  // key, bin8 header (2 bytes), 3 fingerprints
+  v1[0] = '\x8b';
+  v1[3] = 1;
+  auto decoded = DecodeUserState(v1, *f.catalog);
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_EQ(decoded->state.seen, s.Export().seen);
+  EXPECT_EQ(decoded->state.seen.size(), 3U);
+  model::UserState restored(f.options);
+  ASSERT_TRUE(restored.Restore(decoded->state));
+  EXPECT_TRUE(restored.seen().Contains(model::SeenItems::Fingerprint(ItemId("i1"))));
 }
 
 TEST(UserStateCodecTest, CorruptRecordsAreErrorsNeverCrashes) {

@@ -1,4 +1,4 @@
-#include "model/covisit.h"
+#include "model/item_graph.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,12 +7,12 @@
 
 namespace recsd::model {
 
-CovisitGraph::CovisitGraph(const Options& options) : options_(options), frame_(options.half_life) {
+ItemGraph::ItemGraph(const Options& options) : options_(options), frame_(options.half_life) {
   RECSD_CHECK(options.half_life > 0 && options.max_neighbours > 0 && options.max_items > 0,
               "covisit bounds");
 }
 
-void CovisitGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
+void ItemGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
   RECSD_CHECK(!(a == b), "an item does not co-occur with itself");
   if (const std::optional<double> scale = frame_.Advance(t)) {
     Rebase(*scale);
@@ -25,7 +25,7 @@ void CovisitGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
   }
 }
 
-void CovisitGraph::AddDirected(double t, const ItemId& from, const ItemId& to, double w) {
+void ItemGraph::AddDirected(double t, const ItemId& from, const ItemId& to, double w) {
   RECSD_CHECK(!(from == to), "an item does not co-occur with itself");
   if (const std::optional<double> scale = frame_.Advance(t)) {
     Rebase(*scale);
@@ -36,8 +36,7 @@ void CovisitGraph::AddDirected(double t, const ItemId& from, const ItemId& to, d
   }
 }
 
-std::vector<std::tuple<ItemId, ItemId, double>> CovisitGraph::TopEdges(std::size_t n,
-                                                                       double t) const {
+std::vector<std::tuple<ItemId, ItemId, double>> ItemGraph::TopEdges(std::size_t n, double t) const {
   using Entry = std::tuple<double, const ItemId*, const ItemId*>;
   // Better first: the larger weight, then the smaller ids.
   const auto better = [](const Entry& a, const Entry& b) {
@@ -69,7 +68,7 @@ std::vector<std::tuple<ItemId, ItemId, double>> CovisitGraph::TopEdges(std::size
   return out;
 }
 
-void CovisitGraph::AddEdge(const ItemId& from, const ItemId& to, double stored) {
+void ItemGraph::AddEdge(const ItemId& from, const ItemId& to, double stored) {
   Edges& edges = edges_[from];
   for (auto& [id, value] : edges) {
     if (id == to) {
@@ -88,7 +87,7 @@ void CovisitGraph::AddEdge(const ItemId& from, const ItemId& to, double stored) 
   }
 }
 
-double CovisitGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const {
+double ItemGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const {
   auto it = edges_.find(a);
   if (it == edges_.end()) {
     return 0.0;
@@ -101,8 +100,7 @@ double CovisitGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const 
   return 0.0;
 }
 
-std::vector<std::pair<ItemId, double>> CovisitGraph::Neighbours(const ItemId& item,
-                                                                double t) const {
+std::vector<std::pair<ItemId, double>> ItemGraph::Neighbours(const ItemId& item, double t) const {
   auto it = edges_.find(item);
   if (it == edges_.end()) {
     return {};
@@ -116,7 +114,7 @@ std::vector<std::pair<ItemId, double>> CovisitGraph::Neighbours(const ItemId& it
   return out;
 }
 
-void CovisitGraph::Rebase(double scale) {
+void ItemGraph::Rebase(double scale) {
   for (auto it = edges_.begin(); it != edges_.end();) {
     Edges& edges = it->second;
     for (auto& edge : edges) edge.second *= scale;
@@ -125,7 +123,7 @@ void CovisitGraph::Rebase(double scale) {
   }
 }
 
-void CovisitGraph::Shrink() {
+void ItemGraph::Shrink() {
   std::vector<std::pair<double, ItemId>> totals;
   totals.reserve(edges_.size());
   for (const auto& [id, edges] : edges_) {

@@ -12,14 +12,13 @@
 
 namespace recsd::model {
 
-// Decayed item-item co-occurrence from consecutive interactions of the same user (the `covisit`
-// source): when a user interacts with b within the window after a, the edges a→b and b→a gain
-// weight w, decayed with the half-life in one DecayFrame for the whole graph, so an update is O(K)
-// for K neighbours. Bounded: each item keeps its
-// max_neighbours strongest edges (a new edge replaces the weakest only when stronger), and past
-// max_items items the weakest items (by total edge weight) are dropped, by rank, down to 3/4 of it.
-// Single writer; no locking. Deterministic.
-class CovisitGraph {
+// Decayed, weighted item-item edges: the co-visits of the `covisit` source (Add: a→b and b→a) and
+// the transitions of the `sequence` source (AddDirected: a→b). Weights decay with the half-life
+// in one DecayFrame for the whole graph, so an update is O(K) for K neighbours. Bounded: each
+// item keeps its max_neighbours strongest out-edges (a new edge replaces the weakest only when
+// stronger), and past max_items items the weakest items (by total edge weight) are dropped, by
+// rank, down to 3/4 of it. Single writer; no locking. Deterministic.
+class ItemGraph {
  public:
   struct Options {
     double half_life = 7 * 24 * 3600.0;  // clock units
@@ -28,7 +27,7 @@ class CovisitGraph {
     double floor = 1e-6;  // edges weaker than this are dropped when the frame is rebased
   };
 
-  explicit CovisitGraph(const Options& options);
+  explicit ItemGraph(const Options& options);
 
   // Adds weight w to the edges between a and b at time t (a != b).
   void Add(double t, const ItemId& a, const ItemId& b, double w);
@@ -42,6 +41,15 @@ class CovisitGraph {
   double WeightAt(const ItemId& a, const ItemId& b, double t) const;
   // The neighbours of `item` with their weights at time t, strongest first (ties by id).
   std::vector<std::pair<ItemId, double>> Neighbours(const ItemId& item, double t) const;
+  // Calls f(neighbour, weight at t) for every out-edge of `item`, in no particular order (no copy,
+  // no sort: the scoring path).
+  template <class F>
+  void ForEachNeighbour(const ItemId& item, double t, F&& f) const {
+    auto it = edges_.find(item);
+    if (it == edges_.end()) return;
+    const double scale = frame_.Scale(t);
+    for (const auto& [id, value] : it->second) f(id, value * scale);
+  }
 
   std::size_t items() const noexcept { return edges_.size(); }
 

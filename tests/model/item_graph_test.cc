@@ -1,4 +1,4 @@
-#include "model/covisit.h"
+#include "model/item_graph.h"
 
 #include <cmath>
 #include <string>
@@ -8,16 +8,16 @@
 namespace recsd::model {
 namespace {
 
-CovisitGraph::Options Small() {
-  CovisitGraph::Options o;
+ItemGraph::Options Small() {
+  ItemGraph::Options o;
   o.half_life = 10;
   o.max_neighbours = 3;
   o.max_items = 100;
   return o;
 }
 
-TEST(CovisitGraphTest, EdgesAreSymmetricAndDecay) {
-  CovisitGraph g(Small());
+TEST(ItemGraphTest, EdgesAreSymmetricAndDecay) {
+  ItemGraph g(Small());
   g.Add(0, ItemId("a"), ItemId("b"), 2.0);
   EXPECT_DOUBLE_EQ(g.WeightAt(ItemId("a"), ItemId("b"), 0), 2.0);
   EXPECT_DOUBLE_EQ(g.WeightAt(ItemId("b"), ItemId("a"), 0), 2.0);
@@ -27,8 +27,8 @@ TEST(CovisitGraphTest, EdgesAreSymmetricAndDecay) {
   EXPECT_EQ(g.WeightAt(ItemId("a"), ItemId("zzz"), 10), 0.0);
 }
 
-TEST(CovisitGraphTest, NeighboursAreBoundedAndStrongestFirst) {
-  CovisitGraph g(Small());
+TEST(ItemGraphTest, NeighboursAreBoundedAndStrongestFirst) {
+  ItemGraph g(Small());
   g.Add(0, ItemId("a"), ItemId("n1"), 5.0);
   g.Add(0, ItemId("a"), ItemId("n2"), 3.0);
   g.Add(0, ItemId("a"), ItemId("n3"), 1.0);
@@ -41,10 +41,10 @@ TEST(CovisitGraphTest, NeighboursAreBoundedAndStrongestFirst) {
   EXPECT_EQ(n[2].first.str(), "n2");
 }
 
-TEST(CovisitGraphTest, ItemsAreBoundedAndTheStrongestStay) {
-  CovisitGraph::Options o = Small();
+TEST(ItemGraphTest, ItemsAreBoundedAndTheStrongestStay) {
+  ItemGraph::Options o = Small();
   o.max_items = 20;
-  CovisitGraph g(o);
+  ItemGraph g(o);
   g.Add(0, ItemId("hub"), ItemId("spoke"), 100.0);
   for (int i = 0; i < 500; ++i) {
     g.Add(0, ItemId("x" + std::to_string(i)), ItemId("y" + std::to_string(i)), 1.0);
@@ -53,10 +53,10 @@ TEST(CovisitGraphTest, ItemsAreBoundedAndTheStrongestStay) {
   EXPECT_DOUBLE_EQ(g.WeightAt(ItemId("hub"), ItemId("spoke"), 0), 100.0);
 }
 
-TEST(CovisitGraphTest, RebasingKeepsWeightsAndDropsDecayedEdges) {
-  CovisitGraph::Options o = Small();
+TEST(ItemGraphTest, RebasingKeepsWeightsAndDropsDecayedEdges) {
+  ItemGraph::Options o = Small();
   o.half_life = 1;
-  CovisitGraph g(o);
+  ItemGraph g(o);
   g.Add(0, ItemId("a"), ItemId("b"), 1.0);
   g.Add(0, ItemId("c"), ItemId("d"), 1e12);
   g.Add(40, ItemId("e"), ItemId("f"), 1.0);  // past the rebase point

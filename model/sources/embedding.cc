@@ -1,0 +1,89 @@
+#include "model/sources/embedding.h"
+
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "model/check.h"
+
+namespace recsd::model {
+namespace {
+
+constexpr std::array<std::string_view, 2> kFeatures = {"emb_short", "emb_long"};
+constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+
+// Scales v to unit length; false (and v unchanged) when it is numerically zero.
+bool Normalise(std::span<float> v) {
+  double norm = 0;
+  for (float x : v) norm += static_cast<double>(x) * x;
+  norm = std::sqrt(norm);
+  if (!(norm > 1e-12)) return false;
+  for (float& x : v) x = static_cast<float>(x / norm);
+  return true;
+}
+
+float Dot(std::span<const float> a, std::span<const float> b) {
+  float dot = 0;
+  for (std::size_t d = 0; d < a.size(); ++d) dot += a[d] * b[d];
+  return dot;
+}
+
+}  // namespace
+
+EmbeddingSource::EmbeddingSource(const EmbeddingOptions& options, std::size_t dim)
+    : options_(options), dim_(dim) {
+  RECSD_CHECK(dim > 0 && options.short_mix.size() == options.long_mix.size(), "embedding options");
+}
+
+std::span<const std::string_view> EmbeddingSource::features() const noexcept { return kFeatures; }
+
+std::span<const float> EmbeddingSource::Vector(std::size_t user, std::size_t feature) const {
+  return {vectors_.data() + (2 * user + feature) * dim_, dim_};
+}
+
+void EmbeddingSource::Prepare(std::span<const RankUser> users, const RankContext& ctx) {
+  // Interest vectors (unit, or absent) for every user and time scale, then one batched scan.
+  vectors_.assign(2 * users.size() * dim_, 0.0F);
+  has_vector_.assign(2 * users.size(), false);
+  top_of_.assign(2 * users.size(), kNone);
+  std::vector<std::size_t> scanned;
+  for (const RankUser& user : users) {
+    if (user.state == nullptr || user.state->interest().empty()) continue;
+    for (std::size_t k = 0; k < 2; ++k) {
+      const std::size_t v = 2 * user.index + k;
+      const std::span<float> out(vectors_.data() + v * dim_, dim_);
+      user.state->interest().MixtureAt(k == 0 ? options_.short_mix : options_.long_mix, user.clock,
+                                       out);
+      has_vector_[v] = Normalise(out);
+      if (has_vector_[v] && offers(k)) {
+        top_of_[v] = scanned.size();
+        scanned.push_back(v);
+      }
+    }
+  }
+  tops_.clear();
+  if (scanned.empty() || ctx.catalog->size() == 0) return;
+  EmbeddingMatrix matrix(static_cast<Eigen::Index>(scanned.size()),
+                         static_cast<Eigen::Index>(dim_));
+  for (std::size_t i = 0; i < scanned.size(); ++i) {
+    const float* v = vectors_.data() + scanned[i] * dim_;
+    std::copy(v, v + dim_, matrix.row(static_cast<Eigen::Index>(i)).data());
+  }
+  EmbeddingTopNBatch(*ctx.catalog, matrix, ctx.n, &tops_);
+}
+
+void EmbeddingSource::Offer(std::size_t feature, const RankUser& user, const RankContext& /*ctx*/,
+                            CandidateSink& sink) {
+  const std::size_t top = top_of_[2 * user.index + feature];
+  if (top == kNone || top >= tops_.size()) return;
+  for (const ScoredRow& s : tops_[top]) sink.Offer(s.row);
+}
+
+void EmbeddingSource::Score(std::size_t feature, const RankUser& user, const RankContext& ctx,
+                            std::span<Candidate> candidates, std::size_t x) {
+  if (!has_vector_[2 * user.index + feature]) return;
+  const std::span<const float> u = Vector(user.index, feature);
+  for (Candidate& c : candidates) c.x[x] = Dot(u, ctx.catalog->Embedding(c.row));
+}
+
+}  // namespace recsd::model
