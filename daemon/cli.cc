@@ -132,7 +132,9 @@ int RunCli(int argc, char** argv) {
                    "Instead of files, a simulated environment with known click weights that "
                    "switch (drift); --events N then counts its interest events (default 40000)")
       ->check(CLI::IsMember({"drift"}));
-  replay->add_option("--seed", replay_opts.seed, "Seed of the simulated environment")
+  replay
+      ->add_option("--seed", replay_opts.seed,
+                   "Seed of the simulated environment, and of --tune's random starts")
       ->capture_default_str();
   replay
       ->add_option("--order", replay_opts.order,
@@ -140,6 +142,13 @@ int RunCli(int argc, char** argv) {
                    "file's order, as a daemon applies a topic's events: the oracle for its state)")
       ->check(CLI::IsMember({"event-time", "input"}))
       ->capture_default_str();
+  replay->add_option("--baseline", replay_opts.baselines,
+                     "Replay a simple recommender beside the engine under the same protocol and "
+                     "compare (McNemar): popularity, cooccurrence or sequential-rules; repeatable");
+  replay->add_flag("--tune", replay_opts.tune,
+                   "Search the static fusion weights offline (coordinate and random search on the "
+                   "candidates one replay records) and print the best vector, verified by a "
+                   "replay; learning off");
   replay->add_option("--state-digests", replay_opts.state_digests,
                      "Write every user's final state digest to this file (\"user digest\" lines)");
   replay

@@ -67,30 +67,35 @@ const std::vector<KeySpec>& Schema() {
       {"model.repeatable_types", Type::kString, ""},
       {"model.sources", Type::kString,
        "emb_short,emb_long,covisit,sequence,trending,category,fresh"},
+      {"model.offering", Type::kString, "emb_short,covisit,sequence,trending,category,fresh"},
       {"model.category_affinities", Type::kInt, "8", 1, 256},
-      {"model.candidates_per_source", Type::kInt, "100", 1, 10000},
+      {"model.candidates_per_source", Type::kInt, "50", 1, 10000},
       {"model.trending_half_life", Type::kDuration, "1d"},
       {"model.fresh_half_life", Type::kDuration, "30d"},
       {"model.covisit_window", Type::kDuration, "1h"},
-      {"model.covisit_half_life", Type::kDuration, "30d"},
-      {"model.covisit_neighbours", Type::kInt, "32", 1, 1024},
+      {"model.covisit_half_life", Type::kDuration, "365d"},
+      {"model.covisit_neighbours", Type::kInt, "128", 1, 4096},
+      {"model.covisit_gaps", Type::kInt, "5", 1, 64},
+      {"model.covisit_seeds", Type::kInt, "10", 1, 4096},
+      {"model.covisit_recency", Type::kFloat, "0.8", 0, 1},
       {"model.sequence_gaps", Type::kInt, "5", 1, 64},
+      {"model.sequence_backward", Type::kFloat, "0", 0, 1},
       {"model.sequence_window", Type::kDuration, "0s"},
       {"model.sequence_seeds", Type::kInt, "10", 1, 4096},
       {"model.sequence_recency", Type::kFloat, "0.8", 0, 1},
       {"model.sequence_half_life", Type::kDuration, "365d"},
-      {"model.sequence_neighbours", Type::kInt, "64", 1, 4096},
+      {"model.sequence_neighbours", Type::kInt, "256", 1, 4096},
+      {"model.learned_embeddings", Type::kBool, "true"},
+      {"model.learned_window", Type::kInt, "5", 1, 64},
+      {"model.learned_half_life", Type::kDuration, "365d"},
+      {"model.learned_prior_mass", Type::kFloat, "5", 0, 1'000'000},
+      {"model.learned_items", Type::kInt, "1000000", 1, 100'000'000},
       {"model.global_refresh", Type::kDuration, "1m"},
       {"model.refresh_batch", Type::kInt, "32", 1, 1024},
       {"model.diversity", Type::kString, "none", 0, 0, {"none", "mmr", "category_cap"}},
       {"model.mmr_lambda", Type::kFloat, "0.8", 0, 1},
       {"model.category_cap", Type::kInt, "3", 1, 1000},
-      {"fusion.normalisation",
-       Type::kString,
-       "reciprocal_rank",
-       0,
-       0,
-       {"reciprocal_rank", "rank", "max"}},
+      {"fusion.normalisation", Type::kString, "max", 0, 0, {"reciprocal_rank", "rank", "max"}},
       {"fusion.weights.emb_short", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.emb_long", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.covisit", Type::kFloat, "1", 0, 1000},
@@ -139,7 +144,8 @@ const std::vector<KeySpec>& Schema() {
       {"state.snapshot_max_age", Type::kDuration, "12h"},
       {"state.model_stats_interval", Type::kDuration, "10s"},
       {"state.model_stats_items", Type::kInt, "1000", 1, 100'000},
-      {"state.model_stats_edges", Type::kInt, "10000", 1, 100'000},
+      {"state.model_stats_edges", Type::kInt, "5000", 1, 100'000},
+      {"state.model_stats_vectors", Type::kInt, "500", 0, 100'000},
       {"events.weights.", Type::kFloat, ""},
   };
   return schema;
@@ -414,6 +420,10 @@ class Loader {
           std::pair{"model.covisit_neighbours", &m.covisit_neighbours},
           std::pair{"model.seen_capacity", &m.seen_capacity},
           std::pair{"model.sequence_gaps", &m.sequence_gaps},
+          std::pair{"model.covisit_gaps", &m.covisit_gaps},
+          std::pair{"model.learned_window", &m.learned_window},
+          std::pair{"model.learned_items", &m.learned_items},
+          std::pair{"model.covisit_seeds", &m.covisit_seeds},
           std::pair{"model.sequence_seeds", &m.sequence_seeds},
           std::pair{"model.sequence_neighbours", &m.sequence_neighbours},
           std::pair{"model.refresh_batch", &m.refresh_batch},
@@ -425,9 +435,16 @@ class Loader {
     m.diversity = get("model.diversity");
     m.mmr_lambda = std::stod(get("model.mmr_lambda"));
     m.sequence_recency = std::stod(get("model.sequence_recency"));
-    if (m.sequence_recency <= 0) {
-      Problem("model.sequence_recency", st.at("model.sequence_recency").origin,
+    m.sequence_backward = std::stod(get("model.sequence_backward"));
+    m.covisit_recency = std::stod(get("model.covisit_recency"));
+    m.learned_embeddings = get("model.learned_embeddings") == "true";
+    m.learned_prior_mass = std::stod(get("model.learned_prior_mass"));
+    if (m.learned_prior_mass <= 0) {
+      Problem("model.learned_prior_mass", st.at("model.learned_prior_mass").origin,
               "must be greater than 0");
+    }
+    for (const char* key : {"model.sequence_recency", "model.covisit_recency"}) {
+      if (std::stod(get(key)) <= 0) Problem(key, st.at(key).origin, "must be greater than 0");
     }
     BuildSources();
     for (auto [key, field] :
@@ -447,6 +464,7 @@ class Loader {
           std::tuple{"model.covisit_half_life", &m.covisit_half_life, true},
           std::tuple{"model.covisit_window", &m.covisit_window, false},
           std::tuple{"model.sequence_half_life", &m.sequence_half_life, true},
+          std::tuple{"model.learned_half_life", &m.learned_half_life, true},
           std::tuple{"model.sequence_window", &m.sequence_window, false},
           std::tuple{"model.global_refresh", &m.global_refresh, false}}) {
       ParseDuration(get(key), field);
@@ -518,6 +536,7 @@ class Loader {
     ParseDuration(get("state.model_stats_interval"), &state.model_stats_interval);
     state.model_stats_items = std::stoull(get("state.model_stats_items"));
     state.model_stats_edges = std::stoull(get("state.model_stats_edges"));
+    state.model_stats_vectors = std::stoull(get("state.model_stats_vectors"));
     if (!state.dir.empty() && !state.changelog) {
       Problem("state.dir", st.at("state.dir").origin,
               "snapshots need state.changelog = true (a snapshot is a point in the changelog)");
@@ -548,14 +567,35 @@ class Loader {
     std::string known;
     for (std::string_view k : model::KnownFeatures())
       known.append(known.empty() ? "" : ", ").append(k);
+    const auto not_a_source = [&](const std::string& name) {
+      return std::string("\"")
+          .append(name)
+          .append("\" is not a source (")
+          .append(known)
+          .append(")");
+    };
     for (std::size_t i = 0; i < m.sources.size(); ++i) {
       const std::string& name = m.sources[i];
       if (!model::IsKnownFeature(name)) {
-        Problem("model.sources", s.origin, "\"" + name + "\" is not a source (" + known + ")");
+        Problem("model.sources", s.origin, not_a_source(name));
       } else if (std::find(m.sources.begin(), m.sources.begin() + static_cast<long>(i), name) !=
                  m.sources.begin() + static_cast<long>(i)) {
         Problem("model.sources", s.origin, "\"" + name + "\" is named twice");
       }
+    }
+    // Offering sources that are not configured are ignored (a pipeline without them); at least
+    // one configured source must offer.
+    const Setting& offering = out_->settings.at("model.offering");
+    m.offering.clear();
+    for (const std::string& name : SplitList(offering.value)) {
+      if (!model::IsKnownFeature(name)) {
+        Problem("model.offering", offering.origin, not_a_source(name));
+      } else if (std::find(m.sources.begin(), m.sources.end(), name) != m.sources.end()) {
+        m.offering.push_back(name);
+      }
+    }
+    if (m.offering.empty() && !m.sources.empty()) {
+      Problem("model.offering", offering.origin, "none of model.sources offers candidates");
     }
   }
 

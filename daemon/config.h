@@ -62,6 +62,7 @@ struct Config {
     std::size_t seen_capacity = 0;              // items the seen filter remembers
     std::vector<std::string> repeatable_types;  // event types whose items may come back
     std::vector<std::string> sources;           // the fused features, in order
+    std::vector<std::string> offering;          // those that also offer candidates
     std::size_t category_affinities = 0;
     std::size_t candidates_per_source = 0;
     Milliseconds trending_half_life{0};
@@ -69,12 +70,21 @@ struct Config {
     Milliseconds covisit_window{0};
     Milliseconds covisit_half_life{0};
     std::size_t covisit_neighbours = 0;
+    std::size_t covisit_gaps = 0;
+    std::size_t covisit_seeds = 0;
+    double covisit_recency = 0;
     std::size_t sequence_gaps = 0;
+    double sequence_backward = 0;
     Milliseconds sequence_window{0};
     std::size_t sequence_seeds = 0;
     double sequence_recency = 0;
     Milliseconds sequence_half_life{0};
     std::size_t sequence_neighbours = 0;
+    bool learned_embeddings = false;
+    std::size_t learned_window = 0;
+    Milliseconds learned_half_life{0};
+    double learned_prior_mass = 0;
+    std::size_t learned_items = 0;
     Milliseconds global_refresh{0};
     std::size_t refresh_batch = 0;
     std::string diversity;  // none, mmr or category_cap
@@ -153,6 +163,7 @@ struct Config {
     Milliseconds model_stats_interval{0};
     std::size_t model_stats_items = 0;
     std::size_t model_stats_edges = 0;
+    std::size_t model_stats_vectors = 0;
   } state;
 
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 namespace recsd::daemon {
 namespace {
@@ -42,22 +43,39 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
   sources.popularity.refresh = Seconds(m.global_refresh);
   sources.covisit.graph.half_life = Seconds(m.covisit_half_life);
   sources.covisit.graph.max_neighbours = m.covisit_neighbours;
-  // Under the activity clock consecutive interactions are one clock unit apart: any window pairs
-  // them, none (0) turns co-visits off, as in event time.
+  sources.covisit.gaps = m.covisit_gaps;
+  sources.covisit.seeds = m.covisit_seeds;
+  sources.covisit.recency = m.covisit_recency;
+  // A window of 0 turns co-visits off. Under the activity clock consecutive interactions are
+  // one clock unit apart: any window pairs them all.
+  if (m.covisit_window.count() == 0) sources.covisit.gaps = 0;
   sources.covisit.window =
-      activity ? (m.covisit_window.count() > 0 ? 1.0 : 0.0) : Seconds(m.covisit_window);
+      activity ? static_cast<double>(m.covisit_gaps) : Seconds(m.covisit_window);
   sources.fresh.half_life = Seconds(m.fresh_half_life);
+  sources.embedding.learned.enabled = m.learned_embeddings;
+  sources.embedding.learned.window = m.learned_window;
+  sources.embedding.learned.half_life = Seconds(m.learned_half_life);
+  sources.embedding.learned.prior_mass = m.learned_prior_mass;
+  sources.embedding.learned.max_items = m.learned_items;
   sources.sequence.gaps = m.sequence_gaps;
+  sources.sequence.backward = m.sequence_backward;
+  // A window of 0 pairs any distance.
   sources.sequence.window =
-      activity ? (m.sequence_window.count() > 0 ? static_cast<double>(m.sequence_gaps) : 0.0)
-               : Seconds(m.sequence_window);
+      m.sequence_window.count() == 0
+          ? std::numeric_limits<double>::infinity()
+          : (activity ? static_cast<double>(m.sequence_gaps) : Seconds(m.sequence_window));
   sources.sequence.seeds = m.sequence_seeds;
   sources.sequence.recency = m.sequence_recency;
   sources.sequence.graph.half_life = Seconds(m.sequence_half_life);
   sources.sequence.graph.max_neighbours = m.sequence_neighbours;
   // Each seed's neighbours are candidates: the ring holds at least as many items as seed or gap.
-  o.user.recent_capacity = std::max({o.user.recent_capacity, m.sequence_seeds, m.sequence_gaps});
+  o.user.recent_capacity = std::max(
+      {o.user.recent_capacity, m.sequence_seeds, m.sequence_gaps, m.covisit_seeds, m.covisit_gaps});
   o.candidates_per_source = m.candidates_per_source;
+  o.offer.fill(false);
+  for (const std::string& name : m.offering) {
+    if (const auto f = o.FeatureIndex(name)) o.offer[*f] = true;
+  }
   o.refresh_batch = m.refresh_batch;
   o.rank.k = m.list_size;
   o.rank.diversity = m.diversity == "mmr"            ? model::RankOptions::Diversity::kMmr

@@ -351,7 +351,8 @@ struct Pipeline::Impl {
   }
   bool SharesModelStats() const { return config.state.model_stats_interval.count() > 0; }
   model::ExportLimits ModelStatsLimits() const {
-    return {config.state.model_stats_items, config.state.model_stats_edges, 0};
+    return {config.state.model_stats_items, config.state.model_stats_edges,
+            config.state.model_stats_vectors};
   }
 
   // Produces, waiting while the producer's queue is full (the poller drains it) but never past

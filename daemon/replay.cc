@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <span>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -17,9 +18,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/baselines.h"
 #include "daemon/cli.h"
 #include "daemon/engine_setup.h"
 #include "daemon/simulate.h"
+#include "daemon/tune.h"
 #include "model/evaluation.h"
 #include "state/user_state_codec.h"
 
@@ -28,10 +31,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A user's current list as shown: its id and top k.
+// A user's current list as published: its id and items (model.list_size of them).
 struct ShownList {
   std::string rec;
   std::vector<ItemId> items;
+  std::span<const ItemId> TopK(std::size_t k) const {
+    return std::span<const ItemId>(items).first(std::min(k, items.size()));
+  }
 };
 
 // Keeps every user's latest list (its top k) and counts what was served.
@@ -43,10 +49,8 @@ class ListKeeper final : public model::ListSink {
     ShownList& shown = lists_[list.user];
     shown.rec = std::move(list.rec);
     shown.items.clear();
-    for (std::size_t i = 0; i < std::min(evaluator_->k(), list.items.size()); ++i) {
-      shown.items.push_back(std::move(list.items[i].item));
-    }
-    evaluator_->Served(shown.items);
+    for (RecommendedItem& item : list.items) shown.items.push_back(std::move(item.item));
+    evaluator_->Served(shown.TopK(evaluator_->k()));
     ++published_;
   }
 
@@ -62,6 +66,12 @@ class ListKeeper final : public model::ListSink {
   std::unordered_map<UserId, ShownList> lists_;
   std::uint64_t published_ = 0;
 };
+
+// Replay order: by timestamp, ties in file order.
+void SortByEventTime(std::vector<Event>* events) {
+  std::stable_sort(events->begin(), events->end(),
+                   [](const Event& a, const Event& b) { return a.ts < b.ts; });
+}
 
 std::string PathIn(const std::string& dir, const char* file) {
   return (std::filesystem::path(dir) / file).string();
@@ -181,9 +191,30 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
     trajectory.push_back(std::move(point));
   }
   j["weight_trajectory"] = std::move(trajectory);
+  if (!baselines.empty()) {
+    nlohmann::ordered_json all = nlohmann::ordered_json::array();
+    for (const Baseline& b : baselines) {
+      all.push_back({{"name", b.name},
+                     {"hit_rate", b.hit_rate},
+                     {"ndcg", b.ndcg},
+                     {"mrr", b.mrr},
+                     {"coverage", b.coverage},
+                     {"wall_seconds", b.wall_seconds},
+                     {"mcnemar",
+                      {{"engine_only", b.engine_only},
+                       {"baseline_only", b.baseline_only},
+                       {"z", b.z},
+                       {"p_two_sided", b.p_two_sided}}}});
+    }
+    j["baselines"] = std::move(all);
+  }
   return j;
 }
 
+// --tune: one replay records the candidate table, the search runs on it, a second replay
+// verifies the best weights.
+int TuneCommand(const ReplayOptions& options, stream::ReplayInput input,
+                const model::EngineOptions& engine, const Config& config, ReplayOrder order);
 // The simulated environment of --simulate (daemon/simulate.h).
 int SimulateCommand(const ReplayOptions& options, const Config& config,
                     const model::EngineOptions& engine);
@@ -193,7 +224,8 @@ int WriteReport(const ReplayOptions& options, const ReplayReport& report,
 
 ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
-                       const ReplayProgress& progress, bool state_digests, ReplayOrder order) {
+                       const ReplayProgress& progress, bool state_digests, ReplayOrder order,
+                       ReplayObserver* observer) {
   const Clock::time_point start = Clock::now();
   // Feedback is what the replay says it is: an interaction on the current list, named by rec.
   options.learning.feedback_types.clear();
@@ -203,15 +235,17 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
     }
   }
   options.learning.attribute_by_item = false;
+  // The replay's user sees the whole list as published (model.list_size items; an interaction
+  // anywhere in it is a click, whatever the k the ranking is evaluated at): a list without one
+  // says that every one of its items was passed over.
+  options.learning.attribution.examine_k = options.rank.k;
   model::CatalogBuilder builder(options.user.dim);
   for (const ItemRecord& item : input.items) builder.Upsert(item);
   model::Engine engine(options, types);
   engine.SetCatalog(builder.Build());
+  engine.set_rank_observer(observer);
 
-  if (order == ReplayOrder::kEventTime) {
-    std::stable_sort(input.events.begin(), input.events.end(),
-                     [](const Event& a, const Event& b) { return a.ts < b.ts; });
-  }
+  if (order == ReplayOrder::kEventTime) SortByEventTime(&input.events);
   model::PrequentialEvaluator evaluator(k);
   ListKeeper lists(&evaluator);
   ReplayReport report;
@@ -231,11 +265,14 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
     event.pos.reset();
     if (types.Get(event.type).weight > 0) {
       if (const ShownList* list = lists.Find(event.user)) {
-        const std::optional<std::size_t> rank = evaluator.Evaluate(list->items, event.item);
+        const std::optional<std::size_t> rank = evaluator.Evaluate(list->TopK(k), event.item);
+        if (observer != nullptr) observer->Evaluating(event.user, event.item);
         report.ranks.push_back(rank ? static_cast<std::int32_t>(*rank) : -1);
-        if (rank) {  // a click on the current list
+        // A click on the current list: wherever the item is in it (the user sees all of it).
+        const auto at = std::find(list->items.begin(), list->items.end(), event.item);
+        if (at != list->items.end()) {
           event.rec = list->rec;
-          event.pos = static_cast<std::uint32_t>(*rank);
+          event.pos = static_cast<std::uint32_t>(at - list->items.begin());
         }
       }
     }
@@ -410,6 +447,13 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
     return kExitUsage;
   }
   if (!options.simulate.empty()) return SimulateCommand(options, config, engine);
+  if (options.tune) {
+    if (options.learn == "on") {
+      spdlog::error("recsd replay: --tune searches static weights: it cannot --learn on");
+      return kExitUsage;
+    }
+    engine.learning.learn = false;
+  }
   auto input = ReadReplayInput(options, config);
   if (!input) {
     spdlog::error("recsd replay: {}", input.error());
@@ -423,13 +467,98 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
   }
   spdlog::info("replay: {} items, {} events ({}), k={}", input->items.size(), input->events.size(),
                options.input_format, options.k);
+  const ReplayOrder order =
+      options.order == "input" ? ReplayOrder::kInput : ReplayOrder::kEventTime;
+  if (options.tune) return TuneCommand(options, std::move(input).value(), engine, config, order);
+  for (const std::string& name : options.baselines) {
+    if (!MakeBaseline(name)) {
+      spdlog::error(
+          "recsd replay: --baseline takes popularity, cooccurrence or sequential-rules, "
+          "not \"{}\"",
+          name);
+      return kExitUsage;
+    }
+  }
+  std::vector<Event> events;
+  if (!options.baselines.empty()) {
+    events = input->events;
+    if (order == ReplayOrder::kEventTime) SortByEventTime(&events);
+  }
+  const std::size_t catalog_size = input->items.size();
   ReplayReport report =
       RunReplay(std::move(input).value(), engine, config.event_types, options.k,
-                options.trajectory_every, MakeProgress(), !options.state_digests.empty(),
-                options.order == "input" ? ReplayOrder::kInput : ReplayOrder::kEventTime);
+                options.trajectory_every, MakeProgress(), !options.state_digests.empty(), order);
+  for (const std::string& name : options.baselines) {
+    spdlog::info("replay: baseline {}", name);
+    const BaselineRun run = RunBaseline(name, events, config.event_types, options.k, catalog_size);
+    const McNemar m = McNemarTest(report.ranks, run.ranks, options.k);
+    report.baselines.push_back({run.name, run.hit_rate, run.ndcg, run.mrr, run.coverage,
+                                run.wall_seconds, m.first_only, m.second_only, m.z, m.p_two_sided});
+  }
   report.input_format = options.input_format;
   report.only_source = options.only_source;
   return WriteReport(options, report, report.ToJson(), "");
+}
+
+int TuneCommand(const ReplayOptions& options, stream::ReplayInput input,
+                const model::EngineOptions& engine, const Config& config, ReplayOrder order) {
+  const Clock::time_point start = Clock::now();
+  CandidateTable table(engine.features.size(), options.k);
+  spdlog::info("replay --tune: recording the candidates of every list (static weights)");
+  stream::ReplayInput again = input;  // the verification replays the same events
+  TuneReport report;
+  report.record = RunReplay(std::move(input), engine, config.event_types, options.k,
+                            options.trajectory_every, MakeProgress(), false, order, &table);
+  report = [&] {
+    TuneReport searched = TuneWeights(table, engine.weights, options.seed);
+    searched.record = std::move(report.record);
+    return searched;
+  }();
+  report.features = engine.features;
+  spdlog::info(
+      "replay --tune: {} evaluations on {} interactions ({} with the item among the "
+      "candidates, {} candidate rows kept); verifying the best",
+      report.evaluations, report.interactions, report.reachable, table.rows_kept());
+  model::EngineOptions best = engine;
+  best.weights.w = report.best.w;
+  report.verified = RunReplay(std::move(again), best, config.event_types, options.k,
+                              options.trajectory_every, MakeProgress(), false, order);
+  report.verified.input_format = options.input_format;
+  report.record.input_format = options.input_format;
+  const auto line = [&](const model::FusionWeights& w) {
+    std::string out;
+    for (std::size_t f = 0; f < engine.features.size(); ++f) {
+      out += fmt::format("{}{}={:.3g}", f == 0 ? "" : ",", engine.features[f], w.w[f]);
+    }
+    return out;
+  };
+  std::cout << fmt::format(
+      "tune {}: {} interactions at k={}, {} with the item among the candidates; {} evaluations\n"
+      "  configured  {}\n    hit_rate {:.4f}  ndcg {:.4f}  mrr {:.4f}\n"
+      "  best        {}\n    hit_rate {:.4f}  ndcg {:.4f}  mrr {:.4f}  (verified by a replay: "
+      "hit_rate {:.4f}  ndcg {:.4f}  mrr {:.4f})\n"
+      "  {:.1f} s\n",
+      options.input_format, report.interactions, options.k, report.reachable, report.evaluations,
+      line(report.start), report.start_quality.hit_rate, report.start_quality.ndcg,
+      report.start_quality.mrr, line(report.best), report.best_quality.hit_rate,
+      report.best_quality.ndcg, report.best_quality.mrr, report.verified.hit_rate,
+      report.verified.ndcg, report.verified.mrr,
+      std::chrono::duration<double>(Clock::now() - start).count());
+  if (!options.json_report.empty()) {
+    const std::string json = report.ToJson().dump(2) + "\n";
+    if (options.json_report == "-") {
+      std::cout << json;
+    } else {
+      std::ofstream out(options.json_report, std::ios::binary | std::ios::trunc);
+      out << json;
+      out.flush();
+      if (!out) {
+        spdlog::error("recsd replay: cannot write the report to {}", options.json_report);
+        return kExitFailure;
+      }
+    }
+  }
+  return kExitOk;
 }
 
 int SimulateCommand(const ReplayOptions& options, const Config& config,
@@ -497,6 +626,14 @@ int WriteReport(const ReplayOptions& options, const ReplayReport& report,
       report.only_source.empty() ? "" : " (only " + report.only_source + ")", report.wall_seconds,
       report.events_per_second, report.lists, report.unknown_items, report.rejected,
       report.BytesPerUser() / 1024.0, FeedbackSummary(report));
+  for (const ReplayReport::Baseline& b : report.baselines) {
+    std::cout << fmt::format(
+        "baseline {}: hit_rate {:.4f}  ndcg {:.4f}  mrr {:.4f}  coverage {:.4f}  ({:.2f} s)\n"
+        "  engine vs {}: hits only the engine's {}, only the baseline's {}; McNemar z {:.2f}, "
+        "two-sided p {:.2g}\n",
+        b.name, b.hit_rate, b.ndcg, b.mrr, b.coverage, b.wall_seconds, b.name, b.engine_only,
+        b.baseline_only, b.z, b.p_two_sided);
+  }
   if (!extra.empty()) std::cout << extra << "\n";
   if (!options.ranks_file.empty()) {
     std::ofstream out(options.ranks_file, std::ios::binary | std::ios::trunc);

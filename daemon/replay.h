@@ -55,6 +55,11 @@ struct ReplayOptions {
   // given, is the number of interest events.
   std::string simulate;
   std::uint64_t seed = 1;
+  // Search static fusion weights offline (daemon/tune.h) instead of one replay.
+  bool tune = false;
+  // Simple recommenders to replay beside the engine under the same protocol, each compared with
+  // it by McNemar's test (daemon/baselines.h).
+  std::vector<std::string> baselines;
 };
 
 // The learned weights (global posterior means) after `events` events.
@@ -95,11 +100,26 @@ struct ReplayReport {
   std::vector<std::int32_t> ranks;  // per evaluated interaction: rank in the top k, or -1
   // Every user's state digest at the end, sorted by user (only when asked for).
   std::vector<std::pair<std::string, std::string>> state_digests;
+  // Baselines replayed beside the engine (--baseline), with McNemar's test engine vs each.
+  struct Baseline {
+    std::string name;
+    double hit_rate = 0, ndcg = 0, mrr = 0, coverage = 0, wall_seconds = 0;
+    std::uint64_t engine_only = 0, baseline_only = 0;
+    double z = 0, p_two_sided = 1;
+  };
+  std::vector<Baseline> baselines;
 
   double BytesPerUser() const {
     return users == 0 ? 0.0 : static_cast<double>(user_state_bytes) / static_cast<double>(users);
   }
   nlohmann::ordered_json ToJson() const;
+};
+
+// Sees a replay from inside (replay --tune): every published list's candidates
+// (model::RankObserver) and every evaluated interaction, before the engine applies it.
+class ReplayObserver : public model::RankObserver {
+ public:
+  virtual void Evaluating(const UserId& user, const ItemId& item) = 0;
 };
 
 // Called every so often with events done and the total.
@@ -114,7 +134,8 @@ enum class ReplayOrder { kEventTime, kInput };
 ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
                        const ReplayProgress& progress, bool state_digests = false,
-                       ReplayOrder order = ReplayOrder::kEventTime);
+                       ReplayOrder order = ReplayOrder::kEventTime,
+                       ReplayObserver* observer = nullptr);
 
 // Reads the inputs that `options` name. Problems with single records are counted in the result;
 // an unreadable file is an error.

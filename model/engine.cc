@@ -84,8 +84,7 @@ std::string StatsIncompatibility(const EngineOptions& options, const PartitionSt
   if (record.prior_variance != options.learning.learner.prior_variance) {
     return "another learner prior variance";
   }
-  const SourceSet sources =
-      MakeSources(options.sources, options.features, options.user.dim, options.user.max_categories);
+  const SourceSet sources = MakeSources(options.sources, options.features, options.user);
   for (const SourceStats& share : record.sources) {
     const Source* room = RoomSharing(sources, share.source);
     if (room != nullptr && !room->Compatible(share)) {
@@ -105,11 +104,11 @@ Engine::Engine(EngineOptions options, EventTypeTable types)
     : options_(std::move(options)),
       types_(std::move(types)),
       catalog_(CatalogBuilder(options_.user.dim).Build()),
-      sources_(MakeSources(options_.sources, options_.features, options_.user.dim,
-                           options_.user.max_categories)),
+      sources_(MakeSources(options_.sources, options_.features, options_.user)),
       feedback_type_(EventTypeTable::kMaxTypes, false),
       repeatable_type_(EventTypeTable::kMaxTypes, false),
-      learner_(WithFeatures(options_.learning.learner, options_.features.size())) {
+      learner_(WithFeatures(options_.learning.learner, options_.features.size())),
+      guard_stats_(options_.learning.guard.half_life_lists) {
   for (std::size_t f = 0; f < sources_.features.size(); ++f) {
     sources_.features[f].room->set_offers(sources_.features[f].local, options_.offer[f]);
   }
@@ -130,9 +129,6 @@ Engine::Engine(EngineOptions options, EventTypeTable types)
                   guard.half_life_lists > 0 && guard.min_lists >= 0 && guard.z_revert > 0 &&
                   options_.learning.attribution.window_ms >= 0,
               "learning options");
-  RECSD_CHECK(options_.sources.embedding.short_mix.size() == options_.user.half_lives.size() &&
-                  options_.sources.embedding.long_mix.size() == options_.user.half_lives.size(),
-              "interest mixes cover the components");
   RECSD_CHECK(options_.candidates_per_source > 0 && options_.refresh_batch > 0 &&
                   options_.rank.k > 0 && options_.rank.k <= kMaxListItems,
               "engine options");
@@ -252,14 +248,14 @@ std::size_t Engine::FinishPending(TimestampMs now) {
     if (it == users_.end()) continue;
     changed_.insert(it->first);
     for (const PendingList& list : it->second.state.TakePendingShownBefore(cutoff)) {
-      Finish(list);
+      Finish(list, &it->second);
       ++finished;
     }
   }
   return finished;
 }
 
-void Engine::Finish(const PendingList& list) {
+void Engine::Finish(const PendingList& list, UserEntry* user) {
   Variant variant = Variant::kStatic;
   for (Variant v : {Variant::kLearned, Variant::kHoldout}) {
     if (list.variant == VariantName(v)) variant = v;
@@ -282,21 +278,14 @@ void Engine::Finish(const PendingList& list) {
 
   const GuardOptions& g = options_.learning.guard;
   if (variant == Variant::kStatic || !g.enabled || guard_.reverted) return;
-  const double keep = std::exp2(-1.0 / g.half_life_lists);
-  for (std::size_t i = 0; i < 2; ++i) {
-    guard_.lists[i] *= keep;
-    guard_.clicked[i] *= keep;
+  guard_stats_.Add(variant == Variant::kLearned ? GuardStats::kLearned : GuardStats::kHoldout,
+                   !list.clicked.empty(), user != nullptr ? &user->guard : nullptr);
+  guard_.lists = {guard_stats_.lists(GuardStats::kLearned),
+                  guard_stats_.lists(GuardStats::kHoldout)};
+  guard_.z = guard_stats_.z();
+  if (guard_.lists[0] >= g.min_lists && guard_.lists[1] >= g.min_lists && guard_.z < -g.z_revert) {
+    guard_.reverted = true;
   }
-  const std::size_t i = variant == Variant::kLearned ? 0 : 1;
-  guard_.lists[i] += 1;
-  if (!list.clicked.empty()) guard_.clicked[i] += 1;
-  const double n_l = guard_.lists[0];
-  const double n_h = guard_.lists[1];
-  if (n_l <= 0 || n_h <= 0) return;
-  const double p = (guard_.clicked[0] + guard_.clicked[1]) / (n_l + n_h);
-  const double se = std::sqrt(p * (1 - p) * (1 / n_l + 1 / n_h));
-  guard_.z = se > 0 ? (guard_.clicked[0] / n_l - guard_.clicked[1] / n_h) / se : 0.0;
-  if (n_l >= g.min_lists && n_h >= g.min_lists && guard_.z < -g.z_revert) guard_.reverted = true;
 }
 
 std::optional<std::int64_t> Engine::OldestDirtyOffset() const {
@@ -459,7 +448,7 @@ EvictionCounts Engine::Evict(std::size_t target_bytes, TimestampMs now, double n
   }
   for (const UserId& id : evicted) {
     auto it = users_.find(id);
-    for (const PendingList& p : it->second.state.pending()) Finish(p);
+    for (const PendingList& p : it->second.state.pending()) Finish(p, &it->second);
     users_.erase(it);  // expiry_ entries of the user find nothing later
     changed_.insert(id);
   }
@@ -535,7 +524,6 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
   // What every source sees of each user: the clock, the recent items and their catalog rows.
   const std::size_t users = ids.size();
   std::vector<RankUser> batch(users);
-  std::vector<std::vector<RecentItem>> recent_items(users);
   std::vector<std::vector<RecentRow>> recent_rows(users);
   for (std::size_t b = 0; b < users; ++b) {
     const UserState* state = entries[b] == nullptr ? nullptr : &entries[b]->state;
@@ -543,14 +531,13 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     batch[b].state = state;
     batch[b].clock = state == nullptr ? ctx.now_s : ClockTime(*state, ctx.now_s);
     if (state != nullptr) {
-      recent_items[b] = state->Recent();
-      for (const RecentItem& r : recent_items[b]) {
+      for (std::size_t j = state->recent_size(); j-- > 0;) {  // oldest first
+        const RecentItem& r = *state->RecentAt(j);
         if (const auto row = catalog.Find(r.item)) {
-          recent_rows[b].push_back({static_cast<std::uint32_t>(*row), r.t});
+          recent_rows[b].push_back({static_cast<std::uint32_t>(*row), r.t, r.weight});
         }
       }
     }
-    batch[b].recent_items = recent_items[b];
     batch[b].recent = recent_rows[b];
   }
   for (const auto& room : sources_.rooms) room->Prepare(batch, ctx);
@@ -604,9 +591,16 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
               ? learner_.Sample(Fnv1a64(rec) ^ kSampleSalt, segment, options_.learning.exploration)
               : learner_.Mean(segment);
     }
+    const auto keep = [&](std::uint32_t row) { return catalog.available(row) && unseen(row); };
     std::vector<RecommendedItem> items =
-        Rank(candidates, weights, sources_.names, catalog, options_.rank,
-             [&](std::uint32_t row) { return catalog.available(row) && unseen(row); });
+        Rank(candidates, weights, sources_.names, catalog, options_.rank, keep);
+    if (rank_observer_ != nullptr && keep_pending && entry != nullptr) {
+      std::vector<Candidate> kept;
+      for (const Candidate& c : candidates) {
+        if (keep(c.row)) kept.push_back(c);
+      }
+      rank_observer_->Ranked(*ids[b], catalog, kept);
+    }
 
     RecommendationList list;
     list.user = *ids[b];
@@ -632,7 +626,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       // A list pushed out by newer ones is as final as an expired one.
       changed_.insert(*ids[b]);
       if (std::optional<PendingList> dropped = entry->state.AddPending(std::move(pending))) {
-        Finish(*dropped);
+        Finish(*dropped, entry);
       }
       expiry_.emplace_back(now, *ids[b]);
     }

@@ -18,6 +18,7 @@
 #include "model/event.h"
 #include "model/fusion.h"
 #include "model/global_stats.h"
+#include "model/guard.h"
 #include "model/ids.h"
 #include "model/learner.h"
 #include "model/recommendation.h"
@@ -37,18 +38,6 @@ enum class InterestClock : std::uint8_t {
 enum class Variant : std::uint8_t { kStatic, kLearned, kHoldout };
 inline constexpr std::size_t kVariantCount = 3;
 std::string_view VariantName(Variant variant) noexcept;  // "static", "learned", "holdout"
-
-// The guard that reverts to the static weights when the learned ones do worse than the holdout's.
-// It compares the share of lists with a click, learned against holdout, over exponentially
-// decayed counts (a window of about `half_life_lists` finished lists), with a two-proportion z
-// test; it reverts when both variants have at least `min_lists` (decayed) and z < −z_revert.
-// The revert lasts until restart: an operator looks first.
-struct GuardOptions {
-  bool enabled = true;
-  double half_life_lists = 20'000;
-  double min_lists = 2'000;
-  double z_revert = 3.0;
-};
 
 // The closed loop of ARCHITECTURE.md, "Online weight learning": feedback on published lists is
 // attributed to them (model/attribution.h); a finished list (replaced by newer ones or older than
@@ -91,7 +80,6 @@ struct GuardState {
   bool reverted = false;
   double z = 0;                   // latest z of learned against holdout (> 0: learned does better)
   std::array<double, 2> lists{};  // decayed counts: learned, holdout
-  std::array<double, 2> clicked{};
 };
 
 // Users evicted to bound memory (Engine::Evict), by reason.
@@ -153,6 +141,16 @@ class ListSink {
  public:
   virtual ~ListSink() = default;
   virtual void Publish(RecommendationList list) = 0;
+};
+
+// Sees the candidates of every published list, normalised, after the seen and availability
+// filter: what any other weights would have ranked (replay --tune). The engine calls it from its
+// refresh, on its thread.
+class RankObserver {
+ public:
+  virtual ~RankObserver() = default;
+  virtual void Ranked(const UserId& user, const Catalog& catalog,
+                      std::span<const Candidate> candidates) = 0;
 };
 
 // Where an event came from: its input partition and offset. The offset orders a user's events
@@ -289,6 +287,8 @@ class Engine {
   std::uint64_t coalesced() const noexcept { return coalesced_; }
   const GuardState& guard() const noexcept { return guard_; }
   const EngineOptions& options() const noexcept { return options_; }
+  // Null: none (the default). The observer must outlive its use.
+  void set_rank_observer(RankObserver* observer) noexcept { rank_observer_ = observer; }
 
  private:
   struct UserEntry {
@@ -301,13 +301,15 @@ class Engine {
     TimestampMs trigger_ts;
     TimestampMs latest_ts;  // of the latest event applied (the user's event-time high mark)
     std::string segment;    // learner segment of the trigger event (configured ctx keys)
+    GuardUser guard;        // the user's lists in the guard's counts
   };
   double ClockTime(const UserState& state, double now_s) const;
   bool Holdout(const UserId& user) const;
   std::string SegmentOf(const Event& event) const;
   void Attribute(const Event& event, UserState* state);
-  // A list's feedback is final: count it, learn from it, update the guard.
-  void Finish(const PendingList& list);
+  // A list's feedback is final: count it, learn from it, update the guard (`user`: its user's
+  // entry; null for a user whose entry is gone).
+  void Finish(const PendingList& list, UserEntry* user);
   // Ranks for the users (entries may be null: a cold user with no state).
   // keep_pending: remember each list with its feature vectors for attribution (published lists).
   void RankBatch(const std::vector<const UserId*>& ids, const std::vector<UserEntry*>& entries,
@@ -328,6 +330,7 @@ class Engine {
   std::int64_t seeded_offset_ = -1;
   std::int64_t applied_offset_ = -1;
   std::vector<std::int32_t> slot_;  // per catalog row, scratch of RankBatch (-1 between uses)
+  RankObserver* rank_observer_ = nullptr;
 
   std::vector<bool> feedback_type_;    // by EventTypeId: positive feedback
   std::vector<bool> repeatable_type_;  // by EventTypeId: items not remembered as seen
@@ -337,6 +340,7 @@ class Engine {
   std::uint64_t coalesced_ = 0;
   std::unordered_set<UserId> changed_;  // since the last TakeChanged
   GuardState guard_;
+  GuardStats guard_stats_;
   // Published lists in the order shown, for expiry; an entry whose list was replaced already
   // finds nothing. Holds at most the lists of one attribution window.
   std::deque<std::pair<TimestampMs, UserId>> expiry_;

@@ -87,8 +87,13 @@ std::vector<RecommendedItem> Rank(const std::vector<Candidate>& candidates,
     return a.score != b.score ? a.score > b.score : a.row < b.row;
   });
   // A row offered twice (by a caller that did not merge) counts once, at its best score: the
-  // pool is sorted best first, so the first occurrence is kept.
-  {
+  // pool is sorted best first, so the first occurrence is kept. The engine's candidates are
+  // distinct already: a sorted copy of the rows says so without a set per list.
+  std::vector<std::uint32_t> rows;
+  rows.reserve(pool.size());
+  for (const Scored& s : pool) rows.push_back(s.row);
+  std::sort(rows.begin(), rows.end());
+  if (std::adjacent_find(rows.begin(), rows.end()) != rows.end()) {
     std::unordered_set<std::uint32_t> seen;
     std::erase_if(pool, [&](const Scored& s) { return !seen.insert(s.row).second; });
   }

@@ -53,7 +53,7 @@ PeerStats::PeerStats(std::span<const PartitionStats* const> records, const Weigh
       it->second.Add(r->partition, s, Seconds(r->as_of));
     }
     LearnerEvidence evidence;
-    evidence.Add(r->learner, prior);
+    evidence.Add(r->learner, prior, r->features.size());
     evidence_.emplace_back(r->partition, evidence);
   }
 }

@@ -48,8 +48,8 @@ std::vector<std::tuple<ItemId, ItemId, double>> ItemGraph::TopEdges(std::size_t 
   std::vector<Entry> heap;
   heap.reserve(n + 1);
   for (const auto& [from, edges] : edges_) {
-    for (const auto& [to, value] : edges) {
-      Entry e{value, &from, &to};
+    for (const Edge& edge : edges) {
+      Entry e{edge.stored, &from, &edge.to};
       if (heap.size() < n) {
         heap.push_back(e);
         std::push_heap(heap.begin(), heap.end(), better);
@@ -70,21 +70,19 @@ std::vector<std::tuple<ItemId, ItemId, double>> ItemGraph::TopEdges(std::size_t 
 
 void ItemGraph::AddEdge(const ItemId& from, const ItemId& to, double stored) {
   Edges& edges = edges_[from];
-  for (auto& [id, value] : edges) {
-    if (id == to) {
-      value += stored;
+  for (Edge& e : edges) {
+    if (e.to == to) {
+      e.stored += stored;
       return;
     }
   }
   if (edges.size() < options_.max_neighbours) {
-    edges.emplace_back(to, stored);
+    edges.push_back({to, stored});
     return;
   }
   auto weakest = std::min_element(edges.begin(), edges.end(),
-                                  [](const auto& x, const auto& y) { return x.second < y.second; });
-  if (stored > weakest->second) {
-    *weakest = {to, stored};
-  }
+                                  [](const Edge& x, const Edge& y) { return x.stored < y.stored; });
+  if (stored > weakest->stored) *weakest = {to, stored};
 }
 
 double ItemGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const {
@@ -92,10 +90,8 @@ double ItemGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const {
   if (it == edges_.end()) {
     return 0.0;
   }
-  for (const auto& [id, value] : it->second) {
-    if (id == b) {
-      return value * frame_.Scale(t);
-    }
+  for (const Edge& e : it->second) {
+    if (e.to == b) return e.stored * frame_.Scale(t);
   }
   return 0.0;
 }
@@ -105,9 +101,10 @@ std::vector<std::pair<ItemId, double>> ItemGraph::Neighbours(const ItemId& item,
   if (it == edges_.end()) {
     return {};
   }
-  std::vector<std::pair<ItemId, double>> out = it->second;
+  std::vector<std::pair<ItemId, double>> out;
+  out.reserve(it->second.size());
   const double scale = frame_.Scale(t);
-  for (auto& [id, value] : out) value *= scale;
+  for (const Edge& e : it->second) out.emplace_back(e.to, e.stored * scale);
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
     return x.second != y.second ? x.second > y.second : x.first < y.first;
   });
@@ -117,8 +114,8 @@ std::vector<std::pair<ItemId, double>> ItemGraph::Neighbours(const ItemId& item,
 void ItemGraph::Rebase(double scale) {
   for (auto it = edges_.begin(); it != edges_.end();) {
     Edges& edges = it->second;
-    for (auto& edge : edges) edge.second *= scale;
-    std::erase_if(edges, [&](const auto& edge) { return edge.second < options_.floor; });
+    for (Edge& edge : edges) edge.stored *= scale;
+    std::erase_if(edges, [&](const Edge& edge) { return edge.stored < options_.floor; });
     it = edges.empty() ? edges_.erase(it) : std::next(it);
   }
 }
@@ -128,7 +125,7 @@ void ItemGraph::Shrink() {
   totals.reserve(edges_.size());
   for (const auto& [id, edges] : edges_) {
     double total = 0;
-    for (const auto& edge : edges) total += edge.second;
+    for (const Edge& edge : edges) total += edge.stored;
     totals.emplace_back(total, id);
   }
   const std::size_t drop = totals.size() - options_.max_items * 3 / 4;

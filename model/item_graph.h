@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <span>
 #include <tuple>
 #include <unordered_map>
@@ -42,19 +44,45 @@ class ItemGraph {
   // The neighbours of `item` with their weights at time t, strongest first (ties by id).
   std::vector<std::pair<ItemId, double>> Neighbours(const ItemId& item, double t) const;
   // Calls f(neighbour, weight at t) for every out-edge of `item`, in no particular order (no copy,
-  // no sort: the scoring path).
+  // no sort).
   template <class F>
   void ForEachNeighbour(const ItemId& item, double t, F&& f) const {
     auto it = edges_.find(item);
     if (it == edges_.end()) return;
     const double scale = frame_.Scale(t);
-    for (const auto& [id, value] : it->second) f(id, value * scale);
+    for (const Edge& e : it->second) f(e.to, e.stored * scale);
+  }
+  // The scoring path: calls f(row, weight at t) for every out-edge of `item` whose target has a
+  // catalog row. `find` (ItemId → optional row) resolves a target only when the row cached on
+  // its edge is from another catalog than `epoch` (a number, from 1, that the caller changes
+  // with every catalog it scores against): a popular item's neighbours are not hashed again on
+  // every refresh. One thread, like every other call.
+  template <class Find, class F>
+  void ForEachNeighbourRow(const ItemId& item, double t, std::uint32_t epoch, Find&& find,
+                           F&& f) const {
+    auto it = edges_.find(item);
+    if (it == edges_.end()) return;
+    const double scale = frame_.Scale(t);
+    for (const Edge& e : it->second) {
+      if (e.epoch != epoch) {
+        const std::optional<std::size_t> row = find(e.to);
+        e.row = row ? static_cast<std::int64_t>(*row) : -1;
+        e.epoch = epoch;
+      }
+      if (e.row >= 0) f(static_cast<std::uint32_t>(e.row), e.stored * scale);
+    }
   }
 
   std::size_t items() const noexcept { return edges_.size(); }
 
  private:
-  using Edges = std::vector<std::pair<ItemId, double>>;
+  struct Edge {
+    ItemId to;
+    double stored = 0;              // in frame_
+    mutable std::int64_t row = -1;  // the catalog row of `to` as of catalog `epoch` (-1: none)
+    mutable std::uint32_t epoch = 0;
+  };
+  using Edges = std::vector<Edge>;
   void AddEdge(const ItemId& from, const ItemId& to, double stored);
   void Rebase(double scale);
   void Shrink();

@@ -4,11 +4,22 @@
 #include <cmath>
 #include <numbers>
 
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <Eigen/Eigenvalues>
+
 #include "model/check.h"
 #include "model/random.h"
 
 namespace recsd::model {
 namespace {
+
+// At most kMaxSources features and the intercept: sized at run time, never on the heap.
+constexpr int kMaxDim = static_cast<int>(kMaxSources) + 1;
+using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, 0, kMaxDim, kMaxDim>;
+using Vector = Eigen::Matrix<double, Eigen::Dynamic, 1, 0, kMaxDim, 1>;
+using RowMajor =
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor, kMaxDim, kMaxDim>;
 
 // v(t) = φ(t)/Φ(t), the mean shift of a Gaussian truncated at -t. For very negative t, Φ(t)
 // underflows; there v(t) → −t (Mills' ratio).
@@ -24,11 +35,77 @@ double W(double t) {
   return std::clamp(v * (v + t), 0.0, 1.0);
 }
 
+// The mean over S features and the intercept (the intercept last).
+Vector MeanOf(const WeightPosterior& p, std::size_t features) {
+  Vector m(static_cast<Eigen::Index>(features + 1));
+  for (std::size_t s = 0; s < features; ++s) m(static_cast<Eigen::Index>(s)) = p.mean[s];
+  m(static_cast<Eigen::Index>(features)) = p.bias_mean;
+  return m;
+}
+
+Matrix CovMatrix(const WeightPosterior& p, std::size_t features) {
+  const auto n = static_cast<Eigen::Index>(features + 1);
+  if (p.covariance.size() == static_cast<std::size_t>(n * n)) {
+    return Eigen::Map<const RowMajor>(p.covariance.data(), n, n);
+  }
+  Matrix c = Matrix::Zero(n, n);
+  for (std::size_t s = 0; s < features; ++s) {
+    c(static_cast<Eigen::Index>(s), static_cast<Eigen::Index>(s)) = p.variance[s];
+  }
+  c(n - 1, n - 1) = p.bias_variance;
+  return c;
+}
+
+// Writes μ and Σ back into p: the full matrix and its marginals.
+void Store(const Vector& mean, const Matrix& cov, std::size_t features, WeightPosterior* p) {
+  const auto n = static_cast<Eigen::Index>(features + 1);
+  for (std::size_t s = 0; s < features; ++s) {
+    const auto i = static_cast<Eigen::Index>(s);
+    p->mean[s] = mean(i);
+    p->variance[s] = cov(i, i);
+  }
+  p->bias_mean = mean(n - 1);
+  p->bias_variance = cov(n - 1, n - 1);
+  p->covariance.resize(static_cast<std::size_t>(n * n));
+  for (Eigen::Index r = 0; r < n; ++r) {
+    for (Eigen::Index c = 0; c < n; ++c) {
+      // Symmetric by construction; averaged so rounding never makes it otherwise.
+      p->covariance[static_cast<std::size_t>(r * n + c)] = 0.5 * (cov(r, c) + cov(c, r));
+    }
+  }
+}
+
 }  // namespace
 
 double NormalPdf(double t) { return std::exp(-0.5 * t * t) / std::sqrt(2.0 * std::numbers::pi); }
 
 double NormalCdf(double t) { return 0.5 * std::erfc(-t / std::numbers::sqrt2); }
+
+std::vector<double> CovarianceOf(const WeightPosterior& p, std::size_t features) {
+  const std::size_t n = features + 1;
+  if (p.covariance.size() == n * n) return p.covariance;
+  std::vector<double> c(n * n, 0.0);
+  for (std::size_t s = 0; s < features; ++s) c[s * n + s] = p.variance[s];
+  c[n * n - 1] = p.bias_variance;
+  return c;
+}
+
+bool IsCovariance(const std::vector<double>& covariance, std::size_t features) {
+  const std::size_t n = features + 1;
+  if (covariance.size() != n * n) return false;
+  for (std::size_t r = 0; r < n; ++r) {
+    for (std::size_t c = 0; c < n; ++c) {
+      const double a = covariance[r * n + c];
+      const double b = covariance[c * n + r];
+      if (!std::isfinite(a) || std::abs(a - b) > 1e-9 * (std::abs(a) + std::abs(b) + 1e-300)) {
+        return false;
+      }
+    }
+  }
+  const auto m = static_cast<Eigen::Index>(n);
+  const Eigen::LLT<Matrix> llt(Eigen::Map<const RowMajor>(covariance.data(), m, m));
+  return llt.info() == Eigen::Success;
+}
 
 WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) {
   RECSD_CHECK(options.prior_variance > 0 && options.beta > 0 && options.drift_variance >= 0 &&
@@ -40,74 +117,102 @@ WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) 
   prior_.variance.fill(options.prior_variance);
   prior_.bias_mean = options.bias_prior_mean;
   prior_.bias_variance = options.prior_variance;
+  prior_.covariance = CovarianceOf(prior_, options.features);
   global_ = prior_;
   combined_ = prior_;
 }
 
-void LearnerEvidence::Add(const WeightPosterior& posterior, const WeightPosterior& prior) {
-  const auto add = [](double mean, double variance, double prior_mean, double prior_variance,
-                      double* info, double* info_mean) {
-    if (!(variance > 0) || !(variance < prior_variance)) return;
-    *info += 1.0 / variance - 1.0 / prior_variance;
-    *info_mean += mean / variance - prior_mean / prior_variance;
-  };
-  for (std::size_t s = 0; s < kMaxSources; ++s) {
-    add(posterior.mean[s], posterior.variance[s], prior.mean[s], prior.variance[s], &precision[s],
-        &weighted_mean[s]);
+void LearnerEvidence::Add(const WeightPosterior& posterior, const WeightPosterior& prior,
+                          std::size_t features) {
+  RECSD_CHECK(features <= kMaxSources, "feature count");
+  const Matrix post = CovMatrix(posterior, features);
+  const Matrix pri = CovMatrix(prior, features);
+  const Vector post_mean = MeanOf(posterior, features);
+  const Vector prior_mean = MeanOf(prior, features);
+  const Matrix post_info = post.inverse();
+  const Matrix prior_info = pri.inverse();
+  // Λ = Σ⁻¹ − Σ₀⁻¹, kept only in the directions where the posterior is the more certain.
+  Eigen::SelfAdjointEigenSolver<Matrix> eigen(post_info - prior_info);
+  Vector values = eigen.eigenvalues();
+  Vector keep = Vector::Zero(values.size());
+  for (Eigen::Index i = 0; i < values.size(); ++i) {
+    if (values(i) > 1e-12) {
+      keep(i) = 1;
+    } else {
+      values(i) = 0;
+    }
   }
-  add(posterior.bias_mean, posterior.bias_variance, prior.bias_mean, prior.bias_variance,
-      &bias_precision, &bias_weighted_mean);
-  examples += posterior.examples;
+  const Matrix& vecs = eigen.eigenvectors();
+  const Matrix info = vecs * values.asDiagonal() * vecs.transpose();
+  const Vector eta_raw = post_info * post_mean - prior_info * prior_mean;
+  const Vector eta = vecs * keep.asDiagonal() * vecs.transpose() * eta_raw;
+  LearnerEvidence one;
+  one.dim = features + 1;
+  one.precision.assign(info.data(), info.data() + info.size());  // symmetric: order is moot
+  one.weighted_mean.assign(eta.data(), eta.data() + eta.size());
+  one.examples = posterior.examples;
+  Add(one);
 }
 
 void LearnerEvidence::Add(const LearnerEvidence& other) {
-  for (std::size_t s = 0; s < kMaxSources; ++s) {
-    precision[s] += other.precision[s];
-    weighted_mean[s] += other.weighted_mean[s];
+  if (other.dim == 0) return;
+  if (dim == 0) {
+    *this = other;
+    return;
   }
-  bias_precision += other.bias_precision;
-  bias_weighted_mean += other.bias_weighted_mean;
+  RECSD_CHECK(dim == other.dim, "evidence over the same features");
+  for (std::size_t i = 0; i < precision.size(); ++i) precision[i] += other.precision[i];
+  for (std::size_t i = 0; i < weighted_mean.size(); ++i) weighted_mean[i] += other.weighted_mean[i];
   examples += other.examples;
 }
 
 WeightPosterior LearnerEvidence::CombinedWith(const WeightPosterior& own) const {
+  if (dim == 0) return own;
+  const std::size_t features = dim - 1;
+  const auto n = static_cast<Eigen::Index>(dim);
+  const Matrix own_info = CovMatrix(own, features).inverse();
+  const Matrix info = own_info + Eigen::Map<const Eigen::MatrixXd>(precision.data(), n, n);
+  const Vector eta =
+      own_info * MeanOf(own, features) + Eigen::Map<const Eigen::VectorXd>(weighted_mean.data(), n);
+  const Eigen::LDLT<Matrix> solver(info);
+  if (solver.info() != Eigen::Success) return own;
+  const Matrix cov = solver.solve(Matrix::Identity(n, n));
   WeightPosterior out = own;
-  const auto combine = [](double info, double info_mean, double* mean, double* variance) {
-    if (!(info > 0) || !(*variance > 0)) return;
-    const double total = 1.0 / *variance + info;
-    *mean = (*mean / *variance + info_mean) / total;
-    *variance = 1.0 / total;
-  };
-  for (std::size_t s = 0; s < kMaxSources; ++s) {
-    combine(precision[s], weighted_mean[s], &out.mean[s], &out.variance[s]);
-  }
-  combine(bias_precision, bias_weighted_mean, &out.bias_mean, &out.bias_variance);
+  Store(solver.solve(eta), cov, features, &out);
   out.examples += examples;
   return out;
 }
 
 void WeightLearner::SetPeerEvidence(const LearnerEvidence& evidence) {
-  peers_ = evidence;
+  peers_ = evidence.dim == options_.features + 1 ? evidence : LearnerEvidence{};
   Combine();
 }
 
 void WeightLearner::SeedGlobal(const WeightPosterior& posterior) {
-  global_ = posterior;
-  for (std::size_t s = 0; s < options_.features; ++s) {
-    global_.mean[s] = std::clamp(global_.mean[s], options_.min_weight, options_.max_weight);
-    global_.variance[s] = std::clamp(global_.variance[s], 1e-12, options_.prior_variance);
+  const std::size_t features = options_.features;
+  Vector mean = MeanOf(posterior, features);
+  Matrix cov = CovMatrix(posterior, features);
+  for (std::size_t s = 0; s < features; ++s) {
+    const auto i = static_cast<Eigen::Index>(s);
+    mean(i) = std::clamp(mean(i), options_.min_weight, options_.max_weight);
   }
-  global_.bias_variance = std::clamp(global_.bias_variance, 1e-12, options_.prior_variance);
+  for (Eigen::Index i = 0; i < cov.rows(); ++i) {
+    cov(i, i) = std::clamp(cov(i, i), 1e-12, options_.prior_variance);
+  }
+  global_ = posterior;
+  Store(mean, cov, features, &global_);
   Combine();
 }
 
 void WeightLearner::Combine() {
   combined_ = peers_.CombinedWith(global_);
-  for (double& m : combined_.mean) m = std::clamp(m, options_.min_weight, options_.max_weight);
+  for (std::size_t s = 0; s < options_.features; ++s) {
+    combined_.mean[s] = std::clamp(combined_.mean[s], options_.min_weight, options_.max_weight);
+  }
 }
 
 FeatureVector WeightLearner::Centred(const FeatureVector& x) const {
-  FeatureVector c;
+  FeatureVector c{};
   for (std::size_t s = 0; s < options_.features; ++s) {
     c[s] = static_cast<float>(x[s] - center_.mean[s]);
   }
@@ -116,35 +221,34 @@ FeatureVector WeightLearner::Centred(const FeatureVector& x) const {
 
 void WeightLearner::UpdatePosterior(const FeatureVector& centred, const FeedbackExample& example,
                                     WeightPosterior* p) const {
+  const std::size_t features = options_.features;
+  const auto n = static_cast<Eigen::Index>(features + 1);
+  Vector mean = MeanOf(*p, features);
+  Matrix cov = CovMatrix(*p, features);
   // Drift: the true weights may have moved since the last example.
-  for (std::size_t s = 0; s < options_.features; ++s) {
-    p->variance[s] = std::min(p->variance[s] + options_.drift_variance, options_.prior_variance);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    cov(i, i) +=
+        std::max(0.0, std::min(options_.drift_variance, options_.prior_variance - cov(i, i)));
   }
-  p->bias_variance = std::min(p->bias_variance + options_.drift_variance, options_.prior_variance);
-
+  Vector x(n);
+  for (std::size_t s = 0; s < features; ++s) x(static_cast<Eigen::Index>(s)) = centred[s];
+  x(n - 1) = 1.0;  // the intercept
+  const Vector cov_x = cov * x;
+  const double q = x.dot(cov_x);
+  const double total = options_.beta * options_.beta + q;
+  const double sigma = std::sqrt(total);
   const double y = example.clicked ? 1.0 : -1.0;
-  double score = p->bias_mean;
-  double total_variance = options_.beta * options_.beta + p->bias_variance;
-  for (std::size_t s = 0; s < options_.features; ++s) {
-    const double x = centred[s];
-    score += p->mean[s] * x;
-    total_variance += x * x * p->variance[s];
-  }
-  const double sigma = std::sqrt(total_variance);
-  const double t = y * score / sigma;
-  const double v = V(t);
-  const double w = W(t);
+  const double t = y * mean.dot(x) / sigma;
   const double c = std::max(0.0, example.weight);
-  const auto step = [&](double x, double* mean, double* variance, bool bounded) {
-    *mean += c * y * x * (*variance) / sigma * v;
-    if (bounded) *mean = std::clamp(*mean, options_.min_weight, options_.max_weight);
-    const double factor = 1.0 - c * x * x * (*variance) / total_variance * w;
-    *variance *= std::max(factor, 0.1);
-  };
-  for (std::size_t s = 0; s < options_.features; ++s) {
-    step(centred[s], &p->mean[s], &p->variance[s], /*bounded=*/true);
+  mean += (c * y * V(t) / sigma) * cov_x;
+  // The variance along x falls by the factor 1 − c·w·q/s, at most to a tenth.
+  const double k = q > 0 ? std::min(c * W(t) / total, 0.9 / q) : 0.0;
+  cov -= k * cov_x * cov_x.transpose();
+  for (std::size_t s = 0; s < features; ++s) {
+    const auto i = static_cast<Eigen::Index>(s);
+    mean(i) = std::clamp(mean(i), options_.min_weight, options_.max_weight);
   }
-  step(1.0, &p->bias_mean, &p->bias_variance, /*bounded=*/false);
+  Store(mean, cov, features, p);
   ++p->examples;
 }
 
@@ -191,10 +295,17 @@ FusionWeights WeightLearner::Mean(const std::string& segment) const {
 FusionWeights WeightLearner::Sample(std::uint64_t seed, const std::string& segment,
                                     double scale) const {
   const WeightPosterior& p = For(segment);
+  const std::size_t features = options_.features;
   SplitMix64 rng(seed);
+  // w = μ + scale·L·z with Σ = L·Lᵀ (the intercept's row is drawn too, and dropped).
+  const Eigen::LLT<Matrix> llt(CovMatrix(p, features));
+  Vector z(static_cast<Eigen::Index>(features + 1));
+  for (Eigen::Index i = 0; i < z.size(); ++i) z(i) = rng.Normal();
+  const Vector draw =
+      llt.info() == Eigen::Success ? Vector(llt.matrixL() * z) : Vector::Zero(z.size());
   FusionWeights weights;
-  for (std::size_t s = 0; s < options_.features; ++s) {
-    weights.w[s] = std::clamp(p.mean[s] + scale * std::sqrt(p.variance[s]) * rng.Normal(),
+  for (std::size_t s = 0; s < features; ++s) {
+    weights.w[s] = std::clamp(p.mean[s] + scale * draw(static_cast<Eigen::Index>(s)),
                               options_.min_weight, options_.max_weight);
   }
   weights.version = version_;

@@ -242,7 +242,16 @@ void EmbeddingScores(const Catalog& catalog, std::span<const float> user, std::s
 
 void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, std::size_t n,
                         std::vector<std::vector<ScoredRow>>* out) {
-  RECSD_CHECK(static_cast<std::size_t>(users.cols()) == catalog.dim(), "user dimension");
+  EmbeddingTopNBatch(catalog, catalog.embeddings(), users, n, out);
+}
+
+void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
+                        const EmbeddingMatrix& users, std::size_t n,
+                        std::vector<std::vector<ScoredRow>>* out) {
+  RECSD_CHECK(static_cast<std::size_t>(users.cols()) == catalog.dim() &&
+                  static_cast<std::size_t>(items.cols()) == catalog.dim() &&
+                  static_cast<std::size_t>(items.rows()) == catalog.size(),
+              "dimensions");
   const std::size_t dim = catalog.dim();
   const auto users_count = static_cast<std::size_t>(users.rows());
   const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
@@ -256,7 +265,7 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, st
   for (std::size_t b = 0; b < users_count; ++b) selectors.emplace_back(n, &(*out)[b]);
   std::vector<float> block(kBlockRows * users_count);
   const std::size_t rows = catalog.size();
-  const float* data = catalog.embeddings().data();
+  const float* data = items.data();
   for (std::size_t start = 0; start < rows; start += kBlockRows) {
     const std::size_t len = std::min(kBlockRows, rows - start);
     ScoreRows(data + start * dim, len, dim, unit.data(), users_count, block.data());

@@ -33,6 +33,11 @@ void EmbeddingScores(const Catalog& catalog, std::span<const float> user, std::s
 // one pass cheap. out[b] is user b's top-n, as SelectTopN.
 void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users, std::size_t n,
                         std::vector<std::vector<ScoredRow>>* out);
+// The same over `items`, one unit (or zero) vector per catalog row (an engine's learned item
+// vectors) instead of the catalog's own matrix; availability is still the catalog's.
+void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
+                        const EmbeddingMatrix& users, std::size_t n,
+                        std::vector<std::vector<ScoredRow>>* out);
 
 // The `fresh` source: 2^(−age/half_life) of the item's age in ms at `now`; items dated in the
 // future count as new (1).

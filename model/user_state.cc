@@ -27,9 +27,9 @@ bool UserState::Observe(std::int64_t offset, double t, double weight, const Item
   }
   if (remember) seen_.Add(SeenItems::Fingerprint(item), options_->seen_capacity);
   if (recent_.size() < options_->recent_capacity) {
-    recent_.push_back({item, t});
+    recent_.push_back({item, t, weight});
   } else {
-    recent_[recent_next_] = {item, t};
+    recent_[recent_next_] = {item, t, weight};
     recent_next_ = (recent_next_ + 1) % recent_.size();
   }
   return true;

@@ -30,7 +30,8 @@ struct UserStateOptions {
 
 struct RecentItem {
   ItemId item;
-  double t = 0;  // clock time of the interaction
+  double t = 0;         // clock time of the interaction
+  double weight = 1.0;  // the event type's interest weight (negative for a dislike)
   friend bool operator==(const RecentItem&, const RecentItem&) = default;
 };
 

@@ -52,6 +52,7 @@ std::optional<model::WeightPosterior> PosteriorOf(const msgpack::object& o, std:
   const auto* bias_variance = r.Need("bias_variance", msgpack::type::FLOAT64);
   const auto* examples = r.Need("examples", msgpack::type::POSITIVE_INTEGER);
   if (!r.error.empty()) return std::nullopt;
+  const auto* covariance = r.Find("covariance");  // optional: older writers kept the diagonal
   model::WeightPosterior p;
   p.variance.fill(prior_variance);  // features past the record's are at their prior
   if (!Numbers(*mean, features, &p.mean) || !Numbers(*variance, features, &p.variance)) {
@@ -65,6 +66,22 @@ std::optional<model::WeightPosterior> PosteriorOf(const msgpack::object& o, std:
   }
   for (double v : p.variance) {
     if (!(v > 0)) return std::nullopt;
+  }
+  if (covariance != nullptr) {
+    const std::size_t n = features + 1;
+    if (covariance->type != msgpack::type::ARRAY || covariance->via.array.size != n * n) {
+      return std::nullopt;
+    }
+    p.covariance.resize(n * n);
+    for (std::size_t i = 0; i < n * n; ++i) {
+      const auto v = Num(covariance->via.array.ptr[i]);
+      if (!v) return std::nullopt;
+      p.covariance[i] = *v;
+    }
+    if (!model::IsCovariance(p.covariance, features)) return std::nullopt;
+    // The marginals are the matrix's diagonal, whatever the record's 'variance' said.
+    for (std::size_t s = 0; s < features; ++s) p.variance[s] = p.covariance[s * n + s];
+    p.bias_variance = p.covariance[n * n - 1];
   }
   return p;
 }
@@ -173,7 +190,8 @@ std::string EncodeModelStats(const model::PartitionStats& stats) {
   }
   const model::WeightPosterior& p = stats.learner;
   const std::size_t n = std::min(stats.features.size(), model::kMaxSources);
-  w.Key("learner").Map(5);
+  const std::vector<double> covariance = model::CovarianceOf(p, n);
+  w.Key("learner").Map(6);
   w.Key("mean").Array(n);
   for (std::size_t s = 0; s < n; ++s) w.Double(p.mean[s]);
   w.Key("variance").Array(n);
@@ -181,6 +199,8 @@ std::string EncodeModelStats(const model::PartitionStats& stats) {
   w.Key("bias_mean").Double(p.bias_mean);
   w.Key("bias_variance").Double(p.bias_variance);
   w.Key("examples").Uint(p.examples);
+  w.Key("covariance").Array(covariance.size());
+  for (double c : covariance) w.Double(c);
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -36,7 +37,9 @@ void WriteCore(MsgpackWriter& w, const UserId& user, const model::UserStateParts
     w.Array(2).Str(catalog.CategoryName(c.category)).Double(c.value);
   }
   w.Key("recent").Array(s.recent.size());
-  for (const model::RecentItem& r : s.recent) w.Array(2).Str(r.item.str()).Double(r.t);
+  for (const model::RecentItem& r : s.recent) {
+    w.Array(3).Str(r.item.str()).Double(r.t).Double(r.weight);
+  }
   w.Key("seen").Bin(Bytes(s.seen));
   w.Key("events").Uint(s.event_count);
 }
@@ -184,11 +187,19 @@ Result<DecodedUserState, StateError> DecodeUserState(std::string_view bytes,
     }
   }
   for (std::uint32_t i = 0; i < recent->via.array.size; ++i) {
-    auto entry = NameAndNumber(recent->via.array.ptr[i]);
-    if (!entry || entry->first.empty() || entry->first.size() > kMaxIdBytes) {
+    const msgpack::object& e = recent->via.array.ptr[i];
+    const std::uint32_t fields = v1 ? 2 : 3;
+    if (e.type != msgpack::type::ARRAY || e.via.array.size != fields) {
       return Invalid("user state: bad 'recent' entry");
     }
-    s.recent.push_back({ItemId(std::move(entry->first)), entry->second});
+    auto item = Str(e.via.array.ptr[0]);
+    const auto t = Num(e.via.array.ptr[1]);
+    const auto weight = v1 ? std::optional<double>(1.0) : Num(e.via.array.ptr[2]);
+    if (!item || !t || !weight || item->empty() || item->size() > kMaxIdBytes ||
+        !std::isfinite(*weight)) {
+      return Invalid("user state: bad 'recent' entry");
+    }
+    s.recent.push_back({ItemId(std::move(*item)), *t, *weight});
   }
   if (seen != nullptr) {
     if (seen->via.bin.size % sizeof(std::uint32_t) != 0) return Invalid("user state: bad 'seen'");

@@ -24,7 +24,8 @@ inline constexpr std::int64_t kOldestStateVersion = 1;
 //                little-endian, components × dim)                the decayed interest
 //   cats         [[category name, affinity], ...]   names, not catalog ids: ids are interned in
 //                                                    the order items are read and may differ
-//   recent       [[item, clock time], ...] oldest first
+//   recent       [[item, clock time, interest weight], ...] oldest first (version 1: no weight,
+//                read as 1)
 //   seen         bin: uint32 little-endian, ascending: the fingerprints of every item the user
 //                interacted with (model/seen_items.h)
 //   pending      published lists awaiting feedback ({rec, shown, model, variant, segment, items,

@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "model/check.h"
+#include "model/decay.h"
+#include "model/global_stats.h"
 
 namespace recsd::model {
 namespace {
@@ -30,9 +32,54 @@ float Dot(std::span<const float> a, std::span<const float> b) {
 
 }  // namespace
 
-EmbeddingSource::EmbeddingSource(const EmbeddingOptions& options, std::size_t dim)
-    : options_(options), dim_(dim) {
-  RECSD_CHECK(dim > 0 && options.short_mix.size() == options.long_mix.size(), "embedding options");
+EmbeddingSource::EmbeddingSource(const EmbeddingOptions& options, const UserStateOptions& user)
+    : options_(options),
+      half_lives_(user.half_lives),
+      dim_(user.dim),
+      learned_(options.learned, user.dim) {
+  RECSD_CHECK(dim_ > 0 && options.short_mix.size() == half_lives_.size() &&
+                  options.long_mix.size() == half_lives_.size(),
+              "interest mixes cover the interest components");
+}
+
+void EmbeddingSource::SetCatalog(const Catalog& catalog) {
+  catalog_ = &catalog;
+  learned_.SetCatalog(catalog);
+}
+
+void EmbeddingSource::Learn(const Interaction& interaction) {
+  const UserState* user = interaction.user;
+  learned_.Learn(*interaction.item, interaction.row, interaction.now_s,
+                 [user](std::size_t back) -> const ItemId* {
+                   const RecentItem* r = user->RecentAt(back);
+                   return r == nullptr ? nullptr : &r->item;
+                 });
+}
+
+std::span<const float> EmbeddingSource::ItemVector(const Catalog& catalog, std::size_t row) const {
+  return options_.learned.enabled ? learned_.Mixed(row) : catalog.Embedding(row);
+}
+
+void EmbeddingSource::UserVector(const RankUser& user, std::size_t feature,
+                                 std::span<float> out) const {
+  const std::vector<double>& mix = feature == 0 ? options_.short_mix : options_.long_mix;
+  if (!options_.learned.enabled) {
+    user.state->interest().MixtureAt(mix, user.clock, out);
+    return;
+  }
+  std::fill(out.begin(), out.end(), 0.0F);
+  for (const RecentRow& r : user.recent) {
+    double k = 0;
+    for (std::size_t c = 0; c < mix.size(); ++c) {
+      if (mix[c] != 0) {
+        k += mix[c] * DecayFactor(std::max(0.0, user.clock - r.t), half_lives_[c]);
+      }
+    }
+    const double w = k * r.weight;
+    if (w == 0) continue;
+    const std::span<const float> v = learned_.Mixed(r.row);
+    for (std::size_t d = 0; d < dim_; ++d) out[d] += static_cast<float>(w * v[d]);
+  }
 }
 
 std::span<const std::string_view> EmbeddingSource::features() const noexcept { return kFeatures; }
@@ -52,8 +99,7 @@ void EmbeddingSource::Prepare(std::span<const RankUser> users, const RankContext
     for (std::size_t k = 0; k < 2; ++k) {
       const std::size_t v = 2 * user.index + k;
       const std::span<float> out(vectors_.data() + v * dim_, dim_);
-      user.state->interest().MixtureAt(k == 0 ? options_.short_mix : options_.long_mix, user.clock,
-                                       out);
+      UserVector(user, k, out);
       has_vector_[v] = Normalise(out);
       if (has_vector_[v] && offers(k)) {
         top_of_[v] = scanned.size();
@@ -69,7 +115,9 @@ void EmbeddingSource::Prepare(std::span<const RankUser> users, const RankContext
     const float* v = vectors_.data() + scanned[i] * dim_;
     std::copy(v, v + dim_, matrix.row(static_cast<Eigen::Index>(i)).data());
   }
-  EmbeddingTopNBatch(*ctx.catalog, matrix, ctx.n, &tops_);
+  EmbeddingTopNBatch(*ctx.catalog,
+                     options_.learned.enabled ? learned_.mixed() : ctx.catalog->embeddings(),
+                     matrix, ctx.n, &tops_);
 }
 
 void EmbeddingSource::Offer(std::size_t feature, const RankUser& user, const RankContext& /*ctx*/,
@@ -83,7 +131,26 @@ void EmbeddingSource::Score(std::size_t feature, const RankUser& user, const Ran
                             std::span<Candidate> candidates, std::size_t x) {
   if (!has_vector_[2 * user.index + feature]) return;
   const std::span<const float> u = Vector(user.index, feature);
-  for (Candidate& c : candidates) c.x[x] = Dot(u, ctx.catalog->Embedding(c.row));
+  for (Candidate& c : candidates) c.x[x] = Dot(u, ItemVector(*ctx.catalog, c.row));
+}
+
+void EmbeddingSource::Export(double now_s, const ExportLimits& limits, SourceStats* out) const {
+  out->source = std::string(kName);
+  out->half_life = options_.learned.half_life;
+  if (options_.learned.enabled) learned_.Export(now_s, limits.vectors, out);
+}
+
+void EmbeddingSource::Seed(const SourceStats& record, double as_of_s) {
+  learned_.Seed(record, as_of_s);
+}
+
+void EmbeddingSource::SetPeers(const PeerStats* peers, std::int32_t own) {
+  learned_.SetPeers(peers != nullptr ? peers->Find(kName) : nullptr, own);
+}
+
+bool EmbeddingSource::Compatible(const SourceStats& share) const {
+  return share.half_life == options_.learned.half_life &&
+         (share.vectors.empty() || share.vectors.front().values.size() == dim_);
 }
 
 }  // namespace recsd::model

@@ -32,17 +32,17 @@ constexpr std::array<std::string_view, kKnown.size()> kNames = [] {
   return names;
 }();
 
-std::unique_ptr<Source> MakeRoom(Room room, const SourceOptions& options, std::size_t dim,
-                                 std::size_t max_categories) {
+std::unique_ptr<Source> MakeRoom(Room room, const SourceOptions& options,
+                                 const UserStateOptions& user) {
   switch (room) {
     case Room::kEmbedding:
-      return std::make_unique<EmbeddingSource>(options.embedding, dim);
+      return std::make_unique<EmbeddingSource>(options.embedding, user);
     case Room::kCovisit:
       return std::make_unique<CovisitSource>(options.covisit);
     case Room::kSequence:
       return std::make_unique<SequenceSource>(options.sequence);
     case Room::kPopularity:
-      return std::make_unique<PopularitySource>(options.popularity, max_categories);
+      return std::make_unique<PopularitySource>(options.popularity, user.max_categories);
     case Room::kFresh:
       return std::make_unique<FreshSource>(options.fresh);
   }
@@ -70,7 +70,7 @@ Source* RoomSharing(const SourceSet& set, std::string_view source) {
 }
 
 SourceSet MakeSources(const SourceOptions& options, std::span<const std::string> features,
-                      std::size_t dim, std::size_t max_categories) {
+                      const UserStateOptions& user) {
   RECSD_CHECK(!features.empty() && features.size() <= kMaxSources, "feature count");
   SourceSet set;
   std::vector<std::pair<Room, Source*>> made;
@@ -82,7 +82,7 @@ SourceSet MakeSources(const SourceOptions& options, std::span<const std::string>
     auto it = std::find_if(made.begin(), made.end(),
                            [&](const auto& m) { return m.first == known->room; });
     if (it == made.end()) {
-      set.rooms.push_back(MakeRoom(known->room, options, dim, max_categories));
+      set.rooms.push_back(MakeRoom(known->room, options, user));
       made.emplace_back(known->room, set.rooms.back().get());
       it = made.end() - 1;
     }

@@ -48,8 +48,8 @@ struct SourceSet {
 Source* RoomSharing(const SourceSet& set, std::string_view source);
 
 // The rooms for `features` (known, distinct, at most kMaxSources: checked; configuration
-// validates them first). `dim` and `max_categories` are the user state's.
+// validates them first). `user` is the shape of the users' state; it outlives the rooms.
 SourceSet MakeSources(const SourceOptions& options, std::span<const std::string> features,
-                      std::size_t dim, std::size_t max_categories);
+                      const UserStateOptions& user);
 
 }  // namespace recsd::model

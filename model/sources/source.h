@@ -22,15 +22,15 @@ struct SourceStats;
 struct RecentRow {
   std::uint32_t row = 0;
   double t = 0;
+  double weight = 1.0;  // the interaction's interest weight
 };
 
 // A user being ranked, as the engine hands it to every source.
 struct RankUser {
-  std::size_t index = 0;             // position in the batch given to Source::Prepare
-  const UserState* state = nullptr;  // null: a user without state (a cold what-if list)
-  double clock = 0;                  // the user's interest clock now (its InterestClock units)
-  std::span<const RecentItem> recent_items;  // the user's recent items, oldest first
-  std::span<const RecentRow> recent;         // those the catalog holds, oldest first
+  std::size_t index = 0;              // position in the batch given to Source::Prepare
+  const UserState* state = nullptr;   // null: a user without state (a cold what-if list)
+  double clock = 0;                   // the user's interest clock now (its InterestClock units)
+  std::span<const RecentRow> recent;  // the user's recent items the catalog holds, oldest first
 };
 
 // What is the same for every user of one refresh.

@@ -189,7 +189,7 @@ TEST(ConfigTest, EngineOptionsFollowTheConfig) {
   const model::EngineOptions oa = EngineOptionsFromConfig(a.config);
   EXPECT_EQ(oa.clock, model::InterestClock::kActivity);
   EXPECT_EQ(oa.user.half_lives, (std::vector<double>{3, 200}));
-  EXPECT_EQ(oa.sources.covisit.window, 1.0);
+  EXPECT_EQ(oa.sources.covisit.window, 5.0);  // activity: the covisit_gaps latest interactions
 }
 
 TEST(ConfigTest, LearningValuesAreValidatedAndReachTheEngine) {

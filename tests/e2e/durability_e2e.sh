@@ -349,15 +349,15 @@ stop_instance
 sed -i '/^\[state\]/,$d' "$d3/recsd.toml"
 run_until_digests no-dir "a restart without state.dir (changelog only) holds the replay's digests"
 stop_instance
-# A record of state version 2 (a newer recsd wrote it): {"v": 2}.
-printf '\x81\xa1v\x02' >"$d3/v2.mp"
-kcat -b "$bootstrap" -P -t recsd.state-changelog -p 0 -k zed "$d3/v2.mp"
+# A record of state version 3 (a newer recsd wrote it): {"v": 3}.
+printf '\x81\xa1v\x03' >"$d3/v3.mp"
+kcat -b "$bootstrap" -P -t recsd.state-changelog -p 0 -k zed "$d3/v3.mp"
 start_instance "$d3" newer
 code=0
 wait "$instance_pid" || code=$?
 check "a changelog record of a newer state version stops recsd (exit $code)" test "$code" -eq 1
 check "with a clear error" grep -q \
-  'restore of recsd.state-changelog \[0\] at offset [0-9]*: user state: version 2 is not supported (this build reads 1)' \
+  'restore of recsd.state-changelog \[0\] at offset [0-9]*: user state: version 3 is not supported (this build reads 1 to 2)' \
   "$d3/newer.log"
 
 if [[ $failures -gt 0 ]]; then

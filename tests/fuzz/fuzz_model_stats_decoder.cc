@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "model/learner.h"
 #include "state/model_stats_codec.h"
 
 namespace {
@@ -15,7 +16,9 @@ bool Same(const recsd::model::PartitionStats& a, const recsd::model::PartitionSt
          a.sources == b.sources && a.learner.mean == b.learner.mean &&
          a.learner.variance == b.learner.variance && a.learner.bias_mean == b.learner.bias_mean &&
          a.learner.bias_variance == b.learner.bias_variance &&
-         a.learner.examples == b.learner.examples;
+         a.learner.examples == b.learner.examples &&
+         recsd::model::CovarianceOf(a.learner, a.features.size()) ==
+             recsd::model::CovarianceOf(b.learner, b.features.size());
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <Eigen/Core>
+#include <Eigen/LU>
 
 namespace recsd::model {
 namespace {
@@ -199,8 +201,8 @@ TEST(WeightLearnerTest, ImportanceWeightsScaleTheStep) {
 
 // Global statistics: two partitions' learners, each seeing half of the feedback, pooled through
 // their evidence. Stated: the pooled means are closer to the truth than either half alone, and
-// within 0.05 of one learner that saw all of it; the pooled variance is the information sum
-// (1/σ₁² + 1/σ₂² − 1/σ₀²) exactly.
+// within 0.05 of one learner that saw all of it; the pooled precision is the information sum
+// (Σ₁⁻¹ + Σ₂⁻¹ − Σ₀⁻¹) exactly.
 TEST(WeightLearnerTest, PeerEvidencePoolsPartitionsLikeOneLearner) {
   LearnerOptions o;
   o.drift_variance = 0;
@@ -214,17 +216,21 @@ TEST(WeightLearnerTest, PeerEvidencePoolsPartitionsLikeOneLearner) {
     all.Update(e);
   }
   LearnerEvidence from_b;
-  from_b.Add(b.global(), b.prior());
+  from_b.Add(b.global(), b.prior(), kFeatures);
   a.SetPeerEvidence(from_b);
   const WeightPosterior& pooled = a.combined();
   EXPECT_LT(MaxError(pooled, kTruth), MaxError(a.global(), kTruth));
   EXPECT_LT(MaxError(pooled, kTruth), MaxError(b.global(), kTruth));
   for (std::size_t s = 0; s < kFeatures; ++s) {
     EXPECT_NEAR(pooled.mean[s], all.global().mean[s], 0.05) << s;
-    const double info =
-        1 / a.global().variance[s] + 1 / b.global().variance[s] - 1 / o.prior_variance;
-    EXPECT_NEAR(pooled.variance[s], 1 / info, 1e-12) << s;
   }
+  const auto cov = [](const WeightPosterior& p) {
+    const std::vector<double> c = CovarianceOf(p, kFeatures);
+    return Eigen::Map<const Eigen::MatrixXd>(c.data(), kFeatures + 1, kFeatures + 1).eval();
+  };
+  const Eigen::MatrixXd info =
+      cov(a.global()).inverse() + cov(b.global()).inverse() - cov(a.prior()).inverse();
+  EXPECT_LT((cov(pooled).inverse() - info).cwiseAbs().maxCoeff(), 1e-6 * info.norm());
   EXPECT_EQ(pooled.examples, 8'000U);
   // Ranking uses the pooled posterior; the own one (what the partition publishes) is unchanged.
   EXPECT_EQ(a.Mean().w[2], pooled.mean[2]);
@@ -236,9 +242,29 @@ TEST(WeightLearnerTest, PeerEvidencePoolsPartitionsLikeOneLearner) {
   EXPECT_EQ(a.Mean().w[2], a.global().mean[2]);
   // A posterior that learned nothing adds no evidence.
   LearnerEvidence none;
-  none.Add(all.prior(), all.prior());
-  EXPECT_EQ(none.precision[0], 0.0);
+  none.Add(all.prior(), all.prior(), kFeatures);
+  for (double x : none.precision) EXPECT_NEAR(x, 0.0, 1e-12);
   EXPECT_EQ(none.examples, 0U);
+}
+
+// Features that carry the same evidence (two co-occurrence sources, two interest vectors) share
+// it: the posterior learns that more of one means less of the other (their weights' correlation
+// is strongly negative) instead of crediting each with all of it, which independent Gaussians
+// cannot represent.
+TEST(WeightLearnerTest, CorrelatedFeaturesShareTheirEvidence) {
+  LearnerOptions o;
+  o.drift_variance = 0;
+  WeightLearner learner(o);
+  Generator gen(13);
+  for (int i = 0; i < 5'000; ++i) {
+    FeedbackExample e = gen.Next(kTruth, kBias);
+    e.x[1] = e.x[0];  // feature 1 repeats feature 0
+    learner.Update(e);
+  }
+  const std::vector<double> c = CovarianceOf(learner.global(), kFeatures);
+  const std::size_t n = kFeatures + 1;
+  const double correlation = c[0 * n + 1] / std::sqrt(c[0 * n + 0] * c[1 * n + 1]);
+  EXPECT_LT(correlation, -0.5);
 }
 
 // A partition's posterior moves with it: a learner seeded with it ranks as the old one did.

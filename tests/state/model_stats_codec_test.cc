@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "model/learner.h"
 #include "state/msgpack_writer.h"
 
 namespace recsd::state {
@@ -57,6 +58,19 @@ TEST(ModelStatsCodecTest, RoundTripsEveryField) {
   EXPECT_EQ(back->learner.bias_mean, s.learner.bias_mean);
   EXPECT_EQ(back->learner.bias_variance, s.learner.bias_variance);
   EXPECT_EQ(back->learner.examples, 4242U);
+  // A diagonal posterior is written as its full matrix.
+  EXPECT_EQ(back->learner.covariance, model::CovarianceOf(s.learner, 6));
+}
+
+// A full covariance (what the learner keeps) survives exactly, correlations included.
+TEST(ModelStatsCodecTest, RoundTripsTheLearnersFullCovariance) {
+  model::PartitionStats s = Sample();
+  s.learner.covariance = model::CovarianceOf(s.learner, 6);
+  s.learner.covariance[0 * 7 + 1] = s.learner.covariance[1 * 7 + 0] = 0.125;
+  s.learner.covariance[2 * 7 + 6] = s.learner.covariance[6 * 7 + 2] = -0.02;
+  auto back = DecodeModelStats(EncodeModelStats(s));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->learner.covariance, s.learner.covariance);
 }
 
 // Another version is reported as such (a newer recsd wrote it), never decoded as this one.
@@ -117,6 +131,14 @@ TEST(ModelStatsCodecTest, RejectsWhatCannotBeMerged) {
   EXPECT_EQ(rejected(s), "model statistics: bad 'learner'");
   s = Sample();
   s.learner.mean[0] = nan;
+  EXPECT_EQ(rejected(s), "model statistics: bad 'learner'");
+  s = Sample();  // not positive definite: a correlation above 1
+  s.learner.covariance = model::CovarianceOf(s.learner, 6);
+  s.learner.covariance[0 * 7 + 1] = s.learner.covariance[1 * 7 + 0] = 1.0;
+  EXPECT_EQ(rejected(s), "model statistics: bad 'learner'");
+  s = Sample();  // not symmetric
+  s.learner.covariance = model::CovarianceOf(s.learner, 6);
+  s.learner.covariance[0 * 7 + 1] = 0.01;
   EXPECT_EQ(rejected(s), "model statistics: bad 'learner'");
   s = Sample();
   s.offset = -2;

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "state/msgpack_writer.h"
+
 #include "model/catalog.h"
 #include "model/user_state.h"
 
@@ -137,25 +139,34 @@ TEST(UserStateCodecTest, ANewerVersionIsRejectedClearly) {
   EXPECT_TRUE(decoded.error().unsupported_version);
 }
 
-// A record of version 1 (before the seen set) still restores: its recent items become the seen
-// set, the most it knew.
+// A record of version 1 (before the seen set and the weights of recent items) still restores: its
+// recent items become the seen set, the most it knew, each with weight 1.
 TEST(UserStateCodecTest, AVersionOneRecordIsReadWithItsRecentItemsAsSeen) {
   Fixture f;
   model::UserState s(f.options);
   for (int k = 0; k < 5; ++k) f.Observe(&s, *f.catalog, k, 100.0 * k, k % 3);
-  std::string v2 = EncodeUserState(UserId("u"), s.Export(), *f.catalog);
-  // Rewrite as version 1: a map of 11 without "seen" (4 + the bin of 3 fingerprints).
-  const std::string seen_key = "\xa4seen";
-  const std::size_t at = v2.find(seen_key);
-  ASSERT_NE(at, std::string::npos);
-  std::string v1 = v2;
-  v1.erase(at, seen_key.size() + 2 + 3 * 4);  // key, bin8 header (2 bytes), 3 fingerprints
-  v1[0] = '\x8b';
-  v1[3] = 1;
+  const model::UserStateParts parts = s.Export();
+  std::string v1;
+  MsgpackWriter w(&v1);
+  w.Map(11);
+  w.Key("v").Int(1);
+  w.Key("user").Str("u");
+  w.Key("clock").Double(parts.clock);
+  w.Key("started").Bool(parts.started);
+  w.Key("masses").Array(parts.masses.size());
+  for (double m : parts.masses) w.Double(m);
+  w.Key("vectors").Bin(Bytes(parts.vectors));
+  w.Key("cats").Array(0);
+  w.Key("recent").Array(parts.recent.size());
+  for (const model::RecentItem& r : parts.recent) w.Array(2).Str(r.item.str()).Double(r.t);
+  w.Key("events").Uint(parts.event_count);
+  w.Key("last_offset").Int(parts.last_offset);
+  w.Key("pending").Array(0);
   auto decoded = DecodeUserState(v1, *f.catalog);
   ASSERT_TRUE(decoded) << decoded.error().message;
-  EXPECT_EQ(decoded->state.seen, s.Export().seen);
+  EXPECT_EQ(decoded->state.seen, parts.seen);
   EXPECT_EQ(decoded->state.seen.size(), 3U);
+  EXPECT_EQ(decoded->state.recent, parts.recent);  // Observe gave every item weight 1
   model::UserState restored(f.options);
   ASSERT_TRUE(restored.Restore(decoded->state));
   EXPECT_TRUE(restored.seen().Contains(model::SeenItems::Fingerprint(ItemId("i1"))));

@@ -1,0 +1,195 @@
+#include "model/sources/learned_vectors.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "model/check.h"
+#include "model/global_stats.h"
+#include "model/sources/source.h"
+
+namespace recsd::model {
+
+LearnedVectors::LearnedVectors(const LearnedVectorOptions& options, std::size_t dim)
+    : options_(options), dim_(dim), frame_(options.half_life) {
+  RECSD_CHECK(dim > 0 && options.window > 0 && options.half_life > 0 && options.prior_mass > 0 &&
+                  options.max_items > 0,
+              "learned vector options");
+}
+
+void LearnedVectors::SetCatalog(const Catalog& catalog) {
+  catalog_ = &catalog;
+  if (!options_.enabled) return;
+  mixed_ = catalog.embeddings();  // the content vectors, until an item has learned one
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    const std::optional<std::size_t> row = catalog.Find(slots_[s].id);
+    slots_[s].row = row ? static_cast<std::int64_t>(*row) : -1;
+    Remix(s);
+  }
+}
+
+std::size_t LearnedVectors::SlotOf(const ItemId& item) {
+  auto [it, inserted] = slot_of_.try_emplace(item, slots_.size());
+  if (inserted) {
+    Slot slot;
+    slot.id = item;
+    const std::optional<std::size_t> row = catalog_ ? catalog_->Find(item) : std::nullopt;
+    slot.row = row ? static_cast<std::int64_t>(*row) : -1;
+    slot.own.assign(dim_, 0.0F);
+    slots_.push_back(std::move(slot));
+  }
+  return it->second;
+}
+
+void LearnedVectors::Add(std::size_t slot, std::span<const float> content, double stored_weight) {
+  Slot& s = slots_[slot];
+  for (std::size_t d = 0; d < dim_; ++d) {
+    s.own[d] += static_cast<float>(stored_weight * content[d]);
+  }
+  s.own_mass += stored_weight;
+}
+
+void LearnedVectors::Remix(std::size_t slot) {
+  const Slot& s = slots_[slot];
+  if (s.row < 0 || catalog_ == nullptr) return;
+  const auto row = static_cast<std::size_t>(s.row);
+  const std::span<const float> content = catalog_->Embedding(row);
+  // l = own + peers' (stored units: only the direction matters); m at the latest time.
+  double norm = 0;
+  for (std::size_t d = 0; d < dim_; ++d) {
+    const double l = s.own[d] + (s.peer.empty() ? 0.0F : s.peer[d]);
+    norm += l * l;
+  }
+  norm = std::sqrt(norm);
+  float* out = mixed_.data() + row * dim_;
+  const double mass = (s.own_mass + s.peer_mass) * frame_.Scale(now_s_);
+  if (!(norm > 0) || !(mass > 0)) {
+    std::copy(content.begin(), content.end(), out);
+    return;
+  }
+  const double a = options_.prior_mass / (options_.prior_mass + mass);
+  double total = 0;
+  for (std::size_t d = 0; d < dim_; ++d) {
+    const double l = s.own[d] + (s.peer.empty() ? 0.0F : s.peer[d]);
+    const double v = a * content[d] + (1 - a) * l / norm;
+    out[d] = static_cast<float>(v);
+    total += v * v;
+  }
+  total = std::sqrt(total);
+  if (total > 0) {
+    for (std::size_t d = 0; d < dim_; ++d) out[d] = static_cast<float>(out[d] / total);
+  }
+}
+
+void LearnedVectors::Advance(double t) {
+  now_s_ = std::max(now_s_, t);
+  if (const std::optional<double> scale = frame_.Advance(t)) {
+    for (Slot& s : slots_) {
+      for (float& x : s.own) x = static_cast<float>(x * *scale);
+      for (float& x : s.peer) x = static_cast<float>(x * *scale);
+      s.own_mass *= *scale;
+      s.peer_mass *= *scale;
+    }
+  }
+}
+
+void LearnedVectors::Shrink() {
+  // The weakest items (own and peers' mass) go, by rank, down to 3/4 of the bound; ties by id so
+  // the result does not depend on the order slots were made in.
+  std::vector<std::size_t> order(slots_.size());
+  for (std::size_t s = 0; s < order.size(); ++s) order[s] = s;
+  const auto mass = [&](std::size_t s) { return slots_[s].own_mass + slots_[s].peer_mass; };
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return mass(a) != mass(b) ? mass(a) > mass(b) : slots_[a].id < slots_[b].id;
+  });
+  order.resize(options_.max_items * 3 / 4);
+  std::sort(order.begin(), order.end());
+  std::vector<Slot> kept;
+  kept.reserve(order.size());
+  std::vector<bool> keep(slots_.size(), false);
+  for (std::size_t s : order) keep[s] = true;
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    if (!keep[s] && slots_[s].row >= 0) {  // back to its content vector
+      const auto row = static_cast<std::size_t>(slots_[s].row);
+      const std::span<const float> content = catalog_->Embedding(row);
+      std::copy(content.begin(), content.end(), mixed_.data() + row * dim_);
+    }
+  }
+  for (std::size_t s : order) kept.push_back(std::move(slots_[s]));
+  slots_ = std::move(kept);
+  slot_of_.clear();
+  for (std::size_t s = 0; s < slots_.size(); ++s) slot_of_.emplace(slots_[s].id, s);
+}
+
+void LearnedVectors::SetPeers(const SourcePeers* peers, std::int32_t own) {
+  if (!options_.enabled) return;
+  for (Slot& s : slots_) {
+    s.peer.clear();
+    s.peer_mass = 0;
+  }
+  if (peers != nullptr) {
+    const double t = now_s_;
+    peers->ForEachVector(
+        t, own, [&](const ItemId& item, double mass, std::span<const float> values, double scale) {
+          if (values.size() != dim_ || !(mass > 0)) return;
+          Slot& s = slots_[SlotOf(item)];
+          if (s.peer.empty()) s.peer.assign(dim_, 0.0F);
+          const double stored = frame_.Store(t, scale);  // values × scale is the value at t
+          for (std::size_t d = 0; d < dim_; ++d)
+            s.peer[d] += static_cast<float>(values[d] * stored);
+          s.peer_mass += frame_.Store(t, mass);
+        });
+  }
+  for (std::size_t s = 0; s < slots_.size(); ++s) Remix(s);
+  if (slots_.size() > options_.max_items) Shrink();
+}
+
+void LearnedVectors::Export(double now_s, std::size_t limit, SourceStats* out) const {
+  std::vector<std::size_t> order;
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    if (slots_[s].own_mass > 0) order.push_back(s);
+  }
+  const auto better = [&](std::size_t a, std::size_t b) {
+    return slots_[a].own_mass != slots_[b].own_mass ? slots_[a].own_mass > slots_[b].own_mass
+                                                    : slots_[a].id < slots_[b].id;
+  };
+  const std::size_t k = std::min(limit, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                    better);
+  order.resize(k);
+  const double scale = frame_.Scale(now_s);
+  for (std::size_t s : order) {
+    SourceStats::Vector v;
+    v.item = slots_[s].id;
+    v.mass = slots_[s].own_mass * scale;
+    v.values.resize(dim_);
+    for (std::size_t d = 0; d < dim_; ++d) {
+      v.values[d] = static_cast<float>(slots_[s].own[d] * scale);
+    }
+    out->vectors.push_back(std::move(v));
+  }
+}
+
+void LearnedVectors::Seed(const SourceStats& record, double as_of_s) {
+  if (!options_.enabled) return;
+  Advance(as_of_s);
+  const double stored = frame_.Store(as_of_s, 1.0);
+  for (const SourceStats::Vector& v : record.vectors) {
+    if (v.values.size() != dim_ || !(v.mass > 0)) continue;
+    const std::size_t s = SlotOf(v.item);
+    for (std::size_t d = 0; d < dim_; ++d) {
+      slots_[s].own[d] += static_cast<float>(v.values[d] * stored);
+    }
+    slots_[s].own_mass += v.mass * stored;
+    Remix(s);
+  }
+  if (slots_.size() > options_.max_items) Shrink();
+}
+
+double LearnedVectors::MassAt(const ItemId& item, double now_s) const {
+  auto it = slot_of_.find(item);
+  if (it == slot_of_.end()) return 0.0;
+  const Slot& s = slots_[it->second];
+  return (s.own_mass + s.peer_mass) * frame_.Scale(now_s);
+}
+
+}  // namespace recsd::model

@@ -1,0 +1,125 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "model/catalog.h"
+#include "model/decay.h"
+#include "model/ids.h"
+
+namespace recsd::model {
+
+class SourcePeers;
+struct SourceStats;
+struct ExportLimits;
+
+struct LearnedVectorOptions {
+  bool enabled = true;
+  // An interaction with b pairs it with the user's `window` items before it, the item g steps
+  // earlier with weight 1/g.
+  std::size_t window = 5;
+  double half_life = 365 * 86400.0;  // seconds of event time
+  // κ: how much co-occurrence evidence an item's content vector counts as (see below).
+  double prior_mass = 5.0;
+  std::size_t max_items = 1'000'000;  // items with a learned vector; the weakest go first
+};
+
+// Collaborative item vectors learned online from the event stream, in the space of the catalog's
+// content vectors (README, "Learned embeddings"). Each interaction with b adds, for the item a
+// that the user interacted with g steps before it, w = 1/g times a's content vector ĉ_a to b's
+// learned sum l_b, ĉ_b to l_a, and w to both masses m; all decay with the half-life (one
+// DecayFrame). l_i is so the decayed sum of the content vectors of the items used around i: one
+// step of propagation of the content embeddings over the co-occurrence graph. The vector the
+// embedding sources use for item i is
+//   v_i = normalise(a_i·ĉ_i + (1 − a_i)·l_i/|l_i|),   a_i = κ / (κ + m_i)
+// so an item nobody used keeps its content vector (cold start) and a much used one is placed by
+// the company it keeps. With upstream (LLM) embeddings ĉ is semantic and l a collaborative
+// smoothing of it, in the same space; with only the hashed text embedder ĉ is close to random
+// and l works as a random-indexing sketch of the item's co-occurrence row (Sahlgren 2005), whose
+// cosines approximate those of the rows. Sums of events: every partition's share adds up exactly
+// (topics.model_stats), and one partition's can be left out. a_i uses m_i as of the item's last
+// change (an interaction, a catalog or peer change), not decayed to every later moment.
+// Memory: 4·D bytes per catalog row (the mixed vectors) and 8·D per learned item. Pure, one
+// writer.
+class LearnedVectors {
+ public:
+  LearnedVectors(const LearnedVectorOptions& options, std::size_t dim);
+
+  // The catalog rows refer to from now on; rebuilds the mixed vectors.
+  void SetCatalog(const Catalog& catalog);
+  // Learns from an interaction with `item` (row in the catalog, if any) at event time `now_s`,
+  // the user's earlier items given by `before(g)` (g = 0: the latest; null past them).
+  template <class Before>
+  void Learn(const ItemId& item, std::optional<std::uint32_t> row, double now_s, Before before);
+  // Every other partition's vectors (null: none), added to this one's own.
+  void SetPeers(const SourcePeers* peers, std::int32_t own);
+  // This partition's own sums as of `now_s`: the `limit` items with the most own mass.
+  void Export(double now_s, std::size_t limit, SourceStats* out) const;
+  // Adds a record's sums (the partition's previous owner's) to the own ones.
+  void Seed(const SourceStats& record, double as_of_s);
+
+  // The mixed vector v_i of every catalog row (unit, or zero for an item without content and
+  // learned vector), one row per catalog row.
+  const EmbeddingMatrix& mixed() const noexcept { return mixed_; }
+  std::span<const float> Mixed(std::size_t row) const { return {mixed_.data() + row * dim_, dim_}; }
+  std::size_t items() const noexcept { return slots_.size(); }
+  // The item's learned mass (own and peers') at `now_s`; 0 when it has none.
+  double MassAt(const ItemId& item, double now_s) const;
+
+ private:
+  struct Slot {
+    ItemId id;
+    std::int64_t row = -1;    // in the current catalog, or -1
+    std::vector<float> own;   // stored (DecayFrame) sums
+    double own_mass = 0;      // stored
+    std::vector<float> peer;  // others' sums, stored; empty when none
+    double peer_mass = 0;
+  };
+  std::size_t SlotOf(const ItemId& item);
+  void Add(std::size_t slot, std::span<const float> content, double stored_weight);
+  void Remix(std::size_t slot);
+  void Advance(double t);
+  void Shrink();
+
+  LearnedVectorOptions options_;
+  std::size_t dim_;
+  const Catalog* catalog_ = nullptr;
+  DecayFrame frame_;
+  double now_s_ = 0;  // the latest time seen (for a_i)
+  std::vector<Slot> slots_;
+  std::unordered_map<ItemId, std::size_t> slot_of_;
+  EmbeddingMatrix mixed_;
+  std::vector<std::size_t> touched_;  // scratch of Learn
+};
+
+template <class Before>
+void LearnedVectors::Learn(const ItemId& item, std::optional<std::uint32_t> row, double now_s,
+                           Before before) {
+  if (!options_.enabled || catalog_ == nullptr) return;
+  Advance(now_s);
+  touched_.clear();
+  for (std::size_t g = 1; g <= options_.window; ++g) {
+    const ItemId* earlier = before(g - 1);
+    if (earlier == nullptr) break;
+    if (*earlier == item) continue;
+    const double stored = frame_.Store(now_s, 1.0 / static_cast<double>(g));
+    const std::optional<std::size_t> earlier_row = catalog_->Find(*earlier);
+    if (earlier_row) {
+      const std::size_t s = SlotOf(item);
+      Add(s, catalog_->Embedding(*earlier_row), stored);
+      touched_.push_back(s);
+    }
+    if (row) {
+      const std::size_t s = SlotOf(*earlier);
+      Add(s, catalog_->Embedding(*row), stored);
+      touched_.push_back(s);
+    }
+  }
+  for (std::size_t s : touched_) Remix(s);
+  if (slots_.size() > options_.max_items) Shrink();
+}
+
+}  // namespace recsd::model

@@ -1,0 +1,268 @@
+// The source rooms added with the sequence source: the seen filter, the directional sequence
+// graph, learned item vectors and the registry. (The six original features have their tests in
+// engine_test.cc.)
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "model/engine.h"
+#include "model/global_stats.h"
+#include "model/seen_items.h"
+#include "model/sources/learned_vectors.h"
+#include "model/sources/registry.h"
+
+namespace recsd::model {
+namespace {
+
+constexpr std::size_t kDim = 4;
+constexpr std::int64_t kHour = 3'600'000;
+
+// Items i0..i7 in two clusters (i0-i3, i4-i7) of content vectors and categories.
+std::shared_ptr<const Catalog> Catalog8() {
+  CatalogBuilder b(kDim);
+  for (int i = 0; i < 8; ++i) {
+    ItemRecord r;
+    r.item = ItemId("i" + std::to_string(i));
+    r.emb = i < 4 ? std::vector<float>{1, 0.1F * static_cast<float>(i), 0, 0}
+                  : std::vector<float>{0, 0, 1, 0.1F * static_cast<float>(i)};
+    r.cat = i < 4 ? "a" : "b";
+    b.Upsert(r);
+  }
+  return b.Build();
+}
+
+Event Ev(const std::string& user, const std::string& item, std::int64_t ts_ms,
+         EventTypeId type = event_type::kView) {
+  Event e;
+  e.type = type;
+  e.user = UserId(user);
+  e.item = ItemId(item);
+  e.ts = {ts_ms};
+  return e;
+}
+
+std::vector<std::string> Ids(const RecommendationList& list) {
+  std::vector<std::string> ids;
+  for (const auto& i : list.items) ids.push_back(i.item.str());
+  return ids;
+}
+
+bool Has(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+// An engine that fuses `features`, offering only `offer` (empty: all), content vectors only.
+EngineOptions Options(std::vector<std::string> features, std::vector<std::string> offer = {}) {
+  EngineOptions o;
+  o.features = std::move(features);
+  o.sources.embedding.learned.enabled = false;
+  o.user.dim = kDim;
+  o.candidates_per_source = 20;
+  o.rank.k = 8;
+  o.weights.w.fill(1.0);
+  for (std::size_t f = 0; f < o.features.size(); ++f) {
+    o.offer[f] = offer.empty() || Has(offer, o.features[f]);
+  }
+  return o;
+}
+
+TEST(SeenItemsTest, RemembersUpToItsCapacityAndRestoresOnlySortedSets) {
+  SeenItems seen;
+  EXPECT_TRUE(seen.Add(7, 3));
+  EXPECT_FALSE(seen.Add(7, 3));  // already there
+  EXPECT_TRUE(seen.Add(2, 3));
+  EXPECT_TRUE(seen.Add(9, 3));
+  EXPECT_TRUE(seen.full(3));
+  EXPECT_FALSE(seen.Add(5, 3));  // full: not added
+  EXPECT_FALSE(seen.Contains(5));
+  EXPECT_TRUE(seen.Contains(2) && seen.Contains(7) && seen.Contains(9));
+  EXPECT_EQ(std::vector<std::uint32_t>(seen.fingerprints().begin(), seen.fingerprints().end()),
+            (std::vector<std::uint32_t>{2, 7, 9}));
+  SeenItems restored;
+  EXPECT_FALSE(restored.Restore({3, 1}, 10));    // not ascending
+  EXPECT_FALSE(restored.Restore({1, 1}, 10));    // a repeat
+  EXPECT_FALSE(restored.Restore({1, 2, 3}, 2));  // over capacity
+  EXPECT_EQ(restored.size(), 0U);
+  EXPECT_TRUE(restored.Restore({2, 7, 9}, 10));
+  EXPECT_EQ(restored, seen);
+}
+
+// The false-positive rate the header states (n / 2^32 per candidate): 10,000 items seen, one
+// million other ids asked. The expected count is 2.3; more than 20 has a probability below 1e-11
+// for a fingerprint as good as a random one (Poisson), and a weak one (e.g. 16 bits) fails.
+TEST(SeenItemsTest, FalsePositivesAreAsRareAsTheHeaderStates) {
+  constexpr std::size_t kSeen = 10'000;
+  SeenItems seen;
+  for (std::size_t i = 0; i < kSeen; ++i) {
+    ASSERT_TRUE(seen.Add(SeenItems::Fingerprint(ItemId("item-" + std::to_string(i))), kSeen));
+  }
+  for (std::size_t i = 0; i < kSeen; ++i) {
+    ASSERT_TRUE(seen.Contains(SeenItems::Fingerprint(ItemId("item-" + std::to_string(i)))));
+  }
+  std::size_t false_positives = 0;
+  for (std::size_t i = 0; i < 1'000'000; ++i) {
+    false_positives += seen.Contains(SeenItems::Fingerprint(ItemId("other-" + std::to_string(i))));
+  }
+  EXPECT_LE(false_positives, 20U);
+}
+
+// The seen filter reaches past the ring of recent items: i0, viewed before eight other
+// interactions that pushed it out of a ring of two, never comes back; a purchase of a
+// repeatable type does.
+TEST(SeenFilterTest, ASeenItemNeverReturnsButARepeatableTypesItemMay) {
+  EngineOptions o = Options({"emb_short", "category"});
+  o.user.recent_capacity = 2;
+  o.repeatable_types = {event_type::kPurchase};
+  Engine engine(o, EventTypeTable());
+  engine.SetCatalog(Catalog8());
+  std::int64_t offset = 0;
+  engine.Apply(Ev("u", "i0", kHour), {0, offset++});
+  engine.Apply(Ev("u", "i1", kHour), {0, offset++});
+  for (int repeat = 0; repeat < 4; ++repeat) {
+    engine.Apply(Ev("u", "i2", 2 * kHour), {0, offset++});
+    engine.Apply(Ev("u", "i4", 2 * kHour), {0, offset++});
+  }
+  engine.Apply(Ev("u", "i3", 3 * kHour, event_type::kPurchase), {0, offset++});
+  const auto ids = Ids(engine.Recommend(UserId("u"), {3 * kHour}));
+  EXPECT_FALSE(Has(ids, "i0"));
+  EXPECT_FALSE(Has(ids, "i1"));
+  EXPECT_FALSE(Has(ids, "i2"));
+  EXPECT_FALSE(Has(ids, "i4"));
+  EXPECT_TRUE(Has(ids, "i3"));  // only purchased, and purchases repeat
+  EXPECT_TRUE(Has(ids, "i5"));  // never touched
+  const UserState* u = engine.FindUser(UserId("u"));
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->seen().size(), 4U);  // i0, i1, i2 and i4, once each; not the purchase
+}
+
+// `sequence` learns what follows (a→b, not b→a); `covisit` with its default backward share
+// learns both directions.
+TEST(SequenceSourceTest, RecommendsWhatFollowsNotWhatPrecedes) {
+  const auto lists = [](const std::string& feature) {
+    Engine engine(Options({feature}), EventTypeTable());
+    engine.SetCatalog(Catalog8());
+    std::int64_t offset = 0;
+    for (const char* user : {"a", "b", "c"}) {  // i1 then i6
+      engine.Apply(Ev(user, "i1", kHour), {0, offset++});
+      engine.Apply(Ev(user, "i6", kHour + 60'000), {0, offset++});
+    }
+    engine.Apply(Ev("before", "i1", 2 * kHour), {0, offset++});
+    engine.Apply(Ev("after", "i6", 2 * kHour), {0, offset++});
+    return std::make_pair(Ids(engine.Recommend(UserId("before"), {2 * kHour})),
+                          Ids(engine.Recommend(UserId("after"), {2 * kHour})));
+  };
+  const auto [seq_before, seq_after] = lists("sequence");
+  EXPECT_EQ(seq_before, std::vector<std::string>{"i6"});
+  EXPECT_TRUE(seq_after.empty());
+  const auto [cov_before, cov_after] = lists("covisit");
+  EXPECT_EQ(cov_before, std::vector<std::string>{"i6"});
+  EXPECT_EQ(cov_after, std::vector<std::string>{"i1"});
+}
+
+double Cosine(std::span<const float> a, std::span<const float> b) {
+  double dot = 0;
+  double na = 0;
+  double nb = 0;
+  for (std::size_t d = 0; d < a.size(); ++d) {
+    dot += a[d] * b[d];
+    na += a[d] * a[d];
+    nb += b[d] * b[d];
+  }
+  return dot / std::sqrt(na * nb);
+}
+
+// Feeds one user's sequence of items (rows of `catalog`) at `now_s`.
+void LearnSequence(LearnedVectors* v, const Catalog& catalog, const std::vector<std::string>& items,
+                   double now_s) {
+  std::vector<ItemId> history;
+  for (const std::string& name : items) {
+    const ItemId item(name);
+    v->Learn(item, catalog.Find(item), now_s, [&](std::size_t g) -> const ItemId* {
+      return g < history.size() ? &history[history.size() - 1 - g] : nullptr;
+    });
+    history.push_back(item);
+  }
+}
+
+TEST(LearnedVectorsTest, UnusedItemsKeepTheirContentVectorUsedOnesMoveTowardsTheirCompany) {
+  const auto catalog = Catalog8();
+  LearnedVectors v(LearnedVectorOptions{}, kDim);
+  v.SetCatalog(*catalog);
+  const std::size_t i0 = *catalog->Find(ItemId("i0"));
+  const std::size_t i3 = *catalog->Find(ItemId("i3"));
+  const std::size_t i5 = *catalog->Find(ItemId("i5"));
+  const double before = Cosine(v.Mixed(i0), catalog->Embedding(i5));
+  for (int user = 0; user < 20; ++user) LearnSequence(&v, *catalog, {"i0", "i5"}, 100);
+  // Cold start: i3 was never used, so it is exactly its content vector.
+  EXPECT_NEAR(Cosine(v.Mixed(i3), catalog->Embedding(i3)), 1.0, 1e-6);
+  // i0 and i5 are in different content clusters, but used together: they moved closer.
+  EXPECT_GT(Cosine(v.Mixed(i0), catalog->Embedding(i5)), before + 0.5);
+  EXPECT_GT(Cosine(v.Mixed(i0), v.Mixed(i5)),
+            Cosine(catalog->Embedding(i0), catalog->Embedding(i5)) + 0.4);
+  EXPECT_GT(v.MassAt(ItemId("i0"), 100), 0.0);
+  EXPECT_EQ(v.MassAt(ItemId("i3"), 100), 0.0);
+}
+
+// A partition's new owner seeds the old owner's exported sums: it then holds the vectors one
+// learner of the whole stream would, and goes on learning from there.
+TEST(LearnedVectorsTest, AnExportSeededElsewhereContinuesTheLearning) {
+  const auto catalog = Catalog8();
+  LearnedVectors whole(LearnedVectorOptions{}, kDim);
+  LearnedVectors old_owner(LearnedVectorOptions{}, kDim);
+  LearnedVectors new_owner(LearnedVectorOptions{}, kDim);
+  for (auto* v : {&whole, &old_owner, &new_owner}) v->SetCatalog(*catalog);
+  const std::vector<std::vector<std::string>> first = {{"i0", "i5", "i6"}, {"i1", "i5"}};
+  const std::vector<std::vector<std::string>> later = {{"i2", "i7"}, {"i0", "i7"}};
+  for (const auto& s : first) {
+    LearnSequence(&whole, *catalog, s, 1000);
+    LearnSequence(&old_owner, *catalog, s, 1000);
+  }
+  SourceStats exported;
+  old_owner.Export(1000, 100, &exported);
+  EXPECT_EQ(exported.vectors.size(), 4U);  // every item used: i0, i1, i5, i6
+  new_owner.Seed(exported, 1000);
+  for (const auto& s : later) {
+    LearnSequence(&whole, *catalog, s, 5000);
+    LearnSequence(&new_owner, *catalog, s, 5000);
+  }
+  for (std::size_t row = 0; row < catalog->size(); ++row) {
+    EXPECT_NEAR(Cosine(new_owner.Mixed(row), whole.Mixed(row)), 1.0, 1e-5) << "row " << row;
+  }
+  // Without the seed, the new owner would know only the later sequences.
+  LearnedVectors fresh(LearnedVectorOptions{}, kDim);
+  fresh.SetCatalog(*catalog);
+  for (const auto& s : later) LearnSequence(&fresh, *catalog, s, 5000);
+  const std::size_t i5 = *catalog->Find(ItemId("i5"));
+  EXPECT_LT(Cosine(fresh.Mixed(i5), whole.Mixed(i5)), 0.99);
+}
+
+TEST(SourceRegistryTest, EachFeatureHasOneRoomAtItsPositionAndRoomsAreShared) {
+  ASSERT_TRUE(IsKnownFeature("sequence"));
+  EXPECT_FALSE(IsKnownFeature("nonsense"));
+  EXPECT_EQ(DefaultFeatures().size(), KnownFeatures().size());
+  const UserStateOptions user;
+  const std::vector<std::string> features = {"sequence", "emb_short", "covisit", "emb_long"};
+  const SourceSet set = MakeSources(SourceOptions{}, features, user);
+  ASSERT_EQ(set.features.size(), 4U);
+  EXPECT_EQ(set.names, features);
+  // emb_short and emb_long come from one embedding room: three rooms.
+  EXPECT_EQ(set.rooms.size(), 3U);
+  EXPECT_EQ(set.features[1].room, set.features[3].room);
+  EXPECT_NE(set.features[0].room, set.features[2].room);
+  for (std::size_t f = 0; f < features.size(); ++f) {
+    const Source* room = set.features[f].room;
+    ASSERT_NE(room, nullptr);
+    EXPECT_EQ(room->features()[set.features[f].local], features[f]);
+  }
+  EXPECT_EQ(RoomSharing(set, "sequence"), set.features[0].room);
+  EXPECT_EQ(RoomSharing(set, "trending"), nullptr);
+}
+
+}  // namespace
+}  // namespace recsd::model
