@@ -24,17 +24,23 @@
 //                                      same peer
 //   BM_UserStateBytes/N                memory: bytes of one user's state after N events (counter
 //                                      "bytes") and their ratio to two 64-float vectors ("x_floor")
+//   BM_SeenFilter/N / BM_HashSetContains/N   one seen-filter test for a user with N items over a
+//                                      hash set of the ids; counters: the false-positive rate
+//                                      measured over 10^7 other ids ("fpr"), its bound n/2^32
+//                                      ("fpr_bound") and bytes per item
 // Run: build/release/benchmarks/model_benchmark (see benchmarks/README.md).
 
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "model/engine.h"
 #include "model/learner.h"
+#include "model/seen_items.h"
 #include "model/text_embedder.h"
 #include "ratio_reporter.h"
 #include "stream_read.h"
@@ -348,6 +354,47 @@ void BM_NormalPdfCdf(benchmark::State& state) {
 }
 
 BENCHMARK(BM_UserStateBytes)->Arg(1)->Arg(10)->Arg(1000);
+
+// The seen filter (model/seen_items.h) of a user with range(0) items: the time of a membership
+// test against a hash set of the same item ids (its peer), and, as counters, the false-positive
+// rate measured over 10^7 ids that were never added against its bound n/2^32, and bytes per item.
+std::vector<ItemId> SeenIds(std::size_t n, const char* prefix) {
+  std::vector<ItemId> ids;
+  ids.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) ids.emplace_back(prefix + std::to_string(i));
+  return ids;
+}
+
+void BM_SeenFilter(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  SeenItems seen;
+  for (const ItemId& id : SeenIds(n, "seen-")) seen.Add(SeenItems::Fingerprint(id), n);
+  const std::vector<ItemId> probes = SeenIds(4096, "probe-");
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(seen.Contains(SeenItems::Fingerprint(probes[i++ % probes.size()])));
+  }
+  std::size_t false_positives = 0;
+  constexpr std::size_t kProbes = 10'000'000;
+  for (std::size_t p = 0; p < kProbes; ++p) {
+    false_positives += seen.Contains(SeenItems::Fingerprint(ItemId("other-" + std::to_string(p))));
+  }
+  state.counters["fpr"] = static_cast<double>(false_positives) / kProbes;
+  state.counters["fpr_bound"] = static_cast<double>(n) / 4294967296.0;
+  state.counters["bytes_per_item"] = static_cast<double>(seen.HeapBytes()) / static_cast<double>(n);
+}
+
+void BM_HashSetContains(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  const std::vector<ItemId> ids = SeenIds(n, "seen-");
+  const std::unordered_set<ItemId> set(ids.begin(), ids.end());
+  const std::vector<ItemId> probes = SeenIds(4096, "probe-");
+  std::size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(set.contains(probes[i++ % probes.size()]));
+}
+
+BENCHMARK(BM_SeenFilter)->Arg(1000)->Arg(10000);
+BENCHMARK(BM_HashSetContains)->Arg(1000)->Arg(10000);
 BENCHMARK(BM_LearnerUpdate);
 BENCHMARK(BM_LearnerSample);
 BENCHMARK(BM_NormalPdfCdf);
@@ -380,7 +427,9 @@ int main(int argc, char** argv) {
                                         {"BM_MergePeerStats", "BM_EngineRefresh"},
                                         {"BM_TextEmbed", "BM_HashWords"},
                                         {"BM_LearnerUpdate", "BM_NormalPdfCdf"},
-                                        {"BM_LearnerSample", "BM_NormalPdfCdf"}});
+                                        {"BM_LearnerSample", "BM_NormalPdfCdf"},
+                                        {"BM_SeenFilter/1000", "BM_HashSetContains/1000"},
+                                        {"BM_SeenFilter/10000", "BM_HashSetContains/10000"}});
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;

@@ -96,7 +96,7 @@ const std::vector<KeySpec>& Schema() {
       {"model.mmr_lambda", Type::kFloat, "0.8", 0, 1},
       {"model.category_cap", Type::kInt, "3", 1, 1000},
       {"fusion.normalisation", Type::kString, "max", 0, 0, {"reciprocal_rank", "rank", "max"}},
-      {"fusion.weights.emb_short", Type::kFloat, "0.1", 0, 1000},
+      {"fusion.weights.emb_short", Type::kFloat, "1", 0, 1000},
       {"fusion.weights.emb_long", Type::kFloat, "0.1", 0, 1000},
       {"fusion.weights.covisit", Type::kFloat, "1", 0, 1000},
       {"fusion.weights.sequence", Type::kFloat, "1", 0, 1000},

@@ -712,14 +712,18 @@ TEST_F(PipelineTest, ARebalanceBetweenTwoConsumersLosesNothing) {
 }
 
 // Global statistics: every partition ranks from every partition's aggregates, and a partition's
-// aggregates move with it. Users u0..u11 each view only their own item (u<k> views i<k>), so
-// without topics.model_stats a partition knows only the items of its own users.
+// aggregates move with it. Users u0..u11 each view only their own item and the next one (u<k>
+// views i<k> then i<k+1 mod 12>), so without topics.model_stats a partition knows only the items,
+// transitions and learned vectors of its own users.
 TEST_F(PipelineTest, GlobalStatisticsReachEveryPartitionAndMoveWithThePartitions) {
   ProduceCatalog(12);
   constexpr int kUsers = 12;
+  const auto next = [](int k) { return "i" + std::to_string((k + 1) % kUsers); };
   for (int round = 0; round < 5; ++round) {
     for (int u = 0; u < kUsers; ++u) {
-      ProduceEvent("u" + std::to_string(u), "i" + std::to_string(u), kT0 + round * 1000 + u);
+      const std::int64_t t = kT0 + round * 1000 + 2 * u;
+      ProduceEvent("u" + std::to_string(u), "i" + std::to_string(u), t);
+      if (round == 0) ProduceEvent("u" + std::to_string(u), next(u), t + 1);
     }
   }
   Flush();
@@ -731,7 +735,7 @@ TEST_F(PipelineTest, GlobalStatisticsReachEveryPartitionAndMoveWithThePartitions
   ASSERT_NE(b, nullptr);
   ASSERT_TRUE(WaitFor([&] {
     return a->stats().assigned_partitions.load() > 0 && b->stats().assigned_partitions.load() > 0 &&
-           a->stats().Applied() + b->stats().Applied() >= 5 * kUsers;
+           a->stats().Applied() + b->stats().Applied() >= 6 * kUsers;
   }));
   // Per partition of a pipeline: the items its engine knows a popularity of, and those known only
   // from its own events (popularity minus the peers').
@@ -739,12 +743,16 @@ TEST_F(PipelineTest, GlobalStatisticsReachEveryPartitionAndMoveWithThePartitions
     std::set<std::string> known;
     std::set<std::string> own;
     std::set<std::string> users;
+    // Other partitions' users k whose transition i<k> → i<k+1> and learned vector of i<k> the
+    // partition's peers share.
+    std::set<int> peer_transitions;
+    std::set<int> peer_vectors;
   };
   const auto seen = [&](const Pipeline& p) {
     auto result = std::make_shared<std::map<std::int32_t, Seen>>();
     auto mu = std::make_shared<std::mutex>();
     const bool visited = p.Visit(
-        [result, mu](std::int32_t partition, model::Engine& engine, TimestampMs /*now*/) {
+        [result, mu, next](std::int32_t partition, model::Engine& engine, TimestampMs /*now*/) {
           // A fixed time: a partition that has had no event since it moved has no clock yet.
           const TimestampMs at{kT0 + 5000};
           Seen s;
@@ -760,6 +768,24 @@ TEST_F(PipelineTest, GlobalStatisticsReachEveryPartitionAndMoveWithThePartitions
             if (engine.FindUser(UserId("u" + std::to_string(k)))) {
               s.users.insert("u" + std::to_string(k));
             }
+            const model::SourcePeers* sequence =
+                engine.peer_stats() ? engine.peer_stats()->Find("sequence") : nullptr;
+            if (sequence != nullptr) {
+              sequence->ForEachEdge(item, at.ms / 1000.0, partition,
+                                    [&](const ItemId& to, double w) {
+                                      if (to.str() == next(k) && w > 0)
+                                        s.peer_transitions.insert(k);
+                                    });
+            }
+          }
+          const model::SourcePeers* vectors =
+              engine.peer_stats() ? engine.peer_stats()->Find("embedding") : nullptr;
+          if (vectors != nullptr) {
+            vectors->ForEachVector(
+                at.ms / 1000.0, partition,
+                [&](const ItemId& item, double mass, std::span<const float>, double) {
+                  if (mass > 0) s.peer_vectors.insert(std::stoi(item.str().substr(1)));
+                });
           }
           std::lock_guard lock(*mu);
           (*result)[partition] = std::move(s);
@@ -771,14 +797,21 @@ TEST_F(PipelineTest, GlobalStatisticsReachEveryPartitionAndMoveWithThePartitions
   };
   const auto everything_everywhere = [&] {
     for (const Pipeline* p : {a.get(), b.get()}) {
-      for (const auto& [partition, s] : seen(*p)) {
+      const auto parts = seen(*p);
+      for (const auto& [partition, s] : parts) {
         if (s.known.size() != static_cast<std::size_t>(kUsers)) return false;
+        // Every other partition's users' transitions and learned vectors arrived.
+        for (int k = 0; k < kUsers; ++k) {
+          const std::string user = "u" + std::to_string(k);
+          if (s.users.count(user) != 0) continue;  // its own: not a peer's
+          if (s.peer_transitions.count(k) == 0 || s.peer_vectors.count(k) == 0) return false;
+        }
       }
     }
     return true;
   };
   EXPECT_TRUE(WaitFor(everything_everywhere, std::chrono::seconds(20)))
-      << "some partition does not see every partition's popular items";
+      << "some partition does not see every partition's popular items, transitions and vectors";
   EXPECT_GT(a->stats().model_stats_delivered.load(), 0U);
   EXPECT_GT(b->stats().model_stats_merged.load(), 0U);
   EXPECT_EQ(a->stats().model_stats_invalid.load(), 0U);
