@@ -4,20 +4,26 @@
 # exits 1 unless, for every seed and phase, learned >= 0.9x oracle and learned > holdout (from
 # 10% into the phase), and the learned weights at the phase's end point towards that phase's w*
 # more than towards any other phase's (cosine similarity): they followed the switch.
-#   benchmarks/simulate_drift.sh [SEEDS (default "1 2 3 4 5")] [extra replay options...]
-# The release binary is built first; each seed takes about 30 s on one core.
+#   benchmarks/simulate_drift.sh [SEEDS (default: 1 to 20)] [extra replay options...]
+# The release binary is built first; each seed takes about 18 s on one core, and nproc seeds run
+# at a time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-read -r -a seeds <<<"${1:-1 2 3 4 5}"
+read -r -a seeds <<<"${1:-$(seq -s ' ' 1 20)}"
 shift || true
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release --target recsd >/dev/null
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-for seed in "${seeds[@]}"; do
+run_seed() {  # seed, then extra options
+  local seed=$1
+  shift
   build/release/daemon/recsd replay --log-level warn --simulate drift --learn on --seed "$seed" \
     --trajectory-every 100 "$@" --json-report "$out/$seed.json" >/dev/null
-done
+}
+export -f run_seed
+export out
+printf '%s\n' "${seeds[@]}" | xargs -P "$(nproc)" -I{} bash -c 'run_seed "$@"' _ {} "$@"
 python3 - "$out" "${seeds[@]}" <<'PY'
 import json, math, sys
 out, seeds = sys.argv[1], sys.argv[2:]
