@@ -42,13 +42,12 @@ void CandidateTable::Evaluating(const UserId& user, const ItemId& item) {
   for (std::size_t i = 0; i < latest.rows.size(); ++i) {
     if (i == target) continue;
     const float* xi = latest.x.data() + i * features_;
-    bool above = false;  // some feature above the item's: some weights rank it higher
-    bool equal = true;
-    for (std::size_t s = 0; s < features_; ++s) {
-      above = above || xi[s] > xt[s];
-      equal = equal && xi[s] == xt[s];
-    }
-    if (above || (equal && latest.rows[i] < *row)) add(i);
+    // Some feature above the item's: some weights rank it higher. Of a lower row, it is ranked
+    // above the item at equal scores, which weights of 0 on the features where it is below make
+    // possible.
+    bool above = latest.rows[i] < *row;
+    for (std::size_t s = 0; s < features_ && !above; ++s) above = xi[s] > xt[s];
+    if (above) add(i);
   }
   entries_.push_back(entry);
 }

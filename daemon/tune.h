@@ -20,7 +20,8 @@ namespace recsd::daemon {
 // item's rank is the number of candidates that score above it, or equal and of a lower row, as
 // model::Rank orders them. An interaction whose item was not a candidate is a miss for every
 // weight vector and takes no space; of the others only the candidates that some non-negative
-// weights could put above the item are kept (those with a feature above the item's).
+// weights could put above the item are kept (those with a feature above the item's, and those of
+// a lower row, which equal scores put above it).
 class CandidateTable final : public ReplayObserver {
  public:
   CandidateTable(std::size_t features, std::size_t k) : features_(features), k_(k) {}

@@ -864,8 +864,10 @@ TEST(EngineTest, ASeededEngineContinuesWhereThePartitionsOldOwnerLeftOff) {
       const double want = old_owner.engine.Popularity(item, {at});
       EXPECT_NEAR(next_owner.engine.Popularity(item, {at}), want, 1e-9 * want) << i;
     }
-    const auto& x = Share(old_owner.engine.ExportStats(3, {at}, {100, 1000, 100}), "covisit");
-    const auto& y = Share(next_owner.engine.ExportStats(3, {at}, {100, 1000, 100}), "covisit");
+    const PartitionStats old_record = old_owner.engine.ExportStats(3, {at}, {100, 1000, 100});
+    const PartitionStats next_record = next_owner.engine.ExportStats(3, {at}, {100, 1000, 100});
+    const SourceStats& x = Share(old_record, "covisit");
+    const SourceStats& y = Share(next_record, "covisit");
     ASSERT_EQ(x.edges.size(), y.edges.size());
     for (std::size_t e = 0; e < x.edges.size(); ++e) {
       EXPECT_EQ(x.edges[e].from, y.edges[e].from) << e;
