@@ -135,6 +135,24 @@ std::string FeedbackSummary(const ReplayReport& r) {
       r.guard.reverted ? "REVERTED to the static weights" : "ok", r.guard.z, weights);
 }
 
+// Writes `json` to --json-report (nothing when it is not given; "-" is stdout): an exit code.
+int WriteJsonReport(const ReplayOptions& options, const nlohmann::ordered_json& json) {
+  if (options.json_report.empty()) return kExitOk;
+  const std::string text = json.dump(2) + "\n";
+  if (options.json_report == "-") {
+    std::cout << text;
+    return kExitOk;
+  }
+  std::ofstream out(options.json_report, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) {
+    spdlog::error("recsd replay: cannot write the report to {}", options.json_report);
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 nlohmann::ordered_json ReplayReport::ToJson() const {
@@ -544,21 +562,7 @@ int TuneCommand(const ReplayOptions& options, stream::ReplayInput input,
       report.best_quality.ndcg, report.best_quality.mrr, report.verified.hit_rate,
       report.verified.ndcg, report.verified.mrr,
       std::chrono::duration<double>(Clock::now() - start).count());
-  if (!options.json_report.empty()) {
-    const std::string json = report.ToJson().dump(2) + "\n";
-    if (options.json_report == "-") {
-      std::cout << json;
-    } else {
-      std::ofstream out(options.json_report, std::ios::binary | std::ios::trunc);
-      out << json;
-      out.flush();
-      if (!out) {
-        spdlog::error("recsd replay: cannot write the report to {}", options.json_report);
-        return kExitFailure;
-      }
-    }
-  }
-  return kExitOk;
+  return WriteJsonReport(options, report.ToJson());
 }
 
 int SimulateCommand(const ReplayOptions& options, const Config& config,
@@ -653,21 +657,7 @@ int WriteReport(const ReplayOptions& options, const ReplayReport& report,
       return kExitFailure;
     }
   }
-  if (!options.json_report.empty()) {
-    const std::string json = json_report.dump(2) + "\n";
-    if (options.json_report == "-") {
-      std::cout << json;
-    } else {
-      std::ofstream out(options.json_report, std::ios::binary | std::ios::trunc);
-      out << json;
-      out.flush();
-      if (!out) {
-        spdlog::error("recsd replay: cannot write the report to {}", options.json_report);
-        return kExitFailure;
-      }
-    }
-  }
-  return kExitOk;
+  return WriteJsonReport(options, json_report);
 }
 
 }  // namespace recsd::daemon

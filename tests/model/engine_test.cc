@@ -10,11 +10,17 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/model/engine_test_util.h"
+
 namespace recsd::model {
 namespace {
 
-constexpr std::size_t kDim = 4;
-constexpr std::int64_t kHour = 3'600'000;
+using test_util::Catalog8;
+using test_util::Ev;
+using test_util::Has;
+using test_util::Ids;
+using test_util::kDim;
+using test_util::kHour;
 
 // Keeps every published list.
 class Collect final : public ListSink {
@@ -43,46 +49,11 @@ EngineOptions Options() {
   return o;
 }
 
-// Items i0..i7: two clusters in embedding space and category (i0-i3 "a", i4-i7 "b"); i7 is new.
-std::shared_ptr<const Catalog> Catalog8() {
-  CatalogBuilder b(kDim);
-  for (int i = 0; i < 8; ++i) {
-    ItemRecord r;
-    r.item = ItemId("i" + std::to_string(i));
-    r.emb = i < 4 ? std::vector<float>{1, 0.1F * static_cast<float>(i), 0, 0}
-                  : std::vector<float>{0, 0, 1, 0.1F * static_cast<float>(i)};
-    r.cat = i < 4 ? "a" : "b";
-    r.ts = {i == 7 ? 100 * kHour : 0};
-    b.Upsert(r);
-  }
-  return b.Build();
-}
-
-Event Ev(const std::string& user, const std::string& item, std::int64_t ts_ms,
-         EventTypeId type = event_type::kView) {
-  Event e;
-  e.type = type;
-  e.user = UserId(user);
-  e.item = ItemId(item);
-  e.ts = {ts_ms};
-  return e;
-}
-
-std::vector<std::string> Ids(const RecommendationList& list) {
-  std::vector<std::string> ids;
-  for (const auto& i : list.items) ids.push_back(i.item.str());
-  return ids;
-}
-
 // A record's share of source `name` (empty when it has none).
 const SourceStats& Share(const PartitionStats& record, std::string_view name) {
   static const SourceStats kNone;
   const SourceStats* s = record.Find(name);
   return s != nullptr ? *s : kNone;
-}
-
-bool Has(const std::vector<std::string>& ids, const std::string& id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
 struct Fixture {

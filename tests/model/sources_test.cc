@@ -16,46 +16,17 @@
 #include "model/seen_items.h"
 #include "model/sources/learned_vectors.h"
 #include "model/sources/registry.h"
+#include "tests/model/engine_test_util.h"
 
 namespace recsd::model {
 namespace {
 
-constexpr std::size_t kDim = 4;
-constexpr std::int64_t kHour = 3'600'000;
-
-// Items i0..i7 in two clusters (i0-i3, i4-i7) of content vectors and categories.
-std::shared_ptr<const Catalog> Catalog8() {
-  CatalogBuilder b(kDim);
-  for (int i = 0; i < 8; ++i) {
-    ItemRecord r;
-    r.item = ItemId("i" + std::to_string(i));
-    r.emb = i < 4 ? std::vector<float>{1, 0.1F * static_cast<float>(i), 0, 0}
-                  : std::vector<float>{0, 0, 1, 0.1F * static_cast<float>(i)};
-    r.cat = i < 4 ? "a" : "b";
-    b.Upsert(r);
-  }
-  return b.Build();
-}
-
-Event Ev(const std::string& user, const std::string& item, std::int64_t ts_ms,
-         EventTypeId type = event_type::kView) {
-  Event e;
-  e.type = type;
-  e.user = UserId(user);
-  e.item = ItemId(item);
-  e.ts = {ts_ms};
-  return e;
-}
-
-std::vector<std::string> Ids(const RecommendationList& list) {
-  std::vector<std::string> ids;
-  for (const auto& i : list.items) ids.push_back(i.item.str());
-  return ids;
-}
-
-bool Has(const std::vector<std::string>& ids, const std::string& id) {
-  return std::find(ids.begin(), ids.end(), id) != ids.end();
-}
+using test_util::Catalog8;
+using test_util::Ev;
+using test_util::Has;
+using test_util::Ids;
+using test_util::kDim;
+using test_util::kHour;
 
 // An engine that fuses `features`, offering only `offer` (empty: all), content vectors only.
 EngineOptions Options(std::vector<std::string> features, std::vector<std::string> offer = {}) {
