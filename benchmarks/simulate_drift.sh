@@ -57,7 +57,8 @@ for seed in seeds:
         print(f"{seed:>4} {i:>5} {leader:>10} {p['ctr_learned']:8.4f} {p['ctr_holdout']:8.4f}"
               f" {p['ctr_oracle']:8.4f} {ratio:8.3f} {learned_leader:>14} {own:7.3f} {other:9.3f}"
               f" {followed if followed is not None else '-':>8}  {'ok' if good else 'FAIL'}")
-    print(f"     guard reverted: {r['guard']['reverted']}, {r['events']} events,"
+    print(f"     guard reverted: {r['guard']['reverted']}, learner restarts: {r['learner_restarts']},"
+          f" {r['events']} events,"
           f" {r['wall_seconds']:.1f} s")
 sys.exit(0 if ok else 1)
 PY

@@ -115,6 +115,8 @@ const std::vector<KeySpec>& Schema() {
       {"learning.bias_prior_mean", Type::kFloat, "-1.5", -100, 100},
       {"learning.beta", Type::kFloat, "1", 0, 1000},
       {"learning.drift_variance", Type::kFloat, "1e-05", 0, 1},
+      {"learning.restart_threshold", Type::kFloat, "40", 0, 1'000'000},
+      {"learning.restart_ratio", Type::kFloat, "4", 1, 1'000'000},
       {"learning.min_weight", Type::kFloat, "0", 0, 1000},
       {"learning.max_weight", Type::kFloat, "10", 0, 1000},
       {"learning.segment_keys", Type::kString, ""},
@@ -630,6 +632,8 @@ class Loader {
                               std::pair{"learning.bias_prior_mean", &l.bias_prior_mean},
                               std::pair{"learning.beta", &l.beta},
                               std::pair{"learning.drift_variance", &l.drift_variance},
+                              std::pair{"learning.restart_threshold", &l.restart_threshold},
+                              std::pair{"learning.restart_ratio", &l.restart_ratio},
                               std::pair{"learning.min_weight", &l.min_weight},
                               std::pair{"learning.max_weight", &l.max_weight},
                               std::pair{"learning.holdout_share", &l.holdout_share},
@@ -640,6 +644,7 @@ class Loader {
     for (const char* key : {"learning.prior_variance", "learning.beta", "learning.guard_z"}) {
       if (std::stod(get(key)) <= 0) problem(key, "must be greater than 0");
     }
+    if (l.restart_ratio <= 1) problem("learning.restart_ratio", "must be greater than 1");
     if (l.min_weight > l.max_weight) {
       problem("learning.min_weight", "is above learning.max_weight");
     }

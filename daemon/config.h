@@ -111,6 +111,8 @@ struct Config {
     double bias_prior_mean = 0;
     double beta = 0;
     double drift_variance = 0;
+    double restart_threshold = 0;  // 0: the learner never restarts from the prior
+    double restart_ratio = 0;
     double min_weight = 0;
     double max_weight = 0;
     std::vector<std::string> segment_keys;  // ctx keys

@@ -111,6 +111,8 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
   learner.bias_prior_mean = l.bias_prior_mean;
   learner.beta = l.beta;
   learner.drift_variance = l.drift_variance;
+  learner.restart_threshold = l.restart_threshold;
+  learner.restart_ratio = l.restart_ratio;
   learner.min_weight = l.min_weight;
   learner.max_weight = l.max_weight;
   learner.segment_min_examples = l.segment_min_examples;

@@ -80,6 +80,7 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
     out.fusion_weights.emplace_back(w.names[i], w.weights.w[i]);
   }
   out.fusion_weights_version = static_cast<double>(w.weights.version);
+  out.learner_restarts = n(s.learner_restarts);
   for (std::size_t v = 0; v < model::kVariantCount; ++v) {
     for (std::size_t i = 0; i < w.names.size(); ++i) {
       out.feedback.push_back({w.names[i],

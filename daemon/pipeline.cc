@@ -484,6 +484,7 @@ class Worker : public model::ListSink {
         feedback{};
     std::int64_t bytes = 0;
     bool guard_reverted = false;
+    std::uint64_t learner_restarts = 0;
     // Changelog: the first input offset whose state change is not yet written, and when the
     // partition last wrote.
     std::optional<std::int64_t> unflushed_since;
@@ -532,6 +533,14 @@ class Worker : public model::ListSink {
       const auto b = static_cast<std::int64_t>(e.UserStateBytes());
       st.user_state_bytes.fetch_add(b - part.bytes, std::memory_order_relaxed);
       part.bytes = b;
+    }
+    if (const std::uint64_t restarts = e.learner().restarts(); restarts > part.learner_restarts) {
+      st.learner_restarts.fetch_add(restarts - part.learner_restarts, std::memory_order_relaxed);
+      part.learner_restarts = restarts;
+      spdlog::info(
+          "partition {}: clicks departed from what the learned weights predict; the learner "
+          "restarted from the static weights ({} restarts)",
+          p, restarts);
     }
     if (e.guard().reverted && !part.guard_reverted) {
       part.guard_reverted = true;

@@ -130,9 +130,10 @@ std::string FeedbackSummary(const ReplayReport& r) {
   }
   return fmt::format(
       "learning on: {} clicks, ctr {:.4f} (learned {} over {} lists, holdout {} over {}); guard "
-      "{} (z {:.2f})\n  learned weights {}",
+      "{} (z {:.2f}); {} restarts from the prior\n  learned weights {}",
       r.clicks, r.ctr, Ctr(learned), learned.lists, Ctr(holdout), holdout.lists,
-      r.guard.reverted ? "REVERTED to the static weights" : "ok", r.guard.z, weights);
+      r.guard.reverted ? "REVERTED to the static weights" : "ok", r.guard.z, r.learner_restarts,
+      weights);
 }
 
 // Writes `json` to --json-report (nothing when it is not given; "-" is stdout): an exit code.
@@ -200,6 +201,7 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
   }
   j["variants"] = std::move(variants);
   j["guard"] = {{"reverted", guard.reverted}, {"z", guard.z}};
+  j["learner_restarts"] = learner_restarts;
   nlohmann::ordered_json trajectory = nlohmann::ordered_json::array();
   for (const WeightPoint& p : weight_trajectory) {
     nlohmann::ordered_json point;
@@ -328,6 +330,7 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
   report.ctr =
       finished == 0 ? 0.0 : static_cast<double>(report.clicks) / static_cast<double>(finished);
   report.guard = engine.guard();
+  report.learner_restarts = engine.learner().restarts();
 
   report.evaluated = evaluator.evaluated();
   report.hits = evaluator.hits();

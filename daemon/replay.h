@@ -97,6 +97,7 @@ struct ReplayReport {
   double ctr = 0;  // clicks per finished list
   std::vector<WeightPoint> weight_trajectory;
   model::GuardState guard;
+  std::uint64_t learner_restarts = 0;  // the learner restarted from the prior (a change detected)
   std::vector<std::int32_t> ranks;  // per evaluated interaction: rank in the top k, or -1
   // Every user's state digest at the end, sorted by user (only when asked for).
   std::vector<std::pair<std::string, std::string>> state_digests;

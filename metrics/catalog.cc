@@ -243,6 +243,10 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                     "Learner updates behind the current weights (summed over partitions); it "
                     "rises as feedback is learned.",
                     kGauge, s.fusion_weights_version));
+  out.push_back(One("recsd_learner_restarts_total",
+                    "Times a partition's learner restarted from the static weights because clicks "
+                    "departed abruptly from what the learned weights predict.",
+                    kCounter, s.learner_restarts));
   {
     MetricFamily impressions{"recsd_feedback_impressions_total",
                              "Examined positions of finished lists, by the source that scored "

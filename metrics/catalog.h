@@ -70,6 +70,7 @@ struct PipelineSnapshot {
   double catalog_updated_seconds = 0;  // since the Unix epoch; 0 before the first snapshot
   Labelled fusion_weights;             // source → weight (segment "global")
   double fusion_weights_version = 0;
+  double learner_restarts = 0;
   std::vector<SourceFeedbackCount> feedback;
   bool guard_reverted = false;
   bool ready = false;  // what /readyz answers (1: 200)

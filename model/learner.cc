@@ -108,6 +108,7 @@ bool IsCovariance(const std::vector<double>& covariance, std::size_t features) {
 }
 
 WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) {
+  RECSD_CHECK(options.restart_threshold >= 0 && options.restart_ratio > 1, "learner restarts");
   RECSD_CHECK(options.prior_variance > 0 && options.beta > 0 && options.drift_variance >= 0 &&
                   options.min_weight <= options.max_weight && options.features <= kMaxSources,
               "learner options");
@@ -252,6 +253,28 @@ void WeightLearner::UpdatePosterior(const FeatureVector& centred, const Feedback
   ++p->examples;
 }
 
+bool WeightLearner::ChangeDetected(const FeatureVector& centred, bool clicked) {
+  if (options_.restart_threshold <= 0) return false;
+  const std::size_t features = options_.features;
+  const auto n = static_cast<Eigen::Index>(features + 1);
+  Vector x(n);
+  for (std::size_t s = 0; s < features; ++s) x(static_cast<Eigen::Index>(s)) = centred[s];
+  x(n - 1) = 1.0;
+  const double spread =
+      std::sqrt(options_.beta * options_.beta + x.dot(CovMatrix(global_, features) * x));
+  // Clamped away from 0 and 1, where a single example would carry unbounded evidence.
+  constexpr double kEdge = 1e-6;
+  const double p = std::clamp(NormalCdf(MeanOf(global_, features).dot(x) / spread), kEdge,
+                              1.0 - kEdge);
+  const auto evidence = [&](double ratio) {
+    const double q = std::clamp(ratio * p, kEdge, 1.0 - kEdge);
+    return clicked ? std::log(q / p) : std::log((1.0 - q) / (1.0 - p));
+  };
+  rate_up_ = std::max(0.0, rate_up_ + evidence(options_.restart_ratio));
+  rate_down_ = std::max(0.0, rate_down_ + evidence(1.0 / options_.restart_ratio));
+  return rate_up_ > options_.restart_threshold || rate_down_ > options_.restart_threshold;
+}
+
 void WeightLearner::Update(const FeedbackExample& example, const std::string& segment) {
   // The centre moves first (an average over at most the last kCenterWindow examples), so the
   // example is explained relative to where the features are now.
@@ -261,6 +284,15 @@ void WeightLearner::Update(const FeedbackExample& example, const std::string& se
     center_.mean[s] += (example.x[s] - center_.mean[s]) / static_cast<double>(center_.count);
   }
   const FeatureVector centred = Centred(example.x);
+  if (ChangeDetected(centred, example.clicked)) {
+    const std::uint64_t examples = global_.examples;
+    global_ = prior_;
+    global_.examples = examples;
+    segments_.clear();
+    rate_up_ = 0;
+    rate_down_ = 0;
+    ++restarts_;
+  }
   UpdatePosterior(centred, example, &global_);
   if (!segment.empty()) {
     auto it = segments_.find(segment);

@@ -23,6 +23,7 @@ TEST(CatalogTest, RendersLabelledCountersGaugesAndACumulativeHistogram) {
   s.fusion_weights = {{"covisit", 1.0}, {"fresh", 0.3}};
   s.feedback = {{"covisit", "learned", 40, 3}};
   s.guard_reverted = true;
+  s.learner_restarts = 2;
   const std::string text = Render(Families({"1.2.3", "abc", "2.0.2"}, s));
   for (const char* line : {
            "recsd_build_info{librdkafka_version=\"2.0.2\",revision=\"abc\",version=\"1.2.3\"} 1",
@@ -45,6 +46,7 @@ TEST(CatalogTest, RendersLabelledCountersGaugesAndACumulativeHistogram) {
            "recsd_feedback_impressions_total{source=\"covisit\",variant=\"learned\"} 40",
            "recsd_feedback_clicks_total{source=\"covisit\",variant=\"learned\"} 3",
            "recsd_fusion_guard_reverted 1",
+           "recsd_learner_restarts_total 2",
        }) {
     EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << text;
   }

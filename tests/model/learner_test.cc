@@ -77,6 +77,7 @@ TEST(WeightLearnerTest, FollowsASwitchOfTheTrueWeights) {
   const auto examples_to_follow = [&](double drift) {
     LearnerOptions o;
     o.drift_variance = drift;
+    o.restart_threshold = 0;  // drift alone (restarts are tested below)
     WeightLearner learner(o);
     Generator gen(2);
     for (int i = 0; i < 30'000; ++i) learner.Update(gen.Next(kTruth, kBias));
@@ -280,6 +281,53 @@ TEST(WeightLearnerTest, SeedGlobalStartsFromAnotherLearnersPosterior) {
     EXPECT_EQ(next_owner.global().variance[s], old_owner.global().variance[s]) << s;
   }
   EXPECT_EQ(next_owner.global().examples, 2'000U);
+}
+
+TEST(WeightLearnerTest, AStationaryStreamNeverRestarts) {
+  WeightLearner learner{LearnerOptions{}};
+  Generator gen(13);
+  for (int i = 0; i < 200'000; ++i) learner.Update(gen.Next(kTruth, kBias), "segment");
+  EXPECT_EQ(learner.restarts(), 0U);
+  EXPECT_LT(MaxError(learner.global(), kTruth), 0.15);
+}
+
+// The case drift variance cannot mend: feature 0 earned a large weight, then clicks become rare
+// and come from feature 1 while feature 0 is nearly the same for every example (a source the
+// weights favour fills the top of every list). Nothing contradicts feature 0's weight; only the
+// collapse of the click rate says the world changed.
+TEST(WeightLearnerTest, RestartsFromThePriorWhenClicksDepartAbruptly) {
+  const auto run = [](double threshold, std::size_t* switch_to_restart) {
+    LearnerOptions o;
+    o.restart_threshold = threshold;
+    WeightLearner learner(o);
+    Generator gen(14);
+    for (int i = 0; i < 20'000; ++i) learner.Update(gen.Next({3, 0, 0, 0, 0, 0}, -2.0), "s");
+    EXPECT_EQ(learner.restarts(), 0U);
+    EXPECT_GT(learner.global().mean[0], 1.5);
+    for (std::size_t i = 1; i <= 10'000; ++i) {
+      FeedbackExample e = gen.Next({0, 2, 0, 0, 0, 0}, -3.5);
+      e.x[0] = 0.9F + 0.1F * e.x[0];
+      learner.Update(e, "s");
+      if (learner.restarts() > 0 && *switch_to_restart == 0) *switch_to_restart = i;
+    }
+    return learner;
+  };
+  std::size_t never = 0;
+  const WeightLearner stays = run(0, &never);
+  EXPECT_EQ(stays.restarts(), 0U);
+  EXPECT_GT(stays.global().mean[0], 1.0);  // the stale weight outlives 10,000 examples
+
+  std::size_t after = 0;
+  const WeightLearner restarted = run(LearnerOptions{}.restart_threshold, &after);
+  EXPECT_EQ(restarted.restarts(), 1U);
+  EXPECT_GT(after, 0U);
+  EXPECT_LT(after, 2'000U);
+  EXPECT_LT(restarted.global().mean[0], 0.5);  // back near the prior's 0.1
+  EXPECT_GT(restarted.global().mean[1], restarted.global().mean[0]);
+  // Every example is still counted; the segment started again with the global posterior.
+  EXPECT_EQ(restarted.global().examples, 30'000U);
+  ASSERT_NE(restarted.FindSegment("s"), nullptr);
+  EXPECT_EQ(restarted.FindSegment("s")->examples, 10'000U - after + 1);
 }
 
 }  // namespace
