@@ -591,7 +591,7 @@ int SimulateCommand(const ReplayOptions& options, const Config& config,
       RunDriftSimulation(simulation, engine, config.event_types, MakeProgress());
   std::string phases =
       "  phase  events           w*                       expected ctr: learned  "
-      "holdout  oracle  learned/oracle   clicked: learned  holdout\n";
+      "holdout  oracle  learned/oracle  holdout/oracle   clicked: learned  holdout\n";
   for (std::size_t p = 0; p < report.phases.size(); ++p) {
     const SimulatedPhase& ph = report.phases[p];
     std::string w;
@@ -601,17 +601,20 @@ int SimulateCommand(const ReplayOptions& options, const Config& config,
             fmt::format("{}{}={:g}", w.empty() ? "" : ",", report.replay.features[s], ph.w_star[s]);
       }
     }
-    const double oracle = ph.oracle.ExpectedCtr();
+    const auto ratio = [](const SimulatedCounts& arm, const SimulatedCounts& oracle) {
+      return oracle.ExpectedCtr() > 0 ? arm.ExpectedCtr() / oracle.ExpectedCtr() : 0.0;
+    };
     phases += fmt::format(
-        "  {:<5}  {:>6}-{:<6}  {:<23}  {:>21.4f}  {:>7.4f}  {:>6.4f}  {:>14.3f}  {:>16.4f}  "
-        "{:>7.4f}\n",
+        "  {:<5}  {:>6}-{:<6}  {:<23}  {:>21.4f}  {:>7.4f}  {:>6.4f}  {:>14.3f}  {:>14.3f}  "
+        "{:>16.4f}  {:>7.4f}\n",
         p + 1, ph.first_event, ph.end_event, w, ph.learned.ExpectedCtr(), ph.holdout.ExpectedCtr(),
-        oracle, oracle > 0 ? ph.learned.ExpectedCtr() / oracle : 0.0, ph.learned.Ctr(),
-        ph.holdout.Ctr());
+        ph.oracle.ExpectedCtr(), ratio(ph.learned, ph.oracle), ratio(ph.holdout, ph.holdout_oracle),
+        ph.learned.Ctr(), ph.holdout.Ctr());
   }
   phases +=
       "  (first list of each request, from 10% into each phase to its end; expected: under the\n"
-      "  click model; clicked: the share the simulated users clicked)";
+      "  click model; oracle: for the learned users' requests, holdout/oracle: against the holdout\n"
+      "  users' own; clicked: the share the simulated users clicked)";
   return WriteReport(options, report.replay, report.ToJson(), phases);
 }
 

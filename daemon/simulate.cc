@@ -307,10 +307,9 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
       ++c.lists;
       c.clicks += first->clicked ? 1 : 0;
       c.expected += first->expected;
-      if (!holdout) {
-        ++phase.oracle.lists;
-        phase.oracle.expected += first->oracle;
-      }
+      SimulatedCounts& oracle = holdout ? phase.holdout_oracle : phase.oracle;
+      ++oracle.lists;
+      oracle.expected += first->oracle;
     }
     ++r.events;
     if ((e + 1) % every == 0) weight_point(e + 1);
@@ -377,9 +376,11 @@ nlohmann::ordered_json SimulationReport::ToJson() const {
     o["ctr_learned"] = p.learned.ExpectedCtr();
     o["ctr_holdout"] = p.holdout.ExpectedCtr();
     o["ctr_oracle"] = p.oracle.ExpectedCtr();
+    o["ctr_holdout_oracle"] = p.holdout_oracle.ExpectedCtr();
     o["learned"] = counts(p.learned, true);
     o["holdout"] = counts(p.holdout, true);
     o["oracle"] = counts(p.oracle, false);
+    o["holdout_oracle"] = counts(p.holdout_oracle, false);
     o["learned_weights"] = by_source(p.learned_weights);
     phases_json.push_back(std::move(o));
   }

@@ -59,6 +59,10 @@ struct SimulatedPhase {
   std::uint64_t scored_from = 0;
   SimulatedCounts learned, holdout;
   SimulatedCounts oracle;  // what-if lists for the learned users' requests (expected rates only)
+  // and for the holdout users' (another 10% of the users: their rates differ from the learned
+  // users' by more than learning does in a low-click phase, so holdout is compared with learned as
+  // a share of its own users' oracle)
+  SimulatedCounts holdout_oracle;
   std::array<double, model::kMaxSources> learned_weights{};  // posterior means at the end
 };
 

@@ -291,7 +291,12 @@ TEST(ReplayCliTest, DriftSimulationReportsPhasesBoundedByTheOracle) {
     EXPECT_GT(phase["learned"]["lists"].get<int>(), 100);
     EXPECT_GT(phase["holdout"]["lists"].get<int>(), 0);
     EXPECT_EQ(phase["oracle"]["lists"], phase["learned"]["lists"]);
+    // and the holdout users' oracle for theirs.
+    EXPECT_LE(phase["ctr_holdout"].get<double>(),
+              phase["ctr_holdout_oracle"].get<double>() + 1e-12);
+    EXPECT_EQ(phase["holdout_oracle"]["lists"], phase["holdout"]["lists"]);
   }
+  EXPECT_TRUE(a["learner_restarts"].is_number_unsigned());
   // The weights follow the switch: the first phase's hidden favourite leads at its end.
   const auto& w1 = a["phases"][0]["learned_weights"];
   for (const char* s : {"emb_long", "covisit", "trending", "category", "fresh"}) {
