@@ -87,7 +87,7 @@ struct PipelineStats {
   std::atomic<std::uint64_t> coalesced{0};      // events whose list also stands for later ones
   std::atomic<std::uint64_t> items_applied{0};  // catalog upserts and deletes
   std::atomic<std::uint64_t> items_dead_lettered{0};
-  std::atomic<std::uint64_t> pauses{0};  // times a worker's partitions were paused
+  std::atomic<std::uint64_t> pauses{0};            // times a worker's partitions were paused
   std::atomic<std::uint64_t> learner_restarts{0};  // learners restarted from the prior
   std::atomic<std::uint64_t> rebalances_assign{0};
   std::atomic<std::uint64_t> rebalances_revoke{0};

@@ -613,7 +613,8 @@ int SimulateCommand(const ReplayOptions& options, const Config& config,
   }
   phases +=
       "  (first list of each request, from 10% into each phase to its end; expected: under the\n"
-      "  click model; oracle: for the learned users' requests, holdout/oracle: against the holdout\n"
+      "  click model; oracle: for the learned users' requests, holdout/oracle: against the "
+      "holdout\n"
       "  users' own; clicked: the share the simulated users clicked)";
   return WriteReport(options, report.replay, report.ToJson(), phases);
 }

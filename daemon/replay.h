@@ -98,7 +98,7 @@ struct ReplayReport {
   std::vector<WeightPoint> weight_trajectory;
   model::GuardState guard;
   std::uint64_t learner_restarts = 0;  // the learner restarted from the prior (a change detected)
-  std::vector<std::int32_t> ranks;  // per evaluated interaction: rank in the top k, or -1
+  std::vector<std::int32_t> ranks;     // per evaluated interaction: rank in the top k, or -1
   // Every user's state digest at the end, sorted by user (only when asked for).
   std::vector<std::pair<std::string, std::string>> state_digests;
   // Baselines replayed beside the engine (--baseline), with McNemar's test engine vs each.

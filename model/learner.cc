@@ -264,8 +264,8 @@ bool WeightLearner::ChangeDetected(const FeatureVector& centred, bool clicked) {
       std::sqrt(options_.beta * options_.beta + x.dot(CovMatrix(global_, features) * x));
   // Clamped away from 0 and 1, where a single example would carry unbounded evidence.
   constexpr double kEdge = 1e-6;
-  const double p = std::clamp(NormalCdf(MeanOf(global_, features).dot(x) / spread), kEdge,
-                              1.0 - kEdge);
+  const double p =
+      std::clamp(NormalCdf(MeanOf(global_, features).dot(x) / spread), kEdge, 1.0 - kEdge);
   const auto evidence = [&](double ratio) {
     const double q = std::clamp(ratio * p, kEdge, 1.0 - kEdge);
     return clicked ? std::log(q / p) : std::log((1.0 - q) / (1.0 - p));
