@@ -94,8 +94,9 @@ class DecayFrame {
 // argmin over w >= 0 of |A·w − y|² (non-negative least squares), for small dense problems.
 std::vector<double> NonNegativeLeastSquares(const Eigen::MatrixXd& a, const Eigen::VectorXd& y);
 
-// Interest at several exponential time scales, decayed lazily in clock time (ARCHITECTURE.md, "The
-// model"). Component j keeps a vector u_j ∈ R^D and a mass m_j as of the clock t_u:
+// Interest at several exponential time scales, decayed lazily in clock time (ARCHITECTURE.md,
+// "User state and interest decay"). Component j keeps a vector u_j ∈ R^D and a mass m_j as of the
+// clock t_u:
 //   event of weight w on unit embedding e at t >= t_u:  a_j = 2^(−(t − t_u)/h_j)
 //       u_j ← a_j·u_j + w·e,   m_j ← a_j·m_j + w,   t_u ← t
 //   late event (t < t_u):  u_j ← u_j + w·2^(−(t_u − t)/h_j)·e,  m_j likewise,  t_u unchanged

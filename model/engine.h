@@ -27,7 +27,7 @@
 
 namespace recsd::model {
 
-// How user interest ages (ARCHITECTURE.md, "The model").
+// How user interest ages (ARCHITECTURE.md, "User state and interest decay").
 enum class InterestClock : std::uint8_t {
   kEventTime,  // clock units are seconds of event time
   kActivity,   // every event of a user advances that user's clock by 1: decay per event
@@ -242,7 +242,7 @@ class Engine {
   EvictionCounts Evict(std::size_t target_bytes, TimestampMs now, double negligible_mass);
 
   // True when `event` is older than the latest event applied to its user: it is still applied,
-  // with its decay (ARCHITECTURE.md, "Interest decay"), but arrived out of order.
+  // with its decay (ARCHITECTURE.md, "User state and interest decay"), but arrived out of order.
   bool IsLate(const Event& event) const;
   std::size_t users() const noexcept { return users_.size(); }
   // Bytes all user states hold (UserState::ApproxBytes summed; O(users)).
