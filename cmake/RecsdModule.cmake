@@ -24,6 +24,10 @@ endfunction()
 function(recsd_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
                                            -Wnon-virtual-dtor -Wimplicit-fallthrough)
+  # Clang checks the GUARDED_BY / REQUIRES attributes of daemon/base/mutex.h.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    target_compile_options(${target} PRIVATE -Wthread-safety)
+  endif()
   if(RECSD_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

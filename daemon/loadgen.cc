@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/base/mutex.h"
 #include "daemon/cli.h"
 #include "daemon/lifecycle.h"
 #include "model/random.h"
@@ -48,8 +49,8 @@ struct Loadgen::Impl {
   std::thread events_thread;
   std::thread clicks_thread;
 
-  mutable std::mutex sample_mu;
-  std::optional<RecommendationList> sample;  // GUARDED_BY(sample_mu)
+  mutable Mutex sample_mu;
+  std::optional<RecommendationList> sample GUARDED_BY(sample_mu);
 
   explicit Impl(std::size_t users) : user_cluster(users), last_click_ms(users, 0) {}
 
@@ -190,7 +191,7 @@ struct Loadgen::Impl {
       stats.lists_seen.fetch_add(1);
       const std::string& user = list->user.str();
       if (user == sample_user()) {
-        std::lock_guard lock(sample_mu);
+        MutexLock lock(sample_mu);
         sample = *list;
       }
       if (user.size() < 2 || user[0] != 'u') continue;
@@ -237,7 +238,7 @@ bool Loadgen::done() const noexcept { return impl_->Done(); }
 const LoadgenStats& Loadgen::stats() const noexcept { return impl_->stats; }
 
 std::optional<RecommendationList> Loadgen::SampleList() const {
-  std::lock_guard lock(impl_->sample_mu);
+  MutexLock lock(impl_->sample_mu);
   return impl_->sample;
 }
 

@@ -6,13 +6,13 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon/base/mutex.h"
 #include "daemon/engine_setup.h"
 #include "daemon/version.h"
 #include "metrics/catalog.h"
@@ -199,20 +199,20 @@ json UserJson(std::int32_t partition, const model::Engine& engine, const UserId&
 // GET /v1/users/{id}: the user's state and current list, from whichever partition holds it.
 Response UserEndpoint(const Pipeline& p, const UserId& user) {
   struct Found {
-    std::mutex mu;
-    std::optional<json> body;
+    Mutex mu;
+    std::optional<json> body GUARDED_BY(mu);
   };
   auto found = std::make_shared<Found>();
   const bool answered = p.Visit(
       [found, user](std::int32_t partition, model::Engine& engine, TimestampMs) {
         if (engine.FindUser(user) == nullptr) return;
         json body = UserJson(partition, engine, user);
-        std::lock_guard lock(found->mu);
+        MutexLock lock(found->mu);
         found->body = std::move(body);
       },
       kVisitTimeout);
   if (!answered) return Error(503, "the workers did not answer in time; try again");
-  std::lock_guard lock(found->mu);
+  MutexLock lock(found->mu);
   if (!found->body) return Error(404, "no state for this user on this instance");
   return Json(200, *found->body);
 }
@@ -221,8 +221,8 @@ Response UserEndpoint(const Pipeline& p, const UserId& user) {
 // `recsd replay --state-digests` writes), so a whole instance can be compared with a replay.
 Response DigestsEndpoint(const Pipeline& p) {
   struct Digests {
-    std::mutex mu;
-    std::map<std::string, std::string> by_user;
+    Mutex mu;
+    std::map<std::string, std::string> by_user GUARDED_BY(mu);
   };
   auto digests = std::make_shared<Digests>();
   const bool answered = p.Visit(
@@ -232,12 +232,12 @@ Response DigestsEndpoint(const Pipeline& p) {
           mine.emplace_back(user.str(),
                             state::StateDigest(user, *engine.ExportUser(user), engine.catalog()));
         }
-        std::lock_guard lock(digests->mu);
+        MutexLock lock(digests->mu);
         digests->by_user.insert(mine.begin(), mine.end());
       },
       kVisitTimeout);
   if (!answered) return Error(503, "the workers did not answer in time; try again");
-  std::lock_guard lock(digests->mu);
+  MutexLock lock(digests->mu);
   return Json(200, {{"users", digests->by_user.size()}, {"digests", digests->by_user}});
 }
 
@@ -245,22 +245,22 @@ Response DigestsEndpoint(const Pipeline& p) {
 // user with no state gets the cold-start list of any partition this instance owns).
 Response RecommendationsEndpoint(const Pipeline& p, const UserId& user) {
   struct Lists {
-    std::mutex mu;
-    std::optional<json> known;  // from the partition holding the user
-    std::optional<json> cold;   // from the lowest partition owned
-    std::int32_t cold_partition = -1;
+    Mutex mu;
+    std::optional<json> known GUARDED_BY(mu);  // from the partition holding the user
+    std::optional<json> cold GUARDED_BY(mu);   // from the lowest partition owned
+    std::int32_t cold_partition GUARDED_BY(mu) = -1;
   };
   auto lists = std::make_shared<Lists>();
   const bool answered = p.Visit(
       [lists, user](std::int32_t partition, model::Engine& engine, TimestampMs now) {
         const bool known = engine.FindUser(user) != nullptr;
         {
-          std::lock_guard lock(lists->mu);
+          MutexLock lock(lists->mu);
           if (!known && lists->cold_partition >= 0 && lists->cold_partition < partition) return;
         }
         json list = ListJson(engine.Recommend(user, now));
         list["partition"] = partition;
-        std::lock_guard lock(lists->mu);
+        MutexLock lock(lists->mu);
         if (known) {
           lists->known = std::move(list);
         } else if (lists->cold_partition < 0 || partition < lists->cold_partition) {
@@ -270,7 +270,7 @@ Response RecommendationsEndpoint(const Pipeline& p, const UserId& user) {
       },
       kVisitTimeout);
   if (!answered) return Error(503, "the workers did not answer in time; try again");
-  std::lock_guard lock(lists->mu);
+  MutexLock lock(lists->mu);
   if (lists->known) return Json(200, *lists->known);
   if (lists->cold) return Json(200, *lists->cold);
   return Error(503, "this instance owns no partitions yet");
@@ -279,10 +279,10 @@ Response RecommendationsEndpoint(const Pipeline& p, const UserId& user) {
 // GET /v1/weights: the learned weights by segment, learned against holdout, the guard.
 Response WeightsEndpoint(const Pipeline& p) {
   struct Totals {
-    std::mutex mu;
-    std::array<model::VariantCounts, model::kVariantCount> counts{};
-    std::map<std::string, std::pair<model::FusionWeights, std::size_t>> segments;
-    json partitions = json::array();
+    Mutex mu;
+    std::array<model::VariantCounts, model::kVariantCount> counts GUARDED_BY(mu){};
+    std::map<std::string, std::pair<model::FusionWeights, std::size_t>> segments GUARDED_BY(mu);
+    json partitions GUARDED_BY(mu) = json::array();
   };
   auto totals = std::make_shared<Totals>();
   const bool answered = p.Visit(
@@ -292,7 +292,7 @@ Response WeightsEndpoint(const Pipeline& p) {
         json part = {{"partition", partition},
                      {"version", learner.version()},
                      {"guard", {{"reverted", g.reverted}, {"z", g.z}}}};
-        std::lock_guard lock(totals->mu);
+        MutexLock lock(totals->mu);
         for (std::size_t v = 0; v < model::kVariantCount; ++v) {
           const model::VariantCounts& c = engine.counts(static_cast<model::Variant>(v));
           totals->counts[v].lists += c.lists;
@@ -314,7 +314,7 @@ Response WeightsEndpoint(const Pipeline& p) {
       kVisitTimeout);
   if (!answered) return Error(503, "the workers did not answer in time; try again");
   const WeightsView view = p.weights();
-  std::lock_guard lock(totals->mu);
+  MutexLock lock(totals->mu);
   std::sort(totals->partitions.begin(), totals->partitions.end(),
             [](const json& a, const json& b) { return a["partition"] < b["partition"]; });
   const auto by_source = [&](const model::FusionWeights& w) {

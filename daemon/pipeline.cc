@@ -7,12 +7,10 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <future>
 #include <map>
-#include <mutex>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -20,6 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/base/mutex.h"
 #include "daemon/cli.h"
 #include "daemon/engine_setup.h"
 #include "daemon/lifecycle.h"
@@ -108,12 +107,12 @@ KafkaObservations::KafkaObservations() {
 }
 
 void KafkaObservations::CountError(const std::string& code) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++view_.errors[code];
 }
 
 void KafkaObservations::Update(const stream::KafkaStats& stats) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (stats.type == "producer") {
     view_.producer_queue = stats.queued_messages;
     return;
@@ -125,7 +124,7 @@ void KafkaObservations::Update(const stream::KafkaStats& stats) {
 }
 
 KafkaObservations::View KafkaObservations::Get() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return view_;
 }
 
@@ -167,27 +166,28 @@ class Mailbox {
   std::size_t Push(MailItem item) {
     std::size_t size = 0;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       items_.push_back(std::move(item));
       size = items_.size();
       size_.store(size, std::memory_order_relaxed);
     }
-    cv_.notify_one();
+    cv_.NotifyOne();
     return size;
   }
   // Waits until something is queued or `until`, then takes all of it.
   void TakeAll(std::deque<MailItem>* out, Clock::time_point until) {
-    std::unique_lock lock(mu_);
-    cv_.wait_until(lock, until, [&] { return !items_.empty(); });
+    MutexLock lock(mu_);
+    while (items_.empty() && cv_.WaitUntil(lock, until)) {
+    }
     out->swap(items_);
     size_.store(0, std::memory_order_relaxed);
   }
   std::size_t Size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<MailItem> items_;
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<MailItem> items_ GUARDED_BY(mu_);
   std::atomic<std::size_t> size_{0};
 };
 
@@ -196,7 +196,7 @@ class RateLimitedWarnings {
  public:
   template <class... Args>
   void Warn(const std::string& kind, spdlog::format_string_t<Args...> format, Args&&... args) {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     Entry& e = entries_[kind];
     const Clock::time_point now = Clock::now();
     if (e.last != Clock::time_point{} && now - e.last < std::chrono::seconds(10)) {
@@ -205,7 +205,7 @@ class RateLimitedWarnings {
     }
     const std::uint64_t suppressed = e.suppressed;
     e = {now, 0};
-    lock.unlock();
+    lock.Unlock();
     const std::string msg = fmt::format(format, std::forward<Args>(args)...);
     if (suppressed > 0) {
       spdlog::warn("{} ({} more like it in the last 10 s)", msg, suppressed);
@@ -219,8 +219,8 @@ class RateLimitedWarnings {
     Clock::time_point last;
     std::uint64_t suppressed = 0;
   };
-  std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  Mutex mu_;
+  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);
 };
 
 void LogFromKafka(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
@@ -284,8 +284,8 @@ struct Pipeline::Impl {
   RateLimitedWarnings warnings;
   std::int64_t min_refresh_ms = 0;
 
-  std::mutex stop_mu;
-  std::condition_variable stop_cv;
+  Mutex stop_mu;
+  CondVar stop_cv;
   std::atomic<bool> stop{false};
   std::atomic<bool> failed{false};
   // Set when a shutdown starts: the moment everything must be done by (ns since the clock's epoch).
@@ -303,14 +303,14 @@ struct Pipeline::Impl {
   std::atomic<bool> producer_stop{false};
   std::atomic<bool> catalog_stop{false};
 
-  std::mutex catalog_mu;
-  std::shared_ptr<const model::Catalog> catalog;  // GUARDED_BY(catalog_mu)
+  Mutex catalog_mu;
+  std::shared_ptr<const model::Catalog> catalog GUARDED_BY(catalog_mu);
   std::atomic<std::uint64_t> catalog_version{0};
   std::unique_ptr<model::CatalogBuilder> catalog_builder;  // the catalog thread's
 
   // Global statistics, read by the catalog thread (its consumer reads topics.model_stats too).
-  std::mutex model_stats_mu;
-  std::shared_ptr<const ModelStatsTable> model_stats;  // GUARDED_BY(model_stats_mu)
+  Mutex model_stats_mu;
+  std::shared_ptr<const ModelStatsTable> model_stats GUARDED_BY(model_stats_mu);
   std::atomic<std::uint64_t> model_stats_version{0};
   std::map<std::int32_t, std::shared_ptr<const model::PartitionStats>>
       model_stats_records;  // the catalog thread's
@@ -319,8 +319,8 @@ struct Pipeline::Impl {
   std::set<std::int32_t> assigned;
   std::vector<bool> worker_paused;
 
-  std::mutex weights_mu;
-  std::vector<WeightsView> worker_weights;  // GUARDED_BY(weights_mu), one per worker
+  Mutex weights_mu;
+  std::vector<WeightsView> worker_weights GUARDED_BY(weights_mu);  // one per worker
 
   void Fail(const std::string& why) {
     if (!failed.exchange(true)) spdlog::error("pipeline failed: {}", why);
@@ -328,10 +328,10 @@ struct Pipeline::Impl {
   }
   void RequestStop() {
     {
-      std::lock_guard lock(stop_mu);
+      MutexLock lock(stop_mu);
       stop.store(true);
     }
-    stop_cv.notify_all();
+    stop_cv.NotifyAll();
   }
   bool PastDeadline() const {
     const std::int64_t d = deadline_ns.load();
@@ -342,11 +342,11 @@ struct Pipeline::Impl {
   }
 
   std::shared_ptr<const model::Catalog> CurrentCatalog() {
-    std::lock_guard lock(catalog_mu);
+    MutexLock lock(catalog_mu);
     return catalog;
   }
   std::shared_ptr<const ModelStatsTable> CurrentModelStats() {
-    std::lock_guard lock(model_stats_mu);
+    MutexLock lock(model_stats_mu);
     return model_stats;
   }
   bool SharesModelStats() const { return config.state.model_stats_interval.count() > 0; }
@@ -1094,7 +1094,7 @@ class Worker : public model::ListSink {
     if (measure) users -= static_cast<std::int64_t>(BoundMemory());
     impl_.stats.users.fetch_add(users - users_reported_, std::memory_order_relaxed);
     users_reported_ = users;
-    std::lock_guard lock(impl_.weights_mu);
+    MutexLock lock(impl_.weights_mu);
     impl_.worker_weights[index_] = view;
   }
 
@@ -1455,7 +1455,7 @@ void Pipeline::Impl::PublishCatalog() {
   stats.catalog_items.store(static_cast<std::int64_t>(snapshot->size()));
   stats.catalog_updated_ms.store(WallMs());
   {
-    std::lock_guard lock(catalog_mu);
+    MutexLock lock(catalog_mu);
     catalog = std::move(snapshot);
   }
   catalog_version.fetch_add(1);
@@ -1519,7 +1519,7 @@ void Pipeline::Impl::PublishModelStats() {
   }
   stats.model_stats_partitions.store(static_cast<std::int64_t>(table->records.size()));
   {
-    std::lock_guard lock(model_stats_mu);
+    MutexLock lock(model_stats_mu);
     model_stats = std::move(table);
   }
   model_stats_version.fetch_add(1);
@@ -1658,7 +1658,7 @@ bool Pipeline::Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) 
 
 WeightsView Pipeline::weights() const {
   WeightsView view;
-  std::lock_guard lock(impl_->weights_mu);
+  MutexLock lock(impl_->weights_mu);
   std::uint64_t versions = 0;
   for (const WeightsView& w : impl_->worker_weights) {
     for (std::size_t s = 0; s < model::kMaxSources; ++s) view.weights.w[s] += w.weights.w[s];
@@ -1788,7 +1788,10 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
     rd_kafka_poll_set_consumer(m.consumer.get());
   }
   m.worker_paused.assign(workers, false);
-  m.worker_weights.assign(workers, WeightsView{});
+  {
+    MutexLock lock(m.weights_mu);  // no worker runs yet; the analysis asks for it all the same
+    m.worker_weights.assign(workers, WeightsView{});
+  }
   for (std::size_t w = 0; w < workers; ++w) {
     m.workers.push_back(std::make_unique<Worker>(m, w));
     m.workers.back()->Start();
@@ -1816,8 +1819,8 @@ int Pipeline::Wait() {
   Impl& m = *impl_;
   if (!m.consumer) return m.failed.load() ? kExitFailure : kExitOk;  // waited before
   {
-    std::unique_lock lock(m.stop_mu);
-    m.stop_cv.wait(lock, [&] { return m.stop.load(); });
+    MutexLock lock(m.stop_mu);
+    while (!m.stop.load()) m.stop_cv.Wait(lock);
   }
   const Clock::time_point deadline = Clock::now() + m.config.pipeline.shutdown_timeout;
   m.deadline_ns.store(deadline.time_since_epoch().count());

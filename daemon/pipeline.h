@@ -8,10 +8,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "daemon/base/mutex.h"
 #include "daemon/config.h"
 #include "metrics/histogram.h"
 #include "model/engine.h"
@@ -40,8 +40,8 @@ class KafkaObservations {
   View Get() const;
 
  private:
-  mutable std::mutex mu_;
-  View view_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  View view_ GUARDED_BY(mu_);
 };
 
 // Counters of a running pipeline, updated by its threads with relaxed atomics.
