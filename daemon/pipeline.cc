@@ -133,14 +133,19 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // What a produced message stands for, handed back by its delivery report.
+struct ListOutput {
+  std::int64_t event_ts_ms = 0;  // the event time of the list's trigger (freshness)
+};
+struct DeadLetterOutput {};
+struct ChangelogOutput {
+  // Raised to one past the record's offset once acknowledged: the partition's acknowledged end
+  // of the changelog, which a snapshot records.
+  std::shared_ptr<std::atomic<std::int64_t>> end;
+};
+struct ModelStatsOutput {};  // a partition's aggregates: a failed delivery is counted, not fatal
 struct Delivery {
   std::shared_ptr<OutputBatch> batch;
-  std::int64_t event_ts_ms = -1;  // a list: event time of its trigger; -1: a dead letter
-  // A changelog record: raised to one past its offset once acknowledged (the partition's
-  // acknowledged end of the changelog, which a snapshot records).
-  std::shared_ptr<std::atomic<std::int64_t>> changelog_end;
-  // A partition's aggregates (topics.model_stats): a failed delivery is counted, not fatal.
-  bool model_stats = false;
+  std::variant<ListOutput, DeadLetterOutput, ChangelogOutput, ModelStatsOutput> output;
 };
 
 // The latest record of every partition in topics.model_stats, and all of them merged (each
@@ -464,7 +469,7 @@ class Worker : public model::ListSink {
     m.topic = impl_.config.topics.recommendations;
     m.key = list.user.str();
     m.value = value;
-    impl_.ProduceOrFail(m, new Delivery{batch_, list.event_ts.ms, nullptr});
+    impl_.ProduceOrFail(m, new Delivery{batch_, ListOutput{list.event_ts.ms}});
     const Clock::duration took = Clock::now() - start;
     publish_time_ += took;
     Observe(PipelineStats::Stage::kPublish, took);
@@ -667,8 +672,8 @@ class Worker : public model::ListSink {
     m.topic = impl_.config.topics.model_stats;
     m.key = key;
     m.value = value;
-    auto delivery = std::make_unique<Delivery>(
-        Delivery{std::make_shared<OutputBatch>(0), -1, nullptr, /*model_stats=*/true});
+    auto delivery =
+        std::make_unique<Delivery>(Delivery{std::make_shared<OutputBatch>(0), ModelStatsOutput{}});
     delivery->batch->outstanding.fetch_add(1, std::memory_order_acq_rel);
     m.opaque = delivery.get();
     if (const rd_kafka_resp_err_t err = stream::Produce(impl_.producer.get(), m); err) {
@@ -712,7 +717,7 @@ class Worker : public model::ListSink {
       } else {
         impl_.stats.changelog_tombstones.fetch_add(1, std::memory_order_relaxed);
       }
-      if (!impl_.ProduceOrFail(m, new Delivery{batch, -1, part.changelog_end})) return;
+      if (!impl_.ProduceOrFail(m, new Delivery{batch, ChangelogOutput{part.changelog_end}})) return;
     }
   }
 
@@ -996,7 +1001,7 @@ class Worker : public model::ListSink {
                           rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
       st.Count(event ? PipelineStats::Result::kDlq : ResultOf(stream::ClassOf(event.error().code)));
       impl_.DeadLetter(msg, reason, detail,
-                       new Delivery{part.tracker.Open(msg.offset), -1, nullptr});
+                       new Delivery{part.tracker.Open(msg.offset), DeadLetterOutput{}});
       part.tracker.Handled(msg.offset);
       return;
     }
@@ -1179,7 +1184,7 @@ void Pipeline::Impl::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* ms
   auto* impl = static_cast<Impl*>(opaque);
   std::unique_ptr<Delivery> d(static_cast<Delivery*>(msg->_private));
   if (!d) return;
-  if (d->model_stats) {
+  if (std::holds_alternative<ModelStatsOutput>(d->output)) {
     // The next interval publishes the partition's aggregates again: nothing waits for this one.
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       impl->stats.model_stats_failures.fetch_add(1, std::memory_order_relaxed);
@@ -1195,15 +1200,15 @@ void Pipeline::Impl::OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* ms
     d->batch->failed.store(true, std::memory_order_release);
     impl->Fail("delivery to " + std::string(rd_kafka_topic_name(msg->rkt)) +
                " failed: " + rd_kafka_err2str(msg->err));
-  } else if (d->changelog_end) {
-    std::int64_t end = d->changelog_end->load(std::memory_order_relaxed);
-    while (msg->offset + 1 > end && !d->changelog_end->compare_exchange_weak(
+  } else if (const auto* changelog = std::get_if<ChangelogOutput>(&d->output)) {
+    std::int64_t end = changelog->end->load(std::memory_order_relaxed);
+    while (msg->offset + 1 > end && !changelog->end->compare_exchange_weak(
                                         end, msg->offset + 1, std::memory_order_relaxed)) {
     }
-  } else if (d->event_ts_ms >= 0) {
+  } else if (const auto* list = std::get_if<ListOutput>(&d->output)) {
     impl->stats.lists_delivered.fetch_add(1, std::memory_order_relaxed);
     impl->stats.freshness.Observe(
-        static_cast<double>(std::max<std::int64_t>(0, WallMs() - d->event_ts_ms)) / 1000.0);
+        static_cast<double>(std::max<std::int64_t>(0, WallMs() - list->event_ts_ms)) / 1000.0);
   } else {
     impl->stats.dead_letters_delivered.fetch_add(1, std::memory_order_relaxed);
   }
@@ -1443,7 +1448,8 @@ void Pipeline::Impl::ApplyItem(const rd_kafka_message_t& msg) {
                   rd_kafka_topic_name(msg.rkt), msg.partition, msg.offset, reason, detail);
     stats.items_dead_lettered.fetch_add(1, std::memory_order_relaxed);
     // Items are read from the beginning at every start: nothing to commit, only to deliver.
-    DeadLetter(msg, reason, detail, new Delivery{std::make_shared<OutputBatch>(0), -1, nullptr});
+    DeadLetter(msg, reason, detail,
+               new Delivery{std::make_shared<OutputBatch>(0), DeadLetterOutput{}});
     return;
   }
   catalog_builder->Upsert(*item);
@@ -1491,7 +1497,8 @@ void Pipeline::Impl::ApplyModelStats(const rd_kafka_message_t& msg) {
     (std::string_view(reason) == "invalid" ? stats.model_stats_invalid
                                            : stats.model_stats_unsupported)
         .fetch_add(1, std::memory_order_relaxed);
-    DeadLetter(msg, reason, detail, new Delivery{std::make_shared<OutputBatch>(0), -1, nullptr});
+    DeadLetter(msg, reason, detail,
+               new Delivery{std::make_shared<OutputBatch>(0), DeadLetterOutput{}});
     return;
   }
   if (const std::string why = model::StatsIncompatibility(engine_options, *record); !why.empty()) {
