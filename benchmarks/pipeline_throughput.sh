@@ -32,26 +32,18 @@ cmake --build build/release --target recsd >/dev/null
 recsd=build/release/daemon/recsd
 work=$(mktemp -d)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
+# shellcheck source=tests/e2e/lib.sh
+source tests/e2e/lib.sh
 trap cleanup EXIT
 
-start_broker() {  # name
-  rm -f "$work/$1.bootstrap"
-  "$recsd" broker --partitions 8 --bootstrap-file "$work/$1.bootstrap" >/dev/null \
-    2>"$work/$1.log" &
-  pids+=($!)
-  for _ in $(seq 100); do [[ -s $work/$1.bootstrap ]] && break; sleep 0.1; done
-  cat "$work/$1.bootstrap"
+new_broker() {  # name: a broker of 8 partitions in $work/name; sets bs
+  mkdir -p "$work/$1"
+  start_broker "$work/$1" 8
+  bs=$bootstrap
 }
 config() {  # bootstrap > toml
   cat <<EOF
-[kafka]
-bootstrap.servers = "$1"
-session.timeout.ms = 6000
-heartbeat.interval.ms = 500
+$(kafka_section "$1")
 # librdkafka's mock broker answers a fetch only after fetch.wait.max.ms (500 ms by default) even
 # when data arrives meanwhile; a real broker answers as soon as fetch.min.bytes (1) is there.
 fetch.wait.max.ms = 10
@@ -64,7 +56,7 @@ ms_of() {  # a log line's ISO time -> ms since the epoch
 }
 
 # ---- 1: throughput against raw consume ----
-bs=$(start_broker tp)
+new_broker tp
 "$recsd" --log-level warn loadgen --bootstrap "$bs" --users "$users" --items "$items" \
   --rate "$preload_rate" --events "$events" >/dev/null
 raw_ms=0
@@ -106,7 +98,7 @@ awk -v a="$run_rate" -v b="$raw_rate" 'BEGIN { printf "  ratio recsd / raw consu
 # ---- 2: freshness at half that load, and at a light load ----
 freshness() {  # offered events/s
   local bs last
-  bs=$(start_broker "fresh$1")
+  new_broker "fresh$1"
   config "$bs" >"$work/fresh.toml"
   sed -i 's/stats_interval = "200ms"/stats_interval = "1s"/' "$work/fresh.toml"
   # The catalog goes first (with one event): the run loads it at start.

@@ -26,22 +26,15 @@ cmake --build build/release --target recsd >/dev/null
 recsd=build/release/daemon/recsd
 work=$(mktemp -d)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  if [[ -n ${KEEP:-} ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
-}
+# shellcheck source=tests/e2e/lib.sh
+source tests/e2e/lib.sh
 trap cleanup EXIT
 
-"$recsd" broker --partitions 8 --bootstrap-file "$work/bootstrap" >/dev/null 2>"$work/broker.log" &
-pids+=($!)
-for _ in $(seq 100); do [[ -s $work/bootstrap ]] && break; sleep 0.1; done
-bs=$(cat "$work/bootstrap")
+start_broker "$work" 8
+bs=$bootstrap
 config() {  # [state.dir]
   cat <<EOF2
-[kafka]
-bootstrap.servers = "$bs"
-session.timeout.ms = 6000
-heartbeat.interval.ms = 500
+$(kafka_section "$bs")
 fetch.wait.max.ms = 10
 [pipeline]
 stats_interval = "200ms"

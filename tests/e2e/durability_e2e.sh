@@ -36,38 +36,17 @@ for tool in kcat jq curl; do
 done
 work=$(mktemp -d)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  if [[ -n ${E2E_KEEP:-} ]]; then
-    echo "e2e: kept $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+trap cleanup EXIT
 RANDOM=${E2E_SEED:-$$}
 echo "e2e: seed $RANDOM (E2E_SEED to repeat)"
 
 now() { date -u '+%Y-%m-%dT%H:%M:%S.%3NZ'; }  # the log's timestamp format
 
-start_broker() {  # dir
-  "$recsd" broker --partitions 4 --bootstrap-file "$1/bootstrap" >"$1/broker.out" \
-    2>"$1/broker.log" &
-  broker_pid=$!
-  pids+=("$broker_pid")
-  for _ in $(seq 100); do [[ -s $1/bootstrap ]] && break; sleep 0.1; done
-  bootstrap=$(cat "$1/bootstrap")
-}
-
 write_config() {  # dir group [extra [kafka] lines] [extra sections]
   cat >"$1/recsd.toml" <<EOF
-[kafka]
-bootstrap.servers = "$bootstrap"
-group.id = "$2"
-session.timeout.ms = 6000
-heartbeat.interval.ms = 500
+$(kafka_section "$bootstrap" "$2")
 ${3:-}
 [admin]
 listen = "127.0.0.1:0"

@@ -1,6 +1,46 @@
 # shellcheck shell=bash
-# Shared by the end-to-end scripts (sourced): check DESCRIPTION COMMAND... runs the command,
-# prints "ok: ..." or "FAIL: ..." and counts failures in $failures.
+# Shared by the end-to-end scripts and the pipeline benchmarks (sourced). They set $recsd (the
+# binary) and an array pids whose processes their exit trap kills; start_broker sets variables
+# they read.
+# shellcheck disable=SC2154,SC2034
+
+# The exit trap of each of them: kills what it started, reaps it quietly (no "Killed" notices),
+# and removes $work unless KEEP=1 (or E2E_KEEP=1) asks to keep the logs for a look.
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait "${pids[@]}" 2>/dev/null || true
+  if [[ -n ${KEEP:-}${E2E_KEEP:-} ]]; then
+    echo "kept $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+
+# Starts `recsd broker` with PARTITIONS partitions (4), its output in DIR/broker.out and
+# DIR/broker.log; sets broker_pid and bootstrap, and adds the broker to pids. Not in a
+# command substitution: that would run it in a subshell and lose both.
+start_broker() {  # dir [partitions]
+  "$recsd" broker --partitions "${2:-4}" --bootstrap-file "$1/bootstrap" >"$1/broker.out" \
+    2>"$1/broker.log" &
+  broker_pid=$!
+  pids+=("$broker_pid")
+  for _ in $(seq 100); do [[ -s $1/bootstrap ]] && break; sleep 0.1; done
+  bootstrap=$(cat "$1/bootstrap")
+}
+
+# The [kafka] section every configuration here starts with: the broker, the consumer group
+# (when given), and group membership quick enough for a test's restarts and rebalances. More
+# [kafka] lines may follow it.
+kafka_section() {  # bootstrap [group]
+  echo "[kafka]"
+  echo "bootstrap.servers = \"$1\""
+  [[ -z ${2:-} ]] || echo "group.id = \"$2\""
+  echo "session.timeout.ms = 6000"
+  echo "heartbeat.interval.ms = 500"
+}
+
+# check DESCRIPTION COMMAND... runs the command, prints "ok: ..." or "FAIL: ..." and counts
+# failures in $failures.
 failures=0
 check() {
   local what=$1

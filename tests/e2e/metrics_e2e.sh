@@ -8,19 +8,16 @@
 set -euo pipefail
 recsd=${1:?usage: $0 path/to/recsd}
 work=$(mktemp -d)
-demo_pid=""
-cleanup() {
-  [[ -n $demo_pid ]] && kill "$demo_pid" 2>/dev/null && wait "$demo_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+pids=()
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+trap cleanup EXIT
 
 # Global statistics every 2 s, so their counters surely move between the two scrapes.
 "$recsd" demo --duration 40 --set admin.listen=127.0.0.1:0 --set state.model_stats_interval=2s \
   >"$work/view" 2>"$work/log" &
 demo_pid=$!
+pids+=("$demo_pid")
 port=""
 for _ in $(seq 100); do
   port=$(sed -nE 's/.*admin: serving .* on port ([0-9]+).*/\1/p' "$work/log" | head -n 1)
@@ -85,7 +82,6 @@ check "the freshness histogram has a bucket at the 5 s objective" \
 kill -INT "$demo_pid"
 code=0
 wait "$demo_pid" || code=$?
-demo_pid=""
 check "the demo exits 0 on SIGINT" test "$code" = 0
 if [[ $failures -gt 0 ]]; then
   echo "e2e: $failures check(s) failed" >&2

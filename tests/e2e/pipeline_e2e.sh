@@ -23,25 +23,12 @@ command -v kcat >/dev/null || {
 }
 work=$(mktemp -d)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  if [[ -n ${E2E_KEEP:-} ]]; then  # E2E_KEEP=1: keep the logs and captures for a look
-    echo "e2e: kept $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
+trap cleanup EXIT  # E2E_KEEP=1 keeps the logs and captures for a look
 
 # ---- broker ----
-"$recsd" broker --partitions 4 --bootstrap-file "$work/bootstrap" >"$work/broker.out" \
-  2>"$work/broker.log" &
-broker_pid=$!
-pids+=("$broker_pid")
-for _ in $(seq 100); do [[ -s $work/bootstrap ]] && break; sleep 0.1; done
-bootstrap=$(cat "$work/bootstrap")
+start_broker "$work"
 echo "e2e: broker at $bootstrap"
 produce() { kcat -b "$bootstrap" -P -t "$1" -K '|' -l "$2"; }
 
@@ -101,11 +88,7 @@ produce recsd.events "$work/bad.json"
 initial_events=$((${#users[@]} * 2 + 1))
 
 cat >"$work/recsd.toml" <<EOF
-[kafka]
-bootstrap.servers = "$bootstrap"
-group.id = "e2e"
-session.timeout.ms = 6000
-heartbeat.interval.ms = 500
+$(kafka_section "$bootstrap" e2e)
 [model]
 embedding_dim = 4
 list_size = 3
