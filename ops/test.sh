@@ -35,8 +35,17 @@ fuzz_seconds=${RECSD_FUZZ_SECONDS:-60}
 jobs=$(nproc)
 wait_jobs=$((jobs * 2))  # tests that mostly wait on a broker
 
+# How long each stage took, printed at the end (where the CI time goes).
+stages=()
+last=$SECONDS
+mark() {  # stage name
+  stages+=("$1 $((SECONDS - last)) s")
+  last=$SECONDS
+}
+
 ops/install-deps.sh
 ops/check-format.sh
+mark "deps and format"
 
 configure() {  # dir, then cmake options
   local dir=$1
@@ -46,6 +55,7 @@ configure() {  # dir, then cmake options
 configure build/release -DCMAKE_BUILD_TYPE=Release -DRECSD_TESTS=ON -DRECSD_BENCHMARKS=ON
 cmake --build build/release
 ops/recsd.sh version >/dev/null  # the README's first command builds in build/release too
+mark "release build"
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
@@ -59,20 +69,25 @@ fi
 ops/lint.sh
 ops_status=0
 RECSD_BIN=build/release/daemon/recsd ops/check-ops.sh || ops_status=1
+mark "lint and ops checks"
 configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DRECSD_SANITIZE=address,undefined -DRECSD_FUZZ=ON -DRECSD_BENCHMARKS=OFF \
   -DRECSD_FUZZ_SECONDS="$fuzz_seconds"
 cmake --build build/asan
+mark "clang build"
 
 echo "== unit, integration and end-to-end tests (g++, Release) =="
 ctest --test-dir build/release --output-on-failure -j "$wait_jobs" 2>&1 | tee "$logs/release" ||
   status=1
+mark "release tests"
 echo "== unit and integration tests (clang, ASan+UBSan) =="
 ctest --test-dir build/asan --output-on-failure -j "$wait_jobs" -L 'unit|integration' 2>&1 |
   tee "$logs/asan" || status=1
+mark "clang tests"
 echo "== fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s each) =="
 ctest --test-dir build/asan --output-on-failure -j "$jobs" -L fuzz 2>&1 | tee "$logs/fuzz" ||
   status=1
+mark "fuzzers"
 
 # One closing line over the three runs: "N passed, N failed".
 passed=0
@@ -94,5 +109,6 @@ if [[ $ops_status -ne 0 ]]; then
   echo "test.sh: the ops checks failed (above)" >&2
   status=1
 fi
+echo "stages: $(printf '%s, ' "${stages[@]}" | sed 's/, $//')"
 echo "recsd: ${passed} passed, ${failed} failed"
 exit "$status"
