@@ -7,7 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/cli.h"
+#include "daemon/base/exit_codes.h"
 #include "daemon/lifecycle.h"
 #include "stream/mock_broker.h"
 

@@ -218,7 +218,4 @@ std::string RenderConfig(const Settings& settings);
 // fractions, overflow).
 bool ParseDuration(std::string_view text, Milliseconds* out);
 
-// Exit code for a bad configuration (EX_CONFIG of sysexits.h).
-inline constexpr int kExitConfig = 78;
-
 }  // namespace recsd::daemon

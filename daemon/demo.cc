@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/cli.h"
+#include "daemon/base/exit_codes.h"
 #include "daemon/lifecycle.h"
 #include "daemon/loadgen.h"
 #include "daemon/observability.h"

@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/base/exit_codes.h"
 #include "daemon/base/mutex.h"
-#include "daemon/cli.h"
 #include "daemon/lifecycle.h"
 #include "model/random.h"
 #include "stream/event_codec.h"

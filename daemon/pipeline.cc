@@ -18,8 +18,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "daemon/base/exit_codes.h"
 #include "daemon/base/mutex.h"
-#include "daemon/cli.h"
 #include "daemon/engine_setup.h"
 #include "daemon/lifecycle.h"
 #include "daemon/observability.h"

@@ -18,8 +18,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/base/exit_codes.h"
 #include "daemon/baselines.h"
-#include "daemon/cli.h"
 #include "daemon/engine_setup.h"
 #include "daemon/simulate.h"
 #include "daemon/tune.h"
