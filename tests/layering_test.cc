@@ -90,7 +90,7 @@ TEST(LayeringTest, CheckerCatchesForbiddenIncludes) {
   EXPECT_EQ(Violations("model", "#include <prometheus/counter.h>\n").size(), 1U);
   EXPECT_EQ(Violations("model", "#include \"stream/event_codec.h\"\n").size(), 1U);
   EXPECT_EQ(Violations("model", "#include \"state/user_store.h\"\n").size(), 1U);
-  EXPECT_EQ(Violations("stream", "#include \"daemon/config.h\"\n").size(), 1U);
+  EXPECT_EQ(Violations("stream", "#include \"daemon/config/config.h\"\n").size(), 1U);
   EXPECT_TRUE(Violations("model",
                          "#include <Eigen/Dense>\n#include <vector>\n"
                          "#include \"model/event.h\"\n")
@@ -118,6 +118,71 @@ TEST(LayeringTest, EveryModuleIncludesOnlyWhatItMayDependOn) {
     }
   }
   EXPECT_GT(files, 10U) << "the source tree was not found under " << root;
+}
+
+// The rooms of daemon/: each may include the rooms below it, never one above (base is the
+// floor; cli, which dispatches to every command, the roof).
+const std::map<std::string, std::set<std::string>>& DaemonRooms() {
+  static const std::map<std::string, std::set<std::string>> rooms = {
+      {"base", {}},
+      {"config", {"base"}},
+      {"run", {"base", "config"}},
+      {"admin", {"base", "config", "run"}},
+      {"eval", {"base", "config"}},
+      {"devtools", {"base", "config", "run", "admin"}},
+      {"cli", {"base", "config", "run", "admin", "eval", "devtools"}},
+  };
+  return rooms;
+}
+
+// The daemon rooms that `text`, a file of room `room`, includes but may not.
+std::vector<std::string> RoomViolations(const std::string& room, const std::string& text) {
+  static const std::regex include_re(R"re(^\s*#\s*include\s*"daemon/([a-z_]+)/)re");
+  const std::set<std::string>& allowed = DaemonRooms().at(room);
+  std::vector<std::string> bad;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, include_re) && m[1] != room && allowed.count(m[1]) == 0) {
+      bad.push_back(m[1]);
+    }
+  }
+  return bad;
+}
+
+TEST(LayeringTest, RoomCheckerCatchesAnIncludeThatPointsUp) {
+  EXPECT_EQ(RoomViolations("base", "#include \"daemon/config/config.h\"\n").size(), 1U);
+  EXPECT_EQ(RoomViolations("run", "#include \"daemon/admin/observability.h\"\n").size(), 1U);
+  EXPECT_TRUE(RoomViolations("admin",
+                             "#include \"daemon/run/pipeline.h\"\n"
+                             "#include \"daemon/admin/admin_server.h\"\n")
+                  .empty());
+}
+
+TEST(LayeringTest, EveryDaemonRoomIncludesOnlyTheRoomsBelowIt) {
+  const fs::path daemon = fs::path(RECSD_SOURCE_DIR) / "daemon";
+  std::size_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(daemon)) {
+    const std::string ext = entry.path().extension().string();
+    if (ext != ".h" && ext != ".cc") continue;
+    const fs::path relative = entry.path().lexically_relative(daemon);
+    const std::string room = relative.begin()->string();
+    ASSERT_NE(relative.begin(), relative.end());
+    if (std::next(relative.begin()) == relative.end()) {
+      ADD_FAILURE() << "daemon/" << room << " is in no room";
+      continue;
+    }
+    ASSERT_EQ(DaemonRooms().count(room), 1U) << "daemon/" << room << " is not a known room";
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ++files;
+    for (const std::string& bad : RoomViolations(room, text)) {
+      ADD_FAILURE() << "daemon/" << relative.string() << " includes daemon/" << bad
+                    << "/, a room above " << room;
+    }
+  }
+  EXPECT_GT(files, 20U) << "the daemon rooms were not found under " << daemon;
 }
 
 }  // namespace

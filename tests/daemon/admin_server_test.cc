@@ -1,4 +1,4 @@
-#include "daemon/admin_server.h"
+#include "daemon/admin/admin_server.h"
 
 #include <condition_variable>
 #include <mutex>

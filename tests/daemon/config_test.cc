@@ -1,5 +1,5 @@
-#include "daemon/config.h"
-#include "daemon/engine_setup.h"
+#include "daemon/config/config.h"
+#include "daemon/config/engine_setup.h"
 
 #include <algorithm>
 #include <fstream>

@@ -8,9 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/baselines.h"
-#include "daemon/replay.h"
-#include "daemon/tune.h"
+#include "daemon/eval/baselines.h"
+#include "daemon/eval/replay.h"
+#include "daemon/eval/tune.h"
 #include "model/engine.h"
 
 namespace recsd::daemon {

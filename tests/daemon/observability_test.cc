@@ -1,4 +1,4 @@
-#include "daemon/observability.h"
+#include "daemon/admin/observability.h"
 
 #include <gtest/gtest.h>
 

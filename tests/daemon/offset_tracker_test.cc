@@ -1,4 +1,4 @@
-#include "daemon/offset_tracker.h"
+#include "daemon/run/offset_tracker.h"
 
 #include <gtest/gtest.h>
 

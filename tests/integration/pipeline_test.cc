@@ -1,7 +1,7 @@
 // The pipeline of `recsd run` against librdkafka's mock cluster in this process: events in, lists
 // out, dead letters, catalog changes, backpressure, restarts and a rebalance between two
 // consumers.
-#include "daemon/pipeline.h"
+#include "daemon/run/pipeline.h"
 
 #include <chrono>
 #include <filesystem>
@@ -24,9 +24,9 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/engine_setup.h"
-#include "daemon/observability.h"
-#include "daemon/replay.h"
+#include "daemon/admin/observability.h"
+#include "daemon/config/engine_setup.h"
+#include "daemon/eval/replay.h"
 #include "model/catalog.h"
 #include "state/snapshot.h"
 #include "state/user_state_codec.h"

@@ -1,4 +1,4 @@
-#include "daemon/engine_setup.h"
+#include "daemon/config/engine_setup.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "daemon/baselines.h"
+#include "daemon/eval/baselines.h"
 
 #include <algorithm>
 #include <array>

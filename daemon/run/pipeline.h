@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "daemon/base/mutex.h"
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 #include "metrics/histogram.h"
 #include "model/engine.h"
 #include "model/event.h"
@@ -206,8 +206,5 @@ class Pipeline {
   explicit Pipeline(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// `recsd run --config FILE`: runs the pipeline until SIGTERM or SIGINT. Returns the exit code.
-int RunCommand(const Config& config);
 
 }  // namespace recsd::daemon

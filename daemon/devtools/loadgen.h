@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 #include "model/recommendation.h"
 #include "model/result.h"
 

@@ -1,4 +1,4 @@
-#include "daemon/lifecycle.h"
+#include "daemon/base/lifecycle.h"
 
 #include <pthread.h>
 

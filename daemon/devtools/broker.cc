@@ -1,4 +1,4 @@
-#include "daemon/broker.h"
+#include "daemon/devtools/broker.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/base/exit_codes.h"
-#include "daemon/lifecycle.h"
+#include "daemon/base/lifecycle.h"
 #include "stream/mock_broker.h"
 
 namespace recsd::daemon {

@@ -1,4 +1,4 @@
-#include "daemon/observability.h"
+#include "daemon/admin/observability.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/base/mutex.h"
-#include "daemon/engine_setup.h"
-#include "daemon/version.h"
+#include "daemon/base/version.h"
+#include "daemon/config/engine_setup.h"
 #include "metrics/catalog.h"
 #include "metrics/exposition.h"
 #include "metrics/process_collector.h"

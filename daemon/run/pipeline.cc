@@ -1,4 +1,4 @@
-#include "daemon/pipeline.h"
+#include "daemon/run/pipeline.h"
 
 #include <unistd.h>
 
@@ -19,11 +19,10 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/base/exit_codes.h"
+#include "daemon/base/lifecycle.h"
 #include "daemon/base/mutex.h"
-#include "daemon/engine_setup.h"
-#include "daemon/lifecycle.h"
-#include "daemon/observability.h"
-#include "daemon/offset_tracker.h"
+#include "daemon/config/engine_setup.h"
+#include "daemon/run/offset_tracker.h"
 #include "model/catalog.h"
 #include "model/engine.h"
 #include "state/model_stats_codec.h"
@@ -1892,36 +1891,6 @@ int Pipeline::Wait() {
       s.DeadLettered(), s.lists_delivered.load());
   const bool clean = !m.failed.load() && closed && flushed == RD_KAFKA_RESP_ERR_NO_ERROR;
   return clean ? kExitOk : kExitFailure;
-}
-
-int RunCommand(const Config& config) {
-  const StopSignals signals;  // before any thread starts
-  // The admin server first: /readyz answers 503 while the catalog loads.
-  std::atomic<Pipeline*> current{nullptr};
-  auto admin = StartAdmin(config, current);
-  if (!admin) {
-    spdlog::error("recsd run: {}", admin.error());
-    return kExitFailure;
-  }
-  auto pipeline = Pipeline::Start(config);
-  if (!pipeline) {
-    spdlog::error("recsd run: {}", pipeline.error());
-    return kExitFailure;
-  }
-  Pipeline& p = **pipeline;
-  current.store(&p);
-  std::thread waiter([&] {
-    while (!p.stopping()) {
-      if (const char* signal = signals.Wait(std::chrono::milliseconds(200))) {
-        spdlog::info("run: {} received, shutting down", signal);
-        p.Stop();
-      }
-    }
-  });
-  const int code = p.Wait();
-  waiter.join();
-  admin->reset();  // stops serving before the pipeline it reads goes away
-  return code;
 }
 
 }  // namespace recsd::daemon

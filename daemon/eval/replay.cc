@@ -1,4 +1,4 @@
-#include "daemon/replay.h"
+#include "daemon/eval/replay.h"
 
 #include <unistd.h>
 
@@ -19,10 +19,10 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/base/exit_codes.h"
-#include "daemon/baselines.h"
-#include "daemon/engine_setup.h"
-#include "daemon/simulate.h"
-#include "daemon/tune.h"
+#include "daemon/config/engine_setup.h"
+#include "daemon/eval/baselines.h"
+#include "daemon/eval/simulate.h"
+#include "daemon/eval/tune.h"
 #include "model/evaluation.h"
 #include "state/user_state_codec.h"
 
@@ -235,7 +235,7 @@ nlohmann::ordered_json ReplayReport::ToJson() const {
 // verifies the best weights.
 int TuneCommand(const ReplayOptions& options, stream::ReplayInput input,
                 const model::EngineOptions& engine, const Config& config, ReplayOrder order);
-// The simulated environment of --simulate (daemon/simulate.h).
+// The simulated environment of --simulate (daemon/eval/simulate.h).
 int SimulateCommand(const ReplayOptions& options, const Config& config,
                     const model::EngineOptions& engine);
 // Prints the summary (and `extra` lines after it), writes the ranks and the JSON report.

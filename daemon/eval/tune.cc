@@ -1,4 +1,4 @@
-#include "daemon/tune.h"
+#include "daemon/eval/tune.h"
 
 #include <algorithm>
 #include <cmath>

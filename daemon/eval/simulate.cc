@@ -1,4 +1,4 @@
-#include "daemon/simulate.h"
+#include "daemon/eval/simulate.h"
 
 #include <algorithm>
 #include <chrono>

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 #include "model/engine.h"
 #include "model/result.h"
 #include "stream/replay_input.h"
@@ -51,14 +51,14 @@ struct ReplayOptions {
   std::string state_digests;
   std::string learn;                   // "on" or "off"; empty = learning.enabled of the config
   std::uint64_t trajectory_every = 0;  // events between two points of weight_trajectory; 0: /50
-  // A simulated environment instead of files (daemon/simulate.h): "drift". Then `events`, when
+  // A simulated environment instead of files (daemon/eval/simulate.h): "drift". Then `events`, when
   // given, is the number of interest events.
   std::string simulate;
   std::uint64_t seed = 1;
-  // Search static fusion weights offline (daemon/tune.h) instead of one replay.
+  // Search static fusion weights offline (daemon/eval/tune.h) instead of one replay.
   bool tune = false;
   // Simple recommenders to replay beside the engine under the same protocol, each compared with
-  // it by McNemar's test (daemon/baselines.h).
+  // it by McNemar's test (daemon/eval/baselines.h).
   std::vector<std::string> baselines;
 };
 

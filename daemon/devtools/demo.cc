@@ -1,4 +1,4 @@
-#include "daemon/demo.h"
+#include "daemon/devtools/demo.h"
 
 #include <unistd.h>
 
@@ -9,11 +9,11 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "daemon/admin/observability.h"
 #include "daemon/base/exit_codes.h"
-#include "daemon/lifecycle.h"
-#include "daemon/loadgen.h"
-#include "daemon/observability.h"
-#include "daemon/pipeline.h"
+#include "daemon/base/lifecycle.h"
+#include "daemon/devtools/loadgen.h"
+#include "daemon/run/pipeline.h"
 #include "model/fusion.h"
 #include "stream/mock_broker.h"
 

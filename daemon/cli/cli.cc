@@ -1,4 +1,4 @@
-#include "daemon/cli.h"
+#include "daemon/cli/cli.h"
 
 #include <cstdio>
 #include <iostream>
@@ -9,15 +9,15 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "daemon/admin_server.h"
-#include "daemon/broker.h"
-#include "daemon/config.h"
-#include "daemon/demo.h"
-#include "daemon/loadgen.h"
-#include "daemon/logging.h"
-#include "daemon/pipeline.h"
-#include "daemon/replay.h"
-#include "daemon/version.h"
+#include "daemon/admin/admin_server.h"
+#include "daemon/base/logging.h"
+#include "daemon/base/version.h"
+#include "daemon/cli/run_command.h"
+#include "daemon/config/config.h"
+#include "daemon/devtools/broker.h"
+#include "daemon/devtools/demo.h"
+#include "daemon/devtools/loadgen.h"
+#include "daemon/eval/replay.h"
 
 namespace recsd::daemon {
 namespace {

@@ -125,7 +125,7 @@ struct Config {
     double guard_z = 0;
   } learning;
 
-  // The streaming pipeline of `recsd run` (daemon/pipeline.h).
+  // The streaming pipeline of `recsd run` (daemon/run/pipeline.h).
   struct Pipeline {
     std::size_t workers = 0;         // worker threads; 0 = one per core
     std::size_t queue_capacity = 0;  // messages per worker queue before its partitions pause

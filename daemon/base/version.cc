@@ -1,4 +1,4 @@
-#include "daemon/version.h"
+#include "daemon/base/version.h"
 
 #include <sstream>
 

@@ -1,4 +1,4 @@
-#include "daemon/loadgen.h"
+#include "daemon/devtools/loadgen.h"
 
 #include <chrono>
 #include <cmath>
@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/base/exit_codes.h"
+#include "daemon/base/lifecycle.h"
 #include "daemon/base/mutex.h"
-#include "daemon/lifecycle.h"
 #include "model/random.h"
 #include "stream/event_codec.h"
 #include "stream/item_codec.h"

@@ -1,4 +1,4 @@
-#include "daemon/logging.h"
+#include "daemon/base/logging.h"
 
 #include <chrono>
 #include <cstdlib>

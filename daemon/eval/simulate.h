@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/replay.h"
+#include "daemon/eval/replay.h"
 #include "model/engine.h"
 
 namespace recsd::daemon {

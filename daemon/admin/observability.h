@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/admin_server.h"
-#include "daemon/pipeline.h"
+#include "daemon/admin/admin_server.h"
+#include "daemon/run/pipeline.h"
 
 namespace recsd::daemon {
 

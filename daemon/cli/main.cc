@@ -1,7 +1,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "daemon/cli.h"
+#include "daemon/cli/cli.h"
 
 int main(int argc, char** argv) {
   try {

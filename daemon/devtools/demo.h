@@ -2,14 +2,14 @@
 
 #include <cstdint>
 
-#include "daemon/config.h"
+#include "daemon/config/config.h"
 
 namespace recsd::daemon {
 
 // `recsd demo`: everything in one process with no set-up: librdkafka's mock cluster on loopback
-// with the recsd topics, the load generator (daemon/loadgen.h) and the pipeline of `recsd run`,
-// with a live view on stdout (redrawn in place on a terminal, one block per refresh otherwise)
-// until Ctrl-C, SIGTERM or the duration.
+// with the recsd topics, the load generator (daemon/devtools/loadgen.h) and the pipeline of `recsd
+// run`, with a live view on stdout (redrawn in place on a terminal, one block per refresh
+// otherwise) until Ctrl-C, SIGTERM or the duration.
 struct DemoOptions {
   double rate = 300;  // events per second
   int users = 500;
