@@ -156,6 +156,31 @@ int WriteJsonReport(const ReplayOptions& options, const nlohmann::ordered_json& 
 
 }  // namespace
 
+std::uint64_t ReplayReport::FillFromRun(const model::Engine& engine,
+                                        const model::PrequentialEvaluator& evaluator,
+                                        bool learning) {
+  learn = learning;
+  std::uint64_t finished = 0;
+  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+    feedback[v] = engine.counts(static_cast<model::Variant>(v));
+    clicks += feedback[v].clicks;
+    finished += feedback[v].lists;
+  }
+  ctr = finished == 0 ? 0.0 : static_cast<double>(clicks) / static_cast<double>(finished);
+  guard = engine.guard();
+  learner_restarts = engine.learner().restarts();
+  users = engine.users();
+  items = engine.catalog().size();
+  user_state_bytes = engine.UserStateBytes();
+  evaluated = evaluator.evaluated();
+  hits = evaluator.hits();
+  hit_rate = evaluator.HitRate();
+  ndcg = evaluator.Ndcg();
+  mrr = evaluator.Mrr();
+  coverage = evaluator.Coverage(items);
+  return finished;
+}
+
 nlohmann::ordered_json ReplayReport::ToJson() const {
   nlohmann::ordered_json j;
   j["events"] = events;
@@ -320,28 +345,8 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
       (report.weight_trajectory.empty() || report.weight_trajectory.back().events != total)) {
     weight_point(total);
   }
-  report.learn = options.learning.learn;
-  std::uint64_t finished = 0;
-  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
-    report.feedback[v] = engine.counts(static_cast<model::Variant>(v));
-    report.clicks += report.feedback[v].clicks;
-    finished += report.feedback[v].lists;
-  }
-  report.ctr =
-      finished == 0 ? 0.0 : static_cast<double>(report.clicks) / static_cast<double>(finished);
-  report.guard = engine.guard();
-  report.learner_restarts = engine.learner().restarts();
-
-  report.evaluated = evaluator.evaluated();
-  report.hits = evaluator.hits();
+  report.FillFromRun(engine, evaluator, options.learning.learn);
   report.lists = lists.PublishedCount();
-  report.users = engine.users();
-  report.user_state_bytes = engine.UserStateBytes();
-  report.items = engine.catalog().size();
-  report.hit_rate = evaluator.HitRate();
-  report.ndcg = evaluator.Ndcg();
-  report.mrr = evaluator.Mrr();
-  report.coverage = evaluator.Coverage(engine.catalog().size());
   if (state_digests) {
     for (const UserId& user : engine.UserIds()) {
       report.state_digests.emplace_back(

@@ -12,6 +12,7 @@
 
 #include "daemon/config/config.h"
 #include "model/engine.h"
+#include "model/evaluation.h"
 #include "model/result.h"
 #include "stream/replay_input.h"
 
@@ -114,6 +115,12 @@ struct ReplayReport {
     return users == 0 ? 0.0 : static_cast<double>(user_state_bytes) / static_cast<double>(users);
   }
   nlohmann::ordered_json ToJson() const;
+  // What the engine and the evaluator know at the end of a run (once its pending lists are
+  // finished): quality, users, items and state size, feedback by variant, clicks and
+  // click-through, the guard and the learner's restarts. Returns the lists finished (ctr's
+  // denominator). Replay and simulation both end with it.
+  std::uint64_t FillFromRun(const model::Engine& engine,
+                            const model::PrequentialEvaluator& evaluator, bool learning);
 };
 
 // Sees a replay from inside (replay --tune): every published list's candidates

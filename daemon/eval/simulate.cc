@@ -322,29 +322,10 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
 
   engine.FinishPending({std::numeric_limits<std::int64_t>::max()});
   r.input_format = "simulate:drift";
-  r.learn = options.learning.learn;
   r.k = simulation.k;
-  r.users = engine.users();
-  r.items = catalog->size();
-  r.user_state_bytes = engine.UserStateBytes();
-  r.evaluated = evaluator.evaluated();
-  r.hits = evaluator.hits();
-  r.hit_rate = evaluator.HitRate();
-  r.ndcg = evaluator.Ndcg();
-  r.mrr = evaluator.Mrr();
-  r.coverage = evaluator.Coverage(catalog->size());
   r.features = options.features;
   r.weights = options.weights.w;
-  std::uint64_t finished = 0;
-  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
-    r.feedback[v] = engine.counts(static_cast<model::Variant>(v));
-    r.clicks += r.feedback[v].clicks;
-    finished += r.feedback[v].lists;
-  }
-  r.lists = finished;
-  r.ctr = finished == 0 ? 0.0 : static_cast<double>(r.clicks) / static_cast<double>(finished);
-  r.guard = engine.guard();
-  r.learner_restarts = engine.learner().restarts();
+  r.lists = r.FillFromRun(engine, evaluator, options.learning.learn);
   r.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.events_per_second = r.wall_seconds > 0 ? static_cast<double>(r.events) / r.wall_seconds : 0.0;
   return report;
