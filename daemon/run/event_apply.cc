@@ -1,0 +1,91 @@
+// Worker: applying one consumed event, and resuming a partition at its first event.
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "daemon/run/dead_letter.h"
+#include "daemon/run/worker.h"
+#include "stream/event_codec.h"
+
+namespace recsd::daemon {
+
+// The partition's first event since it was assigned: consumption resumes at `offset`, the
+// committed offset. (1) Lists the restored state says were published for events from there on
+// are published again (same rec): the previous owner committed only past acknowledged lists,
+// so they may not have arrived, and their events are duplicates now. (2) The lists of the
+// backlog (up to the partition's end now, at most pipeline.catch_up_events) wait until all of
+// it is applied: one list per user for the whole backlog, standing for the user's latest event
+// in it, so a crash repeats lists under the rec they had rather than re-issuing older ones.
+void Worker::Resume(std::int32_t p, Partition& part, std::int64_t offset) {
+  part.resumed = true;
+  part.resumed_at = ctx_.clock.Now();
+  batch_ = part.tracker.Open(offset);
+  const std::size_t republished = part.engine->RepublishUnconfirmed(offset, *this);
+  batch_.reset();
+  ctx_.stats.lists_republished.fetch_add(republished, std::memory_order_relaxed);
+  const auto cap = static_cast<std::int64_t>(ctx_.config.pipeline.catch_up_events);
+  if (const std::optional<std::int64_t> high = ctx_.transport.EndOffset(p);
+      cap > 0 && high && *high > offset + 1) {
+    part.catch_up_end = std::min(*high, offset + cap);
+  }
+  if (republished > 0 || part.catch_up_end) {
+    spdlog::info(
+        "partition {}: resuming at offset {}; {} list(s) published again (not known to have "
+        "arrived); lists wait until offset {} is reached",
+        p, offset, republished, part.catch_up_end.value_or(offset));
+  }
+}
+
+void Worker::Handle(const ConsumedMessage& msg) {
+  auto it = partitions_.find(msg.partition);
+  if (it == partitions_.end()) return;  // revoked meanwhile: the new owner consumes it again
+  Partition& part = it->second;
+  if (!part.resumed) Resume(msg.partition, part, msg.offset);
+  part.next_offset = msg.offset + 1;
+  PipelineStats& st = ctx_.stats;
+  st.events_consumed.fetch_add(1, std::memory_order_relaxed);
+  const Clock::Steady::time_point start = ctx_.clock.Now();
+  auto event = stream::DecodeEvent(msg.value.value_or(std::string_view()), ctx_.config.event_types);
+  const Clock::Steady::time_point decoded = ctx_.clock.Now();
+  Observe(PipelineStats::Stage::kDecode, decoded - start);
+  // A user's events must all reach the partition that holds its state.
+  const auto rejection = RejectionOf(
+      event, msg, [](const Event& e) -> std::string_view { return e.user.str(); },
+      "the message key is not the event's user");
+  if (event) {
+    st.consumed_by_type[event->type].fetch_add(1, std::memory_order_relaxed);
+  } else {
+    st.consumed_untyped.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (rejection) {
+    const auto& [reason, detail] = *rejection;
+    ctx_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}", msg.topic,
+                       msg.partition, msg.offset, reason, detail);
+    st.Count(event ? PipelineStats::Result::kDlq : ResultOf(stream::ClassOf(event.error().code)));
+    ctx_.outputs.DeadLetter(
+        msg, reason, detail,
+        std::make_unique<Delivery>(Delivery{part.tracker.Open(msg.offset), DeadLetterOutput{}}));
+    part.tracker.Handled(msg.offset);
+    return;
+  }
+  const bool late = part.engine->IsLate(*event);
+  const model::ApplyOutcome outcome = part.engine->Apply(*event, {msg.partition, msg.offset});
+  Observe(PipelineStats::Stage::kState, ctx_.clock.Now() - decoded);
+  if (outcome == model::ApplyOutcome::kDuplicate) {
+    st.Count(PipelineStats::Result::kDuplicate);
+  } else {
+    st.Count(late ? PipelineStats::Result::kLate : PipelineStats::Result::kOk);
+  }
+  if (outcome == model::ApplyOutcome::kForgotten) {
+    st.evicted_forget.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (outcome != model::ApplyOutcome::kDuplicate && !part.unflushed_since) {
+    part.unflushed_since = msg.offset;
+  }
+  part.now = std::max(part.now, event->ts);
+  part.last_event = ctx_.clock.Now();
+  part.tracker.Handled(msg.offset);
+}
+
+}  // namespace recsd::daemon

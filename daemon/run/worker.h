@@ -1,0 +1,132 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "daemon/base/clock.h"
+#include "daemon/base/rate_limited_warnings.h"
+#include "daemon/config/config.h"
+#include "daemon/run/mailbox.h"
+#include "daemon/run/outputs.h"
+#include "daemon/run/partition.h"
+#include "daemon/run/pipeline_stats.h"
+#include "daemon/run/references.h"
+#include "daemon/run/shutdown.h"
+#include "daemon/run/transport.h"
+#include "daemon/run/weights_board.h"
+#include "model/engine.h"
+
+namespace recsd::daemon {
+
+// What the workers share with the rest of the pipeline; all of it outlives them.
+struct WorkerContext {
+  const Config& config;
+  const model::EngineOptions& engine_options;
+  PipelineStats& stats;
+  RateLimitedWarnings& warnings;
+  References& references;
+  Transport& transport;
+  Outputs& outputs;
+  Shutdown& shutdown;
+  WeightsBoard& weights;
+  const Clock& clock;
+};
+
+// One worker: owns the engines of its partitions (every assigned partition p with p mod W = its
+// index) and is their only writer. Its thread (Start) takes what the dispatcher queues (events,
+// assignments, revokes, visits) and ticks every pipeline.refresh_interval; a test drives the same
+// steps with Drain and Tick on its own thread. ARCHITECTURE.md, "Threads".
+//
+// Its methods live in one file per concern: worker.cc (the loop, assignment, refresh, the tick),
+// event_apply.cc (an event, and resuming a partition), restore.cc (changelog read-back),
+// snapshots.cc, changelog_writer.cc, offset_store.cc, hand_over.cc, memory_bound.cc and
+// global_stats.cc.
+class Worker : public model::ListSink {
+ public:
+  Worker(const WorkerContext& context, std::size_t index);
+  ~Worker() override;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // The worker's thread; Join returns after it has handled a kStop (Control{}).
+  void Start();
+  void Join();
+  Mailbox& Queue() { return mailbox_; }
+
+  // One round of the thread without waiting: handles everything queued, then ticks when the
+  // refresh interval has passed on the clock (or a stop came). False once a stop was handled
+  // (every partition is handed over then).
+  bool Drain();
+  // Refreshes, flushes, snapshots, stores offsets and publishes statistics as they fall due.
+  void Tick();
+
+  // The engine of partition p, when this worker owns it (tests and Visit: the worker's thread).
+  const model::Engine* engine(std::int32_t p) const;
+
+  // ListSink: a refreshed list goes to the recommendations topic.
+  void Publish(RecommendationList list) override;
+
+ private:
+  void Run();
+  // Handles one queued item; false for a stop.
+  bool Process(MailItem& item);
+  bool RunRound(std::chrono::steady_clock::duration wait);
+  void Finish();
+
+  // worker.cc
+  void FreshEngine(Partition& part);
+  void Assign(std::int32_t p);
+  void Refresh(std::int32_t p, Partition& part, bool flush);
+  void Report(std::int32_t p, Partition& part, bool bytes);
+  void Observe(PipelineStats::Stage stage, Clock::Steady::duration took);
+  // event_apply.cc
+  void Handle(const ConsumedMessage& msg);
+  void Resume(std::int32_t p, Partition& part, std::int64_t offset);
+  // restore.cc
+  bool Restore(std::int32_t p, Partition& part);
+  ChangelogRead ReadChangelog(std::int32_t p, Partition& part, std::int64_t from,
+                              std::uint64_t* records);
+  bool RestoreRecord(std::int32_t p, Partition& part, const ConsumedMessage& msg);
+  // snapshots.cc
+  std::optional<std::int64_t> LoadSnapshot(std::int32_t p, Partition& part);
+  void WriteSnapshot(std::int32_t p, Partition& part);
+  std::string SnapshotPath(std::int32_t p) const;
+  // changelog_writer.cc
+  void Flush(std::int32_t p, Partition& part);
+  // offset_store.cc
+  void Store(std::int32_t p, Partition& part);
+  // hand_over.cc
+  void HandOver(std::int32_t p);
+  // memory_bound.cc
+  std::size_t BoundMemory();
+  // global_stats.cc
+  void SeedStats(std::int32_t p, Partition& part);
+  void UpdatePeers(std::int32_t p, Partition& part);
+  void PublishStats(std::int32_t p, Partition& part);
+
+  bool SharesModelStats() const { return ctx_.config.state.model_stats_interval.count() > 0; }
+  model::ExportLimits ModelStatsLimits() const {
+    const Config::State& s = ctx_.config.state;
+    return {s.model_stats_items, s.model_stats_edges, s.model_stats_vectors};
+  }
+
+  const WorkerContext ctx_;
+  const std::size_t index_;
+  Mailbox mailbox_;
+  std::thread thread_;
+  std::deque<MailItem> items_;  // taken from the mailbox, being handled
+  std::map<std::int32_t, Partition> partitions_;
+  std::shared_ptr<OutputBatch> batch_;      // of the refresh in progress
+  Clock::Steady::duration publish_time_{};  // spent in Publish during the refresh in progress
+  Clock::Steady::time_point next_tick_;
+  Clock::Steady::time_point next_measure_;  // of the partitions' state sizes
+  std::int64_t users_reported_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace recsd::daemon
