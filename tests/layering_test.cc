@@ -185,4 +185,40 @@ TEST(LayeringTest, EveryDaemonRoomIncludesOnlyTheRoomsBelowIt) {
   EXPECT_GT(files, 20U) << "the daemon rooms were not found under " << daemon;
 }
 
+// The transport seam: in daemon/run/, only run/kafka/ speaks librdkafka; the worker, dispatcher
+// and outputs see the Transport interface, so tests/daemon/worker_test.cc can drive them.
+bool TalksToKafka(const std::string& text) {
+  static const std::regex kafka_re(R"re(^\s*#\s*include\s*[<"](librdkafka/|stream/kafka\.h))re");
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (std::regex_search(line, kafka_re)) return true;
+  }
+  return false;
+}
+
+TEST(LayeringTest, KafkaCheckerCatchesAKafkaInclude) {
+  EXPECT_TRUE(TalksToKafka("#include <librdkafka/rdkafka.h>\n"));
+  EXPECT_TRUE(TalksToKafka("#include \"stream/kafka.h\"\n"));
+  EXPECT_FALSE(
+      TalksToKafka("#include \"stream/kafka_stats.h\"\n#include \"daemon/run/transport.h\"\n"));
+}
+
+TEST(LayeringTest, OnlyRunKafkaTalksToLibrdkafkaInTheRunRoom) {
+  const fs::path run = fs::path(RECSD_SOURCE_DIR) / "daemon" / "run";
+  std::size_t files = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(run)) {
+    const std::string ext = entry.path().extension().string();
+    if (ext != ".h" && ext != ".cc") continue;
+    const fs::path relative = entry.path().lexically_relative(run);
+    if (relative.begin()->string() == "kafka") continue;
+    ++files;
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_FALSE(TalksToKafka(text))
+        << "daemon/run/" << relative.string() << " includes librdkafka: only run/kafka/ may";
+  }
+  EXPECT_GT(files, 10U) << "daemon/run/ was not found under " << run;
+}
+
 }  // namespace

@@ -1,0 +1,365 @@
+// The worker and dispatcher of `recsd run` driven through a fake transport and a fake clock: no
+// broker, no sleeps. What only a broker shows (rebalance protocols, commits, the mock cluster's
+// faults) is in tests/integration/pipeline_test.cc and tests/e2e/.
+
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "daemon/config/config.h"
+#include "daemon/config/engine_setup.h"
+#include "daemon/run/dispatcher.h"
+#include "daemon/run/outputs.h"
+#include "daemon/run/references.h"
+#include "daemon/run/shutdown.h"
+#include "daemon/run/weights_board.h"
+#include "daemon/run/worker.h"
+#include "model/catalog.h"
+#include "stream/event_codec.h"
+#include "stream/recommendation_codec.h"
+#include "tests/daemon/fake_transport.h"
+
+namespace recsd::daemon {
+namespace {
+
+using recsd::testing::FakeClock;
+using recsd::testing::FakeTransport;
+using recsd::testing::Message;
+
+constexpr std::int64_t kT0 = 1'700'000'000'000;
+constexpr std::size_t kDim = 8;
+
+Config MakeConfig(const std::vector<std::string>& sets) {
+  std::vector<std::string> all = {"kafka.bootstrap.servers=fake:9092",
+                                  "kafka.group.id=worker-test",
+                                  "topics.events=ev",
+                                  "topics.items=items",
+                                  "topics.recommendations=recs",
+                                  "topics.dlq=dlq",
+                                  "topics.changelog=changelog",
+                                  "topics.model_stats=stats",
+                                  "model.embedding_dim=8",
+                                  "pipeline.workers=1",
+                                  "pipeline.refresh_interval=20ms",
+                                  "pipeline.stats_interval=0ms",
+                                  "pipeline.shutdown_timeout=5s",
+                                  "state.flush_interval=100ms"};
+  all.insert(all.end(), sets.begin(), sets.end());
+  LoadedConfig loaded = LoadConfig({"", all, {}});
+  for (const auto& p : loaded.problems) ADD_FAILURE() << p.ToString();
+  return loaded.config;
+}
+
+std::shared_ptr<const model::Catalog> MakeCatalog(int items) {
+  model::CatalogBuilder builder(kDim);
+  for (int i = 0; i < items; ++i) {
+    ItemRecord r;
+    r.item = ItemId("i" + std::to_string(i));
+    r.emb.assign(kDim, 0.05F);
+    r.emb[static_cast<std::size_t>(i) % kDim] = 1.0F;
+    r.cat = "c" + std::to_string(i % 4);
+    r.ts = {kT0};
+    builder.Upsert(r);
+  }
+  return builder.Build();
+}
+
+// One pipeline's worth of shared parts around a fake transport, with `workers` workers whose
+// threads do not run unless a test starts them: the test drives them with Drain.
+class Harness {
+ public:
+  explicit Harness(const std::vector<std::string>& sets = {}, std::size_t workers = 1)
+      : config_(MakeConfig(sets)),
+        options_(EngineOptionsFromConfig(config_)),
+        stats_(10),
+        warnings_(clock_),
+        shutdown_(clock_),
+        transport_(config_.topics.changelog),
+        outputs_(transport_, clock_, stats_, warnings_, shutdown_, config_.topics.dlq),
+        weights_(workers) {
+    transport_.delivered = [this](void* opaque, const DeliveryReport& r) {
+      outputs_.Delivered(opaque, r);
+    };
+    references_.SetCatalog(MakeCatalog(40));
+    for (std::size_t w = 0; w < workers; ++w) AddWorker();
+  }
+
+  Worker& AddWorker() {
+    const WorkerContext context{config_,    options_, stats_,    warnings_, references_,
+                                transport_, outputs_, shutdown_, weights_,  clock_};
+    workers_.push_back(std::make_unique<Worker>(context, workers_.size()));
+    return *workers_.back();
+  }
+  Dispatcher MakeDispatcher() {
+    std::vector<Worker*> ws;
+    for (auto& w : workers_) ws.push_back(w.get());
+    return Dispatcher(config_, stats_, warnings_, transport_, shutdown_, clock_, ws);
+  }
+
+  Worker& worker(std::size_t i = 0) { return *workers_[i]; }
+  FakeClock& clock() { return clock_; }
+  FakeTransport& transport() { return transport_; }
+  PipelineStats& stats() { return stats_; }
+  Shutdown& shutdown() { return shutdown_; }
+
+  void Assign(std::int32_t p, std::size_t w = 0) {
+    stats_.restoring_partitions.fetch_add(1);
+    worker(w).Queue().Push(Control{Control::Kind::kAssign, p, nullptr, nullptr});
+    worker(w).Drain();
+  }
+  // Queues a revoke and handles it; true when the worker said it was done.
+  bool Revoke(std::int32_t p, std::size_t w = 0) {
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> handed = done->get_future();
+    worker(w).Queue().Push(Control{Control::Kind::kRevoke, p, std::move(done), nullptr});
+    worker(w).Drain();
+    return handed.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  }
+  static std::string EventBytes(const std::string& user, const std::string& item, std::int64_t ts) {
+    Event e;
+    e.user = UserId(user);
+    e.item = ItemId(item);
+    e.ts = {ts};
+    return stream::EncodeEvent(e, EventTypeTable());
+  }
+  void Queue(std::int32_t p, std::int64_t offset, const std::string& user, const std::string& item,
+             std::size_t w = 0) {
+    worker(w).Queue().Push(Message("ev", p, offset, user, EventBytes(user, item, kT0 + offset)));
+  }
+  // Lets the refresh interval pass and runs one round: everything queued, then a tick.
+  void Round(std::size_t w = 0) {
+    clock_.Advance(config_.pipeline.refresh_interval);
+    worker(w).Drain();
+  }
+  // The users of the lists produced so far, in order.
+  std::vector<std::string> ListUsers() const {
+    std::vector<std::string> users;
+    for (const auto& m : transport_.On("recs")) users.push_back(m.key);
+    return users;
+  }
+
+ private:
+  FakeClock clock_;
+  Config config_;
+  model::EngineOptions options_;
+  PipelineStats stats_;
+  RateLimitedWarnings warnings_;
+  Shutdown shutdown_;
+  References references_;
+  FakeTransport transport_;
+  Outputs outputs_;
+  WeightsBoard weights_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+TEST(WorkerTest, PublishesAListPerUserAndStoresTheOffsetAfterTheLastEvent) {
+  Harness h;
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  h.Queue(0, 1, "u2", "i2");
+  h.Queue(0, 2, "u1", "i3");
+  h.Round();
+  const std::vector<std::string> users = h.ListUsers();
+  ASSERT_EQ(users.size(), 2U);
+  EXPECT_EQ(std::set<std::string>(users.begin(), users.end()), (std::set<std::string>{"u1", "u2"}));
+  auto list = stream::DecodeRecommendationList(*h.transport().On("recs")[0].value);
+  ASSERT_TRUE(list);
+  EXPECT_FALSE(list->items.empty());
+  // Stored only once the changelog writes (every flush_interval) are acknowledged too.
+  EXPECT_FALSE(h.transport().stored(0).has_value() && *h.transport().stored(0) > 0);
+  h.clock().Advance(std::chrono::milliseconds(100));
+  h.Round();
+  EXPECT_EQ(h.transport().stored(0), 3);
+  EXPECT_EQ(h.stats().Applied(), 3U);
+}
+
+TEST(WorkerTest, DeadLettersABadEventWithItsReasonAndGoesOn) {
+  Harness h;
+  h.Assign(0);
+  h.worker().Queue().Push(Message("ev", 0, 0, "u1", std::string("\xc1 not an event")));
+  h.worker().Queue().Push(Message("ev", 0, 1, "u2", Harness::EventBytes("u1", "i1", kT0)));
+  h.Queue(0, 2, "u3", "i2");
+  h.clock().Advance(std::chrono::milliseconds(100));
+  h.Round();
+  const auto dead = h.transport().On("dlq");
+  ASSERT_EQ(dead.size(), 2U);
+  EXPECT_EQ(dead[0].headers.at("recsd.error.reason"), "malformed");
+  EXPECT_EQ(dead[0].headers.at("recsd.source.topic"), "ev");
+  EXPECT_EQ(dead[0].headers.at("recsd.source.partition"), "0");
+  EXPECT_EQ(dead[0].headers.at("recsd.source.offset"), "0");
+  EXPECT_EQ(*dead[0].value, "\xc1 not an event");
+  EXPECT_EQ(dead[1].headers.at("recsd.error.reason"), "key_mismatch");
+  EXPECT_EQ(dead[1].key, "u2");
+  EXPECT_EQ(h.ListUsers(), std::vector<std::string>{"u3"});  // the partition kept moving
+  EXPECT_EQ(h.stats().DeadLettered(), 2U);
+  h.Round();
+  EXPECT_EQ(h.transport().stored(0), 3);  // past the dead letters once they are acknowledged
+}
+
+TEST(WorkerTest, StoresNoOffsetAtOrPastAnUnacknowledgedOutput) {
+  Harness h;
+  h.transport().auto_ack = false;
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  h.Queue(0, 1, "u2", "i2");
+  h.clock().Advance(std::chrono::milliseconds(100));
+  h.Round();
+  ASSERT_EQ(h.ListUsers().size(), 2U);
+  h.Round();
+  EXPECT_FALSE(h.transport().stored(0).has_value() && *h.transport().stored(0) > 0)
+      << "stored " << *h.transport().stored(0) << " before the lists were acknowledged";
+  h.transport().AckAll();
+  h.Round();
+  EXPECT_EQ(h.transport().stored(0), 2);
+}
+
+TEST(WorkerTest, AFailedDeliveryFailsThePipelineAndNothingPastItIsEverStored) {
+  Harness h;
+  h.transport().auto_ack = false;
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  h.Round();
+  h.transport().AckAll(/*ok=*/false);
+  EXPECT_TRUE(h.shutdown().failed());
+  h.Queue(0, 1, "u2", "i2");
+  h.clock().Advance(std::chrono::milliseconds(100));
+  h.Round();
+  h.transport().AckAll();
+  h.Round();
+  EXPECT_FALSE(h.transport().stored(0).has_value() && *h.transport().stored(0) > 0);
+  EXPECT_EQ(h.stats().delivery_failures.load(), 1U);
+}
+
+TEST(WorkerTest, WaitsWhileTheProducerQueueIsFull) {
+  Harness h;
+  h.Assign(0);
+  h.transport().queue_full = 3;
+  h.Queue(0, 0, "u1", "i1");
+  h.Round();
+  EXPECT_EQ(h.ListUsers(), std::vector<std::string>{"u1"});
+  EXPECT_GE(h.clock().sleeps(), 3);
+  EXPECT_FALSE(h.shutdown().failed());
+}
+
+TEST(WorkerTest, HoldsTheListsOfTheBacklogUntilItIsAllApplied) {
+  Harness h;
+  h.transport().end_offsets[0] = 4;  // the partition's end when it resumes
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  h.Queue(0, 1, "u2", "i2");
+  h.Round();
+  h.Round();
+  EXPECT_TRUE(h.ListUsers().empty()) << "lists published before the backlog was applied";
+  h.Queue(0, 2, "u1", "i3");
+  h.Queue(0, 3, "u2", "i4");
+  h.Round();
+  const std::vector<std::string> users = h.ListUsers();
+  EXPECT_EQ(users.size(), 2U) << "one list per user for the whole backlog";
+}
+
+TEST(WorkerTest, HandsOverOnRevokePublishingWritingAndStoringEverything) {
+  Harness h;
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  h.Queue(0, 1, "u2", "i2");
+  h.worker().Drain();  // applied, nothing refreshed or written yet
+  ASSERT_TRUE(h.ListUsers().empty());
+  EXPECT_TRUE(h.Revoke(0));
+  EXPECT_EQ(h.ListUsers().size(), 2U);
+  EXPECT_EQ(h.transport().On("changelog").size(), 2U);
+  EXPECT_EQ(h.transport().stored(0), 2);
+  EXPECT_EQ(h.worker().engine(0), nullptr);  // dropped
+  EXPECT_EQ(h.stats().evicted_revoke.load(), 2U);
+}
+
+TEST(WorkerTest, HandOverGivesUpAtTheTimeoutAndStoresNothingUnacknowledged) {
+  Harness h;
+  h.transport().auto_ack = false;
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  const auto before = h.clock().Now();
+  EXPECT_TRUE(h.Revoke(0));
+  EXPECT_GE(h.clock().Now() - before, std::chrono::seconds(5));  // pipeline.shutdown_timeout
+  EXPECT_FALSE(h.transport().stored(0).has_value() && *h.transport().stored(0) > 0);
+  EXPECT_EQ(h.worker().engine(0), nullptr);
+}
+
+TEST(WorkerTest, ANewOwnerRestoresTheUsersFromTheChangelogAndSkipsWhatTheyHaveSeen) {
+  Harness h({}, 2);
+  h.Assign(0, 0);
+  h.Queue(0, 0, "u1", "i1", 0);
+  h.Queue(0, 1, "u2", "i2", 0);
+  h.worker(0).Drain();
+  ASSERT_TRUE(h.Revoke(0, 0));
+  ASSERT_EQ(h.transport().On("changelog").size(), 2U);
+
+  h.Assign(0, 1);
+  const model::Engine* engine = h.worker(1).engine(0);
+  ASSERT_NE(engine, nullptr);
+  EXPECT_EQ(engine->users(), 2U);
+  EXPECT_EQ(h.stats().restored_records.load(), 2U);
+  // The events again (the offset was stored past them, but a crash could have lost it).
+  h.Queue(0, 0, "u1", "i1", 1);
+  h.Queue(0, 1, "u2", "i2", 1);
+  h.Round(1);
+  EXPECT_EQ(h.stats().Counted(PipelineStats::Result::kDuplicate), 2U);
+}
+
+TEST(WorkerTest, EvictsUsersToStayUnderTheMemoryBound) {
+  Harness h({"state.max_bytes=20000"});
+  h.Assign(0);
+  for (int u = 0; u < 200; ++u) h.Queue(0, u, "u" + std::to_string(u), "i1");
+  h.Round();  // the first tick measures
+  const std::uint64_t evicted = h.stats().evicted_lru.load() + h.stats().evicted_negligible.load();
+  EXPECT_GT(evicted, 0U);
+  ASSERT_NE(h.worker().engine(0), nullptr);
+  EXPECT_LE(h.worker().engine(0)->UserStateBytes(), 20000U);
+  EXPECT_EQ(h.worker().engine(0)->users() + evicted, 200U);
+}
+
+TEST(DispatcherTest, PausesAFullWorkersPartitionsAndResumesThemOnceItDrains) {
+  Harness h({"pipeline.queue_capacity=4"});
+  Dispatcher d = h.MakeDispatcher();
+  const std::int32_t zero = 0;
+  d.Assigned(std::span<const std::int32_t>(&zero, 1));  // queued: 1
+  for (int i = 0; i < 5; ++i) {
+    h.transport().to_poll.push_back(
+        Message("ev", 0, i, "u1", Harness::EventBytes("u1", "i1", kT0 + i)));
+  }
+  for (int i = 0; i < 3; ++i) d.PollOnce(std::chrono::milliseconds(0));
+  EXPECT_TRUE(h.transport().paused().count(0)) << "not paused at 4 queued";
+  EXPECT_EQ(h.stats().pauses.load(), 1U);
+  // A partition assigned while its worker is paused waits too.
+  const std::int32_t one = 1;
+  d.Assigned(std::span<const std::int32_t>(&one, 1));
+  EXPECT_TRUE(h.transport().paused().count(1));
+  d.PollOnce(std::chrono::milliseconds(0));  // fetched before the pause: still delivered
+  EXPECT_EQ(h.worker().Queue().Size(), 6U);
+  h.worker().Drain();
+  d.PollOnce(std::chrono::milliseconds(0));
+  EXPECT_TRUE(h.transport().paused().empty());
+  EXPECT_EQ(h.stats().paused_partitions.load(), 0);
+}
+
+TEST(DispatcherTest, ARevokeReturnsOnceTheWorkerHasHandedThePartitionOver) {
+  Harness h;
+  Dispatcher d = h.MakeDispatcher();
+  const std::int32_t zero = 0;
+  d.Assigned(std::span<const std::int32_t>(&zero, 1));
+  h.transport().to_poll.push_back(Message("ev", 0, 0, "u1", Harness::EventBytes("u1", "i1", kT0)));
+  d.PollOnce(std::chrono::milliseconds(0));
+  h.worker().Start();
+  d.Revoked(std::span<const std::int32_t>(&zero, 1));
+  // Handed over before Revoked returned: the transport may give the partition away now.
+  EXPECT_EQ(h.transport().stored(0), 1);
+  EXPECT_EQ(h.ListUsers(), std::vector<std::string>{"u1"});
+  EXPECT_EQ(h.stats().assigned_partitions.load(), 0);
+  h.worker().Queue().Push(Control{});
+  h.worker().Join();
+}
+
+}  // namespace
+}  // namespace recsd::daemon
