@@ -25,6 +25,27 @@
 namespace recsd::daemon {
 namespace {
 
+// The learned weights and the feedback on the lists, by feature and variant.
+void AddLearning(const Pipeline& p, metrics::PipelineSnapshot* snapshot) {
+  const PipelineStats& s = p.stats();
+  const auto n = [](const auto& atomic) { return static_cast<double>(atomic.load()); };
+  metrics::PipelineSnapshot& out = *snapshot;
+  const WeightsView w = p.weights();
+  for (std::size_t i = 0; i < w.names.size(); ++i) {
+    out.fusion_weights.emplace_back(w.names[i], w.weights.w[i]);
+  }
+  out.fusion_weights_version = static_cast<double>(w.weights.version);
+  out.learner_restarts = n(s.learner_restarts);
+  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
+    for (std::size_t i = 0; i < w.names.size(); ++i) {
+      out.feedback.push_back({w.names[i],
+                              std::string(model::VariantName(static_cast<model::Variant>(v))),
+                              n(s.impressions[v][i]), n(s.clicks[v][i])});
+    }
+  }
+  out.guard_reverted = w.reverted;
+}
+
 metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   const PipelineStats& s = p.stats();
   const auto n = [](const auto& atomic) { return static_cast<double>(atomic.load()); };
@@ -75,20 +96,7 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.catalog_items = n(s.catalog_items);
   out.catalog_updated_seconds = n(s.catalog_updated_ms) / 1000.0;
 
-  const WeightsView w = p.weights();
-  for (std::size_t i = 0; i < w.names.size(); ++i) {
-    out.fusion_weights.emplace_back(w.names[i], w.weights.w[i]);
-  }
-  out.fusion_weights_version = static_cast<double>(w.weights.version);
-  out.learner_restarts = n(s.learner_restarts);
-  for (std::size_t v = 0; v < model::kVariantCount; ++v) {
-    for (std::size_t i = 0; i < w.names.size(); ++i) {
-      out.feedback.push_back({w.names[i],
-                              std::string(model::VariantName(static_cast<model::Variant>(v))),
-                              n(s.impressions[v][i]), n(s.clicks[v][i])});
-    }
-  }
-  out.guard_reverted = w.reverted;
+  AddLearning(p, &out);
   // The pipeline runs, so the catalog is loaded.
   out.ready = s.assignment_received.load() && s.restoring_partitions.load() == 0;
   out.restoring_partitions = n(s.restoring_partitions);

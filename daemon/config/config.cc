@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -15,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <toml++/toml.h>
 
+#include "daemon/config/config_schema.h"
 #include "model/sources/registry.h"
 
 extern char** environ;
@@ -22,270 +20,15 @@ extern char** environ;
 namespace recsd::daemon {
 namespace {
 
-enum class Type { kString, kInt, kFloat, kBool, kDuration, kAnyScalar };
-
-// One key of the schema. A key ending in "." is an open table: any key below it is accepted with
-// the table's type (kafka.*, events.weights.*).
-struct KeySpec {
-  std::string_view key;
-  Type type;
-  std::string_view default_value;
-  std::int64_t min = 0;  // for kInt: allowed range when min < max
-  std::int64_t max = 0;
-  std::vector<std::string_view> allowed = {};  // for kString: allowed values when not empty
-};
-
-const std::vector<KeySpec>& Schema() {
-  static const std::vector<KeySpec> schema = {
-      {"kafka.", Type::kAnyScalar, ""},
-      {"topics.events", Type::kString, "recsd.events"},
-      {"topics.items", Type::kString, "recsd.items"},
-      {"topics.recommendations", Type::kString, "recsd.recommendations"},
-      {"topics.dlq", Type::kString, "recsd.events.dlq"},
-      {"topics.changelog", Type::kString, "recsd.state-changelog"},
-      {"topics.model_stats", Type::kString, "recsd.model-stats"},
-      {"admin.listen", Type::kString, "127.0.0.1:9464"},
-      {"admin.token", Type::kString, ""},
-      {"admin.token_file", Type::kString, ""},
-      {"log.level",
-       Type::kString,
-       "info",
-       0,
-       0,
-       {"trace", "debug", "info", "warn", "error", "critical", "off"}},
-      {"log.format", Type::kString, "text", 0, 0, {"text", "json"}},
-      {"model.embedding_dim", Type::kInt, "64", 1, 4096},
-      {"model.half_life_short", Type::kDuration, "30m"},
-      {"model.half_life_long", Type::kDuration, "7d"},
-      {"model.list_size", Type::kInt, "20", 1, 1000},
-      {"model.clock", Type::kString, "event_time", 0, 0, {"event_time", "activity"}},
-      {"model.long_kernel", Type::kString, "exponential", 0, 0, {"exponential", "logarithmic"}},
-      {"model.activity_half_life_short", Type::kFloat, "10", 0, 1'000'000'000},
-      {"model.activity_half_life_long", Type::kFloat, "200", 0, 1'000'000'000},
-      {"model.seen_items", Type::kInt, "64", 1, 4096},
-      {"model.seen_capacity", Type::kInt, "10000", 1, 1'000'000},
-      {"model.repeatable_types", Type::kString, ""},
-      {"model.sources", Type::kString,
-       "emb_short,emb_long,covisit,sequence,trending,category,fresh"},
-      {"model.offering", Type::kString, "emb_short,covisit,sequence,trending,category,fresh"},
-      {"model.category_affinities", Type::kInt, "8", 1, 256},
-      {"model.candidates_per_source", Type::kInt, "50", 1, 10000},
-      {"model.trending_half_life", Type::kDuration, "1d"},
-      {"model.fresh_half_life", Type::kDuration, "30d"},
-      {"model.covisit_window", Type::kDuration, "1h"},
-      {"model.covisit_half_life", Type::kDuration, "365d"},
-      {"model.covisit_neighbours", Type::kInt, "128", 1, 4096},
-      {"model.covisit_gaps", Type::kInt, "5", 1, 64},
-      {"model.covisit_seeds", Type::kInt, "10", 1, 4096},
-      {"model.covisit_recency", Type::kFloat, "0.8", 0, 1},
-      {"model.sequence_gaps", Type::kInt, "5", 1, 64},
-      {"model.sequence_backward", Type::kFloat, "0", 0, 1},
-      {"model.sequence_window", Type::kDuration, "0s"},
-      {"model.sequence_seeds", Type::kInt, "10", 1, 4096},
-      {"model.sequence_recency", Type::kFloat, "0.8", 0, 1},
-      {"model.sequence_half_life", Type::kDuration, "365d"},
-      {"model.sequence_neighbours", Type::kInt, "256", 1, 4096},
-      {"model.learned_embeddings", Type::kBool, "true"},
-      {"model.learned_window", Type::kInt, "5", 1, 64},
-      {"model.learned_half_life", Type::kDuration, "365d"},
-      {"model.learned_prior_mass", Type::kFloat, "5", 0, 1'000'000},
-      {"model.learned_items", Type::kInt, "1000000", 1, 100'000'000},
-      {"model.global_refresh", Type::kDuration, "1m"},
-      {"model.refresh_batch", Type::kInt, "32", 1, 1024},
-      {"model.diversity", Type::kString, "none", 0, 0, {"none", "mmr", "category_cap"}},
-      {"model.mmr_lambda", Type::kFloat, "0.8", 0, 1},
-      {"model.category_cap", Type::kInt, "3", 1, 1000},
-      {"fusion.normalisation", Type::kString, "max", 0, 0, {"reciprocal_rank", "rank", "max"}},
-      {"fusion.weights.emb_short", Type::kFloat, "1", 0, 1000},
-      {"fusion.weights.emb_long", Type::kFloat, "0.1", 0, 1000},
-      {"fusion.weights.covisit", Type::kFloat, "1", 0, 1000},
-      {"fusion.weights.sequence", Type::kFloat, "1", 0, 1000},
-      {"fusion.weights.trending", Type::kFloat, "0.1", 0, 1000},
-      {"fusion.weights.category", Type::kFloat, "0.1", 0, 1000},
-      {"fusion.weights.fresh", Type::kFloat, "0.1", 0, 1000},
-      {"learning.enabled", Type::kBool, "true"},
-      {"learning.feedback_types", Type::kString, "click"},
-      {"learning.attribution_window", Type::kDuration, "30m"},
-      {"learning.pending_lists", Type::kInt, "4", 1, 64},
-      {"learning.examine_k", Type::kInt, "5", 1, 1000},
-      {"learning.propensity_power", Type::kFloat, "0", 0, 10},
-      {"learning.max_propensity_weight", Type::kFloat, "10", 1, 1000},
-      {"learning.exploration", Type::kFloat, "0", 0, 10},
-      {"learning.prior_variance", Type::kFloat, "1", 0, 1000},
-      {"learning.bias_prior_mean", Type::kFloat, "-1.5", -100, 100},
-      {"learning.beta", Type::kFloat, "1", 0, 1000},
-      {"learning.drift_variance", Type::kFloat, "1e-05", 0, 1},
-      {"learning.restart_threshold", Type::kFloat, "40", 0, 1'000'000},
-      {"learning.restart_ratio", Type::kFloat, "4", 1, 1'000'000},
-      {"learning.min_weight", Type::kFloat, "0", 0, 1000},
-      {"learning.max_weight", Type::kFloat, "10", 0, 1000},
-      {"learning.segment_keys", Type::kString, ""},
-      {"learning.segment_min_examples", Type::kInt, "1000", 0, 1'000'000'000},
-      {"learning.max_segments", Type::kInt, "1024", 0, 1'000'000},
-      {"learning.holdout_share", Type::kFloat, "0.1", 0, 1},
-      {"learning.guard", Type::kBool, "true"},
-      {"learning.guard_window", Type::kInt, "20000", 1, 1'000'000'000},
-      {"learning.guard_min_lists", Type::kInt, "2000", 0, 1'000'000'000},
-      {"learning.guard_z", Type::kFloat, "3", 0, 100},
-      {"pipeline.workers", Type::kInt, "0", 0, 1024},
-      {"pipeline.queue_capacity", Type::kInt, "10000", 1, 10'000'000},
-      {"pipeline.catch_up_events", Type::kInt, "100000", 0, std::int64_t{1} << 40},
-      {"pipeline.refresh_interval", Type::kDuration, "100ms"},
-      {"pipeline.min_refresh_interval", Type::kDuration, "1s"},
-      {"pipeline.shutdown_timeout", Type::kDuration, "8s"},
-      {"pipeline.catalog_load_timeout", Type::kDuration, "1m"},
-      {"pipeline.catalog_publish_interval", Type::kDuration, "1s"},
-      {"pipeline.stats_interval", Type::kDuration, "10s"},
-      {"pipeline.freshness_objective", Type::kDuration, "5s"},
-      {"state.changelog", Type::kBool, "true"},
-      {"state.flush_interval", Type::kDuration, "1s"},
-      {"state.max_bytes", Type::kInt, "1073741824", 0, std::int64_t{1} << 50},
-      {"state.negligible_mass", Type::kFloat, "0.01", 0, 1000},
-      {"state.dir", Type::kString, ""},
-      {"state.snapshot_interval", Type::kDuration, "5m"},
-      {"state.snapshot_max_age", Type::kDuration, "12h"},
-      {"state.model_stats_interval", Type::kDuration, "10s"},
-      {"state.model_stats_items", Type::kInt, "1000", 1, 100'000},
-      {"state.model_stats_edges", Type::kInt, "5000", 1, 100'000},
-      {"state.model_stats_vectors", Type::kInt, "500", 0, 100'000},
-      {"events.weights.", Type::kFloat, ""},
-  };
-  return schema;
-}
-
-// Defaults inside open tables.
-std::vector<std::pair<std::string, std::string>> OpenTableDefaults() {
-  std::vector<std::pair<std::string, std::string>> defaults = {
-      {"kafka.bootstrap.servers", "127.0.0.1:9092"},
-      {"kafka.group.id", "recsd"},
-      // librdkafka defaults to "latest": a new consumer group would silently skip existing data.
-      {"kafka.auto.offset.reset", "earliest"},
-      // Partition user keys like Java clients do, so every producer agrees on a user's partition.
-      {"kafka.partitioner", "murmur2_random"},
-      {"kafka.compression.type", "lz4"},
-      {"kafka.partition.assignment.strategy", "cooperative-sticky"},
-      {"kafka.enable.idempotence", "true"},
-      // How often stored offsets are committed: after a crash, events since the last commit are
-      // consumed again (and their lists repeated), so commit about as often as the changelog
-      // is written (state.flush_interval), not librdkafka's 5 s.
-      {"kafka.auto.commit.interval.ms", "1000"},
-      // Consumer lag, broker round trips and the producer's queue for /metrics; 0 turns them off.
-      {"kafka.statistics.interval.ms", "5000"},
-  };
-  const EventTypeTable builtin;
-  for (const EventTypeSpec& t : builtin.types()) {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), t.weight);
-    defaults.emplace_back("events.weights." + t.name, std::string(buf, end));
-  }
-  return defaults;
-}
-
-const KeySpec* FindSpec(std::string_view key) {
-  for (const KeySpec& spec : Schema()) {
-    if (spec.key.ends_with('.') ? (key.starts_with(spec.key) && key.size() > spec.key.size())
-                                : key == spec.key) {
-      return &spec;
-    }
-  }
-  return nullptr;
-}
-
-// True when some schema key lies below `table` (so a TOML table of that name is expected).
-bool IsKnownTable(std::string_view table) {
-  const std::string prefix = std::string(table) + ".";
-  return std::any_of(Schema().begin(), Schema().end(), [&](const KeySpec& spec) {
-    return spec.key.starts_with(prefix) || std::string_view(prefix).starts_with(spec.key);
-  });
-}
-
-const char* TypeName(Type t) {
-  switch (t) {
-    case Type::kString:
-      return "a string";
-    case Type::kInt:
-      return "an integer";
-    case Type::kFloat:
-      return "a number";
-    case Type::kBool:
-      return "true or false";
-    case Type::kDuration:
-      return "a duration string like \"250ms\", \"30m\" or \"7d\"";
-    case Type::kAnyScalar:
-      return "a string, number or boolean";
-  }
-  return "?";
-}
-
-std::string FormatDouble(double v) {
-  char buf[32];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-  return std::string(buf, end);
-}
-
-// Checks `text` against the spec; on success `*canonical` is its canonical form.
-std::optional<std::string> ValidateText(const KeySpec& spec, const std::string& text,
-                                        std::string* canonical) {
-  switch (spec.type) {
-    case Type::kString:
-    case Type::kAnyScalar:
-      if (!spec.allowed.empty() &&
-          std::find(spec.allowed.begin(), spec.allowed.end(), text) == spec.allowed.end()) {
-        std::string list;
-        for (std::string_view a : spec.allowed) {
-          list += (list.empty() ? "" : ", ") + std::string(a);
-        }
-        return "\"" + text + "\" is not one of " + list;
-      }
-      *canonical = text;
-      return std::nullopt;
-    case Type::kInt: {
-      std::int64_t v = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-      if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-        return "expected " + std::string(TypeName(spec.type)) + ", got \"" + text + "\"";
-      }
-      if (spec.min < spec.max && (v < spec.min || v > spec.max)) {
-        return std::to_string(v) + " is outside [" + std::to_string(spec.min) + ", " +
-               std::to_string(spec.max) + "]";
-      }
-      *canonical = std::to_string(v);
-      return std::nullopt;
-    }
-    case Type::kFloat: {
-      double v = 0;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-      if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-        return "expected " + std::string(TypeName(spec.type)) + ", got \"" + text + "\"";
-      }
-      if (!std::isfinite(v)) {
-        return "must be finite";
-      }
-      if (spec.min < spec.max &&
-          (v < static_cast<double>(spec.min) || v > static_cast<double>(spec.max))) {
-        return FormatDouble(v) + " is outside [" + std::to_string(spec.min) + ", " +
-               std::to_string(spec.max) + "]";
-      }
-      *canonical = FormatDouble(v);
-      return std::nullopt;
-    }
-    case Type::kBool:
-      if (text != "true" && text != "false") {
-        return "expected true or false, got \"" + text + "\"";
-      }
-      *canonical = text;
-      return std::nullopt;
-    case Type::kDuration: {
-      Milliseconds d{};
-      if (!ParseDuration(text, &d)) {
-        return "bad duration \"" + text + "\": expected an integer and a unit (ms, s, m, h, d)";
-      }
-      *canonical = text;
-      return std::nullopt;
-    }
-  }
-  return "unsupported type";
-}
+using config_schema::FindSpec;
+using config_schema::FormatDouble;
+using config_schema::IsKnownTable;
+using config_schema::KeySpec;
+using config_schema::OpenTableDefaults;
+using config_schema::Schema;
+using config_schema::Type;
+using config_schema::TypeName;
+using config_schema::ValidateText;
 
 // Converts a TOML value to text for ValidateText; a type mismatch is reported here.
 std::optional<std::string> TomlToText(const KeySpec& spec, const toml::node& node,
@@ -406,14 +149,27 @@ class Loader {
   }
 
   void Build() {
-    const Settings& st = out_->settings;
     Config& c = out_->config;
-    const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
-    c.topics = {get("topics.events"), get("topics.items"),     get("topics.recommendations"),
-                get("topics.dlq"),    get("topics.changelog"), get("topics.model_stats")};
-    c.admin = {get("admin.listen"), get("admin.token"), get("admin.token_file")};
-    c.log = {get("log.level"), get("log.format")};
-    Config::Model& m = c.model;
+    c.topics = {Get("topics.events"), Get("topics.items"),     Get("topics.recommendations"),
+                Get("topics.dlq"),    Get("topics.changelog"), Get("topics.model_stats")};
+    c.admin = {Get("admin.listen"), Get("admin.token"), Get("admin.token_file")};
+    c.log = {Get("log.level"), Get("log.format")};
+    BuildModel();
+    BuildSources();
+    BuildDecay();
+    BuildFusion();
+    BuildEvents();
+    BuildLearning();
+    BuildPipeline();
+    CheckKafka();
+  }
+
+ private:
+  const std::string& Get(const char* key) const { return out_->settings.at(key).value; }
+  const std::string& Origin(const char* key) const { return out_->settings.at(key).origin; }
+
+  void BuildModel() {
+    Config::Model& m = out_->config.model;
     for (auto [key, field] :
          {std::pair{"model.embedding_dim", &m.embedding_dim},
           std::pair{"model.list_size", &m.list_size}, std::pair{"model.seen_items", &m.seen_items},
@@ -430,34 +186,32 @@ class Loader {
           std::pair{"model.sequence_neighbours", &m.sequence_neighbours},
           std::pair{"model.refresh_batch", &m.refresh_batch},
           std::pair{"model.category_cap", &m.category_cap}}) {
-      *field = std::stoul(get(key));
+      *field = std::stoul(Get(key));
     }
-    m.clock = get("model.clock");
-    m.long_kernel = get("model.long_kernel");
-    m.diversity = get("model.diversity");
-    m.mmr_lambda = std::stod(get("model.mmr_lambda"));
-    m.sequence_recency = std::stod(get("model.sequence_recency"));
-    m.sequence_backward = std::stod(get("model.sequence_backward"));
-    m.covisit_recency = std::stod(get("model.covisit_recency"));
-    m.learned_embeddings = get("model.learned_embeddings") == "true";
-    m.learned_prior_mass = std::stod(get("model.learned_prior_mass"));
-    if (m.learned_prior_mass <= 0) {
-      Problem("model.learned_prior_mass", st.at("model.learned_prior_mass").origin,
-              "must be greater than 0");
+    m.clock = Get("model.clock");
+    m.long_kernel = Get("model.long_kernel");
+    m.diversity = Get("model.diversity");
+    m.mmr_lambda = std::stod(Get("model.mmr_lambda"));
+    m.sequence_recency = std::stod(Get("model.sequence_recency"));
+    m.sequence_backward = std::stod(Get("model.sequence_backward"));
+    m.covisit_recency = std::stod(Get("model.covisit_recency"));
+    m.learned_embeddings = Get("model.learned_embeddings") == "true";
+    m.learned_prior_mass = std::stod(Get("model.learned_prior_mass"));
+    for (const char* key :
+         {"model.learned_prior_mass", "model.sequence_recency", "model.covisit_recency"}) {
+      if (std::stod(Get(key)) <= 0) Problem(key, Origin(key), "must be greater than 0");
     }
-    for (const char* key : {"model.sequence_recency", "model.covisit_recency"}) {
-      if (std::stod(get(key)) <= 0) Problem(key, st.at(key).origin, "must be greater than 0");
-    }
-    BuildSources();
+  }
+
+  // Half-lives must be positive; a window or interval of 0 is allowed (it turns the thing off).
+  void BuildDecay() {
+    Config::Model& m = out_->config.model;
     for (auto [key, field] :
          {std::pair{"model.activity_half_life_short", &m.activity_half_life_short},
           std::pair{"model.activity_half_life_long", &m.activity_half_life_long}}) {
-      *field = std::stod(get(key));
-      if (*field <= 0) {
-        Problem(key, st.at(key).origin, "must be greater than 0");
-      }
+      *field = std::stod(Get(key));
+      if (*field <= 0) Problem(key, Origin(key), "must be greater than 0");
     }
-    // Half-lives must be positive; a window or interval of 0 is allowed (it turns the thing off).
     for (auto [key, field, positive] :
          {std::tuple{"model.half_life_short", &m.half_life_short, true},
           std::tuple{"model.half_life_long", &m.half_life_long, true},
@@ -469,17 +223,19 @@ class Loader {
           std::tuple{"model.learned_half_life", &m.learned_half_life, true},
           std::tuple{"model.sequence_window", &m.sequence_window, false},
           std::tuple{"model.global_refresh", &m.global_refresh, false}}) {
-      ParseDuration(get(key), field);
-      if (positive && field->count() <= 0) {
-        Problem(key, st.at(key).origin, "must be longer than 0");
-      }
+      ParseDuration(Get(key), field);
+      if (positive && field->count() <= 0) Problem(key, Origin(key), "must be longer than 0");
     }
-    c.fusion.normalisation = get("fusion.normalisation");
+  }
+
+  void BuildFusion() {
+    Config& c = out_->config;
+    c.fusion.normalisation = Get("fusion.normalisation");
     double weight_sum = 0;
-    for (const auto& [key, s] : st) {
+    for (const auto& [key, s] : out_->settings) {
       if (key.starts_with("fusion.weights.")) {
         c.fusion.weights[key.substr(15)] = std::stod(s.value);
-        const auto& sources = m.sources;
+        const auto& sources = c.model.sources;
         if (std::find(sources.begin(), sources.end(), key.substr(15)) != sources.end()) {
           weight_sum += std::stod(s.value);
         }
@@ -488,8 +244,12 @@ class Loader {
     if (weight_sum <= 0) {
       Problem("fusion.weights", "", "at least one of model.sources needs a weight above 0");
     }
+  }
+
+  void BuildEvents() {
+    Config& c = out_->config;
     std::vector<EventTypeSpec> weights;
-    for (const auto& [key, s] : st) {
+    for (const auto& [key, s] : out_->settings) {
       if (key.starts_with("events.weights.")) {
         weights.push_back({key.substr(15), std::stod(s.value)});
       } else if (key.starts_with("kafka.")) {
@@ -500,51 +260,44 @@ class Loader {
       Problem("events.weights", "",
               "more than " + std::to_string(EventTypeTable::kMaxTypes) + " event types");
     }
-    for (const std::string& name : SplitList(get("model.repeatable_types"))) {
+    for (const std::string& name : SplitList(Get("model.repeatable_types"))) {
       if (!c.event_types.Find(name)) {
-        Problem("model.repeatable_types", st.at("model.repeatable_types").origin,
+        Problem("model.repeatable_types", Origin("model.repeatable_types"),
                 "\"" + name + "\" is not an event type");
       } else {
-        m.repeatable_types.push_back(name);
+        c.model.repeatable_types.push_back(name);
       }
     }
-    BuildLearning();
-    BuildPipeline();
-    CheckKafka();
   }
 
- private:
   void BuildPipeline() {
-    const Settings& st = out_->settings;
     Config::Pipeline& p = out_->config.pipeline;
-    const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
-    p.workers = std::stoull(get("pipeline.workers"));
-    out_->config.state.max_bytes = std::stoull(get("state.max_bytes"));
-    out_->config.state.negligible_mass = std::stod(get("state.negligible_mass"));
-    out_->config.state.changelog = get("state.changelog") == "true";
-    ParseDuration(get("state.flush_interval"), &out_->config.state.flush_interval);
+    p.workers = std::stoull(Get("pipeline.workers"));
+    out_->config.state.max_bytes = std::stoull(Get("state.max_bytes"));
+    out_->config.state.negligible_mass = std::stod(Get("state.negligible_mass"));
+    out_->config.state.changelog = Get("state.changelog") == "true";
+    ParseDuration(Get("state.flush_interval"), &out_->config.state.flush_interval);
     if (out_->config.state.flush_interval.count() <= 0) {
-      Problem("state.flush_interval", st.at("state.flush_interval").origin,
-              "must be longer than 0");
+      Problem("state.flush_interval", Origin("state.flush_interval"), "must be longer than 0");
     }
     Config::State& state = out_->config.state;
-    state.dir = get("state.dir");
-    ParseDuration(get("state.snapshot_interval"), &state.snapshot_interval);
-    ParseDuration(get("state.snapshot_max_age"), &state.snapshot_max_age);
+    state.dir = Get("state.dir");
+    ParseDuration(Get("state.snapshot_interval"), &state.snapshot_interval);
+    ParseDuration(Get("state.snapshot_max_age"), &state.snapshot_max_age);
     for (auto [key, value] : {std::pair{"state.snapshot_interval", state.snapshot_interval},
                               std::pair{"state.snapshot_max_age", state.snapshot_max_age}}) {
-      if (value.count() <= 0) Problem(key, st.at(key).origin, "must be longer than 0");
+      if (value.count() <= 0) Problem(key, Origin(key), "must be longer than 0");
     }
-    ParseDuration(get("state.model_stats_interval"), &state.model_stats_interval);
-    state.model_stats_items = std::stoull(get("state.model_stats_items"));
-    state.model_stats_edges = std::stoull(get("state.model_stats_edges"));
-    state.model_stats_vectors = std::stoull(get("state.model_stats_vectors"));
+    ParseDuration(Get("state.model_stats_interval"), &state.model_stats_interval);
+    state.model_stats_items = std::stoull(Get("state.model_stats_items"));
+    state.model_stats_edges = std::stoull(Get("state.model_stats_edges"));
+    state.model_stats_vectors = std::stoull(Get("state.model_stats_vectors"));
     if (!state.dir.empty() && !state.changelog) {
-      Problem("state.dir", st.at("state.dir").origin,
+      Problem("state.dir", Origin("state.dir"),
               "snapshots need state.changelog = true (a snapshot is a point in the changelog)");
     }
-    p.queue_capacity = std::stoull(get("pipeline.queue_capacity"));
-    p.catch_up_events = std::stoull(get("pipeline.catch_up_events"));
+    p.queue_capacity = std::stoull(Get("pipeline.queue_capacity"));
+    p.catch_up_events = std::stoull(Get("pipeline.catch_up_events"));
     for (auto [key, field, positive] :
          {std::tuple{"pipeline.refresh_interval", &p.refresh_interval, true},
           std::tuple{"pipeline.min_refresh_interval", &p.min_refresh_interval, false},
@@ -553,9 +306,9 @@ class Loader {
           std::tuple{"pipeline.catalog_publish_interval", &p.catalog_publish_interval, true},
           std::tuple{"pipeline.stats_interval", &p.stats_interval, false},
           std::tuple{"pipeline.freshness_objective", &p.freshness_objective, true}}) {
-      ParseDuration(get(key), field);
+      ParseDuration(Get(key), field);
       if (positive && field->count() <= 0) {
-        Problem(key, st.at(key).origin, "must be longer than 0");
+        Problem(key, Origin(key), "must be longer than 0");
       }
     }
   }
@@ -602,29 +355,27 @@ class Loader {
   }
 
   void BuildLearning() {
-    const Settings& st = out_->settings;
     Config::Learning& l = out_->config.learning;
-    const auto get = [&](const char* key) -> const std::string& { return st.at(key).value; };
     const auto problem = [&](const char* key, const std::string& message) {
-      Problem(key, st.at(key).origin, message);
+      Problem(key, Origin(key), message);
     };
-    l.enabled = get("learning.enabled") == "true";
-    l.guard = get("learning.guard") == "true";
-    l.feedback_types = SplitList(get("learning.feedback_types"));
+    l.enabled = Get("learning.enabled") == "true";
+    l.guard = Get("learning.guard") == "true";
+    l.feedback_types = SplitList(Get("learning.feedback_types"));
     for (const std::string& name : l.feedback_types) {
       if (!out_->config.event_types.Find(name)) {
         problem("learning.feedback_types", "\"" + name + "\" is not an event type");
       }
     }
-    l.segment_keys = SplitList(get("learning.segment_keys"));
-    ParseDuration(get("learning.attribution_window"), &l.attribution_window);
+    l.segment_keys = SplitList(Get("learning.segment_keys"));
+    ParseDuration(Get("learning.attribution_window"), &l.attribution_window);
     for (auto [key, field] : {std::pair{"learning.pending_lists", &l.pending_lists},
                               std::pair{"learning.examine_k", &l.examine_k},
                               std::pair{"learning.segment_min_examples", &l.segment_min_examples},
                               std::pair{"learning.max_segments", &l.max_segments},
                               std::pair{"learning.guard_window", &l.guard_window},
                               std::pair{"learning.guard_min_lists", &l.guard_min_lists}}) {
-      *field = std::stoull(get(key));
+      *field = std::stoull(Get(key));
     }
     for (auto [key, field] : {std::pair{"learning.propensity_power", &l.propensity_power},
                               std::pair{"learning.max_propensity_weight", &l.max_propensity_weight},
@@ -639,10 +390,10 @@ class Loader {
                               std::pair{"learning.holdout_share", &l.holdout_share},
                               std::pair{"learning.guard_z", &l.guard_z},
                               std::pair{"learning.exploration", &l.exploration}}) {
-      *field = std::stod(get(key));
+      *field = std::stod(Get(key));
     }
     for (const char* key : {"learning.prior_variance", "learning.beta", "learning.guard_z"}) {
-      if (std::stod(get(key)) <= 0) problem(key, "must be greater than 0");
+      if (std::stod(Get(key)) <= 0) problem(key, "must be greater than 0");
     }
     if (l.restart_ratio <= 1) problem("learning.restart_ratio", "must be greater than 1");
     if (l.min_weight > l.max_weight) {
@@ -843,41 +594,6 @@ std::string RenderConfig(const Settings& settings) {
         << "\n";
   }
   return out.str();
-}
-
-bool ParseDuration(std::string_view text, Milliseconds* out) {
-  std::size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
-    ++digits;
-  }
-  if (digits == 0) {
-    return false;
-  }
-  std::int64_t n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + digits, n);
-  if (ec != std::errc()) {
-    return false;
-  }
-  const std::string_view unit = text.substr(digits);
-  std::int64_t scale = 0;
-  if (unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = 1000;
-  } else if (unit == "m") {
-    scale = 60'000;
-  } else if (unit == "h") {
-    scale = 3'600'000;
-  } else if (unit == "d") {
-    scale = 86'400'000;
-  } else {
-    return false;
-  }
-  if (n > std::numeric_limits<std::int64_t>::max() / scale) {
-    return false;
-  }
-  *out = Milliseconds(n * scale);
-  return true;
 }
 
 }  // namespace recsd::daemon

@@ -71,6 +71,48 @@ std::string View(const DemoOptions& options, const std::string& bootstrap, doubl
   return out;
 }
 
+// A single member of a mock cluster: join quickly, and fetch without the mock's long waits.
+void UseEmbeddedBroker(const std::string& bootstrap, Config* config) {
+  config->kafka["bootstrap.servers"] = bootstrap;
+  config->kafka["session.timeout.ms"] = "6000";
+  config->kafka["heartbeat.interval.ms"] = "500";
+  // The mock broker answers a fetch only when fetch.wait.max.ms has passed, even with data there
+  // (a real broker answers at once): a short wait keeps the view's freshness honest.
+  config->kafka["fetch.wait.max.ms"] = "10";
+  config->pipeline.stats_interval = Milliseconds(0);  // the view shows them
+}
+
+// Redraws the view every options.view_interval_s until a signal, the duration, or the pipeline
+// stopping.
+void ShowUntilStopped(const DemoOptions& options, const StopSignals& signals,
+                      const std::string& bootstrap, std::uint16_t admin_port,
+                      const Pipeline& pipeline, const Loadgen& loadgen) {
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point last = start;
+  std::uint64_t last_events = 0;
+  std::uint64_t last_lists = 0;
+  const auto interval = std::chrono::duration<double>(options.view_interval_s);
+  while (!pipeline.stopping()) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    if (options.duration_s > 0 && elapsed >= options.duration_s) break;
+    if (signals.Wait(std::chrono::duration_cast<std::chrono::milliseconds>(interval)) != nullptr) {
+      break;
+    }
+    const Clock::time_point now = Clock::now();
+    std::string view = View(options, bootstrap, std::chrono::duration<double>(now - start).count(),
+                            std::chrono::duration<double>(now - last).count(), pipeline.stats(),
+                            &last_events, &last_lists, loadgen, pipeline.weights());
+    if (admin_port != 0) {
+      view += fmt::format("\nadmin: http://127.0.0.1:{}/metrics, /readyz, /livez\n", admin_port);
+    }
+    last = now;
+    std::fputs(tty ? "\x1b[H\x1b[J" : "\n", stdout);
+    std::fputs(view.c_str(), stdout);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int DemoCommand(const DemoOptions& options, Config config) {
@@ -88,14 +130,7 @@ int DemoCommand(const DemoOptions& options, Config config) {
     return kExitFailure;
   }
   const std::string bootstrap = (*broker)->bootstrap();
-  config.kafka["bootstrap.servers"] = bootstrap;
-  // A single member: join quickly.
-  config.kafka["session.timeout.ms"] = "6000";
-  config.kafka["heartbeat.interval.ms"] = "500";
-  // The mock broker answers a fetch only when fetch.wait.max.ms has passed, even with data there
-  // (a real broker answers at once): a short wait keeps the view's freshness honest.
-  config.kafka["fetch.wait.max.ms"] = "10";
-  config.pipeline.stats_interval = Milliseconds(0);  // the view shows them
+  UseEmbeddedBroker(bootstrap, &config);
 
   LoadgenOptions lo;
   lo.rate = options.rate;
@@ -126,30 +161,7 @@ int DemoCommand(const DemoOptions& options, Config config) {
     return kExitFailure;
   }
   current.store(pipeline->get());
-  const bool tty = isatty(STDOUT_FILENO) != 0;
-  const Clock::time_point start = Clock::now();
-  Clock::time_point last = start;
-  std::uint64_t last_events = 0;
-  std::uint64_t last_lists = 0;
-  const auto interval = std::chrono::duration<double>(options.view_interval_s);
-  while (!(*pipeline)->stopping()) {
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    if (options.duration_s > 0 && elapsed >= options.duration_s) break;
-    if (signals.Wait(std::chrono::duration_cast<std::chrono::milliseconds>(interval)) != nullptr) {
-      break;
-    }
-    const Clock::time_point now = Clock::now();
-    std::string view = View(options, bootstrap, std::chrono::duration<double>(now - start).count(),
-                            std::chrono::duration<double>(now - last).count(), (*pipeline)->stats(),
-                            &last_events, &last_lists, **loadgen, (*pipeline)->weights());
-    if (admin_port != 0) {
-      view += fmt::format("\nadmin: http://127.0.0.1:{}/metrics, /readyz, /livez\n", admin_port);
-    }
-    last = now;
-    std::fputs(tty ? "\x1b[H\x1b[J" : "\n", stdout);
-    std::fputs(view.c_str(), stdout);
-    std::fflush(stdout);
-  }
+  ShowUntilStopped(options, signals, bootstrap, admin_port, **pipeline, **loadgen);
   spdlog::info("demo: stopping");
   (*loadgen)->Stop();
   (*loadgen)->Wait();

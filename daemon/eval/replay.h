@@ -158,4 +158,11 @@ Result<bool, std::string> ApplyWeightOptions(const ReplayOptions& options,
 // write the report. Returns the exit code.
 int ReplayCommand(const ReplayOptions& options, const Config& config);
 
+// Prints the summary of `report` (and `extra` lines after it), writes --ranks-file,
+// --state-digests and --json-report (`json_report`): an exit code.
+int WriteReport(const ReplayOptions& options, const ReplayReport& report,
+                const nlohmann::ordered_json& json_report, const std::string& extra);
+// Writes `json` to --json-report (nothing when it is not given; "-" is stdout): an exit code.
+int WriteJsonReport(const ReplayOptions& options, const nlohmann::ordered_json& json);
+
 }  // namespace recsd::daemon

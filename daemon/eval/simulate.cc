@@ -220,6 +220,67 @@ std::vector<SimulatedPhase> DriftPhases(std::uint64_t events,
   return phases;
 }
 
+namespace {
+
+// The simulated users, each with two favourite categories.
+std::vector<SimUser> MakeUsers(const SimulationOptions& simulation, model::SplitMix64& rng) {
+  std::vector<SimUser> users(simulation.users);
+  for (std::size_t u = 0; u < users.size(); ++u) {
+    users[u].id = UserId("sim-" + std::to_string(u));
+    users[u].favourite = {rng.Below(simulation.categories), rng.Below(simulation.categories)};
+  }
+  return users;
+}
+
+// What `user` interacts with next: a sequel of their last item, a popular item of a favourite
+// category, a hot item or a popular one; their tastes drift slowly.
+std::size_t NextItem(const World& world, const SimulationOptions& simulation,
+                     const std::vector<std::size_t>& hot, SimUser& user, model::SplitMix64& rng) {
+  if (rng.Uniform() < kTasteDrift) user.favourite[rng.Below(2)] = rng.Below(simulation.categories);
+  const double choice = rng.Uniform();
+  std::size_t item = 0;
+  if (user.last && choice < kSequel) {
+    item = world.Sequel(*user.last);
+  } else if (choice < kSequel + kFavourite) {
+    item = world.PopularIn(user.favourite[rng.Below(2)], rng);
+  } else if (choice < kSequel + kFavourite + kHot) {
+    item = hot[rng.Below(hot.size())];
+  } else {
+    item = world.Popular(rng);
+  }
+  user.last = item;
+  return item;
+}
+
+// Counts the first list of a request in its arm (users outside the holdout are the learned arm,
+// whatever the guard made of them), with the oracle's expected clicks for the same request.
+void CountFirstList(const FirstList& first, SimulatedPhase* phase) {
+  const bool holdout = first.variant == model::VariantName(model::Variant::kHoldout);
+  SimulatedCounts& c = holdout ? phase->holdout : phase->learned;
+  ++c.lists;
+  c.clicks += first.clicked ? 1 : 0;
+  c.expected += first.expected;
+  SimulatedCounts& oracle = holdout ? phase->holdout_oracle : phase->oracle;
+  ++oracle.lists;
+  oracle.expected += first.oracle;
+}
+
+// What a replay would report of the run, once its pending lists are finished.
+void FillReplayReport(const model::Engine& engine, const model::PrequentialEvaluator& evaluator,
+                      const SimulationOptions& simulation, const model::EngineOptions& options,
+                      Clock::duration took, ReplayReport* r) {
+  r->input_format = "simulate:drift";
+  r->k = simulation.k;
+  r->features = options.features;
+  r->weights = options.weights.w;
+  r->lists = r->FillFromRun(engine, evaluator, options.learning.learn);
+  r->wall_seconds = std::chrono::duration<double>(took).count();
+  r->events_per_second =
+      r->wall_seconds > 0 ? static_cast<double>(r->events) / r->wall_seconds : 0.0;
+}
+
+}  // namespace
+
 SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
                                     const model::EngineOptions& options,
                                     const EventTypeTable& types, const ReplayProgress& progress) {
@@ -244,11 +305,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
   model::SplitMix64 clicks_rng(simulation.seed ^ 0x1111'1111'1111'1111ULL);
   std::int64_t offset = 0;
 
-  std::vector<SimUser> users(simulation.users);
-  for (std::size_t u = 0; u < users.size(); ++u) {
-    users[u].id = UserId("sim-" + std::to_string(u));
-    users[u].favourite = {rng.Below(simulation.categories), rng.Below(simulation.categories)};
-  }
+  std::vector<SimUser> users = MakeUsers(simulation, rng);
   std::vector<std::size_t> hot;
   const std::uint64_t epoch = std::max<std::uint64_t>(1, simulation.events / kHotEpochs);
   const std::uint64_t every = simulation.trajectory_every > 0
@@ -275,20 +332,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
     }
     const std::size_t u = rng.Below(users.size());
     SimUser& user = users[u];
-    if (rng.Uniform() < kTasteDrift)
-      user.favourite[rng.Below(2)] = rng.Below(simulation.categories);
-    const double choice = rng.Uniform();
-    std::size_t item = 0;
-    if (user.last && choice < kSequel) {
-      item = world.Sequel(*user.last);
-    } else if (choice < kSequel + kFavourite) {
-      item = world.PopularIn(user.favourite[rng.Below(2)], rng);
-    } else if (choice < kSequel + kFavourite + kHot) {
-      item = hot[rng.Below(hot.size())];
-    } else {
-      item = world.Popular(rng);
-    }
-    user.last = item;
+    const std::size_t item = NextItem(world, simulation, hot, user, rng);
 
     Event event;
     event.type = event_type::kView;
@@ -300,17 +344,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
     const std::optional<FirstList> first =
         Serve(engine, clicks_rng, &offset, user.id, event.ts, phase, simulation.k, &current[u]);
     evaluator.Served(current[u]);
-    if (first && e >= phase.scored_from) {
-      // Users outside the holdout are the learned arm (whatever the guard made of them).
-      const bool holdout = first->variant == model::VariantName(model::Variant::kHoldout);
-      SimulatedCounts& c = holdout ? phase.holdout : phase.learned;
-      ++c.lists;
-      c.clicks += first->clicked ? 1 : 0;
-      c.expected += first->expected;
-      SimulatedCounts& oracle = holdout ? phase.holdout_oracle : phase.oracle;
-      ++oracle.lists;
-      oracle.expected += first->oracle;
-    }
+    if (first && e >= phase.scored_from) CountFirstList(*first, &phase);
     ++r.events;
     if ((e + 1) % every == 0) weight_point(e + 1);
     if (progress && (e % 1024 == 0 || e + 1 == simulation.events)) {
@@ -321,13 +355,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
   if (r.weight_trajectory.back().events != simulation.events) weight_point(simulation.events);
 
   engine.FinishPending({std::numeric_limits<std::int64_t>::max()});
-  r.input_format = "simulate:drift";
-  r.k = simulation.k;
-  r.features = options.features;
-  r.weights = options.weights.w;
-  r.lists = r.FillFromRun(engine, evaluator, options.learning.learn);
-  r.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.events_per_second = r.wall_seconds > 0 ? static_cast<double>(r.events) / r.wall_seconds : 0.0;
+  FillReplayReport(engine, evaluator, simulation, options, Clock::now() - start, &r);
   return report;
 }
 

@@ -46,6 +46,9 @@ TEST(LoggingTest, ParsesFormats) {
 }
 
 TEST(LoggingTest, FlagLevelWinsAndUnknownLevelsAreRejected) {
+  // Dropping the logger SetUpLogging made leaves spdlog without a default one: the tests that
+  // run after this one log through the logger it found.
+  const std::shared_ptr<spdlog::logger> before = spdlog::default_logger();
   std::string error;
   ASSERT_TRUE(SetUpLogging(LogFormat::kText, "debug", "error", &error)) << error;
   EXPECT_EQ(spdlog::default_logger()->level(), spdlog::level::debug);
@@ -55,6 +58,7 @@ TEST(LoggingTest, FlagLevelWinsAndUnknownLevelsAreRejected) {
   spdlog::drop("recsd");
   EXPECT_FALSE(SetUpLogging(LogFormat::kText, "loud", "info", &error));
   EXPECT_NE(error.find("loud"), std::string::npos);
+  spdlog::set_default_logger(before);
 }
 
 }  // namespace
