@@ -19,7 +19,9 @@
 
 namespace recsd::daemon {
 
-// `recsd run`: the streaming daemon of ARCHITECTURE.md.
+// `recsd run`: the streaming daemon of ARCHITECTURE.md ("Threads and what each owns"). This
+// facade composes the parts, each in its own file of daemon/run/: Dispatcher (consumer thread),
+// Worker (one per W), Outputs, ReferenceReader (catalog thread) and KafkaTransport (run/kafka/).
 //
 //   consumer thread   one consumer in group kafka.group.id on topics.events (cooperative-sticky,
 //                     incremental assign/unassign); forwards each message to the worker owning its
@@ -74,7 +76,7 @@ class Pipeline {
   using PartitionVisitor = daemon::PartitionVisitor;
   bool Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) const;
 
-  struct Impl;  // the threads and their shared state (pipeline.cc)
+  struct Impl;  // the parts and their threads (pipeline.cc)
 
  private:
   explicit Pipeline(std::unique_ptr<Impl> impl);
