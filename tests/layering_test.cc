@@ -153,7 +153,7 @@ std::vector<std::string> RoomViolations(const std::string& room, const std::stri
 
 TEST(LayeringTest, RoomCheckerCatchesAnIncludeThatPointsUp) {
   EXPECT_EQ(RoomViolations("base", "#include \"daemon/config/config.h\"\n").size(), 1U);
-  EXPECT_EQ(RoomViolations("run", "#include \"daemon/admin/observability.h\"\n").size(), 1U);
+  EXPECT_EQ(RoomViolations("run", "#include \"daemon/admin/admin_api.h\"\n").size(), 1U);
   EXPECT_TRUE(RoomViolations("admin",
                              "#include \"daemon/run/pipeline.h\"\n"
                              "#include \"daemon/admin/admin_server.h\"\n")

@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "daemon/admin/observability.h"
+#include "daemon/admin/admin_api.h"
 #include "daemon/base/exit_codes.h"
 #include "daemon/base/lifecycle.h"
 #include "daemon/run/pipeline.h"

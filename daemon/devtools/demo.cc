@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/admin/observability.h"
+#include "daemon/admin/admin_api.h"
 #include "daemon/base/exit_codes.h"
 #include "daemon/base/lifecycle.h"
 #include "daemon/devtools/loadgen.h"

@@ -1,7 +1,6 @@
 #include "daemon/run/outputs.h"
 
 #include <algorithm>
-#include <array>
 #include <string>
 
 namespace recsd::daemon {
@@ -41,25 +40,6 @@ bool Outputs::ProduceBestEffort(const OutgoingRecord& record, std::unique_ptr<De
                  record.value ? record.value->size() : 0, record.topic,
                  r.status == ProduceStatus::kQueueFull ? "the producer's queue is full" : r.error);
   return false;
-}
-
-bool Outputs::DeadLetter(const ConsumedMessage& msg, std::string_view reason,
-                         std::string_view detail, std::unique_ptr<Delivery> delivery) {
-  const std::string partition = std::to_string(msg.partition);
-  const std::string offset = std::to_string(msg.offset);
-  const std::array<MessageHeader, 5> headers = {{
-      {"recsd.error.reason", reason},
-      {"recsd.error.detail", detail},
-      {"recsd.source.topic", msg.topic},
-      {"recsd.source.partition", partition},
-      {"recsd.source.offset", offset},
-  }};
-  OutgoingRecord m;
-  m.topic = dlq_topic_;
-  m.key = msg.key.value_or(std::string_view());
-  m.value = msg.value;
-  m.headers = headers;
-  return Produce(m, std::move(delivery));
 }
 
 void Outputs::Delivered(void* opaque, const DeliveryReport& report) {

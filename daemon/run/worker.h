@@ -42,8 +42,9 @@ struct WorkerContext {
 // assignments, revokes, visits) and ticks every pipeline.refresh_interval; a test drives the same
 // steps with Drain and Tick on its own thread. ARCHITECTURE.md, "Threads".
 //
-// Its methods live in one file per concern: worker.cc (the loop, assignment, refresh, the tick),
-// event_apply.cc (an event, and resuming a partition), restore.cc (changelog read-back),
+// Its methods live in one file per concern: worker.cc (the loop, assignment, the tick),
+// event_apply.cc (an event, and resuming a partition), publish_lists.cc (refresh and the lists),
+// restore.cc (changelog read-back),
 // snapshots.cc, changelog_writer.cc, offset_store.cc, hand_over.cc, memory_bound.cc and
 // global_stats.cc.
 class Worker : public model::ListSink {
@@ -81,9 +82,10 @@ class Worker : public model::ListSink {
   // worker.cc
   void FreshEngine(Partition& part);
   void Assign(std::int32_t p);
-  void Refresh(std::int32_t p, Partition& part, bool flush);
   void Report(std::int32_t p, Partition& part, bool bytes);
   void Observe(PipelineStats::Stage stage, Clock::Steady::duration took);
+  // publish_lists.cc (and Publish above)
+  void Refresh(std::int32_t p, Partition& part, bool flush);
   // event_apply.cc
   void Handle(const ConsumedMessage& msg);
   void Resume(std::int32_t p, Partition& part, std::int64_t offset);

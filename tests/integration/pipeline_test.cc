@@ -24,7 +24,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "daemon/admin/observability.h"
+#include "daemon/admin/admin_api.h"
 #include "daemon/config/engine_setup.h"
 #include "daemon/eval/replay.h"
 #include "model/catalog.h"

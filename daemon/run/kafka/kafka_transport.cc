@@ -294,6 +294,7 @@ void KafkaTransport::OnRebalance(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
 void KafkaTransport::Rebalance(rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t* partitions) {
   std::vector<std::int32_t> ps;
+  ps.reserve(static_cast<std::size_t>(partitions->cnt));
   for (int i = 0; i < partitions->cnt; ++i) ps.push_back(partitions->elems[i].partition);
   rd_kafka_t* rk = consumer_.get();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {

@@ -1,4 +1,4 @@
-#include "daemon/admin/observability.h"
+#include "daemon/admin/admin_api.h"
 
 #include <gtest/gtest.h>
 

@@ -14,8 +14,8 @@ namespace recsd::daemon {
 //
 //   metrics     recsd's metrics (metrics/catalog.h) from the pipeline's counters, and the
 //               process_* metrics
-//   readiness   "catalog" (loaded) and "assignment" (the group has given this member its
-//               partitions); restore progress joins with the durability issue
+//   readiness   "catalog" (loaded), "assignment" (the group has given this member its
+//               partitions) and "restore" (every assigned partition read back from its changelog)
 //   api         /v1/users/{id}        the user's state and current list with each item's
 //                                     per-source contributions (404: no state here)
 //               /v1/recommendations/{id}  a list computed now (cold-start for unknown users)
