@@ -6,14 +6,15 @@
 #      build directory and flags as the README's first command (ops/recsd.sh), so what a user
 #      runs is what is tested. clang-tidy on the .cc files changed by the last commit
 #      (ops/lint.sh); the static checks of the operations files (ops/check-ops.sh), each timed
-#   4. every test of that build: unit, integration (the pipeline on librdkafka's mock cluster)
-#      and end to end (tests/e2e/: recsd broker, kcat and recsd run as separate processes). The
-#      integration and end-to-end tests mostly wait on brokers and rebalances, so ctest runs four
-#      at a time, the longest (e2e.durability) first
-#   5. clang build under ASan+UBSan (build/asan): the unit and integration tests again, then one
-#      libFuzzer run per wire decoder for RECSD_FUZZ_SECONDS each (default 60). The end-to-end
-#      tests run in step 4 only: they drive the same code through separate processes and take
-#      minutes
+#   4. clang build under ASan+UBSan (build/asan)
+#   5. every test of the Release build: unit, integration (the pipeline on librdkafka's mock
+#      cluster) and end to end (tests/e2e/: recsd broker, kcat and recsd run as separate
+#      processes). The integration and end-to-end tests mostly wait on brokers and rebalances, so
+#      ctest runs four at a time, the longest (the e2e.durability sections) first; beside them, at
+#      the lowest CPU priority (nice 19: the tests get the CPU they ask for first), one libFuzzer
+#      run per wire decoder for RECSD_FUZZ_SECONDS each (default 60)
+#   6. the unit and integration tests again in the clang build. The end-to-end tests run in step
+#      5 only: they drive the same code through separate processes and take minutes
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
 #
 #   ops/test.sh            everything above (CI)
@@ -76,18 +77,19 @@ configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clan
 cmake --build build/asan
 mark "clang build"
 
+nice -n 19 ctest --test-dir build/asan --output-on-failure -j "$jobs" -L fuzz >"$logs/fuzz" 2>&1 &
+fuzz_pid=$!
 echo "== unit, integration and end-to-end tests (g++, Release) =="
 ctest --test-dir build/release --output-on-failure -j "$wait_jobs" 2>&1 | tee "$logs/release" ||
   status=1
-mark "release tests"
+echo "== fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s each, beside the tests above) =="
+wait "$fuzz_pid" || status=1
+cat "$logs/fuzz"
+mark "release tests and fuzzers"
 echo "== unit and integration tests (clang, ASan+UBSan) =="
 ctest --test-dir build/asan --output-on-failure -j "$wait_jobs" -L 'unit|integration' 2>&1 |
   tee "$logs/asan" || status=1
 mark "clang tests"
-echo "== fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s each) =="
-ctest --test-dir build/asan --output-on-failure -j "$jobs" -L fuzz 2>&1 | tee "$logs/fuzz" ||
-  status=1
-mark "fuzzers"
 
 # One closing line over the three runs: "N passed, N failed".
 passed=0

@@ -86,6 +86,11 @@ class Harness {
     references_.SetCatalog(MakeCatalog(40));
     for (std::size_t w = 0; w < workers; ++w) AddWorker();
   }
+  // What is still in flight fails, as the real transport's purge at shutdown reports it: every
+  // Delivery is freed.
+  ~Harness() { transport_.AckAll(/*ok=*/false); }
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
 
   Worker& AddWorker() {
     const WorkerContext context{config_,    options_, stats_,    warnings_, references_,
