@@ -21,6 +21,7 @@
 #include "stream/event_codec.h"
 #include "stream/recommendation_codec.h"
 #include "tests/daemon/fake_transport.h"
+#include "tests/daemon/pipeline_config.h"
 
 namespace recsd::daemon {
 namespace {
@@ -32,25 +33,9 @@ using recsd::testing::Message;
 constexpr std::int64_t kT0 = 1'700'000'000'000;
 constexpr std::size_t kDim = 8;
 
-Config MakeConfig(const std::vector<std::string>& sets) {
-  std::vector<std::string> all = {"kafka.bootstrap.servers=fake:9092",
-                                  "kafka.group.id=worker-test",
-                                  "topics.events=ev",
-                                  "topics.items=items",
-                                  "topics.recommendations=recs",
-                                  "topics.dlq=dlq",
-                                  "topics.changelog=changelog",
-                                  "topics.model_stats=stats",
-                                  "model.embedding_dim=8",
-                                  "pipeline.workers=1",
-                                  "pipeline.refresh_interval=20ms",
-                                  "pipeline.stats_interval=0ms",
-                                  "pipeline.shutdown_timeout=5s",
-                                  "state.flush_interval=100ms"};
-  all.insert(all.end(), sets.begin(), sets.end());
-  LoadedConfig loaded = LoadConfig({"", all, {}});
-  for (const auto& p : loaded.problems) ADD_FAILURE() << p.ToString();
-  return loaded.config;
+Config MakeConfig(std::vector<std::string> sets) {
+  sets.insert(sets.begin(), {"pipeline.workers=1", "state.flush_interval=100ms"});
+  return recsd::testing::PipelineTestConfig("fake:9092", "worker-test", sets);
 }
 
 std::shared_ptr<const model::Catalog> MakeCatalog(int items) {

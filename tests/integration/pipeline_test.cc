@@ -35,6 +35,7 @@
 #include "stream/kafka.h"
 #include "stream/mock_broker.h"
 #include "stream/recommendation_codec.h"
+#include "tests/daemon/pipeline_config.h"
 #include "tests/daemon/temp_dir.h"
 
 namespace recsd::daemon {
@@ -81,25 +82,9 @@ class PipelineTest : public ::testing::Test {
   }
 
   Config MakeConfig(const std::string& group, std::vector<std::string> sets = {}) {
-    std::vector<std::string> all = {"kafka.bootstrap.servers=" + broker_->bootstrap(),
-                                    "kafka.group.id=" + group,
-                                    "kafka.session.timeout.ms=6000",
-                                    "kafka.heartbeat.interval.ms=500",
-                                    "topics.events=ev",
-                                    "topics.items=items",
-                                    "topics.recommendations=recs",
-                                    "topics.dlq=dlq",
-                                    "topics.changelog=changelog",
-                                    "topics.model_stats=stats",
-                                    "model.embedding_dim=8",
-                                    "pipeline.workers=2",
-                                    "pipeline.refresh_interval=20ms",
-                                    "pipeline.stats_interval=0ms",
-                                    "pipeline.shutdown_timeout=5s"};
-    all.insert(all.end(), sets.begin(), sets.end());
-    LoadedConfig loaded = LoadConfig({"", all, {}});
-    for (const auto& p : loaded.problems) ADD_FAILURE() << p.ToString();
-    return loaded.config;
+    sets.insert(sets.begin(), {"kafka.session.timeout.ms=6000", "kafka.heartbeat.interval.ms=500",
+                               "pipeline.workers=2"});
+    return recsd::testing::PipelineTestConfig(broker_->bootstrap(), group, sets);
   }
 
   void Produce(const std::string& topic, const std::string& key,
