@@ -44,9 +44,8 @@ struct WorkerContext {
 //
 // Its methods live in one file per concern: worker.cc (the loop, assignment, the tick),
 // event_apply.cc (an event, and resuming a partition), publish_lists.cc (refresh and the lists),
-// restore.cc (changelog read-back),
-// snapshots.cc, changelog_writer.cc, offset_store.cc, hand_over.cc, memory_bound.cc and
-// global_stats.cc.
+// restore.cc (changelog read-back), snapshots.cc, changelog_writer.cc, offset_store.cc,
+// hand_over.cc, memory_bound.cc and global_stats.cc.
 class Worker : public model::ListSink {
  public:
   Worker(const WorkerContext& context, std::size_t index);

@@ -630,12 +630,19 @@ TEST_F(PipelineTest, PausesPartitionsWhenAWorkerQueueIsFullAndLosesNothing) {
   Flush();
   auto pipeline = StartPipeline(MakeConfig("g5", {"pipeline.queue_capacity=200"}));
   ASSERT_NE(pipeline, nullptr);
-  ASSERT_TRUE(WaitFor([&] { return pipeline->stats().events_consumed.load() == kEvents; }));
+  // librdkafka 2.0.2 (bookworm's) may fetch a resumed or incrementally assigned partition again
+  // from an earlier offset (confluentinc/librdkafka#4637, #4686): a whole partition was seen twice
+  // in CI. Re-delivered events must be skipped, not applied twice, so wait for every event applied
+  // and count every consumed one as applied or a duplicate.
+  ASSERT_TRUE(WaitFor([&] { return pipeline->stats().Applied() == kEvents; }));
   pipeline->Stop();
   EXPECT_EQ(pipeline->Wait(), 0);
-  EXPECT_GT(pipeline->stats().pauses.load(), 0U);
-  EXPECT_EQ(pipeline->stats().paused_partitions.load(), 0);
-  EXPECT_EQ(pipeline->stats().Applied(), static_cast<std::uint64_t>(kEvents));
+  const PipelineStats& st = pipeline->stats();
+  EXPECT_GT(st.pauses.load(), 0U);
+  EXPECT_EQ(st.paused_partitions.load(), 0);
+  EXPECT_EQ(st.Applied(), static_cast<std::uint64_t>(kEvents));
+  EXPECT_EQ(st.events_consumed.load(),
+            st.Applied() + st.Counted(PipelineStats::Result::kDuplicate));
   // Every user's last list names its last event.
   std::map<std::string, std::int64_t> last_ts;
   for (const RecommendationList& l : Lists()) last_ts[l.user.str()] = l.event_ts.ms;
