@@ -166,6 +166,7 @@ struct Config {
     std::size_t model_stats_items = 0;
     std::size_t model_stats_edges = 0;
     std::size_t model_stats_vectors = 0;
+    bool SharesModelStats() const { return model_stats_interval.count() > 0; }
   } state;
 
   EventTypeTable event_types;  // built-in types with [events.weights] applied, plus custom types

@@ -11,7 +11,7 @@ namespace recsd::daemon {
 // latest record the previous one published (at most model_stats_interval old, or the hand-over
 // publish); the other partitions' records become its peer view.
 void Worker::SeedStats(std::int32_t p, Partition& part) {
-  if (!SharesModelStats()) return;
+  if (!ctx_.config.state.SharesModelStats()) return;
   part.last_stats = ctx_.clock.Now();
   if (const auto table = ctx_.references.model_stats()) {
     if (auto it = table->records.find(p); it != table->records.end()) {
@@ -37,7 +37,7 @@ void Worker::SeedStats(std::int32_t p, Partition& part) {
 // Gives the partition's engine the latest merge of every partition's record (the catalog
 // thread makes it; the engine leaves its own partition out) when there is a newer one.
 void Worker::UpdatePeers(std::int32_t p, Partition& part) {
-  if (!SharesModelStats()) return;
+  if (!ctx_.config.state.SharesModelStats()) return;
   const std::uint64_t version = ctx_.references.model_stats_version();
   if (version == part.model_stats_version) return;
   const auto table = ctx_.references.model_stats();  // at least as new as `version`
@@ -50,7 +50,7 @@ void Worker::UpdatePeers(std::int32_t p, Partition& part) {
 // Best effort: a record that cannot be enqueued (the producer's queue is full, the record is
 // too large) is counted and logged, and the next interval tries again; nothing waits for it.
 void Worker::PublishStats(std::int32_t p, Partition& part) {
-  if (!SharesModelStats()) return;
+  if (!ctx_.config.state.SharesModelStats()) return;
   part.last_stats = ctx_.clock.Now();
   if (part.now.ms == 0) return;
   const std::string value =
@@ -60,7 +60,7 @@ void Worker::PublishStats(std::int32_t p, Partition& part) {
   m.topic = ctx_.config.topics.model_stats;
   m.key = key;
   m.value = value;
-  ctx_.outputs.ProduceBestEffort(
+  ctx_.outputs.ProduceModelStats(
       m, std::make_unique<Delivery>(Delivery{std::make_shared<OutputBatch>(0), ModelStatsOutput{}}),
       fmt::format("partition {}", p));
 }

@@ -27,7 +27,7 @@ bool Outputs::Produce(const OutgoingRecord& record, std::unique_ptr<Delivery> de
   }
 }
 
-bool Outputs::ProduceBestEffort(const OutgoingRecord& record, std::unique_ptr<Delivery> delivery,
+bool Outputs::ProduceModelStats(const OutgoingRecord& record, std::unique_ptr<Delivery> delivery,
                                 std::string_view what) {
   delivery->batch->outstanding.fetch_add(1, std::memory_order_acq_rel);
   const ProduceResult r = transport_.Produce(record, delivery.get());

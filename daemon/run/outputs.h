@@ -50,9 +50,10 @@ class Outputs {
   // False when the message could not be enqueued: its batch is marked failed and the pipeline
   // fails (nothing at or after the batch's floor is ever committed).
   bool Produce(const OutgoingRecord& record, std::unique_ptr<Delivery> delivery);
-  // Produces once, for outputs that are best effort (model statistics): a message that cannot
-  // be enqueued is counted and logged, and the next interval sends a newer one. False then.
-  bool ProduceBestEffort(const OutgoingRecord& record, std::unique_ptr<Delivery> delivery,
+  // Produces a partition's model statistics once: they are best effort, so a record that cannot
+  // be enqueued is counted (recsd_model_stats_published_total{result="failed"}) and logged, and
+  // the next interval sends a newer one. False then.
+  bool ProduceModelStats(const OutgoingRecord& record, std::unique_ptr<Delivery> delivery,
                          std::string_view what);
 
   // Sends a rejected input message to the dead-letter topic with the reason headers of

@@ -110,7 +110,6 @@ class Worker : public model::ListSink {
   void UpdatePeers(std::int32_t p, Partition& part);
   void PublishStats(std::int32_t p, Partition& part);
 
-  bool SharesModelStats() const { return ctx_.config.state.model_stats_interval.count() > 0; }
   model::ExportLimits ModelStatsLimits() const {
     const Config::State& s = ctx_.config.state;
     return {s.model_stats_items, s.model_stats_edges, s.model_stats_vectors};

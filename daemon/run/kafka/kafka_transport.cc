@@ -35,13 +35,11 @@ bool Cooperative(rd_kafka_t* rk) {
   return std::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
 }
 
-// An assign-only consumer has nothing to commit, and a close would wait for unreachable
-// brokers without a deadline.
+}  // namespace
+
 void DestroyWithoutClose(stream::KafkaHandle rk) {
   if (rk) rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
-
-}  // namespace
 
 ConsumedMessage FromKafka(stream::KafkaMessage msg) {
   ConsumedMessage m;

@@ -22,6 +22,10 @@ namespace recsd::daemon {
 // A consumed librdkafka message as the pipeline sees it (it takes ownership).
 ConsumedMessage FromKafka(stream::KafkaMessage msg);
 
+// Destroys a consumer without closing it: an assign-only consumer has nothing to commit, and a
+// close would wait for unreachable brokers without a deadline.
+void DestroyWithoutClose(stream::KafkaHandle rk);
+
 // The Transport of `recsd run` on librdkafka: an idempotent producer with its poll thread
 // (delivery reports), the group consumer of topics.events (offsets stored by recsd, committed by
 // auto-commit and at close; cooperative or eager rebalances), and assign-only changelog readers

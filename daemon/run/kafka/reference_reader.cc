@@ -27,7 +27,7 @@ ReferenceReader::ReferenceReader(const Config& config, const model::EngineOption
 
 ReferenceReader::~ReferenceReader() {
   Stop();
-  if (consumer_) rd_kafka_destroy_flags(consumer_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  DestroyWithoutClose(std::move(consumer_));
 }
 
 void ReferenceReader::Start() {
@@ -146,7 +146,7 @@ Result<bool, std::string> ReferenceReader::Load(KafkaTransport& transport) {
   // The catalog thread's consumer reads the items and, when shared, the model statistics: both
   // all partitions from the beginning.
   std::vector<std::string> topics = {config_.topics.items};
-  if (SharesModelStats()) topics.push_back(config_.topics.model_stats);
+  if (config_.state.SharesModelStats()) topics.push_back(config_.topics.model_stats);
   auto counts = stream::PartitionCounts(rk, topics, 10'000);
   if (!counts) return recsd::Fail(counts.error());
   stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
@@ -168,10 +168,11 @@ Result<bool, std::string> ReferenceReader::Load(KafkaTransport& transport) {
       Clock::Steady::now() + config_.pipeline.catalog_load_timeout;
   while (at_end.size() < partitions) {
     if (Clock::Steady::now() > give_up) {
-      return recsd::Fail("the catalog (" + config_.topics.items +
-                         (SharesModelStats() ? " and " + config_.topics.model_stats : "") +
-                         ") was not read to its end within " +
-                         std::to_string(config_.pipeline.catalog_load_timeout.count()) + " ms");
+      return recsd::Fail(
+          "the catalog (" + config_.topics.items +
+          (config_.state.SharesModelStats() ? " and " + config_.topics.model_stats : "") +
+          ") was not read to its end within " +
+          std::to_string(config_.pipeline.catalog_load_timeout.count()) + " ms");
     }
     if (shutdown_.stopping()) return recsd::Fail(std::string("stopped while loading the catalog"));
     stream::KafkaMessage msg(rd_kafka_consumer_poll(rk, 100));
@@ -185,7 +186,7 @@ Result<bool, std::string> ReferenceReader::Load(KafkaTransport& transport) {
   PublishCatalog();
   PublishModelStats();
   spdlog::info("catalog loaded: {} items from {}", builder_->size(), config_.topics.items);
-  if (SharesModelStats()) {
+  if (config_.state.SharesModelStats()) {
     spdlog::info("global statistics loaded: aggregates of {} partitions from {}", records_.size(),
                  config_.topics.model_stats);
   }

@@ -42,7 +42,6 @@ class ReferenceReader {
   void Stop();
 
  private:
-  bool SharesModelStats() const { return config_.state.model_stats_interval.count() > 0; }
   void Loop();
   // Applies a message (items or model statistics; errors other than a partition's end are
   // logged); true when it changed the catalog.
