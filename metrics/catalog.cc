@@ -136,7 +136,9 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
   out.push_back(One("recsd_kafka_assigned_partitions", "Partitions of the events topic assigned.",
                     kGauge, s.assigned_partitions));
   out.push_back(ByLabel("recsd_kafka_rebalances_total",
-                        "Rebalance callbacks of the group consumer, by type.", kCounter, "type",
+                        "Rebalance callbacks of the group consumer, by type (lost: a revoke of "
+                        "partitions the group had already given away).",
+                        kCounter, "type",
                         s.rebalances));
   out.push_back(ByLabel("recsd_kafka_commits_total",
                         "Offset commits of the group consumer, by result.", kCounter, "result",
@@ -189,7 +191,8 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                     s.user_state_bytes));
   out.push_back(ByLabel("recsd_user_state_evictions_total",
                         "Users whose state was dropped, by reason: forget (a forget event), "
-                        "revoke (their partition went to another member), negligible and lru "
+                        "revoke (their partition went to another member), lost (their partition "
+                        "was lost without a hand-over), negligible and lru "
                         "(state.max_bytes reached: negligible interest first, then the least "
                         "recently active).",
                         kCounter, "reason", s.evictions));
@@ -200,6 +203,11 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
   out.push_back(One("recsd_state_restored_records_total",
                     "Changelog records read back while restoring partitions.", kCounter,
                     s.restored_records));
+  out.push_back(One("recsd_state_restore_fenced_records_total",
+                    "Changelog records skipped while restoring because their writer had been "
+                    "fenced off by a newer owner of the partition (it lost the partition without "
+                    "knowing, e.g. paused past its session timeout).",
+                    kCounter, s.restore_fenced_records));
   out.push_back(ByLabel("recsd_state_changelog_writes_total",
                         "User states written to the changelog: upsert, or tombstone (a user "
                         "forgotten or evicted).",

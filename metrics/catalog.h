@@ -61,6 +61,7 @@ struct PipelineSnapshot {
   Labelled evictions;  // by reason
   double restoring_partitions = 0;
   double restored_records = 0;
+  double restore_fenced_records = 0;
   Labelled changelog_writes;       // upsert, tombstone
   Labelled snapshots;              // written, write_failed, loaded, ignored
   Labelled model_stats_published;  // delivered, failed

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "model/text_embedder.h"
+#include "state/changelog_fence.h"
 #include "state/msgpack_reader.h"
 #include "state/msgpack_writer.h"
 
@@ -54,10 +55,25 @@ std::string Problem(const std::string& path, std::string_view why) {
 
 }  // namespace
 
-std::string SnapshotFileName(std::string_view topic, std::int32_t partition) {
+std::string SnapshotFileName(std::string_view topic, std::int32_t partition, std::int64_t epoch) {
   std::string out(topic);
-  out.append("-").append(std::to_string(partition)).append(".snapshot");
+  out.append("-").append(std::to_string(partition)).append(".");
+  if (epoch >= 0) out.append(std::to_string(epoch)).append(".");
+  out.append("snapshot");
   return out;
+}
+
+std::optional<std::int64_t> SnapshotEpochOf(std::string_view name, std::string_view topic,
+                                            std::int32_t partition) {
+  std::string prefix(topic);
+  prefix.append("-").append(std::to_string(partition)).append(".");
+  constexpr std::string_view kSuffix = "snapshot";
+  if (!name.starts_with(prefix) || !name.ends_with(kSuffix)) return std::nullopt;
+  std::string_view middle = name.substr(prefix.size(), name.size() - prefix.size() - kSuffix.size());
+  if (middle.empty()) return kNoEpoch;
+  if (!middle.ends_with('.')) return std::nullopt;
+  middle.remove_suffix(1);
+  return ParseEpoch(middle);
 }
 
 SnapshotWriter::SnapshotWriter(std::string path, std::string tmp_path, int fd)
@@ -95,7 +111,7 @@ Result<SnapshotWriter, std::string> SnapshotWriter::Create(const std::string& pa
   w.expected_ = header.users;
   std::string head;
   MsgpackWriter m(&head);
-  m.Map(7);
+  m.Map(8);
   m.Key("format").Str(kFormat);
   m.Key("v").Int(kSnapshotVersion);
   m.Key("topic").Str(header.topic);
@@ -103,6 +119,7 @@ Result<SnapshotWriter, std::string> SnapshotWriter::Create(const std::string& pa
   m.Key("changelog_offset").Int(header.changelog_offset);
   m.Key("written_ms").Int(header.written_ms);
   m.Key("users").Uint(header.users);
+  m.Key("epoch").Int(header.epoch);
   w.Write(head);
   return w;
 }
@@ -204,6 +221,11 @@ Result<SnapshotHeader, std::string> ReadSnapshot(
     header.changelog_offset = *Int(*o);
     header.written_ms = *Int(*w);
     header.users = u->via.u64;
+    if (const auto* e = r.Find("epoch")) {
+      const std::optional<std::int64_t> epoch = Int(*e);
+      if (!epoch) return Fail(Problem(path, "header: epoch is not an integer"));
+      header.epoch = *epoch;
+    }
   } catch (const std::exception& e) {
     return Fail(Problem(path, Cat({"header: not msgpack: ", e.what()})));
   }

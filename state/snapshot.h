@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,13 +14,17 @@ namespace recsd::state {
 // reads only the changelog after that point. A snapshot is an optimisation, never the truth: a
 // restore without one (or past a bad one) reads the whole changelog and ends in the same state.
 //
-// File layout (one file per changelog partition, "<topic>-<partition>.snapshot" in state.dir):
+// File layout (one file per changelog partition and writer's epoch,
+// "<topic>-<partition>.<epoch>.snapshot" in state.dir):
 //   header   msgpack map {format: "recsd-snapshot", v: kSnapshotVersion, topic, partition,
-//            changelog_offset, written_ms, users}
+//            changelog_offset, written_ms, users, epoch}
 //   users ×  msgpack bin, each one user state record (EncodeUserState)
 //   trailer  0xcf and 8 bytes big-endian: FNV-1a 64 of every byte before the trailer
 // `changelog_offset`: every changelog record below it is reflected in the snapshot (the state is
 // as new as, or newer than, each of them), so restoring reads the changelog from there on.
+// `epoch`: the writer's changelog fence (state/changelog_fence.h); a file without it (written
+// before fencing existed) reads as kNoEpoch. The epoch in the file name keeps an owner that was
+// fenced off from replacing a newer owner's snapshot: a restore takes the newest epoch.
 inline constexpr std::int64_t kSnapshotVersion = 1;
 
 struct SnapshotHeader {
@@ -28,10 +33,15 @@ struct SnapshotHeader {
   std::int64_t changelog_offset = 0;
   std::int64_t written_ms = 0;  // wall time of the writer
   std::uint64_t users = 0;
+  std::int64_t epoch = -1;  // kNoEpoch
 };
 
 // The file name of a partition's snapshot within the state directory.
-std::string SnapshotFileName(std::string_view topic, std::int32_t partition);
+std::string SnapshotFileName(std::string_view topic, std::int32_t partition, std::int64_t epoch);
+// The epoch in `name` when it is a snapshot file name of `topic` and `partition`: the epoch of
+// SnapshotFileName, or kNoEpoch for the name without an epoch that earlier versions wrote.
+std::optional<std::int64_t> SnapshotEpochOf(std::string_view name, std::string_view topic,
+                                            std::int32_t partition);
 
 // Writes a snapshot: the records go to a temporary file beside `path` (buffered, no whole copy
 // in memory), which is fsynced, renamed over `path`, and the directory fsynced, so `path` is

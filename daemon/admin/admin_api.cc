@@ -78,7 +78,8 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.assigned_partitions = n(s.assigned_partitions);
   out.rebalances = {{"assign", n(s.rebalances_assign)},
                     {"revoke", n(s.rebalances_revoke)},
-                    {"error", n(s.rebalances_error)}};
+                    {"error", n(s.rebalances_error)},
+                    {"lost", n(s.rebalances_lost)}};
   out.commits = {{"ok", n(s.commits_ok)}, {"failed", n(s.commits_failed)}};
   out.broker_rtt_seconds = kafka.rtt_seconds;
   out.kafka_errors = kafka.errors;
@@ -91,6 +92,7 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.user_state_bytes = n(s.user_state_bytes);
   out.evictions = {{"forget", n(s.evicted_forget)},
                    {"revoke", n(s.evicted_revoke)},
+                   {"lost", n(s.evicted_lost)},
                    {"negligible", n(s.evicted_negligible)},
                    {"lru", n(s.evicted_lru)}};
   out.catalog_items = n(s.catalog_items);
@@ -101,6 +103,7 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.ready = s.assignment_received.load() && s.restoring_partitions.load() == 0;
   out.restoring_partitions = n(s.restoring_partitions);
   out.restored_records = n(s.restored_records);
+  out.restore_fenced_records = n(s.restore_fenced);
   out.snapshots = {{"written", n(s.snapshots_written)},
                    {"write_failed", n(s.snapshot_failures)},
                    {"loaded", n(s.snapshots_loaded)},

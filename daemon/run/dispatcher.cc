@@ -79,10 +79,19 @@ void Dispatcher::Assigned(std::span<const std::int32_t> partitions) {
   }
 }
 
-void Dispatcher::Revoked(std::span<const std::int32_t> partitions) {
+void Dispatcher::Revoked(std::span<const std::int32_t> partitions, bool lost) {
   stats_.rebalances_revoke.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("revoking {} partition(s) of {}: [{}]", partitions.size(), config_.topics.events,
-               Names(partitions));
+  if (lost) {
+    spdlog::warn(
+        "lost {} partition(s) of {}: [{}]: the group gave them to another member (this one's "
+        "session expired: a pause, a freeze or a network partition longer than "
+        "session.timeout.ms); dropping them without publishing, writing or committing",
+        partitions.size(), config_.topics.events, Names(partitions));
+  } else {
+    spdlog::info("revoking {} partition(s) of {}: [{}]", partitions.size(), config_.topics.events,
+                 Names(partitions));
+  }
+  const Control::Kind kind = lost ? Control::Kind::kLose : Control::Kind::kRevoke;
   std::vector<std::future<void>> handed;
   for (const std::int32_t p : partitions) {
     if (assigned_.erase(p) == 0) continue;
@@ -90,7 +99,7 @@ void Dispatcher::Revoked(std::span<const std::int32_t> partitions) {
     if (paused_[w]) stats_.paused_partitions.fetch_sub(1, std::memory_order_relaxed);
     auto done = std::make_shared<std::promise<void>>();
     handed.push_back(done->get_future());
-    workers_[w]->Queue().Push(Control{Control::Kind::kRevoke, p, std::move(done), nullptr});
+    workers_[w]->Queue().Push(Control{kind, p, std::move(done), nullptr});
   }
   // Real time: the workers' own waits (on the injected clock) end by the same deadline.
   const auto left = shutdown_.DeadlineOr(config_.pipeline.shutdown_timeout) - clock_.Now();

@@ -38,8 +38,9 @@ class Dispatcher {
   void Assigned(std::span<const std::int32_t> partitions);
   // TransportEvents::revoked: each worker hands its revoked partitions over (everything queued
   // before the revoke first); returns when all are handed over or the shutdown timeout (or
-  // deadline) passed.
-  void Revoked(std::span<const std::int32_t> partitions);
+  // deadline) passed. `lost`: the partitions already belong to another member, so each worker
+  // drops them instead, publishing, writing and storing nothing more of them.
+  void Revoked(std::span<const std::int32_t> partitions, bool lost = false);
 
  private:
   std::size_t WorkerIndex(std::int32_t partition) const {

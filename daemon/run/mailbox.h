@@ -20,11 +20,12 @@ using PartitionVisitor =
     std::function<void(std::int32_t partition, model::Engine& engine, TimestampMs now)>;
 
 // A partition given to or taken from a worker, a visit, or the end. A revoke is done when the
-// worker has handed the partition over (refreshed, acknowledged, offset stored).
+// worker has handed the partition over (refreshed, acknowledged, offset stored); a loss when it
+// has dropped the partition (nothing more of it published, written or stored).
 struct Control {
-  enum class Kind { kAssign, kRevoke, kVisit, kStop } kind = Kind::kStop;
+  enum class Kind { kAssign, kRevoke, kLose, kVisit, kStop } kind = Kind::kStop;
   std::int32_t partition = 0;
-  std::shared_ptr<std::promise<void>> done;       // kRevoke, kVisit
+  std::shared_ptr<std::promise<void>> done;       // kRevoke, kLose, kVisit
   std::shared_ptr<const PartitionVisitor> visit;  // kVisit
 };
 using MailItem = std::variant<ConsumedMessage, Control>;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "daemon/base/clock.h"
 #include "daemon/run/offset_tracker.h"
@@ -33,6 +34,10 @@ struct Partition {
   // partition last wrote.
   std::optional<std::int64_t> unflushed_since;
   TimePoint last_flush;
+  // This owner's changelog fence (state/changelog_fence.h), the epoch its records carry; kNoEpoch
+  // without a changelog.
+  std::int64_t epoch = -1;
+  std::string epoch_text;
   // One past the last changelog record known to be in the changelog (restored or acknowledged).
   std::shared_ptr<std::atomic<std::int64_t>> changelog_end =
       std::make_shared<std::atomic<std::int64_t>>(0);

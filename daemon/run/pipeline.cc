@@ -144,7 +144,9 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
     m.outputs->Delivered(opaque, r);
   };
   m.events.assigned = [&m](std::span<const std::int32_t> ps) { m.dispatcher->Assigned(ps); };
-  m.events.revoked = [&m](std::span<const std::int32_t> ps) { m.dispatcher->Revoked(ps); };
+  m.events.revoked = [&m](std::span<const std::int32_t> ps, bool lost) {
+    m.dispatcher->Revoked(ps, lost);
+  };
   auto transport = KafkaTransport::Create(m.config, m.stats, m.warnings, m.shutdown, m.events);
   if (!transport) return Fail(transport.error());
   m.transport = std::move(transport).value();

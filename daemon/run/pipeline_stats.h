@@ -88,10 +88,13 @@ struct PipelineStats {
   std::atomic<std::uint64_t> rebalances_assign{0};
   std::atomic<std::uint64_t> rebalances_revoke{0};
   std::atomic<std::uint64_t> rebalances_error{0};
+  std::atomic<std::uint64_t> rebalances_lost{0};  // revokes of an assignment already lost
+  std::atomic<std::uint64_t> restore_fenced{0};   // changelog records of fenced-off owners
   std::atomic<std::uint64_t> commits_ok{0};
   std::atomic<std::uint64_t> commits_failed{0};
   std::atomic<std::uint64_t> evicted_forget{0};      // users erased by a `forget` event
   std::atomic<std::uint64_t> evicted_revoke{0};      // users dropped with a revoked partition
+  std::atomic<std::uint64_t> evicted_lost{0};        // users dropped with a lost partition
   std::atomic<std::uint64_t> evicted_negligible{0};  // state.max_bytes: negligible interest
   std::atomic<std::uint64_t> evicted_lru{0};         // state.max_bytes: least recently active
   std::atomic<std::int64_t> users{0};                // tracked, summed over workers at their ticks

@@ -11,13 +11,23 @@
 
 namespace recsd::daemon {
 
-// Loads partition p's snapshot into its (empty) engine; returns the changelog offset it
-// covers, or nullopt (and an empty engine) when there is none or it cannot be used.
-std::optional<std::int64_t> Worker::LoadSnapshot(std::int32_t p, Partition& part) {
+// Loads partition p's snapshot into its (empty) engine: of the partition's snapshot files, the
+// one of the newest epoch (an owner fenced off may have written an older one later; it never
+// replaces the newer). Returns its header (the changelog offset it covers and its epoch), or
+// nullopt (and an empty engine) when there is none or it cannot be used: one covering changelog
+// records past this owner's own fence was written by an owner fenced off.
+std::optional<state::SnapshotHeader> Worker::LoadSnapshot(std::int32_t p, Partition& part) {
   const Config::State& cfg = ctx_.config.state;
   if (cfg.dir.empty()) return std::nullopt;
-  const std::string path = SnapshotPath(p);
-  if (!std::filesystem::exists(path)) return std::nullopt;
+  std::optional<std::int64_t> newest;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(cfg.dir, ec)) {
+    const auto epoch =
+        state::SnapshotEpochOf(entry.path().filename().string(), ctx_.config.topics.changelog, p);
+    if (epoch && (!newest || *epoch > *newest)) newest = epoch;
+  }
+  if (!newest) return std::nullopt;
+  const std::string path = SnapshotPath(p, *newest);
   std::vector<state::DecodedUserState> users;
   std::string problem;
   auto header =
@@ -37,6 +47,11 @@ std::optional<std::int64_t> Worker::LoadSnapshot(std::int32_t p, Partition& part
     if (age > cfg.snapshot_max_age.count()) {
       problem = fmt::format("snapshot {}: written {} s ago, more than state.snapshot_max_age", path,
                             age / 1000);
+    } else if (part.epoch >= 0 && header->changelog_offset > part.epoch) {
+      problem = fmt::format(
+          "snapshot {}: covers the changelog to offset {}, past this owner's fence at {}: its "
+          "writer had been fenced off",
+          path, header->changelog_offset, part.epoch);
     }
   }
   for (state::DecodedUserState& u : users) {
@@ -53,13 +68,23 @@ std::optional<std::int64_t> Worker::LoadSnapshot(std::int32_t p, Partition& part
     return std::nullopt;
   }
   ctx_.stats.snapshots_loaded.fetch_add(1, std::memory_order_relaxed);
-  return header->changelog_offset;
+  return *header;
 }
 
-std::string Worker::SnapshotPath(std::int32_t p) const {
+std::string Worker::SnapshotPath(std::int32_t p, std::int64_t epoch) const {
   return (std::filesystem::path(ctx_.config.state.dir) /
-          state::SnapshotFileName(ctx_.config.topics.changelog, p))
+          state::SnapshotFileName(ctx_.config.topics.changelog, p, epoch))
       .string();
+}
+
+// Removes partition p's snapshot files of epochs before `epoch` (a newer one was just written).
+void Worker::RemoveOlderSnapshots(std::int32_t p, std::int64_t epoch) const {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(ctx_.config.state.dir, ec)) {
+    const auto older =
+        state::SnapshotEpochOf(entry.path().filename().string(), ctx_.config.topics.changelog, p);
+    if (older && *older < epoch) std::filesystem::remove(entry.path(), ec);
+  }
 }
 
 // Writes partition p's snapshot (state.dir), unless nothing reached the changelog since the
@@ -74,8 +99,8 @@ void Worker::WriteSnapshot(std::int32_t p, Partition& part) {
   const Clock::Steady::time_point start = ctx_.clock.Now();
   const std::vector<UserId> users = part.engine->UserIds();
   state::SnapshotHeader header{ctx_.config.topics.changelog, p, end, ctx_.clock.WallMs(),
-                               users.size()};
-  auto writer = state::SnapshotWriter::Create(SnapshotPath(p), header);
+                               users.size(), part.epoch};
+  auto writer = state::SnapshotWriter::Create(SnapshotPath(p, part.epoch), header);
   Result<std::uint64_t, std::string> bytes =
       writer ? Result<std::uint64_t, std::string>(0) : Fail(writer.error());
   if (writer) {
@@ -91,6 +116,7 @@ void Worker::WriteSnapshot(std::int32_t p, Partition& part) {
     return;
   }
   part.snapshot_end = end;
+  RemoveOlderSnapshots(p, part.epoch);
   ctx_.stats.snapshots_written.fetch_add(1, std::memory_order_relaxed);
   spdlog::info(
       "partition {}: snapshot of {} users ({} bytes, changelog offset {}) in {} ms", p,

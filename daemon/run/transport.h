@@ -16,6 +16,12 @@ namespace recsd::daemon {
 // The pipeline speaks only these types; `run/kafka/` implements them with librdkafka and the
 // tests with an in-memory fake (tests/daemon/fake_transport.h). ARCHITECTURE.md, "Threads".
 
+// A header of a consumed or produced message.
+struct MessageHeader {
+  std::string_view name;
+  std::string_view value;
+};
+
 // One consumed record. Its views stay valid as long as the message lives (`owner` keeps the
 // broker client's buffer, or a test's strings). Move-only.
 struct ConsumedMessage {
@@ -25,13 +31,16 @@ struct ConsumedMessage {
   std::int64_t offset = 0;
   std::optional<std::string_view> key;    // nullopt: a null key
   std::optional<std::string_view> value;  // nullopt: a null value (a tombstone)
+  std::vector<MessageHeader> headers;     // changelog records only (ReadChangelog)
   Owner owner{nullptr, [](void*) {}};
-};
 
-// A header of a produced message.
-struct MessageHeader {
-  std::string_view name;
-  std::string_view value;
+  // The value of the first header called `name`.
+  std::optional<std::string_view> Header(std::string_view name) const {
+    for (const MessageHeader& h : headers) {
+      if (h.name == name) return h.value;
+    }
+    return std::nullopt;
+  }
 };
 
 // One message to produce. `partition` < 0: the partitioner chooses by key.
@@ -104,8 +113,10 @@ struct TransportEvents {
   std::function<void(void* opaque, const DeliveryReport& report)> delivered;
   // Partitions of the events topic assigned or revoked (the consumer thread, inside Poll). A
   // revoke returns once the partitions are handed over: the transport gives them up after it.
+  // `lost`: the group already gave them to another member (this one's session expired), so
+  // nothing of them may be published, written or committed any more.
   std::function<void(std::span<const std::int32_t> partitions)> assigned;
-  std::function<void(std::span<const std::int32_t> partitions)> revoked;
+  std::function<void(std::span<const std::int32_t> partitions, bool lost)> revoked;
 };
 
 }  // namespace recsd::daemon

@@ -65,6 +65,10 @@ bool Worker::Process(MailItem& item) {
       HandOver(c.partition);
       c.done->set_value();
       break;
+    case Control::Kind::kLose:
+      Drop(c.partition);
+      c.done->set_value();
+      break;
   }
   return true;
 }

@@ -20,6 +20,8 @@
 #include "daemon/run/transport.h"
 #include "daemon/run/weights_board.h"
 #include "model/engine.h"
+#include "state/changelog_fence.h"
+#include "state/snapshot.h"
 
 namespace recsd::daemon {
 
@@ -89,20 +91,25 @@ class Worker : public model::ListSink {
   void Handle(const ConsumedMessage& msg);
   void Resume(std::int32_t p, Partition& part, std::int64_t offset);
   // restore.cc
+  bool WriteFence(std::int32_t p, Partition& part);
   bool Restore(std::int32_t p, Partition& part);
   ChangelogRead ReadChangelog(std::int32_t p, Partition& part, std::int64_t from,
-                              std::uint64_t* records);
-  bool RestoreRecord(std::int32_t p, Partition& part, const ConsumedMessage& msg);
+                              state::ChangelogFence& fence, std::uint64_t* records);
+  bool RestoreRecord(std::int32_t p, Partition& part, state::ChangelogFence& fence,
+                     const ConsumedMessage& msg);
   // snapshots.cc
-  std::optional<std::int64_t> LoadSnapshot(std::int32_t p, Partition& part);
+  std::optional<state::SnapshotHeader> LoadSnapshot(std::int32_t p, Partition& part);
   void WriteSnapshot(std::int32_t p, Partition& part);
-  std::string SnapshotPath(std::int32_t p) const;
+  std::string SnapshotPath(std::int32_t p, std::int64_t epoch) const;
+  void RemoveOlderSnapshots(std::int32_t p, std::int64_t epoch) const;
   // changelog_writer.cc
   void Flush(std::int32_t p, Partition& part);
   // offset_store.cc
   void Store(std::int32_t p, Partition& part);
   // hand_over.cc
   void HandOver(std::int32_t p);
+  void Drop(std::int32_t p);
+  void Release(std::map<std::int32_t, Partition>::iterator it, std::atomic<std::uint64_t>& evicted);
   // memory_bound.cc
   std::size_t BoundMemory();
   // global_stats.cc

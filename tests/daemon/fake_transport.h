@@ -43,19 +43,22 @@ class FakeClock final : public daemon::Clock {
 // A consumed message that owns copies of its bytes.
 inline daemon::ConsumedMessage Message(const std::string& topic, std::int32_t partition,
                                        std::int64_t offset, std::optional<std::string> key,
-                                       std::optional<std::string> value) {
+                                       std::optional<std::string> value,
+                                       std::map<std::string, std::string> headers = {}) {
   struct Owned {
     std::string topic;
     std::optional<std::string> key;
     std::optional<std::string> value;
+    std::map<std::string, std::string> headers;
   };
-  auto* owned = new Owned{topic, std::move(key), std::move(value)};
+  auto* owned = new Owned{topic, std::move(key), std::move(value), std::move(headers)};
   daemon::ConsumedMessage m;
   m.topic = owned->topic;
   m.partition = partition;
   m.offset = offset;
   if (owned->key) m.key = *owned->key;
   if (owned->value) m.value = *owned->value;
+  for (const auto& [name, text] : owned->headers) m.headers.push_back({name, text});
   m.owner = daemon::ConsumedMessage::Owner(owned, [](void* p) { delete static_cast<Owned*>(p); });
   return m;
 }
@@ -138,7 +141,8 @@ class FakeTransport final : public daemon::Transport {
     for (std::size_t i = from == daemon::kFromBeginning ? 0 : static_cast<std::size_t>(from);
          i < records.size(); ++i) {
       const Produced& p = produced_[records[i]];
-      if (!record(Message(p.topic, partition, static_cast<std::int64_t>(i), p.key, p.value))) {
+      if (!record(Message(p.topic, partition, static_cast<std::int64_t>(i), p.key, p.value,
+                          p.headers))) {
         return daemon::ChangelogRead::kStopped;
       }
     }

@@ -19,9 +19,11 @@
 #include "daemon/run/worker.h"
 #include "model/catalog.h"
 #include "stream/event_codec.h"
+#include "state/changelog_fence.h"
 #include "stream/recommendation_codec.h"
 #include "tests/daemon/fake_transport.h"
 #include "tests/daemon/pipeline_config.h"
+#include "tests/daemon/temp_dir.h"
 
 namespace recsd::daemon {
 namespace {
@@ -100,11 +102,11 @@ class Harness {
     worker(w).Queue().Push(Control{Control::Kind::kAssign, p, nullptr, nullptr});
     worker(w).Drain();
   }
-  // Queues a revoke and handles it; true when the worker said it was done.
-  bool Revoke(std::int32_t p, std::size_t w = 0) {
+  // Queues a revoke (or a loss) and handles it; true when the worker said it was done.
+  bool Revoke(std::int32_t p, std::size_t w = 0, Control::Kind kind = Control::Kind::kRevoke) {
     auto done = std::make_shared<std::promise<void>>();
     std::future<void> handed = done->get_future();
-    worker(w).Queue().Push(Control{Control::Kind::kRevoke, p, std::move(done), nullptr});
+    worker(w).Queue().Push(Control{kind, p, std::move(done), nullptr});
     worker(w).Drain();
     return handed.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
   }
@@ -123,6 +125,12 @@ class Harness {
   void Round(std::size_t w = 0) {
     clock_.Advance(config_.pipeline.refresh_interval);
     worker(w).Drain();
+  }
+  // The user records written to the changelog so far (its fence records left out).
+  std::size_t ChangelogUsers() const {
+    std::size_t n = 0;
+    for (const auto& m : transport_.On("changelog")) n += m.headers.count("recsd.fence") == 0;
+    return n;
   }
   // The users of the lists produced so far, in order.
   std::vector<std::string> ListUsers() const {
@@ -191,8 +199,8 @@ TEST(WorkerTest, DeadLettersABadEventWithItsReasonAndGoesOn) {
 
 TEST(WorkerTest, StoresNoOffsetAtOrPastAnUnacknowledgedOutput) {
   Harness h;
+  h.Assign(0);  // its fence acknowledged
   h.transport().auto_ack = false;
-  h.Assign(0);
   h.Queue(0, 0, "u1", "i1");
   h.Queue(0, 1, "u2", "i2");
   h.clock().Advance(std::chrono::milliseconds(100));
@@ -208,8 +216,8 @@ TEST(WorkerTest, StoresNoOffsetAtOrPastAnUnacknowledgedOutput) {
 
 TEST(WorkerTest, AFailedDeliveryFailsThePipelineAndNothingPastItIsEverStored) {
   Harness h;
+  h.Assign(0);  // its fence acknowledged
   h.transport().auto_ack = false;
-  h.Assign(0);
   h.Queue(0, 0, "u1", "i1");
   h.Round();
   h.transport().AckAll(/*ok=*/false);
@@ -259,7 +267,7 @@ TEST(WorkerTest, HandsOverOnRevokePublishingWritingAndStoringEverything) {
   ASSERT_TRUE(h.ListUsers().empty());
   EXPECT_TRUE(h.Revoke(0));
   EXPECT_EQ(h.ListUsers().size(), 2U);
-  EXPECT_EQ(h.transport().On("changelog").size(), 2U);
+  EXPECT_EQ(h.ChangelogUsers(), 2U);
   EXPECT_EQ(h.transport().stored(0), 2);
   EXPECT_EQ(h.worker().engine(0), nullptr);  // dropped
   EXPECT_EQ(h.stats().evicted_revoke.load(), 2U);
@@ -267,8 +275,8 @@ TEST(WorkerTest, HandsOverOnRevokePublishingWritingAndStoringEverything) {
 
 TEST(WorkerTest, HandOverGivesUpAtTheTimeoutAndStoresNothingUnacknowledged) {
   Harness h;
+  h.Assign(0);  // its fence acknowledged
   h.transport().auto_ack = false;
-  h.Assign(0);
   h.Queue(0, 0, "u1", "i1");
   const auto before = h.clock().Now();
   EXPECT_TRUE(h.Revoke(0));
@@ -284,7 +292,7 @@ TEST(WorkerTest, ANewOwnerRestoresTheUsersFromTheChangelogAndSkipsWhatTheyHaveSe
   h.Queue(0, 1, "u2", "i2", 0);
   h.worker(0).Drain();
   ASSERT_TRUE(h.Revoke(0, 0));
-  ASSERT_EQ(h.transport().On("changelog").size(), 2U);
+  ASSERT_EQ(h.ChangelogUsers(), 2U);
 
   h.Assign(0, 1);
   const model::Engine* engine = h.worker(1).engine(0);
@@ -296,6 +304,61 @@ TEST(WorkerTest, ANewOwnerRestoresTheUsersFromTheChangelogAndSkipsWhatTheyHaveSe
   h.Queue(0, 1, "u2", "i2", 1);
   h.Round(1);
   EXPECT_EQ(h.stats().Counted(PipelineStats::Result::kDuplicate), 2U);
+}
+
+// An owner that was paused past its session (a long GC, a frozen VM) finds on waking that the
+// group gave its partition away: it drops the partition as it is. Before this, a lost
+// assignment was handed over like a revoke: stale lists, changelog records and a snapshot
+// written over the new owner's, the offset stored.
+TEST(WorkerTest, ALostPartitionIsDroppedWithoutPublishingWritingOrStoring) {
+  testing::TempDir dir;
+  Harness h({"state.dir=" + dir.path().string()});
+  h.Assign(0);
+  EXPECT_EQ(h.transport().On("changelog").size(), 1U);  // its fence
+  h.Queue(0, 0, "u1", "i1");
+  h.Queue(0, 1, "u2", "i2");
+  h.worker().Drain();  // applied, nothing refreshed or written yet
+  EXPECT_TRUE(h.Revoke(0, 0, Control::Kind::kLose));
+  EXPECT_TRUE(h.ListUsers().empty());
+  EXPECT_EQ(h.ChangelogUsers(), 0U);
+  EXPECT_FALSE(h.transport().stored(0).has_value());
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "a snapshot was written";
+  EXPECT_EQ(h.worker().engine(0), nullptr);
+  EXPECT_EQ(h.stats().evicted_lost.load(), 2U);
+  EXPECT_EQ(h.stats().evicted_revoke.load(), 0U);
+}
+
+// The zombie writes on after the group gave its partition to a new owner (it does not know yet,
+// or its records were in flight): nothing of it may win over the new owner's state in a later
+// restore, neither changelog records nor a snapshot.
+TEST(WorkerTest, WhatAnOwnerFencedOffWritesNeverWinsOverTheNewOwnersState) {
+  for (const bool snapshots : {false, true}) {
+    SCOPED_TRACE(snapshots ? "with snapshots" : "changelog only");
+    testing::TempDir dir;
+    Harness h(snapshots ? std::vector<std::string>{"state.dir=" + dir.path().string()}
+                        : std::vector<std::string>{},
+              3);
+    h.Assign(0, 0);  // the owner to be fenced off
+    h.Queue(0, 0, "u1", "i1", 0);
+    h.worker(0).Drain();
+    h.Assign(0, 1);  // the new owner, while the first is paused
+    h.Queue(0, 0, "u1", "i1", 1);
+    h.Queue(0, 1, "u1", "i2", 1);
+    ASSERT_TRUE(h.Revoke(0, 1));  // written, snapshotted, stored
+    // The first owner wakes and, not knowing, hands over what it has: u1 after one event.
+    ASSERT_TRUE(h.Revoke(0, 0));
+    const auto changelog = h.transport().On("changelog");
+    ASSERT_GE(changelog.size(), 4U);  // two fences, the new owner's u1, the old owner's u1
+    EXPECT_EQ(changelog.back().key, "u1");
+    EXPECT_EQ(changelog.back().headers.at(std::string(state::kEpochHeader)), "0");
+
+    h.Assign(0, 2);  // a restore: u1 as the new owner left it, after both events
+    EXPECT_EQ(h.stats().restore_fenced.load(), 1U);
+    h.Queue(0, 1, "u1", "i2", 2);
+    h.Round(2);
+    EXPECT_EQ(h.stats().Counted(PipelineStats::Result::kDuplicate), 1U)
+        << "u1 was restored without the event the new owner applied";
+  }
 }
 
 TEST(WorkerTest, EvictsUsersToStayUnderTheMemoryBound) {

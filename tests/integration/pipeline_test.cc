@@ -511,7 +511,8 @@ TEST_F(PipelineTest, ACorruptSnapshotIsIgnoredAndTheChangelogRestoresEverything)
 }
 
 // A snapshot that claims more of the changelog than there is (the topic was recreated, say) is
-// not trusted: the restore reads the whole changelog.
+// not trusted: the restore reads the whole changelog. (It claims more than the new owner's own
+// fence, too, so it is ignored before the changelog is read.)
 TEST_F(PipelineTest, ASnapshotAheadOfTheChangelogIsIgnored) {
   testing::TempDir dir;
   const RestartCounts n = RestartAndCompare("g13", {"state.dir=" + dir.path().string()}, [&] {
@@ -522,12 +523,11 @@ TEST_F(PipelineTest, ASnapshotAheadOfTheChangelogIsIgnored) {
                                        .count(),
                                    0};
       auto w = state::SnapshotWriter::Create(
-          (dir.path() / state::SnapshotFileName("changelog", p)).string(), header);
+          (dir.path() / state::SnapshotFileName("changelog", p, 1'000'000)).string(), header);
       ASSERT_TRUE(w) << w.error();
       ASSERT_TRUE(w->Commit());
     }
   });
-  EXPECT_EQ(n.snapshots_loaded, static_cast<std::uint64_t>(kPartitions));
   EXPECT_EQ(n.snapshots_ignored, static_cast<std::uint64_t>(kPartitions));
   EXPECT_GE(n.restored_records, 10U);
 }

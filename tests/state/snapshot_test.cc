@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "model/text_embedder.h"
+#include "state/changelog_fence.h"
 #include "state/msgpack_writer.h"
 #include "tests/daemon/temp_dir.h"
 
@@ -19,7 +20,7 @@ namespace fs = std::filesystem;
 
 class SnapshotTest : public ::testing::Test {
  protected:
-  void SetUp() override { path_ = (dir_ / SnapshotFileName("changelog", 3)).string(); }
+  void SetUp() override { path_ = (dir_ / SnapshotFileName("changelog", 3, 7)).string(); }
 
   static SnapshotHeader Header(std::uint64_t users) {
     SnapshotHeader h;
@@ -28,6 +29,7 @@ class SnapshotTest : public ::testing::Test {
     h.changelog_offset = 1234;
     h.written_ms = 1'700'000'000'000;
     h.users = users;
+    h.epoch = 7;
     return h;
   }
   // Records of varied sizes, including ones longer than a one-byte bin length.
@@ -74,9 +76,41 @@ TEST_F(SnapshotTest, RoundTripsTheHeaderAndEveryRecordInOrder) {
   EXPECT_EQ(h->changelog_offset, 1234);
   EXPECT_EQ(h->written_ms, 1'700'000'000'000);
   EXPECT_EQ(h->users, records.size());
+  EXPECT_EQ(h->epoch, 7);
   EXPECT_EQ(seen, records);
   // Nothing but the snapshot is left in the directory (the temporary file was renamed).
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
+}
+
+// The epoch in the file name keeps a fenced-off owner's snapshot beside the newer owner's
+// instead of over it; the name without an epoch (earlier versions) reads as kNoEpoch.
+TEST(SnapshotFileNameTest, CarriesTheEpochAndIsReadBackOnlyForItsTopicAndPartition) {
+  EXPECT_EQ(SnapshotFileName("cl", 3, 42), "cl-3.42.snapshot");
+  EXPECT_EQ(SnapshotEpochOf("cl-3.42.snapshot", "cl", 3), 42);
+  EXPECT_EQ(SnapshotEpochOf("cl-3.snapshot", "cl", 3), kNoEpoch);
+  EXPECT_EQ(SnapshotEpochOf("cl-3.42.snapshot", "cl", 4), std::nullopt);
+  EXPECT_EQ(SnapshotEpochOf("cl-3.42.snapshot", "c", 3), std::nullopt);
+  EXPECT_EQ(SnapshotEpochOf("cl-3.42.snapshot.tmp.99", "cl", 3), std::nullopt);
+  EXPECT_EQ(SnapshotEpochOf("cl-3.x.snapshot", "cl", 3), std::nullopt);
+  EXPECT_EQ(SnapshotEpochOf("cl-33.snapshot", "cl", 3), std::nullopt);
+}
+
+// A changelog read in order: a record counts unless an owner fenced it off before it, by a fence
+// record or by a record of its own (the fence record itself may have been compacted away).
+TEST(ChangelogFenceTest, SkipsRecordsOfOwnersFencedOffBeforeThem) {
+  ChangelogFence fence;
+  EXPECT_TRUE(fence.Admit(0));  // the first owner's records
+  fence.Fence(10);              // a new owner's fence at offset 10
+  EXPECT_FALSE(fence.Admit(0));
+  EXPECT_TRUE(fence.Admit(10));
+  EXPECT_TRUE(fence.Admit(25));  // a third owner, its fence compacted away
+  EXPECT_FALSE(fence.Admit(10));
+  fence.Fence(20);  // an older fence read later changes nothing
+  EXPECT_EQ(fence.fence(), 25);
+  EXPECT_EQ(ParseEpoch("25"), 25);
+  EXPECT_EQ(ParseEpoch("-1"), std::nullopt);
+  EXPECT_EQ(ParseEpoch("2x"), std::nullopt);
+  EXPECT_EQ(ParseEpoch(""), std::nullopt);
 }
 
 TEST_F(SnapshotTest, AnEmptySnapshotIsValid) {

@@ -41,13 +41,24 @@ void DestroyWithoutClose(stream::KafkaHandle rk) {
   if (rk) rd_kafka_destroy_flags(rk.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
-ConsumedMessage FromKafka(stream::KafkaMessage msg) {
+ConsumedMessage FromKafka(stream::KafkaMessage msg, bool with_headers) {
   ConsumedMessage m;
   m.topic = rd_kafka_topic_name(msg->rkt);
   m.partition = msg->partition;
   m.offset = msg->offset;
   m.key = View(msg->key, msg->key_len);
   m.value = View(msg->payload, msg->len);
+  rd_kafka_headers_t* headers = nullptr;
+  if (with_headers && rd_kafka_message_headers(msg.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                            RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      m.headers.push_back({name, View(value, size).value_or(std::string_view())});
+    }
+  }
   m.owner = ConsumedMessage::Owner(msg.release(), [](void* p) {
     rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(p));
   });
@@ -280,7 +291,7 @@ ChangelogRead KafkaTransport::ReadChangelogWith(rd_kafka_t* rk, std::int32_t p, 
                      rd_kafka_message_errstr(msg.get()));
       continue;
     }
-    if (!record(FromKafka(std::move(msg)))) return ChangelogRead::kStopped;
+    if (!record(FromKafka(std::move(msg), /*with_headers=*/true))) return ChangelogRead::kStopped;
   }
 }
 
@@ -305,7 +316,10 @@ void KafkaTransport::Rebalance(rd_kafka_resp_err_t err,
     }
     events_.assigned(ps);  // after the assign: a paused worker's new partitions can be paused
   } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-    events_.revoked(ps);  // handed over: give them back
+    // Lost (this member's session expired, the group gave them away): dropped, not handed over.
+    const bool lost = rd_kafka_assignment_lost(rk) != 0;
+    if (lost) stats_.rebalances_lost.fetch_add(1, std::memory_order_relaxed);
+    events_.revoked(ps, lost);  // handed over, or dropped: give them back
     GiveBack(partitions);
   } else {
     stats_.rebalances_error.fetch_add(1, std::memory_order_relaxed);

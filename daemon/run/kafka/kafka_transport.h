@@ -19,8 +19,9 @@
 
 namespace recsd::daemon {
 
-// A consumed librdkafka message as the pipeline sees it (it takes ownership).
-ConsumedMessage FromKafka(stream::KafkaMessage msg);
+// A consumed librdkafka message as the pipeline sees it (it takes ownership); `with_headers`:
+// with its headers, as views into it.
+ConsumedMessage FromKafka(stream::KafkaMessage msg, bool with_headers = false);
 
 // Destroys a consumer without closing it: an assign-only consumer has nothing to commit, and a
 // close would wait for unreachable brokers without a deadline.
