@@ -107,6 +107,11 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
   out.push_back(ByLabel("recsd_recommendations_published_total",
                         "Recommendation lists produced, by delivery result.", kCounter, "result",
                         {{"ok", s.lists_delivered}, {"failed", s.lists_failed}}));
+  out.push_back(ByLabel("recsd_dead_letters_total",
+                        "Rejected input messages sent to the dead-letter topic, by delivery "
+                        "result; a failed one is skipped (bad input never blocks a partition).",
+                        kCounter, "result",
+                        {{"ok", s.dead_letters_delivered}, {"failed", s.dead_letters_failed}}));
   out.push_back(One("recsd_recommendations_republished_total",
                     "Lists published again after a restore, same rec and items: the previous "
                     "owner published them but the committed offset says they may not have "
@@ -138,8 +143,7 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
   out.push_back(ByLabel("recsd_kafka_rebalances_total",
                         "Rebalance callbacks of the group consumer, by type (lost: a revoke of "
                         "partitions the group had already given away).",
-                        kCounter, "type",
-                        s.rebalances));
+                        kCounter, "type", s.rebalances));
   out.push_back(ByLabel("recsd_kafka_commits_total",
                         "Offset commits of the group consumer, by result.", kCounter, "result",
                         s.commits));

@@ -42,6 +42,8 @@ struct PipelineSnapshot {
   double lists_delivered = 0;
   double lists_republished = 0;
   double lists_failed = 0;
+  double dead_letters_delivered = 0;
+  double dead_letters_failed = 0;
   double refreshes_coalesced = 0;
   HistogramSnapshot list_items;
   // Kafka: lag of the events topic's assigned partitions, the group, brokers, the producer.

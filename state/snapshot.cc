@@ -69,7 +69,8 @@ std::optional<std::int64_t> SnapshotEpochOf(std::string_view name, std::string_v
   prefix.append("-").append(std::to_string(partition)).append(".");
   constexpr std::string_view kSuffix = "snapshot";
   if (!name.starts_with(prefix) || !name.ends_with(kSuffix)) return std::nullopt;
-  std::string_view middle = name.substr(prefix.size(), name.size() - prefix.size() - kSuffix.size());
+  std::string_view middle =
+      name.substr(prefix.size(), name.size() - prefix.size() - kSuffix.size());
   if (middle.empty()) return kNoEpoch;
   if (!middle.ends_with('.')) return std::nullopt;
   middle.remove_suffix(1);

@@ -69,6 +69,8 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.lists_delivered = n(s.lists_delivered);
   out.lists_republished = n(s.lists_republished);
   out.lists_failed = n(s.delivery_failures);
+  out.dead_letters_delivered = n(s.dead_letters_delivered);
+  out.dead_letters_failed = n(s.dead_letter_failures);
   out.refreshes_coalesced = n(s.coalesced);
   out.list_items = s.list_items.Snapshot();
 

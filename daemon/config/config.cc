@@ -298,6 +298,9 @@ class Loader {
     }
     p.queue_capacity = std::stoull(Get("pipeline.queue_capacity"));
     p.catch_up_events = std::stoull(Get("pipeline.catch_up_events"));
+    p.max_event_bytes = std::stoull(Get("pipeline.max_event_bytes"));
+    p.max_item_bytes = std::stoull(Get("pipeline.max_item_bytes"));
+    p.dead_letter_max_bytes = std::stoull(Get("pipeline.dead_letter_max_bytes"));
     for (auto [key, field, positive] :
          {std::tuple{"pipeline.refresh_interval", &p.refresh_interval, true},
           std::tuple{"pipeline.min_refresh_interval", &p.min_refresh_interval, false},
@@ -305,7 +308,8 @@ class Loader {
           std::tuple{"pipeline.catalog_load_timeout", &p.catalog_load_timeout, true},
           std::tuple{"pipeline.catalog_publish_interval", &p.catalog_publish_interval, true},
           std::tuple{"pipeline.stats_interval", &p.stats_interval, false},
-          std::tuple{"pipeline.freshness_objective", &p.freshness_objective, true}}) {
+          std::tuple{"pipeline.freshness_objective", &p.freshness_objective, true},
+          std::tuple{"pipeline.max_event_future", &p.max_event_future, true}}) {
       ParseDuration(Get(key), field);
       if (positive && field->count() <= 0) {
         Problem(key, Origin(key), "must be longer than 0");

@@ -141,6 +141,14 @@ struct Config {
     // recsd_recommendation_freshness_seconds, the objective the alert rules measure.
     Milliseconds freshness_objective{0};
     Milliseconds stats_interval{0};  // a log line of throughput and freshness; 0 = none
+    // Input bounds: larger events and items are dead-lettered as too_large without decoding; an
+    // event dated more than max_event_future after the wall clock as future_timestamp.
+    std::size_t max_event_bytes = 0;
+    std::size_t max_item_bytes = 0;
+    Milliseconds max_event_future{0};
+    // Of a dead-lettered message's value, at most this many bytes are sent (the header
+    // recsd.source.size has the original size), so that any rejected message fits the topic.
+    std::size_t dead_letter_max_bytes = 0;
   } pipeline;
 
   struct State {

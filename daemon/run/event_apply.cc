@@ -37,6 +37,19 @@ void Worker::Resume(std::int32_t p, Partition& part, std::int64_t offset) {
   }
 }
 
+// A rejected event: counted as `result`, sent to the dead-letter topic, and the partition moves
+// on (its offset is stored past it once the dead letter is acknowledged, or failed for good).
+void Worker::DeadLetter(const ConsumedMessage& msg, Partition& part, const Rejection& rejection,
+                        PipelineStats::Result result) {
+  ctx_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}", msg.topic,
+                     msg.partition, msg.offset, rejection.reason, rejection.detail);
+  ctx_.stats.Count(result);
+  ctx_.outputs.DeadLetter(
+      msg, rejection.reason, rejection.detail,
+      std::make_unique<Delivery>(Delivery{part.tracker.Open(msg.offset), DeadLetterOutput{}}));
+  part.tracker.Handled(msg.offset);
+}
+
 void Worker::Handle(const ConsumedMessage& msg) {
   auto it = partitions_.find(msg.partition);
   if (it == partitions_.end()) return;  // revoked meanwhile: the new owner consumes it again
@@ -45,28 +58,34 @@ void Worker::Handle(const ConsumedMessage& msg) {
   part.next_offset = msg.offset + 1;
   PipelineStats& st = ctx_.stats;
   st.events_consumed.fetch_add(1, std::memory_order_relaxed);
+  const Config::Pipeline& cfg = ctx_.config.pipeline;
   const Clock::Steady::time_point start = ctx_.clock.Now();
-  auto event = stream::DecodeEvent(msg.value.value_or(std::string_view()), ctx_.config.event_types);
+  auto event = DecodeBounded(msg.value.value_or(std::string_view()), cfg.max_event_bytes,
+                             "pipeline.max_event_bytes", [this](std::string_view bytes) {
+                               return stream::DecodeEvent(bytes, ctx_.config.event_types);
+                             });
   const Clock::Steady::time_point decoded = ctx_.clock.Now();
   Observe(PipelineStats::Stage::kDecode, decoded - start);
-  // A user's events must all reach the partition that holds its state.
-  const auto rejection = RejectionOf(
+  // A user's events must all reach the partition that holds its state: keyed by the user.
+  auto rejection = RejectionOf(
       event, msg, [](const Event& e) -> std::string_view { return e.user.str(); },
-      "the message key is not the event's user");
+      "the message key is not the event's user", /*key_required=*/true);
   if (event) {
     st.consumed_by_type[event->type].fetch_add(1, std::memory_order_relaxed);
   } else {
     st.consumed_untyped.fetch_add(1, std::memory_order_relaxed);
   }
+  // A future event time would become the partition's clock, at which every list is ranked.
+  if (const std::int64_t ahead = event ? event->ts.ms - ctx_.clock.WallMs() : 0;
+      !rejection && ahead > cfg.max_event_future.count()) {
+    rejection = Rejection{"future_timestamp",
+                          fmt::format("event time {} ms is {} s after this instance's clock, more "
+                                      "than pipeline.max_event_future",
+                                      event->ts.ms, ahead / 1000)};
+  }
   if (rejection) {
-    const auto& [reason, detail] = *rejection;
-    ctx_.warnings.Warn("dlq", "dead-lettered an event of {} [{}] at offset {}: {}: {}", msg.topic,
-                       msg.partition, msg.offset, reason, detail);
-    st.Count(event ? PipelineStats::Result::kDlq : ResultOf(stream::ClassOf(event.error().code)));
-    ctx_.outputs.DeadLetter(
-        msg, reason, detail,
-        std::make_unique<Delivery>(Delivery{part.tracker.Open(msg.offset), DeadLetterOutput{}}));
-    part.tracker.Handled(msg.offset);
+    DeadLetter(msg, part, *rejection,
+               event ? PipelineStats::Result::kDlq : ResultOf(stream::ClassOf(event.error().code)));
     return;
   }
   const bool late = part.engine->IsLate(*event);

@@ -47,7 +47,7 @@ void Worker::Drop(std::int32_t p) {
 // Takes the partition's users out of the pipeline's counters (counting them in `evicted`) and
 // erases it.
 void Worker::Release(std::map<std::int32_t, Partition>::iterator it,
-                    std::atomic<std::uint64_t>& evicted) {
+                     std::atomic<std::uint64_t>& evicted) {
   const std::int32_t p = it->first;
   Partition& part = it->second;
   Report(p, part, /*bytes=*/false);

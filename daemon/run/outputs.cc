@@ -18,11 +18,16 @@ bool Outputs::Produce(const OutgoingRecord& record, std::unique_ptr<Delivery> de
       clock_.SleepFor(std::chrono::milliseconds(2));
       continue;
     }
+    const std::string why =
+        r.status == ProduceStatus::kQueueFull ? "the producer's queue stayed full" : r.error;
+    if (std::holds_alternative<DeadLetterOutput>(delivery->output)) {
+      batch.outstanding.fetch_sub(1, std::memory_order_acq_rel);
+      DeadLetterFailed(std::get<DeadLetterOutput>(delivery->output), record.topic, why);
+      return false;
+    }
     batch.failed.store(true);
     batch.outstanding.fetch_sub(1, std::memory_order_acq_rel);
-    shutdown_.Fail(
-        "cannot produce to " + std::string(record.topic) + ": " +
-        (r.status == ProduceStatus::kQueueFull ? "the producer's queue stayed full" : r.error));
+    shutdown_.Fail("cannot produce to " + std::string(record.topic) + ": " + why);
     return false;
   }
 }
@@ -42,6 +47,15 @@ bool Outputs::ProduceModelStats(const OutgoingRecord& record, std::unique_ptr<De
   return false;
 }
 
+void Outputs::DeadLetterFailed(const DeadLetterOutput& dead, std::string_view topic,
+                               std::string_view why) {
+  stats_.dead_letter_failures.fetch_add(1, std::memory_order_relaxed);
+  warnings_.Warn("dead-letter-failed",
+                 "the dead letter of {} could not be sent to {}: {}; the rejected message is "
+                 "skipped",
+                 dead.source, topic, why);
+}
+
 void Outputs::Delivered(void* opaque, const DeliveryReport& report) {
   std::unique_ptr<Delivery> d(static_cast<Delivery*>(opaque));
   if (!d) return;
@@ -55,6 +69,9 @@ void Outputs::Delivered(void* opaque, const DeliveryReport& report) {
     } else {
       stats_.model_stats_delivered.fetch_add(1, std::memory_order_relaxed);
     }
+  } else if (!report.ok && std::holds_alternative<DeadLetterOutput>(d->output)) {
+    stats_.kafka.CountError(report.error_name);
+    DeadLetterFailed(std::get<DeadLetterOutput>(d->output), report.topic, report.error);
   } else if (!report.ok) {
     stats_.delivery_failures.fetch_add(1, std::memory_order_relaxed);
     stats_.kafka.CountError(report.error_name);

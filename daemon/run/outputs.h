@@ -1,8 +1,10 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <variant>
 
@@ -19,7 +21,10 @@ namespace recsd::daemon {
 struct ListOutput {
   std::int64_t event_ts_ms = 0;  // the event time of the list's trigger (freshness)
 };
-struct DeadLetterOutput {};
+struct DeadLetterOutput {
+  std::string
+      source;  // "topic [partition] at offset N" of the rejected message (set by DeadLetter)
+};
 struct ChangelogOutput {
   // Raised to one past the record's offset once acknowledged: the partition's acknowledged end
   // of the changelog, which a snapshot records.
@@ -38,17 +43,21 @@ struct Delivery {
 class Outputs {
  public:
   Outputs(Transport& transport, const Clock& clock, PipelineStats& stats,
-          RateLimitedWarnings& warnings, Shutdown& shutdown, std::string dlq_topic)
+          RateLimitedWarnings& warnings, Shutdown& shutdown, std::string dlq_topic,
+          std::size_t dead_letter_max_bytes)
       : transport_(transport),
         clock_(clock),
         stats_(stats),
         warnings_(warnings),
         shutdown_(shutdown),
-        dlq_topic_(std::move(dlq_topic)) {}
+        dlq_topic_(std::move(dlq_topic)),
+        dead_letter_max_bytes_(dead_letter_max_bytes) {}
 
   // Produces, waiting while the producer's queue is full but never past the shutdown deadline.
   // False when the message could not be enqueued: its batch is marked failed and the pipeline
-  // fails (nothing at or after the batch's floor is ever committed).
+  // fails (nothing at or after the batch's floor is ever committed). A dead letter is the
+  // exception: one that cannot be sent or delivered is counted and logged, and its batch goes
+  // on, so bad input never blocks its partition.
   bool Produce(const OutgoingRecord& record, std::unique_ptr<Delivery> delivery);
   // Produces a partition's model statistics once: they are best effort, so a record that cannot
   // be enqueued is counted (recsd_model_stats_published_total{result="failed"}) and logged, and
@@ -57,7 +66,8 @@ class Outputs {
                          std::string_view what);
 
   // Sends a rejected input message to the dead-letter topic with the reason headers of
-  // ARCHITECTURE.md ("Dead letters"), as Produce.
+  // ARCHITECTURE.md ("Dead letters") and at most dead_letter_max_bytes of its key and value, as
+  // Produce.
   bool DeadLetter(const ConsumedMessage& msg, std::string_view reason, std::string_view detail,
                   std::unique_ptr<Delivery> delivery);
 
@@ -70,7 +80,11 @@ class Outputs {
   PipelineStats& stats_;
   RateLimitedWarnings& warnings_;
   Shutdown& shutdown_;
+  // A dead letter that could not be enqueued or delivered.
+  void DeadLetterFailed(const DeadLetterOutput& dead, std::string_view topic, std::string_view why);
+
   const std::string dlq_topic_;
+  const std::size_t dead_letter_max_bytes_;
 };
 
 }  // namespace recsd::daemon

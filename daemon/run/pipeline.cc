@@ -150,8 +150,9 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
   auto transport = KafkaTransport::Create(m.config, m.stats, m.warnings, m.shutdown, m.events);
   if (!transport) return Fail(transport.error());
   m.transport = std::move(transport).value();
-  m.outputs = std::make_unique<Outputs>(*m.transport, SystemClock(), m.stats, m.warnings,
-                                        m.shutdown, m.config.topics.dlq);
+  m.outputs =
+      std::make_unique<Outputs>(*m.transport, SystemClock(), m.stats, m.warnings, m.shutdown,
+                                m.config.topics.dlq, m.config.pipeline.dead_letter_max_bytes);
   auto partitions = CheckTopics(m.config, *m.transport);
   if (!partitions) return Fail(partitions.error());
   m.reader = std::make_unique<ReferenceReader>(m.config, m.engine_options, m.stats, m.warnings,

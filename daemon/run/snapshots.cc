@@ -98,8 +98,8 @@ void Worker::WriteSnapshot(std::int32_t p, Partition& part) {
   if (end == part.snapshot_end) return;
   const Clock::Steady::time_point start = ctx_.clock.Now();
   const std::vector<UserId> users = part.engine->UserIds();
-  state::SnapshotHeader header{ctx_.config.topics.changelog, p, end, ctx_.clock.WallMs(),
-                               users.size(), part.epoch};
+  state::SnapshotHeader header{
+      ctx_.config.topics.changelog, p, end, ctx_.clock.WallMs(), users.size(), part.epoch};
   auto writer = state::SnapshotWriter::Create(SnapshotPath(p, part.epoch), header);
   Result<std::uint64_t, std::string> bytes =
       writer ? Result<std::uint64_t, std::string>(0) : Fail(writer.error());

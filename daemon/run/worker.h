@@ -11,6 +11,7 @@
 #include "daemon/base/clock.h"
 #include "daemon/base/rate_limited_warnings.h"
 #include "daemon/config/config.h"
+#include "daemon/run/dead_letter.h"
 #include "daemon/run/mailbox.h"
 #include "daemon/run/outputs.h"
 #include "daemon/run/partition.h"
@@ -89,6 +90,8 @@ class Worker : public model::ListSink {
   void Refresh(std::int32_t p, Partition& part, bool flush);
   // event_apply.cc
   void Handle(const ConsumedMessage& msg);
+  void DeadLetter(const ConsumedMessage& msg, Partition& part, const Rejection& rejection,
+                  PipelineStats::Result result);
   void Resume(std::int32_t p, Partition& part, std::int64_t offset);
   // restore.cc
   bool WriteFence(std::int32_t p, Partition& part);

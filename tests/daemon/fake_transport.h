@@ -85,6 +85,9 @@ class FakeTransport final : public daemon::Transport {
   std::function<void(void*, const daemon::DeliveryReport&)> delivered;
   bool auto_ack = true;
   int queue_full = 0;  // the next this many Produce calls find the queue full
+  // Produce to these topics fails at once, as librdkafka's does for a message over
+  // message.max.bytes.
+  std::set<std::string> refuse_topics;
   std::map<std::int32_t, std::int64_t> end_offsets;
   std::deque<daemon::ConsumedMessage> to_poll;
 
@@ -92,6 +95,9 @@ class FakeTransport final : public daemon::Transport {
     if (queue_full > 0) {
       --queue_full;
       return {daemon::ProduceStatus::kQueueFull, "queue full"};
+    }
+    if (refuse_topics.count(std::string(r.topic)) > 0) {
+      return {daemon::ProduceStatus::kFailed, "Broker: Message size too large"};
     }
     Produced p;
     p.topic = r.topic;

@@ -18,8 +18,8 @@
 #include "daemon/run/weights_board.h"
 #include "daemon/run/worker.h"
 #include "model/catalog.h"
-#include "stream/event_codec.h"
 #include "state/changelog_fence.h"
+#include "stream/event_codec.h"
 #include "stream/recommendation_codec.h"
 #include "tests/daemon/fake_transport.h"
 #include "tests/daemon/pipeline_config.h"
@@ -65,7 +65,8 @@ class Harness {
         warnings_(clock_),
         shutdown_(clock_),
         transport_(config_.topics.changelog),
-        outputs_(transport_, clock_, stats_, warnings_, shutdown_, config_.topics.dlq),
+        outputs_(transport_, clock_, stats_, warnings_, shutdown_, config_.topics.dlq,
+                 config_.pipeline.dead_letter_max_bytes),
         weights_(workers) {
     transport_.delivered = [this](void* opaque, const DeliveryReport& r) {
       outputs_.Delivered(opaque, r);
@@ -195,6 +196,88 @@ TEST(WorkerTest, DeadLettersABadEventWithItsReasonAndGoesOn) {
   EXPECT_EQ(h.stats().DeadLettered(), 2U);
   h.Round();
   EXPECT_EQ(h.transport().stored(0), 3);  // past the dead letters once they are acknowledged
+}
+
+// A message of 1 MB or 10 MB is dead-lettered without being decoded, its value cut to
+// pipeline.dead_letter_max_bytes so that it fits the topic, its size in a header. Before, it was
+// decoded and dead-lettered whole: too large for the topic, so the dead letter failed, the
+// pipeline stopped and every restart met the same event (a poison pill).
+TEST(WorkerTest, DeadLettersAnOversizedEventCutToFitWithItsOriginalSize) {
+  Harness h;
+  h.Assign(0);
+  h.worker().Queue().Push(Message("ev", 0, 0, "u1", std::string(1'000'000, 'x')));
+  h.worker().Queue().Push(Message("ev", 0, 1, "u2", std::string(10'000'000, 'y')));
+  h.Queue(0, 2, "u3", "i2");
+  h.clock().Advance(std::chrono::milliseconds(100));
+  h.Round();
+  const auto dead = h.transport().On("dlq");
+  ASSERT_EQ(dead.size(), 2U);
+  for (const auto& d : dead) {
+    EXPECT_EQ(d.headers.at("recsd.error.reason"), "too_large");
+    EXPECT_EQ(d.value->size(), 65536U);  // pipeline.dead_letter_max_bytes
+  }
+  EXPECT_EQ(dead[0].headers.at("recsd.source.size"), "1000000");
+  EXPECT_EQ(dead[1].headers.at("recsd.source.size"), "10000000");
+  EXPECT_EQ(h.ListUsers(), std::vector<std::string>{"u3"});
+  h.Round();
+  EXPECT_EQ(h.transport().stored(0), 3);
+}
+
+// A dead letter that cannot be sent (refused at once, or its delivery failed) is counted and
+// skipped: bad input never stops the pipeline or blocks its partition. Before, either was fatal.
+TEST(WorkerTest, ADeadLetterThatCannotBeSentIsCountedAndSkipped) {
+  for (const bool refused : {true, false}) {
+    SCOPED_TRACE(refused ? "refused" : "delivery failed");
+    Harness h;
+    h.Assign(0);
+    if (refused) {
+      h.transport().refuse_topics.insert("dlq");
+    } else {
+      h.transport().auto_ack = false;
+    }
+    h.worker().Queue().Push(Message("ev", 0, 0, "u1", std::string("\xc1 not an event")));
+    h.Round();
+    h.transport().AckAll(/*ok=*/false);
+    h.Round();
+    EXPECT_FALSE(h.shutdown().failed());
+    EXPECT_EQ(h.stats().dead_letter_failures.load(), 1U);
+    EXPECT_EQ(h.transport().stored(0), 1);
+  }
+}
+
+// The producer chooses a user's partition by the key: an event without one may land anywhere,
+// splitting the user's state. Before, the key check passed it.
+TEST(WorkerTest, DeadLettersAnEventWithoutAKey) {
+  Harness h;
+  h.Assign(0);
+  h.worker().Queue().Push(Message("ev", 0, 0, std::nullopt, Harness::EventBytes("u1", "i1", kT0)));
+  h.Round();
+  const auto dead = h.transport().On("dlq");
+  ASSERT_EQ(dead.size(), 1U);
+  EXPECT_EQ(dead[0].headers.at("recsd.error.reason"), "null_key");
+  EXPECT_TRUE(h.ListUsers().empty());
+}
+
+// An event dated far after the wall clock would move the partition's clock (the time every list
+// is ranked at) into the future: dead-lettered. One within pipeline.max_event_future (1 h) is
+// applied. Before, a 2099 event was applied and every list of the partition lost its
+// time-decayed sources.
+TEST(WorkerTest, DeadLettersAnEventDatedFarAfterTheWallClock) {
+  Harness h;
+  h.Assign(0);
+  const std::int64_t now = h.clock().WallMs();
+  h.worker().Queue().Push(
+      Message("ev", 0, 0, "u1", Harness::EventBytes("u1", "i1", 4'070'908'800'000)));  // 2099
+  h.worker().Queue().Push(
+      Message("ev", 0, 1, "u2", Harness::EventBytes("u2", "i1", now + 7'200'000)));
+  h.worker().Queue().Push(
+      Message("ev", 0, 2, "u3", Harness::EventBytes("u3", "i1", now + 1'800'000)));
+  h.Round();
+  const auto dead = h.transport().On("dlq");
+  ASSERT_EQ(dead.size(), 2U);
+  EXPECT_EQ(dead[0].headers.at("recsd.error.reason"), "future_timestamp");
+  EXPECT_EQ(dead[1].key, "u2");
+  EXPECT_EQ(h.ListUsers(), std::vector<std::string>{"u3"});
 }
 
 TEST(WorkerTest, StoresNoOffsetAtOrPastAnUnacknowledgedOutput) {

@@ -47,7 +47,7 @@ moved() { [[ -n $(series "$work/s2" "$1") && $(series "$work/s1" "$1") != $(seri
 # Every metric of the catalog (ARCHITECTURE.md and the list), present.
 for m in recsd_build_info recsd_ready recsd_events_consumed_total recsd_events_processed_total \
   recsd_event_processing_duration_seconds recsd_recommendation_freshness_seconds \
-  recsd_recommendations_published_total recsd_refreshes_coalesced_total \
+  recsd_recommendations_published_total recsd_dead_letters_total recsd_refreshes_coalesced_total \
   recsd_recommendation_list_items recsd_kafka_consumer_lag_messages \
   recsd_kafka_assigned_partitions recsd_kafka_rebalances_total recsd_kafka_commits_total \
   recsd_kafka_broker_rtt_seconds recsd_kafka_errors_total recsd_kafka_producer_queue_messages \

@@ -245,7 +245,11 @@ TEST_F(PipelineTest, PublishesAListForEveryUserReflectingItsLatestEvent) {
 
 TEST_F(PipelineTest, DeadLettersBadInputWithReasonHeadersAndKeepsThePartitionMoving) {
   ProduceCatalog(8);
+  // Messages just inside a default producer's limit: dead-lettered whole, they would not fit the
+  // dead-letter topic (a poison pill before pipeline.dead_letter_max_bytes).
+  Produce("items", "huge", std::string(999'800, 'i'));
   ProduceEvent("alice", "i1", kT0);
+  Produce("ev", "alice", std::string(999'800, 'e'));
   Produce("ev", "alice", std::string("{\"type\":\"view\""));  // truncated JSON
   Produce("ev", "alice", std::string(R"({"type":"view","user":"alice","ts":1})"));  // no item
   Produce("ev", "alice", std::string(R"({"v":9,"type":"view","user":"alice","item":"i1","ts":1})"));
@@ -255,13 +259,23 @@ TEST_F(PipelineTest, DeadLettersBadInputWithReasonHeadersAndKeepsThePartitionMov
   Flush();
   auto pipeline = StartPipeline(MakeConfig("g2"));
   ASSERT_NE(pipeline, nullptr);
-  ASSERT_TRUE(WaitFor([&] { return pipeline->stats().dead_letters_delivered.load() == 5; }));
+  ASSERT_TRUE(WaitFor([&] { return pipeline->stats().dead_letters_delivered.load() == 7; }));
   ASSERT_TRUE(WaitFor([&] { return pipeline->stats().Applied() == 2; }));
   pipeline->Stop();
   EXPECT_EQ(pipeline->Wait(), 0);
+  EXPECT_EQ(pipeline->stats().items_dead_lettered.load(), 1U);
 
-  const std::vector<Output> dlq = ReadAll("dlq");
-  ASSERT_EQ(dlq.size(), 5U);
+  std::vector<Output> dlq = ReadAll("dlq");
+  ASSERT_EQ(dlq.size(), 7U);
+  const auto huge = std::find_if(dlq.begin(), dlq.end(), [](const Output& o) {
+    return o.headers.at("recsd.source.topic") == "items";
+  });
+  ASSERT_NE(huge, dlq.end());
+  EXPECT_EQ(huge->key, "huge");
+  EXPECT_EQ(huge->headers.at("recsd.error.reason"), "too_large");
+  EXPECT_EQ(huge->headers.at("recsd.source.size"), "999800");
+  EXPECT_EQ(huge->value.size(), 65536U);
+  dlq.erase(huge);
   std::multiset<std::string> reasons;
   for (const Output& o : dlq) {
     EXPECT_EQ(o.key, "alice");
@@ -269,24 +283,24 @@ TEST_F(PipelineTest, DeadLettersBadInputWithReasonHeadersAndKeepsThePartitionMov
     EXPECT_FALSE(o.headers.at("recsd.error.detail").empty());
     reasons.insert(o.headers.at("recsd.error.reason"));
   }
-  EXPECT_EQ(reasons, (std::multiset<std::string>{"key_mismatch", "missing_key", "truncated",
-                                                 "truncated", "unsupported_version"}));
+  EXPECT_EQ(reasons, (std::multiset<std::string>{"key_mismatch", "missing_key", "too_large",
+                                                 "truncated", "truncated", "unsupported_version"}));
   // recsd_events_processed_total{result}: each event once, the dead letters by class.
   using R = PipelineStats::Result;
   const PipelineStats& st = pipeline->stats();
   EXPECT_EQ(st.Counted(R::kOk), 2U);
-  EXPECT_EQ(st.Counted(R::kDecodeError), 2U);
+  EXPECT_EQ(st.Counted(R::kDecodeError), 3U);
   EXPECT_EQ(st.Counted(R::kInvalid), 1U);
   EXPECT_EQ(st.Counted(R::kUnsupportedVersion), 1U);
   EXPECT_EQ(st.Counted(R::kDlq), 1U);
   EXPECT_EQ(st.stages[static_cast<std::size_t>(PipelineStats::Stage::kDecode)].Snapshot().count(),
-            7U);
-  // The original bytes and their position: the truncated JSON is the message after the first.
+            8U);  // the oversized one too, though it is never decoded
+  // The original bytes and their position: the truncated JSON is the message after the first two.
   bool found = false;
   for (const Output& o : dlq) {
     if (o.value == "{\"type\":\"view\"") {
       found = true;
-      EXPECT_EQ(o.headers.at("recsd.source.offset"), "1");
+      EXPECT_EQ(o.headers.at("recsd.source.offset"), "2");
     }
   }
   EXPECT_TRUE(found);

@@ -53,8 +53,8 @@ ConsumedMessage FromKafka(stream::KafkaMessage msg, bool with_headers) {
     const char* name = nullptr;
     const void* value = nullptr;
     std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                            RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i) {
       m.headers.push_back({name, View(value, size).value_or(std::string_view())});
     }

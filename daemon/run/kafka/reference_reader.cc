@@ -46,7 +46,10 @@ void ReferenceReader::ApplyItem(const ConsumedMessage& msg) {
     stats_.items_applied.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  auto item = stream::DecodeItem(*msg.value, config_.model.embedding_dim);
+  auto item = DecodeBounded(*msg.value, config_.pipeline.max_item_bytes, "pipeline.max_item_bytes",
+                            [this](std::string_view bytes) {
+                              return stream::DecodeItem(bytes, config_.model.embedding_dim);
+                            });
   // A tombstone for the key would not delete an item of another id.
   const auto rejection = RejectionOf(
       item, msg, [](const ItemRecord& r) -> std::string_view { return r.item.str(); },
