@@ -144,6 +144,11 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
                         "Rebalance callbacks of the group consumer, by type (lost: a revoke of "
                         "partitions the group had already given away).",
                         kCounter, "type", s.rebalances));
+  out.push_back(One("recsd_consumer_stalls_total",
+                    "Polls of the events consumer after a gap longer than the group's session "
+                    "timeout (the process was paused?); outputs were held until librdkafka could "
+                    "report a lost assignment.",
+                    kCounter, s.consumer_stalls));
   out.push_back(ByLabel("recsd_kafka_commits_total",
                         "Offset commits of the group consumer, by result.", kCounter, "result",
                         s.commits));

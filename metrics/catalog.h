@@ -64,6 +64,7 @@ struct PipelineSnapshot {
   double restoring_partitions = 0;
   double restored_records = 0;
   double restore_fenced_records = 0;
+  double consumer_stalls = 0;
   Labelled changelog_writes;       // upsert, tombstone
   Labelled snapshots;              // written, write_failed, loaded, ignored
   Labelled model_stats_published;  // delivered, failed

@@ -106,6 +106,7 @@ metrics::PipelineSnapshot Snapshot(const Pipeline& p) {
   out.restoring_partitions = n(s.restoring_partitions);
   out.restored_records = n(s.restored_records);
   out.restore_fenced_records = n(s.restore_fenced);
+  out.consumer_stalls = n(s.stalls);
   out.snapshots = {{"written", n(s.snapshots_written)},
                    {"write_failed", n(s.snapshot_failures)},
                    {"loaded", n(s.snapshots_loaded)},

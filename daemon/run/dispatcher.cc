@@ -24,13 +24,14 @@ std::string Names(std::span<const std::int32_t> partitions) {
 
 Dispatcher::Dispatcher(const Config& config, PipelineStats& stats, RateLimitedWarnings& warnings,
                        Transport& transport, Shutdown& shutdown, const Clock& clock,
-                       std::vector<Worker*> workers)
+                       Liveness& liveness, std::vector<Worker*> workers)
     : config_(config),
       stats_(stats),
       warnings_(warnings),
       transport_(transport),
       shutdown_(shutdown),
       clock_(clock),
+      liveness_(liveness),
       workers_(std::move(workers)),
       paused_(workers_.size(), false),
       last_stats_(clock.Now()) {}
@@ -41,6 +42,14 @@ void Dispatcher::Run() {
 
 void Dispatcher::PollOnce(std::chrono::milliseconds timeout) {
   std::optional<ConsumedMessage> msg = transport_.Poll(timeout);
+  if (liveness_.Polled()) {
+    stats_.stalls.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn(
+        "no poll for longer than the group's session timeout (was the process paused?): the "
+        "partitions may belong to another member by now; outputs wait {} s for librdkafka to "
+        "say",
+        std::chrono::duration_cast<std::chrono::seconds>(Liveness::kDefaultHold).count());
+  }
   ResumeDrained();
   if (const auto interval = config_.pipeline.stats_interval;
       interval.count() > 0 && clock_.Now() - last_stats_ >= interval) {

@@ -10,6 +10,7 @@
 #include "daemon/base/clock.h"
 #include "daemon/base/rate_limited_warnings.h"
 #include "daemon/config/config.h"
+#include "daemon/run/liveness.h"
 #include "daemon/run/pipeline_stats.h"
 #include "daemon/run/shutdown.h"
 #include "daemon/run/transport.h"
@@ -24,7 +25,7 @@ namespace recsd::daemon {
 class Dispatcher {
  public:
   Dispatcher(const Config& config, PipelineStats& stats, RateLimitedWarnings& warnings,
-             Transport& transport, Shutdown& shutdown, const Clock& clock,
+             Transport& transport, Shutdown& shutdown, const Clock& clock, Liveness& liveness,
              std::vector<Worker*> workers);
 
   // Polls until the pipeline stops.
@@ -58,6 +59,7 @@ class Dispatcher {
   Transport& transport_;
   Shutdown& shutdown_;
   const Clock& clock_;
+  Liveness& liveness_;
   const std::vector<Worker*> workers_;
   std::set<std::int32_t> assigned_;
   std::vector<bool> paused_;  // by worker

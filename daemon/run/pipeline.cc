@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <filesystem>
 #include <future>
 #include <system_error>
@@ -18,6 +19,7 @@
 #include "daemon/run/dispatcher.h"
 #include "daemon/run/kafka/kafka_transport.h"
 #include "daemon/run/kafka/reference_reader.h"
+#include "daemon/run/liveness.h"
 #include "daemon/run/outputs.h"
 #include "daemon/run/references.h"
 #include "daemon/run/shutdown.h"
@@ -43,6 +45,7 @@ struct Pipeline::Impl {
   Shutdown shutdown;
   References references;
   TransportEvents events;
+  std::unique_ptr<Liveness> liveness;
   std::unique_ptr<Outputs> outputs;
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<KafkaTransport> transport;
@@ -98,6 +101,15 @@ bool Pipeline::Visit(PartitionVisitor visit, std::chrono::milliseconds timeout) 
 WeightsView Pipeline::weights() const { return impl_->weights->Mean(impl_->engine_options); }
 
 namespace {
+
+// The group's session timeout: kafka."session.timeout.ms", or librdkafka's default.
+std::chrono::milliseconds SessionTimeout(const Config& config) {
+  const auto it = config.kafka.find("session.timeout.ms");
+  std::int64_t ms = 45'000;
+  if (it != config.kafka.end())
+    std::from_chars(it->second.data(), it->second.data() + it->second.size(), ms);
+  return std::chrono::milliseconds(ms);
+}
 
 // Snapshots are written from the workers' threads; find out at start if they cannot be.
 Result<bool, std::string> CheckStateDir(const std::string& dir) {
@@ -162,16 +174,18 @@ Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& con
   if (auto subscribed = m.transport->Subscribe(); !subscribed) return Fail(subscribed.error());
 
   m.weights = std::make_unique<WeightsBoard>(workers);
+  m.liveness = std::make_unique<Liveness>(SystemClock(), SessionTimeout(m.config));
   const WorkerContext context{m.config,     m.engine_options, m.stats,    m.warnings,
                               m.references, *m.transport,     *m.outputs, m.shutdown,
-                              *m.weights,   SystemClock()};
+                              *m.weights,   SystemClock(),    *m.liveness};
   std::vector<Worker*> ws;
   for (std::size_t w = 0; w < workers; ++w) {
     m.workers.push_back(std::make_unique<Worker>(context, w));
     ws.push_back(m.workers.back().get());
   }
-  m.dispatcher = std::make_unique<Dispatcher>(m.config, m.stats, m.warnings, *m.transport,
-                                              m.shutdown, SystemClock(), std::move(ws));
+  m.dispatcher =
+      std::make_unique<Dispatcher>(m.config, m.stats, m.warnings, *m.transport, m.shutdown,
+                                   SystemClock(), *m.liveness, std::move(ws));
   for (auto& w : m.workers) w->Start();
   m.consumer_thread = std::thread([&m] { m.dispatcher->Run(); });
   spdlog::info(

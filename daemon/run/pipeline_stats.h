@@ -90,7 +90,9 @@ struct PipelineStats {
   std::atomic<std::uint64_t> rebalances_revoke{0};
   std::atomic<std::uint64_t> rebalances_error{0};
   std::atomic<std::uint64_t> rebalances_lost{0};  // revokes of an assignment already lost
-  std::atomic<std::uint64_t> restore_fenced{0};   // changelog records of fenced-off owners
+  std::atomic<std::uint64_t> stalls{0};      // polls after a gap longer than the session timeout
+  std::atomic<std::uint64_t> ticks_held{0};  // worker ticks skipped meanwhile (Liveness)
+  std::atomic<std::uint64_t> restore_fenced{0};  // changelog records of fenced-off owners
   std::atomic<std::uint64_t> commits_ok{0};
   std::atomic<std::uint64_t> commits_failed{0};
   std::atomic<std::uint64_t> evicted_forget{0};      // users erased by a `forget` event

@@ -153,6 +153,10 @@ void Worker::Assign(std::int32_t p) {
 }
 
 void Worker::Tick() {
+  if (ctx_.liveness.Suspect()) {  // the partitions may be another member's by now
+    ctx_.stats.ticks_held.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   const Clock& clock = ctx_.clock;
   const Config::State& state = ctx_.config.state;
   std::int64_t users = 0;

@@ -12,6 +12,7 @@
 #include "daemon/base/rate_limited_warnings.h"
 #include "daemon/config/config.h"
 #include "daemon/run/dead_letter.h"
+#include "daemon/run/liveness.h"
 #include "daemon/run/mailbox.h"
 #include "daemon/run/outputs.h"
 #include "daemon/run/partition.h"
@@ -38,6 +39,7 @@ struct WorkerContext {
   Shutdown& shutdown;
   WeightsBoard& weights;
   const Clock& clock;
+  const Liveness& liveness;
 };
 
 // One worker: owns the engines of its partitions (every assigned partition p with p mod W = its

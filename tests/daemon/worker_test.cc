@@ -81,15 +81,15 @@ class Harness {
   Harness& operator=(const Harness&) = delete;
 
   Worker& AddWorker() {
-    const WorkerContext context{config_,    options_, stats_,    warnings_, references_,
-                                transport_, outputs_, shutdown_, weights_,  clock_};
+    const WorkerContext context{config_,  options_,  stats_,   warnings_, references_, transport_,
+                                outputs_, shutdown_, weights_, clock_,    liveness_};
     workers_.push_back(std::make_unique<Worker>(context, workers_.size()));
     return *workers_.back();
   }
   Dispatcher MakeDispatcher() {
     std::vector<Worker*> ws;
     for (auto& w : workers_) ws.push_back(w.get());
-    return Dispatcher(config_, stats_, warnings_, transport_, shutdown_, clock_, ws);
+    return Dispatcher(config_, stats_, warnings_, transport_, shutdown_, clock_, liveness_, ws);
   }
 
   Worker& worker(std::size_t i = 0) { return *workers_[i]; }
@@ -149,6 +149,7 @@ class Harness {
   Shutdown shutdown_;
   References references_;
   FakeTransport transport_;
+  Liveness liveness_{clock_, std::chrono::seconds(45)};
   Outputs outputs_;
   WeightsBoard weights_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -495,6 +496,53 @@ TEST(DispatcherTest, ARevokeReturnsOnceTheWorkerHasHandedThePartitionOver) {
   EXPECT_EQ(h.stats().assigned_partitions.load(), 0);
   h.worker().Queue().Push(Control{});
   h.worker().Join();
+}
+
+// The transport says the revoked partitions were lost (the session expired): the dispatcher has
+// the worker drop them, and returns once it has; nothing of them is published or stored.
+TEST(DispatcherTest, ALostRevokeHasTheWorkerDropThePartitionWithoutHandingItOver) {
+  Harness h;
+  Dispatcher d = h.MakeDispatcher();
+  const std::int32_t zero = 0;
+  d.Assigned(std::span<const std::int32_t>(&zero, 1));
+  h.transport().to_poll.push_back(Message("ev", 0, 0, "u1", Harness::EventBytes("u1", "i1", kT0)));
+  d.PollOnce(std::chrono::milliseconds(0));
+  h.worker().Start();
+  d.Revoked(std::span<const std::int32_t>(&zero, 1), /*lost=*/true);
+  EXPECT_FALSE(h.transport().stored(0).has_value());
+  EXPECT_TRUE(h.ListUsers().empty());
+  EXPECT_EQ(h.stats().evicted_lost.load(), 1U);
+  EXPECT_EQ(h.stats().assigned_partitions.load(), 0);
+  h.worker().Queue().Push(Control{});
+  h.worker().Join();
+}
+
+// A member paused past its session timeout (SIGSTOP, a long GC, a frozen VM) may have lost its
+// partitions, and librdkafka says so only from a poll some time after it wakes: until the
+// consumer has polled and a hold has passed, the workers publish, write and store nothing.
+TEST(DispatcherTest, AfterAPausePastTheSessionTimeoutOutputsWaitForTheGroupsVerdict) {
+  Harness h;
+  Dispatcher d = h.MakeDispatcher();
+  const std::int32_t zero = 0;
+  d.Assigned(std::span<const std::int32_t>(&zero, 1));
+  h.worker().Drain();
+  h.Queue(0, 0, "u1", "i1");
+  d.PollOnce(std::chrono::milliseconds(0));
+  h.Round();
+  ASSERT_EQ(h.ListUsers().size(), 1U);
+  h.Queue(0, 1, "u2", "i2");
+  h.clock().Advance(std::chrono::seconds(50));  // frozen, then awake
+  h.Round();                                    // before the consumer has polled
+  EXPECT_EQ(h.ListUsers().size(), 1U) << "published before the group's verdict";
+  d.PollOnce(std::chrono::milliseconds(0));
+  h.Round();  // polled, but within the hold
+  EXPECT_EQ(h.ListUsers().size(), 1U) << "published within the hold";
+  EXPECT_EQ(h.stats().stalls.load(), 1U);
+  EXPECT_GE(h.stats().ticks_held.load(), 2U);
+  h.clock().Advance(Liveness::kDefaultHold);
+  d.PollOnce(std::chrono::milliseconds(0));
+  h.Round();  // no loss reported: the partition is still this member's
+  EXPECT_EQ(h.ListUsers(), (std::vector<std::string>{"u1", "u2"}));
 }
 
 }  // namespace
