@@ -23,7 +23,7 @@
 #      digests; a changelog record of a newer state version stops recsd with a clear error
 #
 # Usage: tests/e2e/durability_e2e.sh RECSD_BINARY LISTS_CHECK_BINARY [SECTION...]
-# SECTION: crashes (1), scale-out (2), state-dir (3); all three when none is given. Each has its
+# SECTION: crashes (1), scale-out (2), state-dir (3), zombie (4); all when none is given. Each has its
 # own broker and instances, so ctest runs them as three tests side by side.
 # Needs kcat, jq, curl. E2E_KEEP=1 keeps the work directory. Exit 0 when every check holds.
 set -euo pipefail
@@ -31,7 +31,7 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 recsd="${1:-$root/build/release/daemon/recsd}"
 lists_check="${2:-$root/build/release/tests/e2e_lists_check}"
 sections=("${@:3}")
-[[ ${#sections[@]} -gt 0 ]] || sections=(crashes scale-out state-dir)
+[[ ${#sections[@]} -gt 0 ]] || sections=(crashes scale-out state-dir zombie)
 for tool in kcat jq curl; do
   command -v "$tool" >/dev/null || {
     echo "e2e: $tool not found (ops/install-deps.sh installs it)" >&2
@@ -267,6 +267,63 @@ scale_out() {
   kill -9 "$broker_pid"
 }
 
+# ---- 4: a zombie: an instance paused past its session timeout while another takes over ----
+# Both share state.dir (one host). Before fencing, the paused instance handed its lost
+# partitions over on waking: stale lists, changelog records and snapshots over the new owner's,
+# and every user's state differed from the oracle afterwards.
+zombie() {
+  d4="$work/zombie"
+  mkdir -p "$d4"
+  start_broker "$d4"
+  write_config "$d4" zombie "" "[state]
+dir = \"$d4/state\"
+snapshot_interval = \"2s\""
+  "$recsd" loadgen --config "$d4/recsd.toml" --rate 300 --users 300 --items 200 --faults 0 \
+    >"$d4/loadgen.out" 2>"$d4/loadgen.log" &
+  loadgen_pid=$!
+  pids+=("$loadgen_pid")
+  start_instance "$d4" a
+  local a=$instance_pid
+  wait_for_log "$d4/a.log" "ready:" || echo "e2e: a never ready" >&2
+  start_instance "$d4" b
+  local b=$instance_pid
+  # The group settled: b restored its share (a cooperative rebalance takes two rounds).
+  wait_for_log "$d4/b.log" "partition .*: restored" || echo "e2e: b never restored" >&2
+  sleep 2
+  kill -STOP "$a"  # session.timeout.ms is 6 s: b takes every partition over meanwhile
+  echo "e2e: zombie: a paused at $(now)"
+  b_took_over() { [[ $(grep -c "info assigned" "$d4/b.log") -ge 2 ]]; }
+  for _ in $(seq 200); do b_took_over && break; sleep 0.1; done
+  check "the group gave the paused instance's partitions to b" b_took_over
+  sleep 2
+  # The load ends while a sleeps, so that b has written its last state before a wakes: what a
+  # writes then (the users it had not flushed yet, older than b's) would be the newest records.
+  kill -TERM "$loadgen_pid"
+  wait "$loadgen_pid" || true
+  sleep 3
+  kill -CONT "$a"
+  echo "e2e: zombie: a woke at $(now)"
+  check "the paused instance learns it lost its partitions" \
+    wait_for_log "$d4/a.log" "lost [0-9]* partition(s) of recsd.events" 150
+  sleep 3
+  replay_digests "$d4"
+  check "both instances together hold every user, each with the replay's digest" \
+    digests_match "$d4" "$(admin_port "$d4/a.log")" "$(admin_port "$d4/b.log")"
+  kill -TERM "$a" "$b"
+  wait "$a" || true
+  wait "$b" || true
+  # A restore of everything, from the snapshots and changelog both wrote.
+  start_instance "$d4" c
+  wait_for_log "$d4/c.log" "ready:" || echo "e2e: c never ready" >&2
+  check "a restore of everything afterwards still equals the replay" \
+    digests_match "$d4" "$(admin_port "$d4/c.log")"
+  echo "e2e: zombie: $(grep -c 'written by an owner fenced off' "$d4/c.log" || true) fenced" \
+    "record warnings in the restore; $(grep -o 'lost [0-9]* partition(s)' "$d4/a.log" | head -n 1)"
+  kill -TERM "$instance_pid"
+  wait "$instance_pid" || true
+  kill -9 "$broker_pid"
+}
+
 # ---- 3: snapshots in state.dir, a corrupted one, no state.dir, a newer state version ----
 state_dir() {
   d3="$work/snap"
@@ -354,8 +411,9 @@ for section in "${sections[@]}"; do
     crashes) crashes ;;
     scale-out) scale_out ;;
     state-dir) state_dir ;;
+    zombie) zombie ;;
     *)
-      echo "e2e: unknown section $section (crashes, scale-out or state-dir)" >&2
+      echo "e2e: unknown section $section (crashes, scale-out, state-dir or zombie)" >&2
       exit 2
       ;;
   esac
