@@ -98,6 +98,13 @@ void Worker::Handle(const ConsumedMessage& msg) {
   }
   if (outcome == model::ApplyOutcome::kForgotten) {
     st.evicted_forget.fetch_add(1, std::memory_order_relaxed);
+    // The user's last list goes too: a tombstone under their key in the recommendations topic
+    // (a compacted topic then drops every list of theirs).
+    OutgoingRecord m;
+    m.topic = ctx_.config.topics.recommendations;
+    m.key = event->user.str();
+    ctx_.outputs.Produce(
+        m, std::make_unique<Delivery>(Delivery{part.tracker.Open(msg.offset), ForgetOutput{}}));
   }
   if (outcome != model::ApplyOutcome::kDuplicate && !part.unflushed_since) {
     part.unflushed_since = msg.offset;

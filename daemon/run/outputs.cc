@@ -87,6 +87,8 @@ void Outputs::Delivered(void* opaque, const DeliveryReport& report) {
     stats_.freshness.Observe(
         static_cast<double>(std::max<std::int64_t>(0, clock_.WallMs() - list->event_ts_ms)) /
         1000.0);
+  } else if (std::holds_alternative<ForgetOutput>(d->output)) {
+    stats_.list_tombstones.fetch_add(1, std::memory_order_relaxed);
   } else {
     stats_.dead_letters_delivered.fetch_add(1, std::memory_order_relaxed);
   }

@@ -31,9 +31,11 @@ struct ChangelogOutput {
   std::shared_ptr<std::atomic<std::int64_t>> end;
 };
 struct ModelStatsOutput {};  // a partition's aggregates: a failed delivery is counted, not fatal
+struct ForgetOutput {};      // a tombstone for a forgotten user's list
 struct Delivery {
   std::shared_ptr<OutputBatch> batch;
-  std::variant<ListOutput, DeadLetterOutput, ChangelogOutput, ModelStatsOutput> output;
+  std::variant<ListOutput, DeadLetterOutput, ChangelogOutput, ModelStatsOutput, ForgetOutput>
+      output;
 };
 
 // Everything recsd produces goes through here: lists, dead letters, changelog records and model

@@ -79,6 +79,7 @@ struct PipelineStats {
   std::atomic<std::uint64_t> lists_republished{
       0};  // after a restore (Engine::RepublishUnconfirmed)
   std::atomic<std::uint64_t> dead_letters_delivered{0};
+  std::atomic<std::uint64_t> list_tombstones{0};  // forgotten users' lists deleted, acknowledged
   std::atomic<std::uint64_t> dead_letter_failures{0};  // not enqueued or not delivered: skipped
   std::atomic<std::uint64_t> delivery_failures{0};
   std::atomic<std::uint64_t> coalesced{0};      // events whose list also stands for later ones

@@ -281,6 +281,32 @@ TEST(WorkerTest, DeadLettersAnEventDatedFarAfterTheWallClock) {
   EXPECT_EQ(h.ListUsers(), std::vector<std::string>{"u3"});
 }
 
+// `forget` erases the user's state, and their last list in the recommendations topic: a
+// tombstone under their key. Before, the list stayed, readable by anyone who read the topic.
+TEST(WorkerTest, AForgetEventDeletesTheUsersLastListWithATombstone) {
+  Harness h;
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  h.Round();
+  ASSERT_EQ(h.ListUsers(), std::vector<std::string>{"u1"});
+  Event forget;
+  forget.user = UserId("u1");
+  forget.type = EventTypeTable().Find("forget").value();
+  forget.ts = {kT0 + 1};
+  h.worker().Queue().Push(
+      Message("ev", 0, 1, "u1", stream::EncodeEvent(forget, EventTypeTable())));
+  h.clock().Advance(std::chrono::milliseconds(100));
+  h.Round();
+  const auto recs = h.transport().On("recs");
+  ASSERT_EQ(recs.size(), 2U);
+  EXPECT_EQ(recs[1].key, "u1");
+  EXPECT_FALSE(recs[1].value.has_value()) << "not a tombstone";
+  EXPECT_EQ(h.stats().list_tombstones.load(), 1U);
+  EXPECT_EQ(h.worker().engine(0)->users(), 0U);
+  h.Round();
+  EXPECT_EQ(h.transport().stored(0), 2);
+}
+
 TEST(WorkerTest, StoresNoOffsetAtOrPastAnUnacknowledgedOutput) {
   Harness h;
   h.Assign(0);  // its fence acknowledged
