@@ -49,6 +49,7 @@ bool Load(const ConfigOptions& opts, LoadedConfig* out) {
   for (const ConfigProblem& p : out->problems) {
     std::cerr << p.ToString() << "\n";
   }
+  for (const std::string& w : out->warnings) std::cerr << "warning: " << w << "\n";
   return out->problems.empty();
 }
 

@@ -540,6 +540,15 @@ LoadedConfig LoadConfig(const ConfigSources& sources) {
   std::stable_sort(
       out.problems.begin(), out.problems.end(),
       [&](const ConfigProblem& a, const ConfigProblem& b) { return line_of(a) < line_of(b); });
+  for (const auto& [key, s] : out.settings) {  // a path to a secret is no secret
+    if (s.origin == "--set" && IsSecretKey(key) && !key.ends_with("_file") &&
+        !key.ends_with(".location")) {
+      out.warnings.push_back(
+          "--set " + key + ": a secret on the command line is visible to every local user "
+          "(ps, /proc/PID/cmdline); put it in the environment (RECSD_SECTION__KEY) or in the "
+          "configuration file (mode 0600), or use a *_file key where there is one");
+    }
+  }
   return out;
 }
 

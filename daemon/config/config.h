@@ -206,6 +206,7 @@ struct LoadedConfig {
   Settings settings;
   Config config;  // valid only when problems is empty
   std::vector<ConfigProblem> problems;
+  std::vector<std::string> warnings;  // e.g. a secret given with --set
 };
 
 // Reads, layers and validates. Never throws for bad content: every problem found is reported (a

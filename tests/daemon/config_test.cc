@@ -270,6 +270,17 @@ TEST(ConfigTest, SecretsAreRedactedWhenRendered) {
   EXPECT_NE(text.find("alice"), std::string::npos);
 }
 
+// A secret given with --set is visible in /proc/PID/cmdline: warned about, never echoed.
+TEST(ConfigTest, ASecretGivenWithSetIsWarnedAbout) {
+  const LoadedConfig c =
+      Load("", {"kafka.sasl.password=hunter2", "admin.token_file=/run/token", "topics.events=e"});
+  ASSERT_TRUE(c.problems.empty()) << c.problems.front().ToString();
+  ASSERT_EQ(c.warnings.size(), 1U);
+  EXPECT_NE(c.warnings[0].find("kafka.sasl.password"), std::string::npos);
+  EXPECT_EQ(c.warnings[0].find("hunter2"), std::string::npos);
+  EXPECT_TRUE(Load("", {}, {"RECSD_KAFKA__SASL_PASSWORD=hunter2"}).warnings.empty());
+}
+
 TEST(ConfigTest, SecretValuesNeverAppearInProblems) {
   const LoadedConfig c = Load("", {"kafka.sasl.password.typo=hunter2", "admin.token"});
   ASSERT_FALSE(c.problems.empty());
