@@ -1,7 +1,9 @@
 #include "daemon/admin/admin_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -11,6 +13,8 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "daemon/base/rate_limited_warnings.h"
 
 namespace recsd::daemon {
 
@@ -198,6 +202,14 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+ public:
+  // Closes the connection at once, whatever it is doing (the server's I/O thread).
+  void Abort() {
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+ private:
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   http::request_parser<http::string_body> parser_;
@@ -215,14 +227,48 @@ struct AdminServer::Impl {
   std::atomic<int> api_requests{0};
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::steady_timer retry{io};
   std::thread thread;
+  std::size_t max_connections = AdminServer::kMaxConnections;
+  std::deque<std::weak_ptr<Session>> sessions;  // open connections, oldest first (I/O thread)
+  std::uint64_t evicted = 0;
+  RateLimitedWarnings warnings;
 
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), handlers, api, api_requests)->Run();
+      if (ec) {  // e.g. EMFILE: free a descriptor, and wait before trying again
+        warnings.Warn("admin-accept", "admin: accept failed: {}; retrying in 100 ms", ec.message());
+        EvictOldest();
+        retry.expires_after(std::chrono::milliseconds(100));
+        retry.async_wait([this](beast::error_code e) {
+          if (!e) Accept();
+        });
+        return;
+      }
+      std::erase_if(sessions, [](const std::weak_ptr<Session>& s) { return s.expired(); });
+      if (sessions.size() >= max_connections) {
+        EvictOldest();
+        warnings.Warn("admin-connections",
+                      "admin: {} connections open; closing the oldest for each new one ({} so far)",
+                      max_connections, evicted);
+      }
+      auto session = std::make_shared<Session>(std::move(socket), handlers, api, api_requests);
+      sessions.push_back(session);
+      session->Run();
       Accept();
     });
+  }
+  void EvictOldest() {
+    while (!sessions.empty()) {
+      const std::shared_ptr<Session> oldest = sessions.front().lock();
+      sessions.pop_front();
+      if (oldest) {
+        oldest->Abort();
+        ++evicted;
+        return;
+      }
+    }
   }
 };
 
@@ -232,6 +278,7 @@ AdminServer::~AdminServer() {
   asio::post(impl_->io, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->retry.cancel();
     impl_->io.stop();
   });
   if (impl_->thread.joinable()) impl_->thread.join();
@@ -245,7 +292,8 @@ std::uint16_t AdminServer::port() const {
 }
 
 Result<std::unique_ptr<AdminServer>, std::string> AdminServer::Start(const std::string& listen,
-                                                                     Handlers handlers) {
+                                                                     Handlers handlers,
+                                                                     std::size_t max_connections) {
   const std::size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     return Fail("admin.listen \"" + listen + "\" is not host:port");
@@ -256,6 +304,7 @@ Result<std::unique_ptr<AdminServer>, std::string> AdminServer::Start(const std::
   }
   auto impl = std::make_unique<Impl>();
   impl->handlers = std::move(handlers);
+  impl->max_connections = std::max<std::size_t>(1, max_connections);
   beast::error_code ec;
   tcp::resolver resolver(impl->io);
   const auto endpoints = resolver.resolve(host, listen.substr(colon + 1), ec);

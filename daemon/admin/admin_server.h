@@ -26,7 +26,10 @@ namespace recsd::daemon {
 //   anything else        404 (unknown path), 405 (not GET/HEAD), 400 (malformed request)
 //
 // Requests larger than 8 KiB or slower than 10 s are cut off; nothing a client sends can disturb
-// the pipeline.
+// the pipeline. At most `max_connections` are open at once (file descriptors are shared with the
+// Kafka clients and state files): a new connection beyond closes the oldest one, which a flood
+// of idle or slow connections holds, so a probe still gets through. A failed accept (no file
+// descriptors left, say) is logged and retried after 100 ms, never in a busy loop.
 class AdminServer {
  public:
   struct Check {
@@ -46,9 +49,11 @@ class AdminServer {
     std::string token;  // required on /v1/ when not empty
   };
 
+  static constexpr std::size_t kMaxConnections = 128;
+
   // Binds "host:port" (port 0: a free port) and starts serving. An error says what failed.
-  static Result<std::unique_ptr<AdminServer>, std::string> Start(const std::string& listen,
-                                                                 Handlers handlers);
+  static Result<std::unique_ptr<AdminServer>, std::string> Start(
+      const std::string& listen, Handlers handlers, std::size_t max_connections = kMaxConnections);
   ~AdminServer();  // stops and joins
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

@@ -544,7 +544,8 @@ LoadedConfig LoadConfig(const ConfigSources& sources) {
     if (s.origin == "--set" && IsSecretKey(key) && !key.ends_with("_file") &&
         !key.ends_with(".location")) {
       out.warnings.push_back(
-          "--set " + key + ": a secret on the command line is visible to every local user "
+          "--set " + key +
+          ": a secret on the command line is visible to every local user "
           "(ps, /proc/PID/cmdline); put it in the environment (RECSD_SECTION__KEY) or in the "
           "configuration file (mode 0600), or use a *_file key where there is one");
     }

@@ -293,8 +293,7 @@ TEST(WorkerTest, AForgetEventDeletesTheUsersLastListWithATombstone) {
   forget.user = UserId("u1");
   forget.type = EventTypeTable().Find("forget").value();
   forget.ts = {kT0 + 1};
-  h.worker().Queue().Push(
-      Message("ev", 0, 1, "u1", stream::EncodeEvent(forget, EventTypeTable())));
+  h.worker().Queue().Push(Message("ev", 0, 1, "u1", stream::EncodeEvent(forget, EventTypeTable())));
   h.clock().Advance(std::chrono::milliseconds(100));
   h.Round();
   const auto recs = h.transport().On("recs");
