@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "daemon/base/logging.h"
 #include "daemon/base/rate_limited_warnings.h"
 
 namespace recsd::daemon {
@@ -41,6 +42,17 @@ bool SameSecret(std::string_view a, std::string_view b) {
 std::string_view PathOf(const http::request<http::string_body>& req) {
   const std::string_view target(req.target().data(), req.target().size());
   return target.substr(0, target.find('?'));
+}
+
+// A request path for a log line: the id in /v1/users/{id} and /v1/recommendations/{id} as
+// LoggedId shows it.
+std::string LoggedPath(std::string_view path) {
+  for (const std::string_view prefix : {"/v1/users/", "/v1/recommendations/"}) {
+    if (path.starts_with(prefix)) {
+      return std::string(prefix) + LoggedId(path.substr(prefix.size()));
+    }
+  }
+  return std::string(path);
 }
 
 std::string_view Authorization(const http::request<http::string_body>& req) {
@@ -87,7 +99,7 @@ http::response<http::string_body> ApiResponse(const http::request<http::string_b
   try {
     return JsonResponse(req, handlers.api(PathOf(req)));
   } catch (const std::exception& e) {
-    spdlog::error("admin: {} failed: {}", PathOf(req), e.what());
+    spdlog::error("admin: {} failed: {}", LoggedPath(PathOf(req)), e.what());
     return JsonResponse(req, {500, R"({"error":"internal error"})"});
   }
 }

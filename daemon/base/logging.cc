@@ -1,5 +1,6 @@
 #include "daemon/base/logging.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -8,6 +9,8 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <nlohmann/json.hpp>
+
+#include "model/text_embedder.h"
 
 namespace recsd::daemon {
 namespace {
@@ -33,6 +36,17 @@ std::optional<spdlog::level::level_enum> ParseLevel(const std::string& name) {
 }
 
 }  // namespace
+
+namespace {
+std::atomic<bool> raw_ids{false};
+}  // namespace
+
+std::string LoggedId(std::string_view id) {
+  if (raw_ids.load(std::memory_order_relaxed)) return std::string(id);
+  return fmt::format("id:{:012x}", model::Fnv1a64(id) >> 16);
+}
+
+void SetRawIdsInLogs(bool raw) { raw_ids.store(raw, std::memory_order_relaxed); }
 
 std::optional<LogFormat> ParseLogFormat(std::string_view text) {
   if (text == "text") return LogFormat::kText;

@@ -24,6 +24,12 @@ class JsonLogFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override;
 };
 
+// How a user id appears in a log line: as it is when raw ids are on (log.raw_ids), otherwise a
+// pseudonym, "id:" and 12 hex digits of its FNV-1a 64 hash (the same on every instance and
+// across restarts, so one user's lines can be followed without the id being written).
+std::string LoggedId(std::string_view id);
+void SetRawIdsInLogs(bool raw);
+
 // Installs the default logger: stderr (stdout is for command output), in `format`. The level is,
 // first found: `flag_level` (--log-level), SPDLOG_LEVEL from the environment, `config_level`.
 // Returns false with *error set when a level name is not one of spdlog's.

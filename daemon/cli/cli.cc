@@ -75,6 +75,7 @@ std::function<int()> WithConfig(std::shared_ptr<const ConfigOptions> opts,
       std::cerr << "recsd: " << error << "\n";
       return kExitConfig;
     }
+    SetRawIdsInLogs(config.log.raw_ids);
     return body(config);
   };
 }

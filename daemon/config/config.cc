@@ -153,7 +153,7 @@ class Loader {
     c.topics = {Get("topics.events"), Get("topics.items"),     Get("topics.recommendations"),
                 Get("topics.dlq"),    Get("topics.changelog"), Get("topics.model_stats")};
     c.admin = {Get("admin.listen"), Get("admin.token"), Get("admin.token_file")};
-    c.log = {Get("log.level"), Get("log.format")};
+    c.log = {Get("log.level"), Get("log.format"), Get("log.raw_ids") == "true"};
     BuildModel();
     BuildSources();
     BuildDecay();

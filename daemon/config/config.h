@@ -45,8 +45,9 @@ struct Config {
   } admin;
 
   struct Log {
-    std::string level;   // trace, debug, info, warn, error, critical, off
-    std::string format;  // text or json
+    std::string level;     // trace, debug, info, warn, error, critical, off
+    std::string format;    // text or json
+    bool raw_ids = false;  // user ids in logs as they are, not pseudonyms (LoggedId)
   } log;
 
   struct Model {

@@ -32,6 +32,7 @@ const std::vector<KeySpec>& Schema() {
        0,
        {"trace", "debug", "info", "warn", "error", "critical", "off"}},
       {"log.format", Type::kString, "text", 0, 0, {"text", "json"}},
+      {"log.raw_ids", Type::kBool, "false"},
       {"model.embedding_dim", Type::kInt, "64", 1, 4096},
       {"model.half_life_short", Type::kDuration, "30m"},
       {"model.half_life_long", Type::kDuration, "7d"},

@@ -2,11 +2,17 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
+
+#include "daemon/base/logging.h"
 
 namespace recsd::daemon {
 namespace {
@@ -178,6 +184,31 @@ TEST(AdminServerTest, AFloodOfIdleConnectionsNeverKeepsAProbeOut) {
   }
   EXPECT_GE(closed, 32U);  // 40 idle + the probe, at most 8 open
   EXPECT_LT(closed, 40U);
+}
+
+// A failed request is logged with the user's id as a pseudonym (log.raw_ids keeps it). Before,
+// the raw id was in the log line.
+TEST(AdminServerTest, AFailedRequestIsLoggedWithoutTheUsersId) {
+  std::ostringstream out;
+  const auto before = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out)));
+  {
+    AdminServer::Handlers h;
+    h.api = [](std::string_view) -> AdminServer::Response { throw std::runtime_error("boom"); };
+    auto s = AdminServer::Start("127.0.0.1:0", std::move(h));
+    ASSERT_TRUE(s) << s.error();
+    EXPECT_EQ(Get((*s)->port(), "/v1/users/alice.smith").rfind("HTTP/1.1 500", 0), 0U);
+  }
+  spdlog::set_default_logger(before);
+  EXPECT_EQ(out.str().find("alice.smith"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("/v1/users/" + LoggedId("alice.smith")), std::string::npos) << out.str();
+  EXPECT_EQ(LoggedId("alice.smith").rfind("id:", 0), 0U);
+  EXPECT_EQ(LoggedId("alice.smith").size(), 15U);
+  EXPECT_NE(LoggedId("alice.smith"), LoggedId("alice.smyth"));
+  SetRawIdsInLogs(true);
+  EXPECT_EQ(LoggedId("alice.smith"), "alice.smith");
+  SetRawIdsInLogs(false);
 }
 
 TEST(AdminServerTest, ProbeExitsZeroOnlyFor200) {
