@@ -417,8 +417,16 @@ bool KafkaTransport::CloseConsumer(Clock::Steady::time_point deadline) {
       rd_kafka_event_destroy(ev);
     }
   }
-  if (!closed) spdlog::warn("shutdown: the consumer did not close before the deadline");
   queue.reset();
+  if (!closed) {
+    // Destroying it would wait for its group session to end (session.timeout.ms, with the
+    // brokers gone): past the deadline it is left to the process's exit instead.
+    spdlog::warn(
+        "shutdown: the consumer did not close before the deadline; abandoning it (its offsets "
+        "stored since the last commit are consumed again)");
+    static_cast<void>(consumer_.release());
+    return false;
+  }
   DestroyWithoutClose(std::move(consumer_));
   return closed;
 }
