@@ -5,6 +5,8 @@
 #
 #   ops/install-deps.sh            build + test + tooling packages (developer machines, CI)
 #   ops/install-deps.sh --runtime  only the shared libraries the recsd binary needs (container image)
+#   ops/install-deps.sh --image    buildah and debootstrap, to build and run the image without a
+#                                  Docker engine (ops/image-test.sh)
 set -euo pipefail
 
 build_packages=(
@@ -26,11 +28,15 @@ runtime_packages=(
   ca-certificates tini
 )
 
+image_packages=(buildah debootstrap curl)
+
 packages=("${build_packages[@]}")
 if [[ "${1:-}" == "--runtime" ]]; then
   packages=("${runtime_packages[@]}")
+elif [[ "${1:-}" == "--image" ]]; then
+  packages=("${image_packages[@]}")
 elif [[ $# -gt 0 ]]; then
-  echo "usage: $0 [--runtime]" >&2
+  echo "usage: $0 [--runtime | --image]" >&2
   exit 2
 fi
 
