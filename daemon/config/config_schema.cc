@@ -153,6 +153,10 @@ std::vector<std::pair<std::string, std::string>> OpenTableDefaults() {
       {"kafka.auto.commit.interval.ms", "1000"},
       // Consumer lag, broker round trips and the producer's queue for /metrics; 0 turns them off.
       {"kafka.statistics.interval.ms", "5000"},
+      // After a crash the group waits this long for the dead member before its partitions move:
+      // librdkafka's 45 s kept them idle that long (ops/README.md, "How long a crash takes").
+      {"kafka.session.timeout.ms", "10000"},
+      {"kafka.heartbeat.interval.ms", "1000"},
   };
   const EventTypeTable builtin;
   for (const EventTypeSpec& t : builtin.types()) {
