@@ -20,7 +20,11 @@ work=$(mktemp -d)
 containers=()
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # Each `buildah run` leads its own process group (setsid): signals to buildah alone do not
+  # reach what runs in the container.
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
   for c in "${containers[@]}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
   if [[ -z ${IMAGE_KEEP:-} ]]; then
@@ -84,12 +88,14 @@ check "a process in the image runs as uid 10001" test "$(run_in "$ctr" id -u)" =
 check "recsd version runs in the image" run_in "$ctr" /usr/local/bin/recsd version
 check "the baked configuration checks out" run_in "$ctr" /usr/local/bin/recsd check-config \
   /etc/recsd/recsd.toml
-run_in "$ctr" /usr/local/bin/recsd broker --config /etc/recsd/recsd.toml --partitions 4 \
+setsid buildah run --isolation chroot --network host --user 10001:10001 "$ctr" -- \
+  /usr/local/bin/recsd broker --config /etc/recsd/recsd.toml --partitions 4 \
   >"$work/broker.out" 2>"$work/broker.log" &
 pids+=($!)
 for _ in $(seq 100); do [[ -s $work/broker.out ]] && break; sleep 0.1; done
 bootstrap=$(head -n 1 "$work/broker.out")
-run_in "$ctr" /usr/bin/tini -- /usr/local/bin/recsd run --config /etc/recsd/recsd.toml \
+setsid buildah run --isolation chroot --network host --user 10001:10001 "$ctr" -- \
+  /usr/bin/tini -- /usr/local/bin/recsd run --config /etc/recsd/recsd.toml \
   --set "kafka.bootstrap.servers=$bootstrap" --set admin.listen=127.0.0.1:0 \
   >/dev/null 2>"$work/run.log" &
 pids+=($!)
