@@ -7,7 +7,9 @@
 // line, then the key and value bytes), one of the events topic and one of the lists topic.
 // Usage: lists_check EVENTS_DUMP LISTS_DUMP
 // Prints one line of figures ("lists N distinct_recs N same_rec_repeats N reissued N users N
-// lost N") and, for the first few problems, what they are. Exit 0 when no list is lost and no
+// lost N undecodable N tombstones N") and, for the first few problems, what they are. A
+// tombstone (a null value: recsd deletes a forgotten user's lists) ends that user's lists, so they
+// have no last list to check. Exit 0 when no list is lost and no
 // list is re-issued under a new rec; 1 otherwise; 2 when the dumps cannot be read.
 
 #include <cstdint>
@@ -34,6 +36,7 @@ struct Message {
   std::int64_t offset = 0;
   std::string key;
   std::string value;
+  bool tombstone = false;  // a null value (kcat's length -1)
 };
 
 bool ReadDump(const char* path, std::vector<Message>* out) {
@@ -53,6 +56,7 @@ bool ReadDump(const char* path, std::vector<Message>* out) {
                     &key_len, &value_len) != 4) {
       return false;
     }
+    m.tombstone = value_len < 0;
     key_len = std::max(0LL, key_len);
     value_len = std::max(0LL, value_len);
     at = eol + 1;
@@ -100,8 +104,14 @@ int main(int argc, char** argv) {
   std::size_t same_rec = 0;
   std::size_t reissued = 0;
   std::size_t undecodable = 0;
+  std::size_t tombstones = 0;
   std::vector<std::string> problems;
   for (const Message& m : lists) {
+    if (m.tombstone) {  // a forgotten user: every list of theirs is deleted
+      ++tombstones;
+      last_list[m.key] = "deleted";
+      continue;
+    }
     auto list = recsd::stream::DecodeRecommendationList(m.value);
     if (!list) {
       ++undecodable;
@@ -124,6 +134,7 @@ int main(int argc, char** argv) {
   std::size_t lost = 0;
   for (const auto& [user, rec] : last_trigger) {
     const auto it = last_list.find(user);
+    if (it != last_list.end() && it->second == "deleted") continue;  // forgotten last
     if (it == last_list.end() || it->second != rec) {
       ++lost;
       if (problems.size() < 10) {
@@ -134,7 +145,8 @@ int main(int argc, char** argv) {
   }
   std::cout << "lists " << lists.size() << " distinct_recs " << lists.size() - same_rec
             << " same_rec_repeats " << same_rec << " reissued " << reissued << " users "
-            << last_trigger.size() << " lost " << lost << " undecodable " << undecodable << "\n";
+            << last_trigger.size() << " lost " << lost << " undecodable " << undecodable
+            << " tombstones " << tombstones << "\n";
   for (const std::string& p : problems) std::cout << "  " << p << "\n";
   return lost == 0 && reissued == 0 && undecodable == 0 ? 0 : 1;
 }
