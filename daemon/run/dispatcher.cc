@@ -48,7 +48,7 @@ void Dispatcher::PollOnce(std::chrono::milliseconds timeout) {
         "no poll for longer than the group's session timeout (was the process paused?): the "
         "partitions may belong to another member by now; outputs wait {} s for librdkafka to "
         "say",
-        std::chrono::duration_cast<std::chrono::seconds>(Liveness::kDefaultHold).count());
+        std::chrono::duration_cast<std::chrono::seconds>(liveness_.hold()).count());
   }
   ResumeDrained();
   if (const auto interval = config_.pipeline.stats_interval;

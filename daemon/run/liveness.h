@@ -39,6 +39,8 @@ class Liveness {
     return true;
   }
 
+  Clock::Steady::duration hold() const { return hold_; }
+
   // Any thread: whether outputs must wait (a poll is overdue, or one came after a long gap and
   // the hold has not passed).
   bool Suspect() const {

@@ -506,14 +506,21 @@ TEST(DispatcherTest, PausesAFullWorkersPartitionsAndResumesThemOnceItDrains) {
   EXPECT_EQ(h.stats().paused_partitions.load(), 0);
 }
 
-TEST(DispatcherTest, ARevokeReturnsOnceTheWorkerHasHandedThePartitionOver) {
-  Harness h;
-  Dispatcher d = h.MakeDispatcher();
+// Partition 0 assigned through the dispatcher, one event of u1 polled, the worker's thread
+// running.
+void AssignPollAndStart(Harness& h, Dispatcher& d) {
   const std::int32_t zero = 0;
   d.Assigned(std::span<const std::int32_t>(&zero, 1));
   h.transport().to_poll.push_back(Message("ev", 0, 0, "u1", Harness::EventBytes("u1", "i1", kT0)));
   d.PollOnce(std::chrono::milliseconds(0));
   h.worker().Start();
+}
+
+TEST(DispatcherTest, ARevokeReturnsOnceTheWorkerHasHandedThePartitionOver) {
+  Harness h;
+  Dispatcher d = h.MakeDispatcher();
+  const std::int32_t zero = 0;
+  AssignPollAndStart(h, d);
   d.Revoked(std::span<const std::int32_t>(&zero, 1));
   // Handed over before Revoked returned: the transport may give the partition away now.
   EXPECT_EQ(h.transport().stored(0), 1);
@@ -529,10 +536,7 @@ TEST(DispatcherTest, ALostRevokeHasTheWorkerDropThePartitionWithoutHandingItOver
   Harness h;
   Dispatcher d = h.MakeDispatcher();
   const std::int32_t zero = 0;
-  d.Assigned(std::span<const std::int32_t>(&zero, 1));
-  h.transport().to_poll.push_back(Message("ev", 0, 0, "u1", Harness::EventBytes("u1", "i1", kT0)));
-  d.PollOnce(std::chrono::milliseconds(0));
-  h.worker().Start();
+  AssignPollAndStart(h, d);
   d.Revoked(std::span<const std::int32_t>(&zero, 1), /*lost=*/true);
   EXPECT_FALSE(h.transport().stored(0).has_value());
   EXPECT_TRUE(h.ListUsers().empty());
