@@ -1,8 +1,10 @@
 #include "stream/mock_broker.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <utility>
+#include <vector>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -19,8 +21,12 @@ struct MockBroker::Handles {
   }
 };
 
-MockBroker::MockBroker(std::unique_ptr<Handles> handles, std::string bootstrap)
-    : handles_(std::move(handles)), bootstrap_(std::move(bootstrap)) {}
+MockBroker::MockBroker(std::unique_ptr<Handles> handles, std::string bootstrap, int brokers,
+                       std::vector<Topic> topics)
+    : handles_(std::move(handles)),
+      bootstrap_(std::move(bootstrap)),
+      brokers_(brokers),
+      topics_(std::move(topics)) {}
 
 MockBroker::~MockBroker() = default;
 
@@ -60,7 +66,62 @@ Result<std::unique_ptr<MockBroker>, std::string> MockBroker::Start(
     }
   }
   std::string bootstrap = rd_kafka_mock_cluster_bootstraps(handles->cluster);
-  return std::unique_ptr<MockBroker>(new MockBroker(std::move(handles), std::move(bootstrap)));
+  return std::unique_ptr<MockBroker>(
+      new MockBroker(std::move(handles), std::move(bootstrap), brokers, topics));
+}
+
+Result<bool, std::string> MockBroker::Inject(const MockFault& fault) {
+  using Kind = MockFault::Kind;
+  const bool leaderless = fault.kind == Kind::kLeader && fault.broker == -1;
+  const bool names_broker = fault.kind != Kind::kNone && fault.kind != Kind::kErrors &&
+                            fault.kind != Kind::kClear && !leaderless;
+  if (names_broker && (fault.broker < 1 || fault.broker > brokers_)) {
+    return Fail("no broker " + std::to_string(fault.broker) + " (the cluster has brokers 1 to " +
+                std::to_string(brokers_) + ")");
+  }
+  if (fault.kind == Kind::kLeader) {
+    const auto topic = std::find_if(topics_.begin(), topics_.end(),
+                                    [&](const Topic& t) { return t.name == fault.topic; });
+    if (topic == topics_.end() || fault.partition >= topic->partitions) {
+      return Fail("no partition " + fault.topic + "[" + std::to_string(fault.partition) +
+                  "] in this cluster");
+    }
+  }
+  rd_kafka_mock_cluster_t* c = handles_->cluster;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  switch (fault.kind) {
+    case Kind::kNone:
+      break;
+    case Kind::kDown:
+      err = rd_kafka_mock_broker_set_down(c, fault.broker);
+      break;
+    case Kind::kUp:
+      err = rd_kafka_mock_broker_set_up(c, fault.broker);
+      break;
+    case Kind::kRtt:
+      err = rd_kafka_mock_broker_set_rtt(c, fault.broker, fault.rtt_ms);
+      break;
+    case Kind::kErrors: {
+      std::vector<rd_kafka_resp_err_t> errors;
+      errors.reserve(fault.errors.size());
+      for (int e : fault.errors) errors.push_back(static_cast<rd_kafka_resp_err_t>(e));
+      rd_kafka_mock_push_request_errors_array(c, fault.api, errors.size(), errors.data());
+      break;
+    }
+    case Kind::kClear:
+      rd_kafka_mock_clear_request_errors(c, fault.api);
+      break;
+    case Kind::kLeader:
+      err =
+          rd_kafka_mock_partition_set_leader(c, fault.topic.c_str(), fault.partition, fault.broker);
+      break;
+    case Kind::kCoordinator:
+      err =
+          rd_kafka_mock_coordinator_set(c, fault.key_type.c_str(), fault.key.c_str(), fault.broker);
+      break;
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return Fail(std::string(rd_kafka_err2str(err)));
+  return true;
 }
 
 Result<MockBroker::Topic, std::string> ParseTopicSpec(const std::string& spec) {

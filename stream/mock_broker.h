@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "model/result.h"
+#include "stream/mock_faults.h"
 
 namespace recsd::stream {
 
@@ -30,13 +31,22 @@ class MockBroker {
 
   // "127.0.0.1:PORT,127.0.0.1:PORT,...": the bootstrap.servers of a client.
   const std::string& bootstrap() const noexcept { return bootstrap_; }
+  int brokers() const noexcept { return brokers_; }
+
+  // Injects a fault (stream/mock_faults.h) into the running cluster; from any thread. An error
+  // says why it was not injected (an unknown broker, or a topic or partition Start did not
+  // create). kNone does nothing.
+  Result<bool, std::string> Inject(const MockFault& fault);
 
  private:
   struct Handles;
-  explicit MockBroker(std::unique_ptr<Handles> handles, std::string bootstrap);
+  MockBroker(std::unique_ptr<Handles> handles, std::string bootstrap, int brokers,
+             std::vector<Topic> topics);
 
   std::unique_ptr<Handles> handles_;
   std::string bootstrap_;
+  int brokers_;
+  std::vector<Topic> topics_;  // as created (the mock would create a topic a fault names)
 };
 
 // Parses "name:partitions" (partitions 1 to 10000). An error names the bad part.

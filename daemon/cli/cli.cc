@@ -217,6 +217,10 @@ void AddBroker(CLI::App& app, const GlobalOptions& global, Subcommands* out) {
       ->capture_default_str();
   cmd->add_option("--bootstrap-file", opts->bootstrap_file,
                   "Also write the bootstrap list to this file (removed on exit)");
+  cmd->add_option("--control", opts->control,
+                  "Read fault commands from this file, FIFO or - (stdin), one per line: down B, "
+                  "up B, rtt B MS, errors API ERROR[*N],..., clear API, leader TOPIC P B, "
+                  "coordinator group|txn KEY B; each answered on stdout as \"fault N: ...\"");
   out->push_back({cmd, WithConfig(config, global,
                                   [opts](const Config& c) { return BrokerCommand(*opts, c); })});
 }

@@ -1,9 +1,19 @@
 #include "daemon/devtools/broker.h"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <stop_token>
+#include <string_view>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -27,6 +37,72 @@ bool WriteAtomically(const std::string& path, const std::string& text) {
   std::error_code ec;
   std::filesystem::rename(tmp, target, ec);
   return !ec;
+}
+
+constexpr std::size_t kMaxControlLine = 4096;
+
+// Answers control line `n` on stdout ("fault N: LINE" or "fault N failed: REASON") and in the log.
+void Answer(int n, std::string_view line, const std::string& failure) {
+  if (failure.empty()) {
+    spdlog::info("broker: fault {}: {}", n, line);
+    std::cout << "fault " << n << ": " << line << std::endl;
+  } else {
+    spdlog::warn("broker: fault {} ({}) failed: {}", n, line, failure);
+    std::cout << "fault " << n << " failed: " << failure << std::endl;
+  }
+}
+
+// Parses and injects one control line; blank lines and comments are not counted.
+void ApplyControlLine(stream::MockBroker& broker, std::string_view line, int* count) {
+  auto fault = stream::ParseMockFault(line);
+  if (fault && fault->kind == stream::MockFault::Kind::kNone) return;
+  std::string failure;
+  if (!fault) {
+    failure = std::move(fault).error();
+  } else if (auto injected = broker.Inject(*fault); !injected) {
+    failure = std::move(injected).error();
+  }
+  Answer(++*count, line, failure);
+}
+
+// Reads control lines from `path` until its end or a stop request, applying each. Polls, so a
+// stop request is seen within 200 ms.
+void ReadControl(const std::string& path, stream::MockBroker& broker, const std::stop_token& stop) {
+  int fd = STDIN_FILENO;
+  if (path != "-") {
+    struct stat st {};
+    // A FIFO opened for reading only would read end-of-file whenever no writer is connected.
+    const int mode = stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode) ? O_RDWR : O_RDONLY;
+    fd = open(path.c_str(), mode | O_CLOEXEC);
+    if (fd < 0) {
+      spdlog::error("broker: cannot open the control file {}: {}", path, std::strerror(errno));
+      return;
+    }
+  }
+  std::string pending;
+  int count = 0;
+  char buf[4096];
+  while (!stop.stop_requested()) {
+    pollfd p{fd, POLLIN, 0};
+    const int ready = poll(&p, 1, 200);
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;  // the end of a file or stdin
+    pending.append(buf, static_cast<std::size_t>(n));
+    for (std::size_t eol; (eol = pending.find('\n')) != std::string::npos;) {
+      ApplyControlLine(broker, std::string_view(pending).substr(0, eol), &count);
+      pending.erase(0, eol + 1);
+    }
+    if (pending.size() > kMaxControlLine) {
+      Answer(++count, std::string_view(pending).substr(0, 40), "a line longer than 4096 bytes");
+      pending.clear();
+    }
+  }
+  if (!pending.empty() && !stop.stop_requested()) ApplyControlLine(broker, pending, &count);
+  spdlog::info("broker: control input {} ended after {} fault(s)", path, count);
+  if (fd != STDIN_FILENO) close(fd);
 }
 
 }  // namespace
@@ -75,10 +151,20 @@ int BrokerCommand(const BrokerOptions& options, const Config& config) {
       "broker: {} mock broker(s) at {}; topics {}. For development and tests only: librdkafka's "
       "mock cluster keeps ~5 MiB per partition and neither compacts nor isolates transactions",
       options.brokers, bootstrap, names);
+  std::jthread control;
+  if (!options.control.empty()) {
+    control = std::jthread([&options, &broker](const std::stop_token& stop) {
+      ReadControl(options.control, **broker, stop);
+    });
+  }
   const char* signal = nullptr;
   while ((signal = signals.Wait(std::chrono::seconds(1))) == nullptr) {
   }
   spdlog::info("broker: {} received, stopping", signal);
+  if (control.joinable()) {
+    control.request_stop();
+    control.join();  // before the cluster it injects into goes
+  }
   broker->reset();
   if (!options.bootstrap_file.empty()) {
     std::error_code ec;

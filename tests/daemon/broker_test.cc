@@ -197,6 +197,172 @@ TEST(BrokerTest, BadTopicSpecsAreUsageErrors) {
   EXPECT_EQ(broker.StopWith(0, std::chrono::seconds(10)), 2);  // signal 0: just wait
 }
 
+// ---- Fault injection (MockBroker::Inject; `recsd broker --control`) ----
+
+// A producer whose delivery reports land in `reports`; gives up on a message after 1.5 s.
+struct Producer {
+  std::vector<rd_kafka_resp_err_t> reports;
+  rd_kafka_t* rk = nullptr;
+
+  explicit Producer(const std::string& bootstrap) {
+    char errstr[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "message.timeout.ms", "1500", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "retry.backoff.ms", "50", errstr, sizeof(errstr));
+    // Back quickly once a broker is up again (the default backoff grows to 10 s).
+    rd_kafka_conf_set(conf, "reconnect.backoff.ms", "20", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "reconnect.backoff.max.ms", "100", errstr, sizeof(errstr));
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t*, const rd_kafka_message_t* m, void* self) {
+      static_cast<Producer*>(self)->reports.push_back(m->err);
+    });
+    rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  }
+  ~Producer() { rd_kafka_destroy(rk); }
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Produces one message to t[0] and waits for its delivery report: its error.
+  rd_kafka_resp_err_t Send() {
+    const std::size_t before = reports.size();
+    rd_kafka_topic_t* t = rd_kafka_topic_new(rk, "t", nullptr);
+    char value[] = "v";
+    const int produced = rd_kafka_produce(t, 0, RD_KAFKA_MSG_F_COPY, value, 1, nullptr, 0, nullptr);
+    rd_kafka_topic_destroy(t);
+    if (produced != 0) return rd_kafka_last_error();
+    while (reports.size() == before) rd_kafka_poll(rk, 50);
+    return reports.back();
+  }
+};
+
+using recsd::stream::MockBroker;
+using recsd::stream::ParseMockFault;
+
+void Inject(MockBroker& broker, const std::string& line) {
+  auto fault = ParseMockFault(line);
+  ASSERT_TRUE(fault) << fault.error();
+  auto injected = broker.Inject(*fault);
+  ASSERT_TRUE(injected) << line << ": " << injected.error();
+}
+
+TEST(BrokerFaultTest, ABrokerDownRefusesServiceUntilItIsUpAgain) {
+  auto broker = MockBroker::Start(1, {{"t", 1}});
+  ASSERT_TRUE(broker) << broker.error();
+  Producer p((*broker)->bootstrap());
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_NO_ERROR);
+  Inject(**broker, "down 1");
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
+  Inject(**broker, "up 1");
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+TEST(BrokerFaultTest, RequestErrorsAreReturnedInOrderThenServiceResumes) {
+  auto broker = MockBroker::Start(1, {{"t", 1}});
+  ASSERT_TRUE(broker) << broker.error();
+  Producer p((*broker)->bootstrap());
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_NO_ERROR);  // connected: the next Produce gets the error
+  // A retriable error is retried (and succeeds); a fatal one reaches the delivery report.
+  Inject(**broker, "errors Produce NOT_LEADER_FOR_PARTITION,MSG_SIZE_TOO_LARGE");
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_NO_ERROR);
+  Inject(**broker, "errors Produce MSG_SIZE_TOO_LARGE*3");
+  Inject(**broker, "clear Produce");
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+TEST(BrokerFaultTest, RttDelaysEveryResponse) {
+  auto broker = MockBroker::Start(1, {{"t", 1}});
+  ASSERT_TRUE(broker) << broker.error();
+  Producer p((*broker)->bootstrap());
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_NO_ERROR);
+  Inject(**broker, "rtt 1 600");
+  const Clock::time_point start = Clock::now();
+  EXPECT_EQ(p.Send(), RD_KAFKA_RESP_ERR_NO_ERROR);
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(550));  // a lower bound: the fault
+}
+
+// Leader of t[p] per the cluster's metadata.
+int32_t LeaderOf(rd_kafka_t* rk, int partition) {
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk, 1, nullptr, &md, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) return -2;
+  int32_t leader = -2;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    if (std::string(md->topics[i].topic) == "t")
+      leader = md->topics[i].partitions[partition].leader;
+  }
+  rd_kafka_metadata_destroy(md);
+  return leader;
+}
+
+TEST(BrokerFaultTest, LeadersMoveAndUnknownTargetsAreRefused) {
+  auto broker = MockBroker::Start(3, {{"t", 2}});
+  ASSERT_TRUE(broker) << broker.error();
+  Producer p((*broker)->bootstrap());
+  Inject(**broker, "leader t 1 3");
+  EXPECT_EQ(LeaderOf(p.rk, 1), 3);
+  Inject(**broker, "leader t 1 2");
+  EXPECT_EQ(LeaderOf(p.rk, 1), 2);
+  for (const char* line :
+       {"leader t 2 1", "leader nope 0 1", "down 4", "rtt 4 10", "coordinator group g 9"}) {
+    auto fault = ParseMockFault(line);
+    ASSERT_TRUE(fault) << line;
+    EXPECT_FALSE((*broker)->Inject(*fault)) << line;
+  }
+  EXPECT_EQ(Topics(p.rk).count("nope"), 0U);  // not created by the refused fault
+}
+
+// A consumer in group g is assigned t's partition within `limit`.
+bool JoinsWithin(const std::string& bootstrap, std::chrono::seconds limit) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), errstr, sizeof(errstr));
+  rd_kafka_conf_set(conf, "group.id", "g", errstr, sizeof(errstr));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, "t", RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  bool assigned = false;
+  for (const Clock::time_point until = Clock::now() + limit; !assigned && Clock::now() < until;) {
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100)) rd_kafka_message_destroy(m);
+    rd_kafka_topic_partition_list_t* mine = nullptr;
+    if (rd_kafka_assignment(rk, &mine) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      assigned = mine->cnt > 0;
+      rd_kafka_topic_partition_list_destroy(mine);
+    }
+  }
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  return assigned;
+}
+
+TEST(BrokerFaultTest, TheGroupCoordinatorMoves) {
+  // The partition's leader (1) stays up; only the coordinator's broker goes down.
+  auto broker = MockBroker::Start(2, {{"t", 1}});
+  ASSERT_TRUE(broker) << broker.error();
+  Inject(**broker, "leader t 0 1");
+  Inject(**broker, "coordinator group g 2");
+  Inject(**broker, "down 2");
+  EXPECT_FALSE(JoinsWithin((*broker)->bootstrap(), std::chrono::seconds(3)));
+  Inject(**broker, "coordinator group g 1");
+  EXPECT_TRUE(JoinsWithin((*broker)->bootstrap(), std::chrono::seconds(15)));
+}
+
+// `--control FILE`: each fault answered on stdout, in order, a bad one with its reason.
+TEST(BrokerFaultTest, TheBrokerCommandReadsFaultsFromItsControlFile) {
+  TempDir dir;
+  const std::string control = (dir.path() / "faults").string();
+  std::ofstream(control) << "# a schedule\nrtt 1 10\n\nleader t 0 2\nexplode\nrtt 1 0";
+  Child broker({"broker", "--topic", "t:1", "--brokers", "2", "--control", control});
+  EXPECT_EQ(broker.ReadLine().rfind("127.0.0.1:", 0), 0U);
+  EXPECT_EQ(broker.ReadLine(), "fault 1: rtt 1 10");
+  EXPECT_EQ(broker.ReadLine(), "fault 2: leader t 0 2");
+  EXPECT_EQ(broker.ReadLine().rfind("fault 3 failed: unknown fault \"explode\"", 0), 0U);
+  EXPECT_EQ(broker.ReadLine(), "fault 4: rtt 1 0");  // the last line needs no newline
+  EXPECT_EQ(broker.StopWith(SIGTERM, std::chrono::seconds(10)), 0);
+}
+
 // The README's first command: the demo runs everything in one process, shows lists and learned
 // weights, and stops cleanly on SIGINT (Ctrl-C) well within 10 s.
 TEST(DemoTest, ServesListsLearnsFromClicksAndStopsCleanlyOnCtrlC) {
