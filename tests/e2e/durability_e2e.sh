@@ -17,21 +17,26 @@
 #      serve the same cold-start list (trending and category from every partition's aggregates,
 #      shared through topics.model_stats: without them each partition ranks only its own users'
 #      items)
+#   5. faults: one instance under load while `recsd broker --control` injects broker incidents
+#      one after another (leader moves, a coordinator move, request errors of Produce, Fetch,
+#      OffsetCommit and Heartbeat, 800 ms RTT, one broker down 10 s, every broker down 8 s):
+#      after each the instance is still running and processing again; at the end digests equal
+#      the replay's and no list is lost
 #   3. state.dir (with two late events of one user in the log: applied in log order, as the
 #      oracle replays them): a restart with snapshots reads no changelog records for the snapshotted
 #      partitions; a corrupted snapshot is ignored (logged) and the changelog restores the same
 #      digests; a changelog record of a newer state version stops recsd with a clear error
 #
 # Usage: tests/e2e/durability_e2e.sh RECSD_BINARY LISTS_CHECK_BINARY [SECTION...]
-# SECTION: crashes (1), scale-out (2), state-dir (3), zombie (4); all when none is given. Each has its
-# own broker and instances, so ctest runs them as three tests side by side.
+# SECTION: crashes (1), scale-out (2), state-dir (3), zombie (4), faults (5); all when none is
+# given. Each has its own broker and instances, so ctest runs them as separate tests side by side.
 # Needs kcat, jq, curl. E2E_KEEP=1 keeps the work directory. Exit 0 when every check holds.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 recsd="${1:-$root/build/release/daemon/recsd}"
 lists_check="${2:-$root/build/release/tests/e2e_lists_check}"
 sections=("${@:3}")
-[[ ${#sections[@]} -gt 0 ]] || sections=(crashes scale-out state-dir zombie)
+[[ ${#sections[@]} -gt 0 ]] || sections=(crashes scale-out state-dir zombie faults)
 for tool in kcat jq curl; do
   command -v "$tool" >/dev/null || {
     echo "e2e: $tool not found (ops/install-deps.sh installs it)" >&2
@@ -324,6 +329,115 @@ snapshot_interval = \"2s\""
   kill -9 "$broker_pid"
 }
 
+# ---- 5: broker incidents, one after another, under load ----
+faults() {
+  d5="$work/faults"
+  mkdir -p "$d5"
+  start_broker "$d5" 4 3
+  write_config "$d5" faults
+  "$recsd" loadgen --config "$d5/recsd.toml" --rate 300 --users 300 --items 200 --faults 0 \
+    >"$d5/loadgen.out" 2>"$d5/loadgen.log" &
+  loadgen_pid=$!
+  pids+=("$loadgen_pid")
+  start_instance "$d5" run
+  local run=$instance_pid
+  wait_for_log "$d5/run.log" "ready:" || echo "e2e: faults: never ready" >&2
+  local port
+  port=$(admin_port "$d5/run.log")
+  metric() {  # name: the sum of its series
+    curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" \
+      'index($0, m) == 1 && substr($0, length(m) + 1, 1) ~ /[{ ]/ { s += $NF } END { print s + 0 }'
+  }
+  # After an incident: the instance still runs, and processes 100 more events within 30 s.
+  recovers() {  # incident
+    local before start=$SECONDS
+    before=$(metric recsd_events_processed_total)
+    for _ in $(seq 60); do
+      kill -0 "$run" 2>/dev/null || break
+      if [[ $(metric recsd_events_processed_total) -ge $((before + 100)) ]]; then
+        echo "  after $1: 100 more events processed within $((SECONDS - start + 1)) s"
+        return 0
+      fi
+      sleep 0.5
+    done
+    echo "  after $1: running $(kill -0 "$run" 2>/dev/null && echo yes || echo no)," \
+      "processed $before then $(metric recsd_events_processed_total)" >&2
+    return 1
+  }
+  incident() {  # name fault-line...
+    local name=$1 line ok=0
+    shift
+    for line in "$@"; do fault "$line" || ok=1; done
+    check "$name: injected" test "$ok" -eq 0
+  }
+  sleep 2
+  local p b t
+  for t in recsd.events recsd.recommendations recsd.state-changelog; do
+    for p in 0 1 2 3; do
+      b=$(((p + 1) % 3 + 1))
+      fault "leader $t $p $b" >/dev/null || echo "e2e: faults: leader $t $p $b refused" >&2
+    done
+  done
+  echo "  leaders of 12 partitions moved"
+  check "after leader moves the instance processes again" recovers "leader moves"
+  incident "coordinator move" "coordinator group faults 3"
+  check "after a coordinator move the instance processes again" recovers "the coordinator move"
+  commits() {  # result: recsd_kafka_commits_total{result=...}
+    curl -sf "http://127.0.0.1:$port/metrics" |
+      sed -nE "s/^recsd_kafka_commits_total\\{result=\"$1\"\\} ([0-9]+).*/\\1/p"
+  }
+  local failed_before ok_after
+  failed_before=$(commits failed)
+  # librdkafka retries the coordinator errors itself; the last error fails one commit outright.
+  incident "request errors" \
+    "errors OffsetCommit NOT_COORDINATOR*2,COORDINATOR_NOT_AVAILABLE*2,OFFSET_METADATA_TOO_LARGE" \
+    "errors Produce NOT_LEADER_FOR_PARTITION*4,REQUEST_TIMED_OUT*4" \
+    "errors Fetch NOT_LEADER_FOR_PARTITION*4" "errors Heartbeat REBALANCE_IN_PROGRESS"
+  check "after request errors the instance processes again" recovers "request errors"
+  commit_failure_counted() {
+    for _ in $(seq 40); do
+      [[ $(commits failed) -gt ${failed_before:-0} ]] && ok_after=$(commits ok) && break
+      sleep 0.5
+    done
+    for _ in $(seq 40); do
+      [[ $(commits ok) -gt ${ok_after:-999999} ]] && return 0
+      sleep 0.5
+    done
+    echo "  commits failed: ${failed_before:-0} before, $(commits failed) now; ok $(commits ok)" >&2
+    return 1
+  }
+  check "the failed commit was counted and later commits succeed" commit_failure_counted
+  incident "800 ms RTT" "rtt 1 800" "rtt 2 800" "rtt 3 800"
+  sleep 5
+  incident "RTT back to 0" "rtt 1 0" "rtt 2 0" "rtt 3 0"
+  check "after 5 s of 800 ms RTT the instance processes again" recovers "the RTT"
+  incident "broker 2 down" "down 2"
+  sleep 10
+  incident "broker 2 up" "up 2"
+  check "after broker 2 was down 10 s the instance processes again" recovers "broker 2 down"
+  incident "every broker down" "down 1" "down 2" "down 3"
+  sleep 8
+  incident "every broker up" "up 1" "up 2" "up 3"
+  check "after every broker was down 8 s the instance processes again" recovers "the outage"
+  sleep 2
+  kill -TERM "$loadgen_pid"
+  wait "$loadgen_pid" || true
+  replay_digests "$d5"
+  check "after the incidents every user's state digest equals the uninterrupted replay's" \
+    digests_match "$d5" "$port"
+  local code=0
+  kill -TERM "$run"
+  wait "$run" || code=$?
+  check "the instance exits 0 on SIGTERM afterwards" test "$code" -eq 0
+  dump recsd.events "$d5/events.dump"
+  dump recsd.recommendations "$d5/lists.dump"
+  faults_lists_ok() { "$lists_check" "$d5/events.dump" "$d5/lists.dump" | tee "$d5/lists.check"; }
+  check "no list lost, none re-issued under a new rec" faults_lists_ok
+  echo "e2e: faults: $(grep -cE '^[^ ]+ (warning|error) ' "$d5/run.log" || true) warnings and errors logged;" \
+    "$(grep -c '^fault ' "$d5/broker.out") faults injected"
+  kill -9 "$broker_pid"
+}
+
 # ---- 3: snapshots in state.dir, a corrupted one, no state.dir, a newer state version ----
 state_dir() {
   d3="$work/snap"
@@ -412,8 +526,9 @@ for section in "${sections[@]}"; do
     scale-out) scale_out ;;
     state-dir) state_dir ;;
     zombie) zombie ;;
+    faults) faults ;;
     *)
-      echo "e2e: unknown section $section (crashes, scale-out, state-dir or zombie)" >&2
+      echo "e2e: unknown section $section (crashes, scale-out, state-dir, zombie or faults)" >&2
       exit 2
       ;;
   esac
