@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <tuple>
 
 #include <librdkafka/rdkafka.h>
@@ -559,55 +558,6 @@ std::vector<std::string> ProcessEnvironment() {
     env.emplace_back(*e);
   }
   return env;
-}
-
-bool IsSecretKey(std::string_view key) {
-  std::string lower(key);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (std::string_view word : {"password", "secret", "token", "private", "credential", "ssl.key",
-                                "keystore", "oauthbearer.config"}) {
-    if (lower.find(word) != std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string RenderConfig(const Settings& settings) {
-  std::ostringstream out;
-  std::string section;
-  for (const auto& [key, setting] : settings) {
-    // Sections are the first component, except the open tables that have two (events.weights).
-    std::string table = key.substr(0, key.find('.'));
-    if (key.starts_with("events.weights.")) {
-      table = "events.weights";
-    }
-    if (table != section) {
-      out << (section.empty() ? "" : "\n") << "[" << table << "]\n";
-      section = table;
-    }
-    const std::string name = key.substr(table.size() + 1);
-    const KeySpec* spec = FindSpec(key);
-    const bool quoted_name = name.find('.') != std::string::npos;
-    const bool number =
-        spec != nullptr &&
-        (spec->type == Type::kInt || spec->type == Type::kFloat || spec->type == Type::kBool);
-    std::string value = IsSecretKey(key) && !setting.value.empty() ? "<redacted>" : setting.value;
-    if (!number) {
-      std::string escaped;
-      for (char c : value) {
-        if (c == '"' || c == '\\') {
-          escaped.push_back('\\');
-        }
-        escaped.push_back(c);
-      }
-      value = "\"" + escaped + "\"";
-    }
-    out << (quoted_name ? "\"" + name + "\"" : name) << " = " << value << "  # " << setting.origin
-        << "\n";
-  }
-  return out.str();
 }
 
 }  // namespace recsd::daemon

@@ -1,9 +1,12 @@
 #include "daemon/config/config_schema.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <sstream>
+#include <string>
 #include <system_error>
 
 #include "daemon/config/config.h"
@@ -306,6 +309,57 @@ bool ParseDuration(std::string_view text, Milliseconds* out) {
   }
   *out = Milliseconds(n * scale);
   return true;
+}
+
+// What the key table says about keys and values, outside the table's own namespace (config.h).
+
+bool IsSecretKey(std::string_view key) {
+  std::string lower(key);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (std::string_view word : {"password", "secret", "token", "private", "credential", "ssl.key",
+                                "keystore", "oauthbearer.config"}) {
+    if (lower.find(word) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string RenderConfig(const Settings& settings) {
+  std::ostringstream out;
+  std::string section;
+  for (const auto& [key, setting] : settings) {
+    // Sections are the first component, except the open tables that have two (events.weights).
+    std::string table = key.substr(0, key.find('.'));
+    if (key.starts_with("events.weights.")) {
+      table = "events.weights";
+    }
+    if (table != section) {
+      out << (section.empty() ? "" : "\n") << "[" << table << "]\n";
+      section = table;
+    }
+    const std::string name = key.substr(table.size() + 1);
+    const config_schema::KeySpec* spec = config_schema::FindSpec(key);
+    const bool quoted_name = name.find('.') != std::string::npos;
+    const bool number = spec != nullptr && (spec->type == config_schema::Type::kInt ||
+                                            spec->type == config_schema::Type::kFloat ||
+                                            spec->type == config_schema::Type::kBool);
+    std::string value = IsSecretKey(key) && !setting.value.empty() ? "<redacted>" : setting.value;
+    if (!number) {
+      std::string escaped;
+      for (char c : value) {
+        if (c == '"' || c == '\\') {
+          escaped.push_back('\\');
+        }
+        escaped.push_back(c);
+      }
+      value = "\"" + escaped + "\"";
+    }
+    out << (quoted_name ? "\"" + name + "\"" : name) << " = " << value << "  # " << setting.origin
+        << "\n";
+  }
+  return out.str();
 }
 
 }  // namespace recsd::daemon
