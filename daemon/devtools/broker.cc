@@ -67,18 +67,19 @@ void ApplyControlLine(stream::MockBroker& broker, std::string_view line, int* co
 
 // Reads control lines from `path` until its end or a stop request, applying each. Polls, so a
 // stop request is seen within 200 ms.
-void ReadControl(const std::string& path, stream::MockBroker& broker, const std::stop_token& stop) {
-  int fd = STDIN_FILENO;
-  if (path != "-") {
-    struct stat st {};
-    // A FIFO opened for reading only would read end-of-file whenever no writer is connected.
-    const int mode = stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode) ? O_RDWR : O_RDONLY;
-    fd = open(path.c_str(), mode | O_CLOEXEC);
-    if (fd < 0) {
-      spdlog::error("broker: cannot open the control file {}: {}", path, std::strerror(errno));
-      return;
-    }
-  }
+// Opens the control input: stdin for "-"; a FIFO read-write, since one opened for reading only
+// would read end-of-file whenever no writer is connected. -1 (errno set) if it cannot.
+int OpenControl(const std::string& path) {
+  if (path == "-") return STDIN_FILENO;
+  struct stat st {};
+  const int mode = stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode) ? O_RDWR : O_RDONLY;
+  return open(path.c_str(), mode | O_CLOEXEC);
+}
+
+// Reads control lines from `fd` until its end or a stop request, applying each; closes it
+// (unless stdin). Polls, so a stop request is seen within 200 ms.
+void ReadControl(int fd, const std::string& path, stream::MockBroker& broker,
+                 const std::stop_token& stop) {
   std::string pending;
   int count = 0;
   char buf[4096];
@@ -128,6 +129,12 @@ int BrokerCommand(const BrokerOptions& options, const Config& config) {
               {t.dlq, 1},
               {t.model_stats, 1}};
   }
+  int control_fd = -1;
+  if (!options.control.empty() && (control_fd = OpenControl(options.control)) < 0) {
+    spdlog::error("recsd broker: cannot open the control input {}: {}", options.control,
+                  std::strerror(errno));
+    return kExitUsage;
+  }
   const StopSignals signals;  // before librdkafka starts its threads
 
   auto broker = stream::MockBroker::Start(options.brokers, topics);
@@ -153,8 +160,8 @@ int BrokerCommand(const BrokerOptions& options, const Config& config) {
       options.brokers, bootstrap, names);
   std::jthread control;
   if (!options.control.empty()) {
-    control = std::jthread([&options, &broker](const std::stop_token& stop) {
-      ReadControl(options.control, **broker, stop);
+    control = std::jthread([&options, &broker, control_fd](const std::stop_token& stop) {
+      ReadControl(control_fd, options.control, **broker, stop);
     });
   }
   const char* signal = nullptr;

@@ -361,6 +361,11 @@ TEST(BrokerFaultTest, TheBrokerCommandReadsFaultsFromItsControlFile) {
   EXPECT_EQ(broker.ReadLine().rfind("fault 3 failed: unknown fault \"explode\"", 0), 0U);
   EXPECT_EQ(broker.ReadLine(), "fault 4: rtt 1 0");  // the last line needs no newline
   EXPECT_EQ(broker.StopWith(SIGTERM, std::chrono::seconds(10)), 0);
+
+  // A control input that cannot be opened is a usage error before anything is served.
+  Child missing({"broker", "--control", (dir.path() / "no-such-file").string()});
+  EXPECT_EQ(missing.ReadLine(), "");
+  EXPECT_EQ(missing.StopWith(0, std::chrono::seconds(10)), 2);
 }
 
 // The README's first command: the demo runs everything in one process, shows lists and learned
