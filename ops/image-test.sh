@@ -7,10 +7,13 @@
 #   3. from the image, as uid 10001: `recsd version`, `recsd check-config` of the baked
 #      /etc/recsd/recsd.toml, then `recsd broker` and the daemon (tini as PID 1's stand-in, the
 #      baked configuration, the broker's address and a free admin port by --set); /readyz must
-#      answer 200 and /metrics must show the daemon consuming
+#      answer 200 and /metrics must show the daemon ready. The daemon runs as the StatefulSet
+#      runs it (ops/k8s/base/statefulset.yaml): the image's root file system read-only (a
+#      read-only bind mount of the container's root in a mount namespace of its own, entered by
+#      chroot: buildah run has no read-only option), /tmp a writable tmpfs
 # Needs buildah and debootstrap (ops/install-deps.sh --image) and root (chroot isolation).
-# Takes about 10 minutes on a 2-core machine, most of it compiling recsd inside the image, so
-# .ci/run does not run it. IMAGE_KEEP=1 keeps the image and the work directory.
+# Takes about 3 minutes on a 2-core machine with the packages cached, most of it compiling recsd
+# inside the image, so .ci/run does not run it. IMAGE_KEEP=1 keeps the image and the work directory.
 #
 # Usage: ops/image-test.sh
 set -euo pipefail
@@ -26,7 +29,10 @@ cleanup() {
   sleep 1
   for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
   wait "${pids[@]}" 2>/dev/null || true
-  for c in "${containers[@]}"; do buildah rm "$c" >/dev/null 2>&1 || true; done
+  for c in "${containers[@]}"; do
+    buildah umount "$c" >/dev/null 2>&1 || true
+    buildah rm "$c" >/dev/null 2>&1 || true
+  done
   if [[ -z ${IMAGE_KEEP:-} ]]; then
     buildah rmi "$image" >/dev/null 2>&1 || true
     rm -rf "$work"
@@ -94,7 +100,20 @@ setsid buildah run --isolation chroot --network host --user 10001:10001 "$ctr" -
 pids+=($!)
 for _ in $(seq 100); do [[ -s $work/broker.out ]] && break; sleep 0.1; done
 bootstrap=$(head -n 1 "$work/broker.out")
-setsid buildah run --isolation chroot --network host --user 10001:10001 "$ctr" -- \
+# The daemon's root: the container's, read-only, with /proc, /dev and a tmpfs /tmp; entered as
+# USER (uid:gid) by chroot. Arguments: root, user, command...
+# shellcheck disable=SC2016  # expanded by the inner shell
+ro_root='set -e; m=$1; u=$2; shift 2
+  mount --bind "$m" "$m"; mount -o remount,bind,ro "$m"
+  mount -t proc proc "$m/proc"; mount --rbind /dev "$m/dev"
+  mount -t tmpfs -o size=64m,mode=1777 tmpfs "$m/tmp"
+  exec chroot --userspec="$u" "$m" "$@"'
+mnt=$(buildah mount "$ctr")
+read_only_root() { unshare --mount --fork -- sh -c "$ro_root" sh "$mnt" "$@"; }
+check "the daemon's root is read-only (even root cannot write to it)" \
+  grep -q 'Read-only file system' <(read_only_root 0:0 touch /probe 2>&1)
+check "its /tmp is writable by uid 10001" read_only_root 10001:10001 touch /tmp/probe
+setsid unshare --mount --fork -- sh -c "$ro_root" sh "$mnt" 10001:10001 \
   /usr/bin/tini -- /usr/local/bin/recsd run --config /etc/recsd/recsd.toml \
   --set "kafka.bootstrap.servers=$bootstrap" --set admin.listen=127.0.0.1:0 \
   >/dev/null 2>"$work/run.log" &

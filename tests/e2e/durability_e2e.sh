@@ -21,7 +21,8 @@
 #      one after another (leader moves, a coordinator move, request errors of Produce, Fetch,
 #      OffsetCommit and Heartbeat, 800 ms RTT, one broker down 10 s, every broker down 8 s):
 #      after each the instance is still running and processing again; at the end digests equal
-#      the replay's and no list is lost
+#      the replay's and no list is lost; a restarted instance stops within its deadline on SIGTERM
+#      with every broker down
 #   3. state.dir (with two late events of one user in the log: applied in log order, as the
 #      oracle replays them): a restart with snapshots reads no changelog records for the snapshotted
 #      partitions; a corrupted snapshot is ignored (logged) and the changelog restores the same
@@ -79,37 +80,6 @@ wait_for_log() {  # file pattern [tenths of a second]
   return 1
 }
 
-# The oracle: the broker's events and items, replayed without interruption in log order (as
-# recsd applies them; a user's events may be out of timestamp order in the log: loadgen produces
-# views and clicks from two threads).
-replay_digests() {  # dir
-  read_topics "$1"
-  replay_in "$1" input replay.digests
-}
-replay_in() {  # dir order output: a replay of the events read last, in that order
-  "$recsd" replay --config "$1/recsd.toml" --input-format msgpack --events "$1/events.mp" \
-    --items "$1/items.mp" --order "$2" --state-digests "$1/$3" >"$1/replay.out" 2>&1
-}
-# The events topic is read until two reads agree: a producer that was just stopped may have had
-# requests in flight that the broker appends after a first read (the instances would apply them).
-read_topics() {  # dir: events.mp and items.mp
-  local size=-1
-  for _ in $(seq 10); do
-    kcat -b "$bootstrap" -C -t recsd.events -e -q -f '%s' >"$1/events.mp" 2>/dev/null
-    [[ $(stat -c %s "$1/events.mp") -eq $size ]] && break
-    size=$(stat -c %s "$1/events.mp")
-    sleep 1
-  done
-  kcat -b "$bootstrap" -C -t recsd.items -e -q -f '%s' >"$1/items.mp" 2>/dev/null
-}
-# Digests of every user the instances on the given admin ports hold, merged, sorted.
-live_digests() {  # port...
-  local port
-  for port in "$@"; do
-    curl -sf "http://127.0.0.1:$port/v1/state/digests" |
-      jq -r '.digests | to_entries[] | "\(.key) \(.value)"'
-  done | sort
-}
 # Waits until the live digests equal the replay's (the instances may still be catching up).
 digests_match() {  # dir port...
   local dir=$1
@@ -433,6 +403,18 @@ faults() {
   dump recsd.recommendations "$d5/lists.dump"
   faults_lists_ok() { "$lists_check" "$d5/events.dump" "$d5/lists.dump" | tee "$d5/lists.check"; }
   check "no list lost, none re-issued under a new rec" faults_lists_ok
+  # SIGTERM with every broker down (connections closed and refused): within the deadline + 1 s.
+  start_instance "$d5" again
+  wait_for_log "$d5/again.log" "ready:" || echo "e2e: faults: the restart never got ready" >&2
+  incident "every broker down before SIGTERM" "down 1" "down 2" "down 3"
+  sleep 1
+  local t0 ms
+  t0=$(date +%s%3N)
+  kill -TERM "$instance_pid"
+  wait "$instance_pid" || true
+  ms=$(($(date +%s%3N) - t0))
+  check "with every broker down, SIGTERM ends the instance within 8 s + 1 s (${ms} ms)" \
+    test "$ms" -lt 9000
   echo "e2e: faults: $(grep -cE '^[^ ]+ (warning|error) ' "$d5/run.log" || true) warnings and errors logged;" \
     "$(grep -c '^fault ' "$d5/broker.out") faults injected"
   kill -9 "$broker_pid"

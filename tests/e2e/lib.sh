@@ -58,6 +58,40 @@ kafka_section() {  # bootstrap [group]
   echo "heartbeat.interval.ms = 500"
 }
 
+# ---- The digest oracle: what the broker holds, replayed without interruption ----
+# (DIR/recsd.toml names the broker; $bootstrap is its address.)
+# The oracle: the broker's events and items, replayed without interruption in log order (as
+# recsd applies them; a user's events may be out of timestamp order in the log: loadgen produces
+# views and clicks from two threads).
+replay_digests() {  # dir
+  read_topics "$1"
+  replay_in "$1" input replay.digests
+}
+replay_in() {  # dir order output: a replay of the events read last, in that order
+  "$recsd" replay --config "$1/recsd.toml" --input-format msgpack --events "$1/events.mp" \
+    --items "$1/items.mp" --order "$2" --state-digests "$1/$3" >"$1/replay.out" 2>&1
+}
+# The events topic is read until two reads agree: a producer that was just stopped may have had
+# requests in flight that the broker appends after a first read (the instances would apply them).
+read_topics() {  # dir: events.mp and items.mp
+  local size=-1
+  for _ in $(seq 10); do
+    kcat -b "$bootstrap" -C -t recsd.events -e -q -f '%s' >"$1/events.mp" 2>/dev/null
+    [[ $(stat -c %s "$1/events.mp") -eq $size ]] && break
+    size=$(stat -c %s "$1/events.mp")
+    sleep 1
+  done
+  kcat -b "$bootstrap" -C -t recsd.items -e -q -f '%s' >"$1/items.mp" 2>/dev/null
+}
+# Digests of every user the instances on the given admin ports hold, merged, sorted.
+live_digests() {  # port...
+  local port
+  for port in "$@"; do
+    curl -sf "http://127.0.0.1:$port/v1/state/digests" |
+      jq -r '.digests | to_entries[] | "\(.key) \(.value)"'
+  done | sort
+}
+
 # check DESCRIPTION COMMAND... runs the command, prints "ok: ..." or "FAIL: ..." and counts
 # failures in $failures.
 failures=0
