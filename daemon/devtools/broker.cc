@@ -7,12 +7,12 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <stop_token>
 #include <string_view>
+#include <system_error>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -132,7 +132,7 @@ int BrokerCommand(const BrokerOptions& options, const Config& config) {
   int control_fd = -1;
   if (!options.control.empty() && (control_fd = OpenControl(options.control)) < 0) {
     spdlog::error("recsd broker: cannot open the control input {}: {}", options.control,
-                  std::strerror(errno));
+                  std::error_code(errno, std::generic_category()).message());
     return kExitUsage;
   }
   const StopSignals signals;  // before librdkafka starts its threads
