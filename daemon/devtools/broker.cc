@@ -65,8 +65,6 @@ void ApplyControlLine(stream::MockBroker& broker, std::string_view line, int* co
   Answer(++*count, line, failure);
 }
 
-// Reads control lines from `path` until its end or a stop request, applying each. Polls, so a
-// stop request is seen within 200 ms.
 // Opens the control input: stdin for "-"; a FIFO read-write, since one opened for reading only
 // would read end-of-file whenever no writer is connected. -1 (errno set) if it cannot.
 int OpenControl(const std::string& path) {

@@ -21,7 +21,7 @@ cleanup() {
 # Its fault control is the FIFO DIR/control, held open on fd $broker_control (see fault). Not in
 # a command substitution: that would run it in a subshell and lose both.
 start_broker() {  # dir [partitions] [brokers]
-  mkfifo "$1/control"
+  [[ -p $1/control ]] || mkfifo "$1/control"  # a second broker in DIR reuses it
   exec {broker_control}<>"$1/control"  # read-write: opening it never waits for the broker
   "$recsd" broker --partitions "${2:-4}" --brokers "${3:-1}" --bootstrap-file "$1/bootstrap" \
     --control "$1/control" >"$1/broker.out" 2>"$1/broker.log" &
