@@ -12,13 +12,13 @@
 #      carry the wall time they are produced at, so users draw lists as live traffic does;
 #   3. soak: 70% of the drain rate (views offered so that views and the clicks they draw, at the
 #      drain's clicks per view, come to 70%) for MINUTES, unless RATE (views/s) is given.
-# Every 10 s of the soak: recsd's RSS (/proc), its consumer lag
+# Every 10 s of the soak: recsd's RSS (/proc), recsd_user_state_bytes, its consumer lag
 # (recsd_kafka_consumer_lag_messages, against the committed offsets) and the freshness of the
 # lists of those 10 s (event time to list acknowledged, from
-# recsd_recommendation_freshness_seconds' bucket deltas: the upper bound of the bucket holding the
-# quantile). Reported: the RSS slope per hour (least squares over the samples after the first 5
-# minutes; the drain's backlog is worked off in the first minutes), lag and freshness
-# percentiles over the samples, and the events processed against produced.
+# recsd_recommendation_freshness_seconds' bucket deltas, interpolated inside the bucket holding
+# the quantile). Reported: the RSS and user-state slopes per hour (least squares over the samples
+# after the first 5 minutes), lag and freshness percentiles over the samples, and the events
+# processed in the soak against produced (the drain's backlog, if not worked off, is included).
 #
 #   benchmarks/soak.sh [MINUTES (30)] [RATE (0: 70% of the measured drain rate)] [WARM (180)]
 # Writes the samples to soak.csv in its work directory; KEEP=1 keeps it.
