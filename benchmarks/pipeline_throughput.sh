@@ -27,14 +27,9 @@ fresh_seconds=${2:-20}
 preload_rate=${3:-20000}
 users=10000
 items=2000
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/release --target recsd >/dev/null
-recsd=build/release/daemon/recsd
-work=$(mktemp -d)
-pids=()
 # shellcheck source=tests/e2e/lib.sh
 source tests/e2e/lib.sh
-trap cleanup EXIT
+bench_start
 
 new_broker() {  # name: a broker of 8 partitions in $work/name; sets bs
   mkdir -p "$work/$1"

@@ -21,14 +21,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 users=${1:-8000}
 events=${2:-40000}
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/release --target recsd >/dev/null
-recsd=build/release/daemon/recsd
-work=$(mktemp -d)
-pids=()
 # shellcheck source=tests/e2e/lib.sh
 source tests/e2e/lib.sh
-trap cleanup EXIT
+bench_start
 
 start_broker "$work" 8
 bs=$bootstrap

@@ -29,13 +29,9 @@ rate=${2:-0}
 warm=${3:-180}
 users=10000
 items=2000
-cmake --build build/release --target recsd >/dev/null
-recsd=build/release/daemon/recsd
-work=$(mktemp -d)
-pids=()
 # shellcheck source=tests/e2e/lib.sh
 source tests/e2e/lib.sh
-trap cleanup EXIT
+bench_start
 
 start_broker "$work" 8
 cat >"$work/recsd.toml" <<TOML

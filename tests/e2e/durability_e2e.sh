@@ -74,6 +74,14 @@ start_instance() {  # dir name
   instance_pid=$!
   pids+=("$instance_pid")
 }
+# Starts loadgen's closed loop (300 users, 200 items, no unusual events) on the broker of
+# DIR/recsd.toml, its output in DIR/NAME.out and .log; sets loadgen_pid.
+start_loadgen() {  # dir [rate (300)] [name (loadgen)]
+  "$recsd" loadgen --config "$1/recsd.toml" --rate "${2:-300}" --users 300 --items 200 --faults 0 \
+    >"$1/${3:-loadgen}.out" 2>"$1/${3:-loadgen}.log" &
+  loadgen_pid=$!
+  pids+=("$loadgen_pid")
+}
 admin_port() { sed -nE 's/.*admin: serving .* on port ([0-9]+).*/\1/p' "$1" | head -n 1; }
 wait_for_log() {  # file pattern [tenths of a second]
   for _ in $(seq "${3:-300}"); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
@@ -120,10 +128,7 @@ crashes() {
   mkdir -p "$d1"
   start_broker "$d1"
   write_config "$d1" crash
-  "$recsd" loadgen --config "$d1/recsd.toml" --rate 300 --users 300 --items 200 --faults 0 \
-    >"$d1/loadgen.out" 2>"$d1/loadgen.log" &
-  loadgen_pid=$!
-  pids+=("$loadgen_pid")
+  start_loadgen "$d1"
   kills=10
   for k in $(seq "$kills"); do
     start_instance "$d1" "run$k"
@@ -164,10 +169,7 @@ scale_out() {
   start_broker "$d2"
   write_config "$d2" scale "" '[state]
   model_stats_interval = "1s"'
-  "$recsd" loadgen --config "$d2/recsd.toml" --rate 300 --users 300 --items 200 --faults 0 \
-    >"$d2/loadgen.out" 2>"$d2/loadgen.log" &
-  loadgen_pid=$!
-  pids+=("$loadgen_pid")
+  start_loadgen "$d2"
   declare -A pid_of
   for name in a b c; do
     start_instance "$d2" "$name"
@@ -253,10 +255,7 @@ zombie() {
   write_config "$d4" zombie "" "[state]
 dir = \"$d4/state\"
 snapshot_interval = \"2s\""
-  "$recsd" loadgen --config "$d4/recsd.toml" --rate 300 --users 300 --items 200 --faults 0 \
-    >"$d4/loadgen.out" 2>"$d4/loadgen.log" &
-  loadgen_pid=$!
-  pids+=("$loadgen_pid")
+  start_loadgen "$d4"
   start_instance "$d4" a
   local a=$instance_pid
   wait_for_log "$d4/a.log" "ready:" || echo "e2e: a never ready" >&2
@@ -305,10 +304,7 @@ faults() {
   mkdir -p "$d5"
   start_broker "$d5" 4 3
   write_config "$d5" faults
-  "$recsd" loadgen --config "$d5/recsd.toml" --rate 300 --users 300 --items 200 --faults 0 \
-    >"$d5/loadgen.out" 2>"$d5/loadgen.log" &
-  loadgen_pid=$!
-  pids+=("$loadgen_pid")
+  start_loadgen "$d5"
   start_instance "$d5" run
   local run=$instance_pid
   wait_for_log "$d5/run.log" "ready:" || echo "e2e: faults: never ready" >&2
@@ -412,10 +408,7 @@ faults() {
   # the hand-over had used up the deadline waiting for acknowledgements.
   start_instance "$d5" again
   wait_for_log "$d5/again.log" "ready:" || echo "e2e: faults: the restart never got ready" >&2
-  "$recsd" loadgen --config "$d5/recsd.toml" --rate 500 --users 300 --items 200 --faults 0 \
-    >/dev/null 2>"$d5/loadgen-again.log" &
-  loadgen_pid=$!
-  pids+=("$loadgen_pid")
+  start_loadgen "$d5" 500 loadgen-again
   sleep 3
   incident "every broker down before SIGTERM" "down 1" "down 2" "down 3"
   kill -9 "$loadgen_pid"

@@ -16,6 +16,17 @@ cleanup() {
   fi
 }
 
+# The benchmarks' start, from the repository root: the release build of recsd (configured if need
+# be) in $recsd, a work directory $work, and the exit trap.
+bench_start() {
+  cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/release --target recsd >/dev/null
+  recsd=build/release/daemon/recsd
+  work=$(mktemp -d)
+  pids=()
+  trap cleanup EXIT
+}
+
 # Starts `recsd broker` with PARTITIONS partitions (4) on BROKERS brokers (1), its output in
 # DIR/broker.out and DIR/broker.log; sets broker_pid and bootstrap, and adds the broker to pids.
 # Its fault control is the FIFO DIR/control, held open on fd $broker_control (see fault). Not in
