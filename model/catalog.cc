@@ -1,5 +1,6 @@
 #include "model/catalog.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -39,17 +40,21 @@ std::size_t Catalog::HeapBytes() const noexcept {
   for (const std::string& name : category_names_) {
     bytes += 2 * (sizeof(std::string) + name.size()) + sizeof(CategoryId) + 2 * sizeof(void*);
   }
+  if (index_) bytes += index_->HeapBytes();  // mostly shared with the snapshots around this one
   return bytes;
 }
 
-CatalogBuilder::CatalogBuilder(std::size_t dim) : embedder_(dim) {
+CatalogBuilder::CatalogBuilder(std::size_t dim, const AnnOptions& ann)
+    : embedder_(dim), ann_options_(ann), ann_(ann) {
   catalog_.embeddings_.resize(0, static_cast<Eigen::Index>(dim));
 }
 
-CatalogBuilder::CatalogBuilder(const Catalog& base) : embedder_(base.dim()), catalog_(base) {
+CatalogBuilder::CatalogBuilder(const Catalog& base, const AnnOptions& ann)
+    : embedder_(base.dim()), ann_options_(ann), catalog_(base), ann_(ann) {
   const auto* data = base.embeddings_.data();
   rows_.assign(data, data + base.embeddings_.size());
   catalog_.embeddings_.resize(0, static_cast<Eigen::Index>(base.dim()));  // rows_ holds them
+  catalog_.index_.reset();
 }
 
 CategoryId CatalogBuilder::InternCategory(const std::optional<std::string>& name) {
@@ -72,6 +77,7 @@ CategoryId CatalogBuilder::InternCategory(const std::optional<std::string>& name
 void CatalogBuilder::Upsert(const ItemRecord& record) {
   const std::size_t dim = embedder_.dim();
   std::size_t row = 0;
+  bool added = false;
   if (auto found = catalog_.Find(record.item)) {
     row = *found;
   } else {
@@ -79,6 +85,7 @@ void CatalogBuilder::Upsert(const ItemRecord& record) {
     catalog_.items_.emplace_back();
     catalog_.rows_.emplace(record.item, row);
     rows_.resize(rows_.size() + dim);
+    added = true;
   }
   CatalogItem& item = catalog_.items_[row];
   item.id = record.item;
@@ -87,17 +94,25 @@ void CatalogBuilder::Upsert(const ItemRecord& record) {
   item.available = record.available;
   item.ts = record.ts;
 
-  const std::span<float> out(rows_.data() + row * dim, dim);
+  vector_.resize(dim);
   double norm = 0.0;
   if (record.emb.size() == dim) {
     for (float x : record.emb) norm += static_cast<double>(x) * x;
   }
   item.text_embedded = norm == 0.0;
   if (item.text_embedded) {
-    embedder_.Embed(record.text.value_or(""), record.tags, record.cat.value_or(""), out);
+    embedder_.Embed(record.text.value_or(""), record.tags, record.cat.value_or(""), vector_);
   } else {
     const double inv = 1.0 / std::sqrt(norm);
-    for (std::size_t d = 0; d < dim; ++d) out[d] = static_cast<float>(record.emb[d] * inv);
+    for (std::size_t d = 0; d < dim; ++d) vector_[d] = static_cast<float>(record.emb[d] * inv);
+  }
+  float* out = rows_.data() + row * dim;
+  const bool moved = !added && std::memcmp(out, vector_.data(), dim * sizeof(float)) != 0;
+  std::copy(vector_.begin(), vector_.end(), out);
+  if (added) {
+    ann_.Insert(row, vector_);
+  } else if (moved) {  // an availability change alone keeps the row where it is
+    ann_.Move(row, vector_);
   }
 }
 
@@ -110,6 +125,7 @@ bool CatalogBuilder::Erase(const ItemId& id) {
   const std::size_t row = it->second;
   const std::size_t last = catalog_.items_.size() - 1;
   catalog_.rows_.erase(it);
+  ann_.Erase(row, last);
   if (row != last) {
     catalog_.items_[row] = std::move(catalog_.items_[last]);
     std::memcpy(rows_.data() + row * dim, rows_.data() + last * dim, dim * sizeof(float));
@@ -120,8 +136,21 @@ bool CatalogBuilder::Erase(const ItemId& id) {
   return true;
 }
 
-std::shared_ptr<const Catalog> CatalogBuilder::Build() const {
+void CatalogBuilder::UpdateIndex() {
+  const std::size_t n = size();
+  if (ann_options_.min_items == 0 || n < ann_options_.min_items) {
+    ann_.Reset();
+    return;
+  }
+  if (!ann_.trained() || n > 2 * ann_.trained_rows() || 2 * n < ann_.trained_rows()) {
+    ann_.Train(rows_.data(), n, embedder_.dim());
+  }
+}
+
+std::shared_ptr<const Catalog> CatalogBuilder::Build() {
+  UpdateIndex();
   auto snapshot = std::make_shared<Catalog>();
+  snapshot->index_ = ann_.Snapshot();
   snapshot->items_ = catalog_.items_;
   snapshot->rows_ = catalog_.rows_;
   snapshot->category_names_ = catalog_.category_names_;

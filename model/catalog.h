@@ -12,6 +12,7 @@
 
 #include <Eigen/Core>
 
+#include "model/ann_index.h"
 #include "model/ids.h"
 #include "model/item.h"
 #include "model/text_embedder.h"
@@ -53,6 +54,10 @@ class Catalog {
   }
   const EmbeddingMatrix& embeddings() const noexcept { return embeddings_; }
 
+  // The nearest-neighbour index of the embeddings (AnnOptions), or null below its size: every
+  // row of this snapshot is in exactly one of its lists.
+  const AnnIndex* index() const noexcept { return index_.get(); }
+
   std::size_t category_count() const noexcept { return category_names_.size(); }
   const std::string& CategoryName(CategoryId id) const;
   std::optional<CategoryId> FindCategory(std::string_view name) const;
@@ -69,20 +74,31 @@ class Catalog {
   std::vector<std::uint8_t> available_;  // one per row, as items_[row].available
   std::vector<std::string> category_names_;
   std::unordered_map<std::string, CategoryId> categories_;
+  std::shared_ptr<const AnnIndex> index_;
 };
 
 // Applies catalog changes (upserts, deletes) and makes snapshots. Single-threaded: owned by the
 // catalog thread (or replay). Rows are dense: a delete moves the last row into the hole, so the
 // row order depends only on the sequence of changes (deterministic).
+//
+// At AnnOptions::min_items items or more, the builder also keeps the nearest-neighbour index:
+// the first Build at that size trains it (k-means over the rows), and from then on every
+// upsert, move and delete puts the row in its list right away (one scan of the centroids), so a
+// snapshot's index always holds exactly its rows. Build shares the lists that did not change
+// with the previous snapshot and copies the others: a published index is never written again,
+// so engines search it on their threads while the catalog thread goes on, race-free without a
+// lock. The index is retrained when the catalog has doubled or halved since it was trained, and
+// dropped below min_items.
 class CatalogBuilder {
  public:
   // Categories beyond this many distinct names are not interned: such items get kNoCategory
   // (bounds memory against a hostile or broken item stream).
   static constexpr std::size_t kMaxCategories = 1 << 16;
 
-  explicit CatalogBuilder(std::size_t dim);
-  // Continues from a snapshot (a copy: the snapshot stays unchanged).
-  explicit CatalogBuilder(const Catalog& base);
+  explicit CatalogBuilder(std::size_t dim, const AnnOptions& ann = {});
+  // Continues from a snapshot (a copy: the snapshot stays unchanged; its index is rebuilt at the
+  // next Build).
+  explicit CatalogBuilder(const Catalog& base, const AnnOptions& ann = {});
 
   // Inserts or replaces an item. Its `emb` (of the builder's dimension; the codecs guarantee it)
   // is L2-normalised; an item without one, or with an all-zero one, is embedded from its text,
@@ -92,14 +108,22 @@ class CatalogBuilder {
   bool Erase(const ItemId& id);
 
   std::size_t size() const noexcept { return catalog_.items_.size(); }
-  std::shared_ptr<const Catalog> Build() const;
+  // A snapshot of the catalog as it is now (and the index's upkeep, above).
+  std::shared_ptr<const Catalog> Build();
 
  private:
   CategoryId InternCategory(const std::optional<std::string>& name);
+  std::span<const float> Row(std::size_t row) const {
+    return {rows_.data() + row * embedder_.dim(), embedder_.dim()};
+  }
+  void UpdateIndex();
 
   HashedTextEmbedder embedder_;
+  AnnOptions ann_options_;
   Catalog catalog_;
-  std::vector<float> rows_;  // N × D, row-major; copied into the snapshot's matrix by Build
+  std::vector<float> rows_;    // N × D, row-major; copied into the snapshot's matrix by Build
+  std::vector<float> vector_;  // scratch of Upsert
+  AnnIndexBuilder ann_;
 };
 
 }  // namespace recsd::model

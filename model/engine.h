@@ -102,6 +102,9 @@ struct EngineOptions {
   std::vector<std::string> features = DefaultFeatures();
   SourceOptions sources;
   std::size_t candidates_per_source = 100;  // top-N each feature offers to fusion
+  // The catalog's nearest-neighbour index, for whoever builds the catalog the engine ranks
+  // (CatalogBuilder): the engine searches the index its catalog comes with.
+  AnnOptions ann;
   std::size_t refresh_batch = 32;  // users whose embedding retrieval shares one catalog scan
   // Event types whose items may be recommended again (consumables bought again, songs played
   // again): they do not enter the user's seen set. Every other type's items never return.

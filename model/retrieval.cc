@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 
 #if defined(__x86_64__)
@@ -12,6 +13,7 @@
 
 #include "model/check.h"
 #include "model/decay.h"
+#include "model/row_scores.h"
 
 namespace recsd::model {
 namespace {
@@ -114,108 +116,6 @@ void SelectTopN(std::span<const float> scores, const Catalog& catalog, std::size
 
 namespace {
 
-// Dot products of `len` catalog rows with `users` unit vectors (users × dim, row-major), into
-// out[b * len + r]. Each catalog row is read once for all users while it is in L1. Two versions:
-// AVX2 with FMA where the CPU has them (chosen at run time, so the binary stays portable), and a
-// portable one with eight independent partial sums, which compilers vectorise without
-// reassociating floating-point additions.
-void ScoreRowsPortable(const float* rows, std::size_t len, std::size_t dim, const float* users,
-                       std::size_t user_count, float* out) {
-  constexpr std::size_t kLanes = 8;
-  const std::size_t body = dim - dim % kLanes;
-  for (std::size_t r = 0; r < len; ++r) {
-    const float* e = rows + r * dim;
-    for (std::size_t b = 0; b < user_count; ++b) {
-      const float* u = users + b * dim;
-      float acc[kLanes] = {};
-      for (std::size_t d = 0; d < body; d += kLanes) {
-        for (std::size_t l = 0; l < kLanes; ++l) acc[l] += e[d + l] * u[d + l];
-      }
-      float dot = 0;
-      for (std::size_t d = body; d < dim; ++d) dot += e[d] * u[d];
-      for (float a : acc) dot += a;
-      out[b * len + r] = dot;
-    }
-  }
-}
-
-#if defined(__x86_64__)
-// Four rows per step share one load of the user's values and one horizontal reduction. kDim > 0
-// fixes the dimension at compile time (fully unrolled inner loop, for the common sizes); 0 takes
-// it from `runtime_dim`.
-template <std::size_t kDim>
-__attribute__((target("avx2,fma"))) void ScoreRowsAvx2(const float* rows, std::size_t len,
-                                                       std::size_t runtime_dim, const float* users,
-                                                       std::size_t user_count, float* out) {
-  const std::size_t dim = kDim > 0 ? kDim : runtime_dim;
-  const std::size_t body = dim - dim % 8;
-  const auto tail = [&](const float* e, const float* u) {
-    float dot = 0;
-    for (std::size_t d = body; d < dim; ++d) dot += e[d] * u[d];
-    return dot;
-  };
-  for (std::size_t b = 0; b < user_count; ++b) {
-    const float* u = users + b * dim;
-    float* o = out + b * len;
-    std::size_t r = 0;
-    for (; r + 4 <= len; r += 4) {
-      const float* e0 = rows + r * dim;
-      const float* e1 = e0 + dim;
-      const float* e2 = e1 + dim;
-      const float* e3 = e2 + dim;
-      __m256 a0 = _mm256_setzero_ps();
-      __m256 a1 = _mm256_setzero_ps();
-      __m256 a2 = _mm256_setzero_ps();
-      __m256 a3 = _mm256_setzero_ps();
-      for (std::size_t d = 0; d < body; d += 8) {
-        const __m256 ud = _mm256_loadu_ps(u + d);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(e0 + d), ud, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(e1 + d), ud, a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(e2 + d), ud, a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(e3 + d), ud, a3);
-      }
-      // hadd(hadd(a0, a1), hadd(a2, a3)) holds the four sums of lanes 0-3 in its low half and of
-      // lanes 4-7 in its high half, in row order.
-      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-      __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-      if (body < dim) {
-        dots = _mm_add_ps(dots, _mm_setr_ps(tail(e0, u), tail(e1, u), tail(e2, u), tail(e3, u)));
-      }
-      _mm_storeu_ps(o + r, dots);
-    }
-    for (; r < len; ++r) {
-      const float* e = rows + r * dim;
-      __m256 a = _mm256_setzero_ps();
-      for (std::size_t d = 0; d < body; d += 8) {
-        a = _mm256_fmadd_ps(_mm256_loadu_ps(e + d), _mm256_loadu_ps(u + d), a);
-      }
-      __m128 sum = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-      sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-      sum = _mm_add_ss(sum, _mm_shuffle_ps(sum, sum, 1));
-      o[r] = _mm_cvtss_f32(sum) + tail(e, u);
-    }
-  }
-}
-#endif
-
-void ScoreRows(const float* rows, std::size_t len, std::size_t dim, const float* users,
-               std::size_t user_count, float* out) {
-#if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) {
-    switch (dim) {
-      case 64:
-        return ScoreRowsAvx2<64>(rows, len, dim, users, user_count, out);
-      case 128:
-        return ScoreRowsAvx2<128>(rows, len, dim, users, user_count, out);
-      default:
-        return ScoreRowsAvx2<0>(rows, len, dim, users, user_count, out);
-    }
-  }
-#endif
-  ScoreRowsPortable(rows, len, dim, users, user_count, out);
-}
-
 // Scales each row of `users` to unit length (zero rows stay zero).
 std::vector<float> UnitRows(const float* users, std::size_t count, std::size_t dim) {
   std::vector<float> unit(users, users + count * dim);
@@ -275,6 +175,69 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
     }
   }
   for (TopNSelector& selector : selectors) selector.Finish();
+}
+
+void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
+                      const EmbeddingMatrix& users, std::span<const std::uint32_t> exact_rows,
+                      std::span<const std::uint8_t> exact_mark, std::size_t n,
+                      std::vector<std::vector<ScoredRow>>* out) {
+  const AnnIndex* index = catalog.index();
+  RECSD_CHECK(index != nullptr, "a catalog with an index");
+  RECSD_CHECK(exact_rows.empty() || exact_mark.size() == catalog.size(), "a mark per row");
+  RECSD_CHECK(static_cast<std::size_t>(users.cols()) == catalog.dim() &&
+                  static_cast<std::size_t>(items.cols()) == catalog.dim() &&
+                  static_cast<std::size_t>(items.rows()) == catalog.size(),
+              "dimensions");
+  const std::size_t dim = catalog.dim();
+  const auto users_count = static_cast<std::size_t>(users.rows());
+  const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
+
+  // `exact_rows` for the whole batch, a run of consecutive rows at a time.
+  std::vector<float> exact_scores(exact_rows.size() * users_count);
+  std::vector<float> scores;
+  for (std::size_t i = 0; i < exact_rows.size();) {
+    std::size_t len = 1;
+    while (i + len < exact_rows.size() && exact_rows[i + len] == exact_rows[i] + len) ++len;
+    scores.resize(len * users_count);
+    ScoreRows(items.data() + std::size_t{exact_rows[i]} * dim, len, dim, unit.data(), users_count,
+              scores.data());
+    for (std::size_t b = 0; b < users_count; ++b) {
+      std::copy_n(scores.data() + b * len, len, exact_scores.data() + b * exact_rows.size() + i);
+    }
+    i += len;
+  }
+
+  const std::size_t lists = index->lists();
+  std::vector<float> centroid_scores(lists);
+  std::vector<std::uint32_t> probe(lists);
+  out->resize(users_count);
+  for (std::size_t b = 0; b < users_count; ++b) {
+    const float* u = unit.data() + b * dim;
+    // The lists whose centroids are nearest the user.
+    ScoreRows(index->centroids().data(), lists, dim, u, 1, centroid_scores.data());
+    for (std::size_t l = 0; l < lists; ++l) probe[l] = static_cast<std::uint32_t>(l);
+    const std::size_t probes = index->probes();
+    std::partial_sort(probe.begin(), probe.begin() + static_cast<std::ptrdiff_t>(probes),
+                      probe.end(), [&](std::uint32_t x, std::uint32_t y) {
+                        return centroid_scores[x] != centroid_scores[y]
+                                   ? centroid_scores[x] > centroid_scores[y]
+                                   : x < y;
+                      });
+    TopNSelector selector(n, &(*out)[b]);
+    for (std::size_t p = 0; p < probes; ++p) {
+      const AnnIndex::List& list = index->list(probe[p]);
+      scores.resize(list.rows.size());
+      ScoreRows(list.vectors.data(), list.rows.size(), dim, u, 1, scores.data());
+      for (std::size_t i = 0; i < list.rows.size(); ++i) {
+        const std::uint32_t row = list.rows[i];
+        if (exact_mark.empty() || exact_mark[row] == 0) selector.Offer(row, scores[i], catalog);
+      }
+    }
+    for (std::size_t i = 0; i < exact_rows.size(); ++i) {
+      selector.Offer(exact_rows[i], exact_scores[b * exact_rows.size() + i], catalog);
+    }
+    selector.Finish();
+  }
 }
 
 float FreshScore(TimestampMs item_ts, TimestampMs now, double half_life_ms) {

@@ -174,6 +174,8 @@ class Loader {
           std::pair{"model.list_size", &m.list_size}, std::pair{"model.seen_items", &m.seen_items},
           std::pair{"model.category_affinities", &m.category_affinities},
           std::pair{"model.candidates_per_source", &m.candidates_per_source},
+          std::pair{"model.ann_min_items", &m.ann_min_items},
+          std::pair{"model.ann_lists", &m.ann_lists}, std::pair{"model.ann_probes", &m.ann_probes},
           std::pair{"model.covisit_neighbours", &m.covisit_neighbours},
           std::pair{"model.seen_capacity", &m.seen_capacity},
           std::pair{"model.sequence_gaps", &m.sequence_gaps},

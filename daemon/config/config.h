@@ -66,6 +66,9 @@ struct Config {
     std::vector<std::string> offering;          // those that also offer candidates
     std::size_t category_affinities = 0;
     std::size_t candidates_per_source = 0;
+    std::size_t ann_min_items = 0;  // catalog size from which retrieval uses the index; 0: never
+    std::size_t ann_lists = 0;      // 0: √N
+    std::size_t ann_probes = 0;
     Milliseconds trending_half_life{0};
     Milliseconds fresh_half_life{0};
     Milliseconds covisit_window{0};

@@ -113,6 +113,9 @@ model::EngineOptions EngineOptionsFromConfig(const Config& config) {
   o.user.recent_capacity = std::max(
       {o.user.recent_capacity, m.sequence_seeds, m.sequence_gaps, m.covisit_seeds, m.covisit_gaps});
   o.candidates_per_source = m.candidates_per_source;
+  o.ann.min_items = m.ann_min_items;
+  o.ann.lists = m.ann_lists;
+  o.ann.probes = m.ann_probes;
   o.offer.fill(false);
   for (const std::string& name : m.offering) {
     if (const auto f = o.FeatureIndex(name)) o.offer[*f] = true;

@@ -168,7 +168,7 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        ReplayObserver* observer) {
   const Clock::time_point start = Clock::now();
   options = ReplayEngineOptions(std::move(options), types);
-  model::CatalogBuilder builder(options.user.dim);
+  model::CatalogBuilder builder(options.user.dim, options.ann);
   for (const ItemRecord& item : input.items) builder.Upsert(item);
   model::Engine engine(options, types);
   engine.SetCatalog(builder.Build());

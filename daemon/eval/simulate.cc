@@ -287,7 +287,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
   const Clock::time_point start = Clock::now();
   model::SplitMix64 rng(simulation.seed);
   const World world(simulation, options.user.dim, rng);
-  model::CatalogBuilder builder(options.user.dim);
+  model::CatalogBuilder builder(options.user.dim, options.ann);
   for (const ItemRecord& r : world.Records()) builder.Upsert(r);
   const std::shared_ptr<const model::Catalog> catalog = builder.Build();
 

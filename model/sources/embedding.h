@@ -20,8 +20,10 @@ struct EmbeddingOptions {
 };
 
 // `emb_short` and `emb_long`: the cosine of the user's short- and long-term interest vectors with
-// each item's vector. Offers each interest vector's nearest items by brute force, one scan for
-// the whole batch of users being refreshed.
+// each item's vector. Offers each interest vector's nearest items: by brute force, one scan for
+// the whole batch of users being refreshed, or, when the catalog has a nearest-neighbour index,
+// from the index (IndexedTopNBatch; the rows of learned vectors, which the index does not hold,
+// are scanned exactly).
 //   learned vectors on (the default): item vectors mix content and collaborative evidence
 //     (LearnedVectors); a user's interest vector is the sum of the vectors of their recent items,
 //     each weighted by its interaction's interest weight and by the kernel at its age (short:

@@ -20,6 +20,7 @@ void LearnedVectors::SetCatalog(const Catalog& catalog) {
   catalog_ = &catalog;
   if (!options_.enabled) return;
   mixed_ = catalog.embeddings();  // the content vectors, until an item has learned one
+  rows_valid_ = false;
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     const std::optional<std::size_t> row = catalog.Find(slots_[s].id);
     slots_[s].row = row ? static_cast<std::int64_t>(*row) : -1;
@@ -35,6 +36,11 @@ std::size_t LearnedVectors::SlotOf(const ItemId& item) {
     const std::optional<std::size_t> row = catalog_ ? catalog_->Find(item) : std::nullopt;
     slot.row = row ? static_cast<std::int64_t>(*row) : -1;
     slot.own.assign(dim_, 0.0F);
+    if (rows_valid_ && slot.row >= 0) {  // kept sorted, without a rebuild per new item
+      const auto r = static_cast<std::uint32_t>(slot.row);
+      rows_.insert(std::upper_bound(rows_.begin(), rows_.end(), r), r);
+      mark_[r] = 1;
+    }
     slots_.push_back(std::move(slot));
   }
   return it->second;
@@ -116,6 +122,7 @@ void LearnedVectors::Shrink() {
   }
   for (std::size_t s : order) kept.push_back(std::move(slots_[s]));
   slots_ = std::move(kept);
+  rows_valid_ = false;
   slot_of_.clear();
   for (std::size_t s = 0; s < slots_.size(); ++s) slot_of_.emplace(slots_[s].id, s);
 }
@@ -183,6 +190,30 @@ void LearnedVectors::Seed(const SourceStats& record, double as_of_s) {
     Remix(s);
   }
   if (slots_.size() > options_.max_items) Shrink();
+}
+
+void LearnedVectors::UpdateRows() {
+  if (rows_valid_) return;
+  rows_.clear();
+  mark_.assign(catalog_ != nullptr ? catalog_->size() : 0, 0);
+  for (const Slot& s : slots_) {
+    if (s.row >= 0) {
+      rows_.push_back(static_cast<std::uint32_t>(s.row));
+      mark_[static_cast<std::size_t>(s.row)] = 1;
+    }
+  }
+  std::sort(rows_.begin(), rows_.end());
+  rows_valid_ = true;
+}
+
+std::span<const std::uint32_t> LearnedVectors::LearnedRows() {
+  UpdateRows();
+  return rows_;
+}
+
+std::span<const std::uint8_t> LearnedVectors::LearnedMark() {
+  UpdateRows();
+  return mark_;
 }
 
 double LearnedVectors::MassAt(const ItemId& item, double now_s) const {

@@ -66,6 +66,12 @@ class LearnedVectors {
   const EmbeddingMatrix& mixed() const noexcept { return mixed_; }
   std::span<const float> Mixed(std::size_t row) const { return {mixed_.data() + row * dim_, dim_}; }
   std::size_t items() const noexcept { return slots_.size(); }
+  // The catalog rows whose mixed vector may differ from their content vector (the items with a
+  // learned vector), ascending; kept between calls, remade only when an item in the catalog gets
+  // a learned vector or the catalog changes.
+  std::span<const std::uint32_t> LearnedRows();
+  // One byte per catalog row: 1 for the rows of LearnedRows.
+  std::span<const std::uint8_t> LearnedMark();
   // The item's learned mass (own and peers') at `now_s`; 0 when it has none.
   double MassAt(const ItemId& item, double now_s) const;
 
@@ -93,6 +99,10 @@ class LearnedVectors {
   std::unordered_map<ItemId, std::size_t> slot_of_;
   EmbeddingMatrix mixed_;
   std::vector<std::size_t> touched_;  // scratch of Learn
+  void UpdateRows();
+  std::vector<std::uint32_t> rows_;  // LearnedRows and LearnedMark, when rows_valid_
+  std::vector<std::uint8_t> mark_;
+  bool rows_valid_ = false;
 };
 
 template <class Before>

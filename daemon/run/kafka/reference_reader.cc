@@ -164,7 +164,8 @@ Result<bool, std::string> ReferenceReader::Load(KafkaTransport& transport) {
   if (const rd_kafka_resp_err_t err = rd_kafka_assign(rk, list.get()); err) {
     return recsd::Fail(std::string("cannot assign the items topic: ") + rd_kafka_err2str(err));
   }
-  builder_ = std::make_unique<model::CatalogBuilder>(config_.model.embedding_dim);
+  builder_ =
+      std::make_unique<model::CatalogBuilder>(config_.model.embedding_dim, engine_options_.ann);
   // enable.partition.eof: every partition reports when it has been read to its end.
   std::set<std::pair<std::string, std::int32_t>> at_end;
   const Clock::Steady::time_point give_up =

@@ -1,0 +1,22 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace recsd::model {
+
+// The dot products every retrieval path is made of, AVX2 with FMA where the CPU has them (chosen
+// at run time, so the binary stays portable), otherwise portable code the compiler vectorises.
+
+// Dot products of `len` consecutive rows (row-major, `dim` columns) with `user_count` vectors
+// (user_count × dim, row-major), into out[b * len + r].
+void ScoreRows(const float* rows, std::size_t len, std::size_t dim, const float* users,
+               std::size_t user_count, float* out);
+
+// Dot products of rows `rows` of `items` (row-major, `dim` columns) with one vector `user`, into
+// out[i] for rows[i].
+void ScoreGatheredRows(const float* items, std::span<const std::uint32_t> rows, std::size_t dim,
+                       const float* user, float* out);
+
+}  // namespace recsd::model
