@@ -16,12 +16,12 @@ namespace {
 constexpr std::size_t kAssignBlock = 256;
 
 // For each of the n rows of `vectors`, the index of the nearest (highest dot product) centroid
-// and that dot product. Ties go to the lower centroid.
+// and that dot product, into nearest[0, n) and best[0, n). Ties go to the lower centroid.
 void Assign(const float* vectors, std::size_t n, std::size_t dim, const AnnMatrix& centroids,
-            std::vector<std::uint32_t>* nearest, std::vector<float>* best) {
+            std::uint32_t* nearest, float* best) {
   const auto lists = static_cast<std::size_t>(centroids.rows());
-  nearest->assign(n, 0);
-  best->assign(n, -std::numeric_limits<float>::infinity());
+  std::fill_n(nearest, n, 0);
+  std::fill_n(best, n, -std::numeric_limits<float>::infinity());
   std::vector<float> scores(kAssignBlock * lists);
   for (std::size_t start = 0; start < n; start += kAssignBlock) {
     const std::size_t len = std::min(kAssignBlock, n - start);
@@ -29,9 +29,9 @@ void Assign(const float* vectors, std::size_t n, std::size_t dim, const AnnMatri
     for (std::size_t c = 0; c < lists; ++c) {
       const float* s = scores.data() + c * len;
       for (std::size_t r = 0; r < len; ++r) {
-        if (s[r] > (*best)[start + r]) {
-          (*best)[start + r] = s[r];
-          (*nearest)[start + r] = static_cast<std::uint32_t>(c);
+        if (s[r] > best[start + r]) {
+          best[start + r] = s[r];
+          nearest[start + r] = static_cast<std::uint32_t>(c);
         }
       }
     }
@@ -54,14 +54,30 @@ std::size_t AnnIndex::HeapBytes() const noexcept {
   std::size_t bytes = lists_.capacity() * sizeof(lists_[0]);
   if (centroids_) bytes += static_cast<std::size_t>(centroids_->size()) * sizeof(float);
   for (const auto& list : lists_) {
-    bytes += list->rows.capacity() * sizeof(std::uint32_t) +
-             list->vectors.capacity() * sizeof(float) + sizeof(*list) + 2 * sizeof(void*);
+    bytes += list->rows.capacity() * sizeof(std::uint32_t) + list->codes.capacity() +
+             list->scales.capacity() * sizeof(float) + sizeof(*list) + 2 * sizeof(void*);
   }
   return bytes;
 }
 
 AnnIndexBuilder::AnnIndexBuilder(const AnnOptions& options) : options_(options) {
   RECSD_CHECK(options.probes > 0 && options.sample_per_list > 0, "ANN index options");
+}
+
+void AnnIndexBuilder::AssignAll(const float* vectors, std::size_t n,
+                                std::vector<std::uint32_t>* nearest,
+                                std::vector<float>* best) const {
+  nearest->resize(n);
+  best->resize(n);
+  const auto range = [&](std::size_t begin, std::size_t end) {
+    Assign(vectors + begin * dim_, end - begin, dim_, *centroids_, nearest->data() + begin,
+           best->data() + begin);
+  };
+  if (parallel_for_) {
+    parallel_for_(n, range);
+  } else {
+    range(0, n);
+  }
 }
 
 void AnnIndexBuilder::Reset() {
@@ -115,8 +131,9 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
   std::vector<std::uint32_t> nearest;
   std::vector<float> best;
   std::vector<std::size_t> members(lists);
+  centroids_ = centroids;  // AssignAll reads them
   for (std::size_t round = 0; round < options_.train_iterations; ++round) {
-    Assign(sample.data(), sample_size, dim, *centroids, &nearest, &best);
+    AssignAll(sample.data(), sample_size, &nearest, &best);
     centroids->setZero();
     std::fill(members.begin(), members.end(), 0);
     for (std::size_t i = 0; i < sample_size; ++i) {
@@ -139,10 +156,8 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
       }
     }
   }
-  centroids_ = std::move(centroids);
-
   // Every row into its list.
-  Assign(vectors, n, dim, *centroids_, &nearest, &best);
+  AssignAll(vectors, n, &nearest, &best);
   lists_.assign(lists, {});
   changed_.assign(lists, 1);
   published_.assign(lists, nullptr);
@@ -153,10 +168,10 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
 
 std::uint32_t AnnIndexBuilder::Nearest(std::span<const float> v) const {
   RECSD_CHECK(v.size() == dim_, "a vector of the index's dimension");
-  std::vector<std::uint32_t> nearest;
-  std::vector<float> best;
+  std::uint32_t nearest = 0;
+  float best = 0;
   Assign(v.data(), 1, dim_, *centroids_, &nearest, &best);
-  return nearest[0];
+  return nearest;
 }
 
 void AnnIndexBuilder::Append(std::size_t row, std::uint32_t list, const float* v) {
@@ -164,7 +179,13 @@ void AnnIndexBuilder::Append(std::size_t row, std::uint32_t list, const float* v
   list_of_row_[row] = list;
   position_of_row_[row] = static_cast<std::uint32_t>(l.rows.size());
   l.rows.push_back(static_cast<std::uint32_t>(row));
-  l.vectors.insert(l.vectors.end(), v, v + dim_);
+  float max = 0;
+  for (std::size_t d = 0; d < dim_; ++d) max = std::max(max, std::abs(v[d]));
+  const float scale = max / 127.0F;
+  l.scales.push_back(scale);
+  for (std::size_t d = 0; d < dim_; ++d) {
+    l.codes.push_back(scale > 0 ? static_cast<std::int8_t>(std::lround(v[d] / scale)) : 0);
+  }
   changed_[list] = 1;
 }
 
@@ -174,11 +195,13 @@ void AnnIndexBuilder::Remove(std::size_t row) {
   const std::size_t last = l.rows.size() - 1;
   if (at != last) {  // the list's last row takes the place
     l.rows[at] = l.rows[last];
-    std::copy_n(l.vectors.data() + last * dim_, dim_, l.vectors.data() + std::size_t{at} * dim_);
+    l.scales[at] = l.scales[last];
+    std::copy_n(l.codes.data() + last * dim_, dim_, l.codes.data() + std::size_t{at} * dim_);
   }
   position_of_row_[l.rows[at]] = at;
   l.rows.pop_back();
-  l.vectors.resize(last * dim_);
+  l.scales.pop_back();
+  l.codes.resize(last * dim_);
   changed_[list_of_row_[row]] = 1;
 }
 

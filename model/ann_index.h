@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -25,18 +26,27 @@ struct AnnOptions {
   std::uint64_t seed = 1;            // of the sample and the initial centroids
 };
 
+// Runs body(begin, end) over ranges that together cover [0, n), perhaps on several threads at
+// once, and returns when all are done. model/ makes no threads: a caller that has cores to spare
+// passes one in (daemon/base/parallel.h); the default runs body(0, n) here.
+using ParallelFor =
+    std::function<void(std::size_t n, const std::function<void(std::size_t, std::size_t)>& body)>;
+
 using AnnMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // An inverted-file index of a catalog snapshot's rows: unit centroids (spherical k-means of the
-// item vectors) and, for each, the list of rows nearest to it with a copy of their vectors, back
-// to back, so that reading a list streams through memory (4·D bytes per item more than the
-// catalog's matrix). Immutable; snapshots share it, and share every list that did not change
-// between them, through shared_ptr<const>, so any thread may read it. Made by AnnIndexBuilder.
+// item vectors) and, for each, the list of rows nearest to it with a copy of their vectors
+// quantised to 8 bits (v ≈ scale · code, scale = max|v_d| / 127), back to back, so that reading
+// a list streams D + 4 bytes per item through memory instead of 4·D. The quantised scores only
+// choose the candidates; the search scores the chosen ones with the exact vectors. Immutable;
+// snapshots share it, and share every list that did not change between them, through
+// shared_ptr<const>, so any thread may read it. Made by AnnIndexBuilder.
 class AnnIndex {
  public:
   struct List {
     std::vector<std::uint32_t> rows;
-    std::vector<float> vectors;  // rows.size() × dim, row-major, in the order of `rows`
+    std::vector<std::int8_t> codes;  // rows.size() × dim, row-major, in the order of `rows`
+    std::vector<float> scales;       // one per row
   };
 
   std::size_t lists() const noexcept { return lists_.size(); }
@@ -64,6 +74,9 @@ class AnnIndex {
 class AnnIndexBuilder {
  public:
   explicit AnnIndexBuilder(const AnnOptions& options);
+  // How Train spreads its scoring of rows against centroids: each row's nearest centroid is the
+  // same whichever range it is scored in, so the lists do not depend on it.
+  void set_parallel_for(ParallelFor parallel_for) { parallel_for_ = std::move(parallel_for); }
 
   // Trains the centroids on a sample of the n rows of `vectors` (n × dim, unit or zero rows,
   // row-major) and puts every row in its list. Cost O(n · lists · dim).
@@ -88,7 +101,11 @@ class AnnIndexBuilder {
   void Append(std::size_t row, std::uint32_t list, const float* v);
   void Remove(std::size_t row);
 
+  void AssignAll(const float* vectors, std::size_t n, std::vector<std::uint32_t>* nearest,
+                 std::vector<float>* best) const;
+
   AnnOptions options_;
+  ParallelFor parallel_for_;
   std::size_t dim_ = 0;
   std::size_t trained_rows_ = 0;
   std::shared_ptr<const AnnMatrix> centroids_;

@@ -136,6 +136,12 @@ bool CatalogBuilder::Erase(const ItemId& id) {
   return true;
 }
 
+void CatalogBuilder::Reserve(std::size_t items) {
+  catalog_.items_.reserve(items);
+  catalog_.rows_.reserve(items);
+  rows_.reserve(items * embedder_.dim());
+}
+
 void CatalogBuilder::UpdateIndex() {
   const std::size_t n = size();
   if (ann_options_.min_items == 0 || n < ann_options_.min_items) {

@@ -106,8 +106,15 @@ class CatalogBuilder {
   void Upsert(const ItemRecord& record);
   // Removes an item; false when it was not there.
   bool Erase(const ItemId& id);
+  // Makes room for `items` items, so that loading a known number of them does not grow (and copy)
+  // the tables step by step.
+  void Reserve(std::size_t items);
 
   std::size_t size() const noexcept { return catalog_.items_.size(); }
+  // How training the index spreads its work (AnnIndexBuilder::set_parallel_for).
+  void set_parallel_for(ParallelFor parallel_for) {
+    ann_.set_parallel_for(std::move(parallel_for));
+  }
   // A snapshot of the catalog as it is now (and the index's upkeep, above).
   std::shared_ptr<const Catalog> Build();
 

@@ -82,6 +82,30 @@ class TopNSelector {
     }
   }
 
+  // Offers rows[i] with scores[i] (rows in any order), except those `skip` marks (null: none).
+  // Rows below the threshold are skipped four at a time; a tie goes to Offer, which breaks it by
+  // row.
+  void OfferRows(const float* scores, const std::uint32_t* rows, std::size_t len,
+                 const std::uint8_t* skip, const Catalog& catalog) {
+    const auto offer = [&](std::size_t k) {
+      if (skip == nullptr || skip[rows[k]] == 0) Offer(rows[k], scores[k], catalog);
+    };
+    std::size_t r = 0;
+#if defined(__SSE2__)
+    for (; r + 4 <= len; r += 4) {
+      if (_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + r), _mm_set1_ps(threshold_))) == 0) {
+        continue;
+      }
+      for (std::size_t k = r; k < r + 4; ++k) {
+        if (scores[k] >= threshold_) offer(k);
+      }
+    }
+#endif
+    for (; r < len; ++r) {
+      if (scores[r] >= threshold_) offer(r);
+    }
+  }
+
   // Leaves the kept rows best first.
   void Finish() {
     std::sort(out_->begin(), out_->end(), kBetter);
@@ -223,20 +247,25 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
                                    ? centroid_scores[x] > centroid_scores[y]
                                    : x < y;
                       });
-    TopNSelector selector(n, &(*out)[b]);
+    // Quantised scores are a little off: the best 2n of them are scored exactly, n are kept.
+    TopNSelector selector(2 * n, &(*out)[b]);
     for (std::size_t p = 0; p < probes; ++p) {
       const AnnIndex::List& list = index->list(probe[p]);
       scores.resize(list.rows.size());
-      ScoreRows(list.vectors.data(), list.rows.size(), dim, u, 1, scores.data());
-      for (std::size_t i = 0; i < list.rows.size(); ++i) {
-        const std::uint32_t row = list.rows[i];
-        if (exact_mark.empty() || exact_mark[row] == 0) selector.Offer(row, scores[i], catalog);
-      }
+      ScoreQuantizedRows(list.codes.data(), list.scales.data(), list.rows.size(), dim, u,
+                         scores.data());
+      selector.OfferRows(scores.data(), list.rows.data(), list.rows.size(),
+                         exact_mark.empty() ? nullptr : exact_mark.data(), catalog);
     }
-    for (std::size_t i = 0; i < exact_rows.size(); ++i) {
-      selector.Offer(exact_rows[i], exact_scores[b * exact_rows.size() + i], catalog);
-    }
+    selector.OfferRows(exact_scores.data() + b * exact_rows.size(), exact_rows.data(),
+                       exact_rows.size(), nullptr, catalog);
     selector.Finish();
+    std::vector<ScoredRow>& chosen = (*out)[b];
+    for (ScoredRow& c : chosen) {
+      ScoreGatheredRows(items.data(), {&c.row, 1}, dim, u, &c.score);
+    }
+    std::sort(chosen.begin(), chosen.end(), kBetter);
+    if (chosen.size() > n) chosen.resize(n);
   }
 }
 

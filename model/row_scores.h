@@ -19,4 +19,9 @@ void ScoreRows(const float* rows, std::size_t len, std::size_t dim, const float*
 void ScoreGatheredRows(const float* items, std::span<const std::uint32_t> rows, std::size_t dim,
                        const float* user, float* out);
 
+// Dot products of `len` quantised rows (codes: len × dim int8, row-major; row r ≈ scales[r] ·
+// codes[r]) with one vector `user`, into out[r].
+void ScoreQuantizedRows(const std::int8_t* codes, const float* scales, std::size_t len,
+                        std::size_t dim, const float* user, float* out);
+
 }  // namespace recsd::model

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/base/exit_codes.h"
+#include "daemon/base/parallel.h"
 #include "daemon/config/engine_setup.h"
 #include "daemon/eval/baselines.h"
 #include "daemon/eval/simulate.h"
@@ -169,7 +170,10 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
   const Clock::time_point start = Clock::now();
   options = ReplayEngineOptions(std::move(options), types);
   model::CatalogBuilder builder(options.user.dim, options.ann);
+  builder.set_parallel_for(ParallelForThreads());
+  builder.Reserve(input.items.size());
   for (const ItemRecord& item : input.items) builder.Upsert(item);
+  input.items = {};  // the catalog holds them now
   model::Engine engine(options, types);
   engine.SetCatalog(builder.Build());
   engine.set_rank_observer(observer);

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "daemon/base/lifecycle.h"
+#include "daemon/base/parallel.h"
 #include "daemon/run/dead_letter.h"
 #include "state/model_stats_codec.h"
 #include "stream/item_codec.h"
@@ -166,6 +167,7 @@ Result<bool, std::string> ReferenceReader::Load(KafkaTransport& transport) {
   }
   builder_ =
       std::make_unique<model::CatalogBuilder>(config_.model.embedding_dim, engine_options_.ann);
+  builder_->set_parallel_for(ParallelForThreads());
   // enable.partition.eof: every partition reports when it has been read to its end.
   std::set<std::pair<std::string, std::int32_t>> at_end;
   const Clock::Steady::time_point give_up =
