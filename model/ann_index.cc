@@ -184,7 +184,7 @@ void AnnIndexBuilder::Append(std::size_t row, std::uint32_t list, const float* v
   const float scale = max / 127.0F;
   l.scales.push_back(scale);
   for (std::size_t d = 0; d < dim_; ++d) {
-    l.codes.push_back(scale > 0 ? static_cast<std::int8_t>(std::lround(v[d] / scale)) : 0);
+    l.codes.push_back(static_cast<std::int8_t>(scale > 0 ? std::lround(v[d] / scale) : 0L));
   }
   changed_[list] = 1;
 }

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# What a growing catalog costs a replay, release build: the same 40,000 views by 4,000 users on a
+# base of 10,000 items (benchmarks/catalog_growth_gen.cc: 64-dim embeddings in 50 clusters; the
+# users' items near their taste in their home cluster), replayed with catalogs of SIZES items,
+# the items beyond the base being distractors in the same clusters, never viewed. At each size
+# the default configuration (the nearest-neighbour index from model.ann_min_items on) and, at
+# the sizes where the index is used, the exact scan (model.ann_min_items=0) for comparison.
+# Reported per run: wall time of the replay (the whole process: reading the items, building the
+# catalog and its index, replaying), its ratio to the smallest size's, hit rate at 10 and its
+# ratio to the exact scan's at the same size, peak RSS.
+#
+#   benchmarks/catalog_growth.sh [SIZES (10000 100000 1000000)]   SEED=1 EXACT_MAX=100000
+# Bounds (issue 17): ≤ 1.5x the 10k wall time at 100k, ≤ 3x at 1M, hit rate at 100k ≥ 0.95x the
+# exact scan's; each line says whether it holds. The exact scan is run up to EXACT_MAX items (at
+# 1M it takes ~10 minutes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@")
+[[ ${#sizes[@]} -gt 0 ]] || sizes=(10000 100000 1000000)
+seed=${SEED:-1}
+exact_max=${EXACT_MAX:-100000}
+# shellcheck source=tests/e2e/lib.sh
+source tests/e2e/lib.sh
+bench_start
+cmake --build build/release --target catalog_growth_gen >/dev/null
+gen=build/release/benchmarks/catalog_growth_gen
+
+# replay ITEMS_FILE ANN_MIN_ITEMS -> "wall_s hit_rate peak_kb" (wall time of the whole process)
+replay() {
+  /usr/bin/time -o "$work/time" -f '%e %M' "$recsd" replay --input-format msgpack --items "$1" \
+    --events "$work/events.mp" --set "model.ann_min_items=$2" \
+    --json-report "$work/report.json" >/dev/null 2>"$work/replay.log"
+  local wall peak
+  read -r wall peak <"$work/time"
+  printf '%s %s %s\n' "$wall" "$(jq -r '.hit_rate' "$work/report.json")" "$peak"
+}
+
+base=${sizes[0]}
+printf '%-9s %-8s %9s %8s %9s %9s %9s\n' items retrieval wall_s x_base hit_rate x_exact peak_MiB
+base_wall=""
+declare -A exact_hit
+fail=0
+for size in "${sizes[@]}"; do
+  "$gen" "$size" "$base" 4000 40000 "$seed" "$work/items.mp" "$work/events.mp" >/dev/null
+  modes=(index)
+  [[ $size -ge 50000 && $size -le $exact_max ]] && modes=(exact index)
+  for mode in "${modes[@]}"; do
+    min=50000
+    [[ $mode == exact ]] && min=0
+    read -r wall hit peak < <(replay "$work/items.mp" "$min")
+    [[ $mode == exact ]] && exact_hit[$size]=$hit
+    [[ -z $base_wall ]] && base_wall=$wall
+    x_base=$(awk -v a="$wall" -v b="$base_wall" 'BEGIN { printf "%.2f", a / b }')
+    x_exact=-
+    [[ $mode == index && -n ${exact_hit[$size]:-} ]] &&
+      x_exact=$(awk -v a="$hit" -v b="${exact_hit[$size]}" 'BEGIN { printf "%.3f", a / b }')
+    label=$mode
+    [[ $size -lt 50000 ]] && label="exact*"
+    printf '%-9s %-8s %9.2f %8s %9.4f %9s %9d\n' "$size" "$label" "$wall" "$x_base" "$hit" \
+      "$x_exact" $((peak / 1024))
+    if [[ $mode == index && $size -gt $base ]]; then
+      bound=1.5
+      [[ $size -ge $((base * 100)) ]] && bound=3
+      [[ $size -lt $((base * 10)) ]] && bound=""
+      if [[ -n $bound ]]; then
+        awk -v x="$x_base" -v b="$bound" 'BEGIN { exit !(x <= b) }' &&
+          echo "  wall time ${x_base}x the ${base}-item replay's: within ${bound}x" ||
+          { echo "  wall time ${x_base}x the ${base}-item replay's: OVER ${bound}x"; fail=1; }
+      fi
+      if [[ $x_exact != - ]]; then
+        awk -v x="$x_exact" 'BEGIN { exit !(x >= 0.95) }' &&
+          echo "  hit rate ${x_exact}x the exact scan's: at least 0.95x" ||
+          { echo "  hit rate ${x_exact}x the exact scan's: UNDER 0.95x"; fail=1; }
+      fi
+    fi
+  done
+done
+echo "(exact*: below model.ann_min_items the default is the exact scan)"
+exit "$fail"
