@@ -51,44 +51,38 @@ class TopNSelector {
     }
   }
 
-  // A score at or below which a row cannot enter any more when rows are offered in increasing
-  // order (a tie loses to the kept row, which is lower): -inf until the first prune.
-  float Threshold() const { return threshold_; }
-
-  // Offers rows first_row, first_row + 1, ... with these scores. Rows at or below the threshold
-  // are skipped four at a time (SSE2, part of every x86-64): most rows, after the first prune.
+  // Offers rows first_row, first_row + 1, ... with these scores.
   void OfferBlock(const float* scores, std::size_t len, std::uint32_t first_row,
                   const Catalog& catalog) {
-    float threshold = Threshold();
-    std::size_t r = 0;
-#if defined(__SSE2__)
-    for (; r + 4 <= len; r += 4) {
-      if (_mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(scores + r), _mm_set1_ps(threshold))) == 0) {
-        continue;
-      }
-      for (std::size_t k = r; k < r + 4; ++k) {
-        if (scores[k] > threshold) {
-          Offer(first_row + static_cast<std::uint32_t>(k), scores[k], catalog);
-          threshold = Threshold();
-        }
-      }
-    }
-#endif
-    for (; r < len; ++r) {
-      if (scores[r] > threshold) {
-        Offer(first_row + static_cast<std::uint32_t>(r), scores[r], catalog);
-        threshold = Threshold();
-      }
-    }
+    OfferEach(
+        scores, len,
+        [first_row](std::size_t k) { return first_row + static_cast<std::uint32_t>(k); }, nullptr,
+        catalog);
   }
 
   // Offers rows[i] with scores[i] (rows in any order), except those `skip` marks (null: none).
-  // Rows below the threshold are skipped four at a time; a tie goes to Offer, which breaks it by
-  // row.
   void OfferRows(const float* scores, const std::uint32_t* rows, std::size_t len,
                  const std::uint8_t* skip, const Catalog& catalog) {
+    OfferEach(
+        scores, len, [rows](std::size_t k) { return rows[k]; }, skip, catalog);
+  }
+
+  // Leaves the kept rows best first.
+  void Finish() {
+    std::sort(out_->begin(), out_->end(), kBetter);
+    if (out_->size() > n_) out_->resize(n_);
+  }
+
+ private:
+  // Offers row_at(k) with scores[k] for k < len, except rows `skip` marks. Rows below the
+  // threshold are skipped four at a time (SSE2, part of every x86-64): most rows, after the first
+  // prune. A tie with the threshold goes to Offer, which breaks it by row.
+  template <class RowAt>
+  void OfferEach(const float* scores, std::size_t len, RowAt row_at, const std::uint8_t* skip,
+                 const Catalog& catalog) {
     const auto offer = [&](std::size_t k) {
-      if (skip == nullptr || skip[rows[k]] == 0) Offer(rows[k], scores[k], catalog);
+      const std::uint32_t row = row_at(k);
+      if (skip == nullptr || skip[row] == 0) Offer(row, scores[k], catalog);
     };
     std::size_t r = 0;
 #if defined(__SSE2__)
@@ -106,13 +100,6 @@ class TopNSelector {
     }
   }
 
-  // Leaves the kept rows best first.
-  void Finish() {
-    std::sort(out_->begin(), out_->end(), kBetter);
-    if (out_->size() > n_) out_->resize(n_);
-  }
-
- private:
   void Prune() {
     std::nth_element(out_->begin(), out_->begin() + static_cast<std::ptrdiff_t>(n_ - 1),
                      out_->end(), kBetter);

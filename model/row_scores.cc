@@ -34,6 +34,47 @@ void ScoreRowsPortable(RowAt row_at, std::size_t len, std::size_t dim, const flo
 }
 
 #if defined(__x86_64__)
+// Eight values of a row as floats: loaded, or widened from int8 codes.
+__attribute__((target("avx2"))) inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2"))) inline __m256 Load8(const std::int8_t* p) {
+  return _mm256_cvtepi32_ps(
+      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// The dot products of four rows with u, in row order: one load of the user's values serves the
+// four rows, and one horizontal reduction sums them. kDim as for ScoreRowsAvx2.
+template <std::size_t kDim, class T>
+__attribute__((target("avx2,fma"))) inline __m128 Dots4(const T* e0, const T* e1, const T* e2,
+                                                        const T* e3, const float* u,
+                                                        std::size_t runtime_dim) {
+  const std::size_t dim = kDim > 0 ? kDim : runtime_dim;
+  const std::size_t body = dim - dim % 8;
+  __m256 a0 = _mm256_setzero_ps();
+  __m256 a1 = _mm256_setzero_ps();
+  __m256 a2 = _mm256_setzero_ps();
+  __m256 a3 = _mm256_setzero_ps();
+  for (std::size_t d = 0; d < body; d += 8) {
+    const __m256 ud = _mm256_loadu_ps(u + d);
+    a0 = _mm256_fmadd_ps(Load8(e0 + d), ud, a0);
+    a1 = _mm256_fmadd_ps(Load8(e1 + d), ud, a1);
+    a2 = _mm256_fmadd_ps(Load8(e2 + d), ud, a2);
+    a3 = _mm256_fmadd_ps(Load8(e3 + d), ud, a3);
+  }
+  // hadd(hadd(a0, a1), hadd(a2, a3)) holds the four sums of lanes 0-3 in its low half and of
+  // lanes 4-7 in its high half, in row order.
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  if (body < dim) {
+    const auto tail = [&](const T* e) {
+      float dot = 0;
+      for (std::size_t d = body; d < dim; ++d) dot += static_cast<float>(e[d]) * u[d];
+      return dot;
+    };
+    dots = _mm_add_ps(dots, _mm_setr_ps(tail(e0), tail(e1), tail(e2), tail(e3)));
+  }
+  return dots;
+}
+
 // Four rows per step share one load of the user's values and one horizontal reduction. kDim > 0
 // fixes the dimension at compile time (fully unrolled inner loop, for the common sizes); 0 takes
 // it from `runtime_dim`.
@@ -53,29 +94,8 @@ __attribute__((target("avx2,fma"))) void ScoreRowsAvx2(RowAt row_at, std::size_t
     float* o = out + b * len;
     std::size_t r = 0;
     for (; r + 4 <= len; r += 4) {
-      const float* e0 = row_at(r);
-      const float* e1 = row_at(r + 1);
-      const float* e2 = row_at(r + 2);
-      const float* e3 = row_at(r + 3);
-      __m256 a0 = _mm256_setzero_ps();
-      __m256 a1 = _mm256_setzero_ps();
-      __m256 a2 = _mm256_setzero_ps();
-      __m256 a3 = _mm256_setzero_ps();
-      for (std::size_t d = 0; d < body; d += 8) {
-        const __m256 ud = _mm256_loadu_ps(u + d);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(e0 + d), ud, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(e1 + d), ud, a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(e2 + d), ud, a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(e3 + d), ud, a3);
-      }
-      // hadd(hadd(a0, a1), hadd(a2, a3)) holds the four sums of lanes 0-3 in its low half and of
-      // lanes 4-7 in its high half, in row order.
-      const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-      __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-      if (body < dim) {
-        dots = _mm_add_ps(dots, _mm_setr_ps(tail(e0, u), tail(e1, u), tail(e2, u), tail(e3, u)));
-      }
-      _mm_storeu_ps(o + r, dots);
+      _mm_storeu_ps(o + r, Dots4<kDim>(row_at(r), row_at(r + 1), row_at(r + 2), row_at(r + 3), u,
+                                       runtime_dim));
     }
     for (; r < len; ++r) {
       const float* e = row_at(r);
@@ -122,47 +142,16 @@ void ScoreQuantizedPortable(const std::int8_t* codes, const float* scales, std::
 }
 
 #if defined(__x86_64__)
-// Eight int8 codes widened to floats.
-__attribute__((target("avx2"))) inline __m256 Widen(const std::int8_t* p) {
-  return _mm256_cvtepi32_ps(
-      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
-// Eight codes at a time widened to floats; four rows share each load of the user's values.
+// Four quantised rows a step, as ScoreRowsAvx2; the last len % 4 rows by the portable code.
 template <std::size_t kDim>
 __attribute__((target("avx2,fma"))) void ScoreQuantizedAvx2(const std::int8_t* codes,
                                                             const float* scales, std::size_t len,
-                                                            std::size_t runtime_dim,
-                                                            const float* user, float* out) {
-  const std::size_t dim = kDim > 0 ? kDim : runtime_dim;
-  const std::size_t body = dim - dim % 8;
-  const auto tail = [&](const std::int8_t* c) {
-    float dot = 0;
-    for (std::size_t d = body; d < dim; ++d) dot += static_cast<float>(c[d]) * user[d];
-    return dot;
-  };
+                                                            std::size_t dim, const float* user,
+                                                            float* out) {
   std::size_t r = 0;
   for (; r + 4 <= len; r += 4) {
     const std::int8_t* c0 = codes + r * dim;
-    const std::int8_t* c1 = c0 + dim;
-    const std::int8_t* c2 = c1 + dim;
-    const std::int8_t* c3 = c2 + dim;
-    __m256 a0 = _mm256_setzero_ps();
-    __m256 a1 = _mm256_setzero_ps();
-    __m256 a2 = _mm256_setzero_ps();
-    __m256 a3 = _mm256_setzero_ps();
-    for (std::size_t d = 0; d < body; d += 8) {
-      const __m256 ud = _mm256_loadu_ps(user + d);
-      a0 = _mm256_fmadd_ps(Widen(c0 + d), ud, a0);
-      a1 = _mm256_fmadd_ps(Widen(c1 + d), ud, a1);
-      a2 = _mm256_fmadd_ps(Widen(c2 + d), ud, a2);
-      a3 = _mm256_fmadd_ps(Widen(c3 + d), ud, a3);
-    }
-    const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
-    __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    if (body < dim) {
-      dots = _mm_add_ps(dots, _mm_setr_ps(tail(c0), tail(c1), tail(c2), tail(c3)));
-    }
+    const __m128 dots = Dots4<kDim>(c0, c0 + dim, c0 + 2 * dim, c0 + 3 * dim, user, dim);
     _mm_storeu_ps(out + r, _mm_mul_ps(dots, _mm_loadu_ps(scales + r)));
   }
   if (r < len) ScoreQuantizedPortable(codes + r * dim, scales + r, len - r, dim, user, out + r);

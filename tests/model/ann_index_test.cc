@@ -75,10 +75,24 @@ std::vector<float> Flat(const std::vector<std::vector<float>>& vectors) {
   return flat;
 }
 
+std::vector<std::vector<float>> UnitVectors(std::size_t n, std::mt19937& rng) {
+  std::vector<std::vector<float>> vectors;
+  for (std::size_t i = 0; i < n; ++i) vectors.push_back(UnitVector(rng));
+  return vectors;
+}
+
+// A builder trained on `vectors` into `lists` lists.
+AnnIndexBuilder TrainedOn(const std::vector<std::vector<float>>& vectors, std::size_t lists) {
+  AnnOptions options;
+  options.lists = lists;
+  AnnIndexBuilder builder(options);
+  builder.Train(Flat(vectors).data(), vectors.size(), kDim);
+  return builder;
+}
+
 TEST(AnnIndexTest, TrainPutsEveryRowInItsNearestList) {
   std::mt19937 rng(1);
-  std::vector<std::vector<float>> vectors;
-  for (int i = 0; i < 2000; ++i) vectors.push_back(UnitVector(rng));
+  std::vector<std::vector<float>> vectors = UnitVectors(2000, rng);
   AnnIndexBuilder builder(AnnOptions{});
   builder.Train(Flat(vectors).data(), vectors.size(), kDim);
   const std::shared_ptr<const AnnIndex> index = builder.Snapshot();
@@ -99,8 +113,7 @@ TEST(AnnIndexTest, TrainPutsEveryRowInItsNearestList) {
 
 TEST(AnnIndexTest, TrainingSpreadOverThreadsMakesTheSameLists) {
   std::mt19937 rng(4);
-  std::vector<std::vector<float>> vectors;
-  for (int i = 0; i < 5000; ++i) vectors.push_back(UnitVector(rng));
+  std::vector<std::vector<float>> vectors = UnitVectors(5000, rng);
   AnnIndexBuilder serial(AnnOptions{});
   serial.Train(Flat(vectors).data(), vectors.size(), kDim);
   AnnIndexBuilder spread(AnnOptions{});
@@ -122,12 +135,8 @@ TEST(AnnIndexTest, TrainingSpreadOverThreadsMakesTheSameLists) {
 
 TEST(AnnIndexTest, InsertMoveAndEraseKeepEveryRowInItsList) {
   std::mt19937 rng(2);
-  std::vector<std::vector<float>> vectors;
-  for (int i = 0; i < 1000; ++i) vectors.push_back(UnitVector(rng));
-  AnnOptions options;
-  options.lists = 20;
-  AnnIndexBuilder builder(options);
-  builder.Train(Flat(vectors).data(), vectors.size(), kDim);
+  std::vector<std::vector<float>> vectors = UnitVectors(1000, rng);
+  AnnIndexBuilder builder = TrainedOn(vectors, 20);
   std::uniform_int_distribution<int> op(0, 2);
   for (int step = 0; step < 3000; ++step) {
     switch (op(rng)) {
@@ -156,12 +165,8 @@ TEST(AnnIndexTest, InsertMoveAndEraseKeepEveryRowInItsList) {
 
 TEST(AnnIndexTest, SnapshotsShareTheListsThatDidNotChange) {
   std::mt19937 rng(3);
-  std::vector<std::vector<float>> vectors;
-  for (int i = 0; i < 1000; ++i) vectors.push_back(UnitVector(rng));
-  AnnOptions options;
-  options.lists = 20;
-  AnnIndexBuilder builder(options);
-  builder.Train(Flat(vectors).data(), vectors.size(), kDim);
+  std::vector<std::vector<float>> vectors = UnitVectors(1000, rng);
+  AnnIndexBuilder builder = TrainedOn(vectors, 20);
   const std::shared_ptr<const AnnIndex> first = builder.Snapshot();
   std::vector<std::vector<std::uint32_t>> before;
   for (std::size_t l = 0; l < 20; ++l) before.push_back(first->list(l).rows);
