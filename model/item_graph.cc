@@ -14,26 +14,166 @@ ItemGraph::ItemGraph(const Options& options) : options_(options), frame_(options
 
 void ItemGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
   RECSD_CHECK(!(a == b), "an item does not co-occur with itself");
-  if (const std::optional<double> scale = frame_.Advance(t)) {
-    Rebase(*scale);
-  }
-  const double stored = frame_.Store(t, w);
-  AddEdge(a, b, stored);
-  AddEdge(b, a, stored);
-  if (edges_.size() > options_.max_items) {
-    Shrink();
-  }
+  const Link link{&b, w};
+  AddLinks(t, a, {&link, 1}, 1.0);
 }
 
 void ItemGraph::AddDirected(double t, const ItemId& from, const ItemId& to, double w) {
   RECSD_CHECK(!(from == to), "an item does not co-occur with itself");
-  if (const std::optional<double> scale = frame_.Advance(t)) {
-    Rebase(*scale);
+  const Link link{&from, w};
+  AddLinks(t, to, {&link, 1}, 0.0);
+}
+
+void ItemGraph::AddLinks(double t, const ItemId& item, std::span<const Link> links,
+                         double backward) {
+  if (links.empty()) return;
+  Advance(t);
+  const std::uint32_t b = Intern(item);
+  for (const Link& link : links) {
+    const std::uint32_t a = Intern(*link.item);
+    RECSD_CHECK(a != b, "an item does not co-occur with itself");
+    AddEdge(a, b, frame_.Store(t, link.w));
+    if (backward > 0) AddEdge(b, a, frame_.Store(t, backward * link.w));
   }
-  AddEdge(from, to, frame_.Store(t, w));
-  if (edges_.size() > options_.max_items) {
-    Shrink();
+  Settle();
+}
+
+const ItemGraph::Node* ItemGraph::NodeOf(const ItemId& item) const {
+  auto it = index_.find(item);
+  return it == index_.end() ? nullptr : &nodes_[it->second];
+}
+
+std::uint32_t ItemGraph::Intern(const ItemId& item) {
+  auto [it, inserted] = index_.try_emplace(item, 0);
+  if (!inserted) return it->second;
+  std::uint32_t n = 0;
+  if (!free_.empty()) {
+    n = free_.back();
+    free_.pop_back();
+  } else {
+    RECSD_CHECK(nodes_.size() < UINT32_MAX, "item graph nodes");
+    n = static_cast<std::uint32_t>(nodes_.size());
+    nodes_.emplace_back();
   }
+  nodes_[n].id = item;
+  nodes_[n].epoch = 0;
+  it->second = n;
+  release_.push_back(n);  // freed again unless an edge keeps it
+  return n;
+}
+
+void ItemGraph::Advance(double t) {
+  if (const std::optional<double> scale = frame_.Advance(t)) Rebase(*scale);
+}
+
+namespace {
+
+// The position of `x` in to[0..n), or n: eight at a time, so that the compiler can compare them
+// in one vector instruction.
+std::size_t IndexOf(const std::uint32_t* to, std::size_t n, std::uint32_t x) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    unsigned match = 0;
+    for (unsigned k = 0; k < 8; ++k) match |= static_cast<unsigned>(to[i + k] == x) << k;
+    if (match != 0) return i + static_cast<std::size_t>(__builtin_ctz(match));
+  }
+  for (; i < n; ++i) {
+    if (to[i] == x) return i;
+  }
+  return n;
+}
+
+// A node's out-edges are a binary min-heap by weight (targets moved along): the weakest edge, the
+// one a new edge may replace, is the first, and an edge that gains weight sinks in O(log K).
+void SiftDown(std::vector<std::uint32_t>& to, std::vector<double>& stored, std::size_t i) {
+  const std::size_t n = stored.size();
+  for (;;) {
+    const std::size_t left = 2 * i + 1;
+    if (left >= n) return;
+    std::size_t m = left;
+    if (left + 1 < n && stored[left + 1] < stored[left]) m = left + 1;
+    if (!(stored[m] < stored[i])) return;
+    std::swap(stored[i], stored[m]);
+    std::swap(to[i], to[m]);
+    i = m;
+  }
+}
+
+void SiftUp(std::vector<std::uint32_t>& to, std::vector<double>& stored, std::size_t i) {
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!(stored[i] < stored[parent])) return;
+    std::swap(stored[i], stored[parent]);
+    std::swap(to[i], to[parent]);
+    i = parent;
+  }
+}
+
+}  // namespace
+
+void ItemGraph::AddEdge(std::uint32_t from, std::uint32_t to, double stored) {
+  Node& node = nodes_[from];
+  const std::size_t n = node.to.size();
+  const std::size_t i = IndexOf(node.to.data(), n, to);
+  if (i < n) {
+    node.stored[i] += stored;
+    SiftDown(node.to, node.stored, i);
+    return;
+  }
+  if (n < options_.max_neighbours) {
+    if (n == 0) ++items_;
+    node.to.push_back(to);
+    node.stored.push_back(stored);
+    SiftUp(node.to, node.stored, n);
+    ++nodes_[to].in;
+    return;
+  }
+  if (stored > node.stored[0]) {  // replaces the weakest
+    --nodes_[node.to[0]].in;
+    release_.push_back(node.to[0]);
+    node.to[0] = to;
+    node.stored[0] = stored;
+    SiftDown(node.to, node.stored, 0);
+    ++nodes_[to].in;
+  }
+}
+
+template <class Drop>
+void ItemGraph::DropEdges(std::uint32_t n, Drop&& drop) {
+  Node& node = nodes_[n];
+  if (node.to.empty()) return;
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < node.to.size(); ++i) {
+    if (drop(node.stored[i])) {
+      --nodes_[node.to[i]].in;
+      release_.push_back(node.to[i]);
+    } else {
+      node.to[kept] = node.to[i];
+      node.stored[kept] = node.stored[i];
+      ++kept;
+    }
+  }
+  node.to.resize(kept);
+  node.stored.resize(kept);
+  for (std::size_t i = kept / 2; i-- > 0;) SiftDown(node.to, node.stored, i);
+  if (kept == 0) {
+    --items_;
+    node.to.shrink_to_fit();
+    node.stored.shrink_to_fit();
+    release_.push_back(n);
+  }
+}
+
+void ItemGraph::Settle() {
+  if (items_ > options_.max_items) Shrink();
+  for (std::uint32_t n : release_) {
+    Node& node = nodes_[n];
+    if (node.id.empty() || !node.to.empty() || node.in > 0) continue;
+    index_.erase(node.id);
+    node = Node{};
+    free_.push_back(n);
+  }
+  release_.clear();
 }
 
 std::vector<std::tuple<ItemId, ItemId, double>> ItemGraph::TopEdges(std::size_t n, double t) const {
@@ -47,9 +187,9 @@ std::vector<std::tuple<ItemId, ItemId, double>> ItemGraph::TopEdges(std::size_t 
   // A heap of the n best so far whose top is the worst of them: O(E log n).
   std::vector<Entry> heap;
   heap.reserve(n + 1);
-  for (const auto& [from, edges] : edges_) {
-    for (const Edge& edge : edges) {
-      Entry e{edge.stored, &from, &edge.to};
+  for (const Node& from : nodes_) {
+    for (std::size_t i = 0; i < from.to.size(); ++i) {
+      Entry e{from.stored[i], &from.id, &nodes_[from.to[i]].id};
       if (heap.size() < n) {
         heap.push_back(e);
         std::push_heap(heap.begin(), heap.end(), better);
@@ -68,43 +208,23 @@ std::vector<std::tuple<ItemId, ItemId, double>> ItemGraph::TopEdges(std::size_t 
   return out;
 }
 
-void ItemGraph::AddEdge(const ItemId& from, const ItemId& to, double stored) {
-  Edges& edges = edges_[from];
-  for (Edge& e : edges) {
-    if (e.to == to) {
-      e.stored += stored;
-      return;
-    }
-  }
-  if (edges.size() < options_.max_neighbours) {
-    edges.push_back({to, stored});
-    return;
-  }
-  auto weakest = std::min_element(edges.begin(), edges.end(),
-                                  [](const Edge& x, const Edge& y) { return x.stored < y.stored; });
-  if (stored > weakest->stored) *weakest = {to, stored};
-}
-
 double ItemGraph::WeightAt(const ItemId& a, const ItemId& b, double t) const {
-  auto it = edges_.find(a);
-  if (it == edges_.end()) {
-    return 0.0;
-  }
-  for (const Edge& e : it->second) {
-    if (e.to == b) return e.stored * frame_.Scale(t);
-  }
-  return 0.0;
+  const Node* from = NodeOf(a);
+  auto to = index_.find(b);
+  if (from == nullptr || to == index_.end()) return 0.0;
+  const std::size_t i = IndexOf(from->to.data(), from->to.size(), to->second);
+  return i < from->to.size() ? from->stored[i] * frame_.Scale(t) : 0.0;
 }
 
 std::vector<std::pair<ItemId, double>> ItemGraph::Neighbours(const ItemId& item, double t) const {
-  auto it = edges_.find(item);
-  if (it == edges_.end()) {
-    return {};
-  }
+  const Node* node = NodeOf(item);
+  if (node == nullptr) return {};
   std::vector<std::pair<ItemId, double>> out;
-  out.reserve(it->second.size());
+  out.reserve(node->to.size());
   const double scale = frame_.Scale(t);
-  for (const Edge& e : it->second) out.emplace_back(e.to, e.stored * scale);
+  for (std::size_t i = 0; i < node->to.size(); ++i) {
+    out.emplace_back(nodes_[node->to[i]].id, node->stored[i] * scale);
+  }
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) {
     return x.second != y.second ? x.second > y.second : x.first < y.first;
   });
@@ -112,28 +232,30 @@ std::vector<std::pair<ItemId, double>> ItemGraph::Neighbours(const ItemId& item,
 }
 
 void ItemGraph::Rebase(double scale) {
-  for (auto it = edges_.begin(); it != edges_.end();) {
-    Edges& edges = it->second;
-    for (Edge& edge : edges) edge.stored *= scale;
-    std::erase_if(edges, [&](const Edge& edge) { return edge.stored < options_.floor; });
-    it = edges.empty() ? edges_.erase(it) : std::next(it);
+  for (std::uint32_t n = 0; n < nodes_.size(); ++n) {
+    for (double& w : nodes_[n].stored) w *= scale;
+    DropEdges(n, [&](double w) { return w < options_.floor; });
   }
 }
 
 void ItemGraph::Shrink() {
-  std::vector<std::pair<double, ItemId>> totals;
-  totals.reserve(edges_.size());
-  for (const auto& [id, edges] : edges_) {
+  std::vector<std::pair<double, std::uint32_t>> totals;
+  totals.reserve(items_);
+  for (std::uint32_t n = 0; n < nodes_.size(); ++n) {
+    if (nodes_[n].to.empty()) continue;
     double total = 0;
-    for (const Edge& edge : edges) total += edge.stored;
-    totals.emplace_back(total, id);
+    for (double w : nodes_[n].stored) total += w;
+    totals.emplace_back(total, n);
   }
   const std::size_t drop = totals.size() - options_.max_items * 3 / 4;
   std::nth_element(totals.begin(), totals.begin() + static_cast<std::ptrdiff_t>(drop), totals.end(),
-                   [](const auto& x, const auto& y) {
-                     return x.first != y.first ? x.first < y.first : x.second < y.second;
+                   [&](const auto& x, const auto& y) {
+                     return x.first != y.first ? x.first < y.first
+                                               : nodes_[x.second].id < nodes_[y.second].id;
                    });
-  for (std::size_t i = 0; i < drop; ++i) edges_.erase(totals[i].second);
+  for (std::size_t i = 0; i < drop; ++i) {
+    DropEdges(totals[i].second, [](double) { return true; });
+  }
 }
 
 }  // namespace recsd::model

@@ -28,6 +28,11 @@ class ItemGraph {
     std::size_t max_items = 1'000'000;
     double floor = 1e-6;  // edges weaker than this are dropped when the frame is rebased
   };
+  // One earlier item of an interaction and its weight (see AddLinks).
+  struct Link {
+    const ItemId* item;
+    double w;
+  };
 
   explicit ItemGraph(const Options& options);
 
@@ -36,6 +41,10 @@ class ItemGraph {
 
   // Adds weight w to the edge from→to only (a record of another graph's edge read back).
   void AddDirected(double t, const ItemId& from, const ItemId& to, double w);
+  // One interaction with `item` at time t: for each link (a, w), in order, adds w to a→item and
+  // backward·w to item→a (backward 0: none). A link must not be `item` itself. The same edges as
+  // AddDirected one by one, with one lookup of `item` for all of them (the per-event path).
+  void AddLinks(double t, const ItemId& item, std::span<const Link> links, double backward);
   // The `n` strongest edges at time t, strongest first (ties by the ids), as (from, to, weight).
   std::vector<std::tuple<ItemId, ItemId, double>> TopEdges(std::size_t n, double t) const;
 
@@ -47,49 +56,72 @@ class ItemGraph {
   // no sort).
   template <class F>
   void ForEachNeighbour(const ItemId& item, double t, F&& f) const {
-    auto it = edges_.find(item);
-    if (it == edges_.end()) return;
+    const Node* node = NodeOf(item);
+    if (node == nullptr) return;
     const double scale = frame_.Scale(t);
-    for (const Edge& e : it->second) f(e.to, e.stored * scale);
+    for (std::size_t i = 0; i < node->to.size(); ++i)
+      f(nodes_[node->to[i]].id, node->stored[i] * scale);
   }
   // The scoring path: calls f(row, weight at t) for every out-edge of `item` whose target has a
-  // catalog row. `find` (ItemId → optional row) resolves a target only when the row cached on
-  // its edge is from another catalog than `epoch` (a number, from 1, that the caller changes
-  // with every catalog it scores against): a popular item's neighbours are not hashed again on
-  // every refresh. One thread, like every other call.
+  // catalog row. `find` (ItemId → optional row) resolves a target only when the row cached with
+  // it is from another catalog than `epoch` (a number, from 1, that the caller changes with every
+  // catalog it scores against): a popular item's neighbours are not hashed again on every
+  // refresh. One thread, like every other call.
   template <class Find, class F>
   void ForEachNeighbourRow(const ItemId& item, double t, std::uint32_t epoch, Find&& find,
                            F&& f) const {
-    auto it = edges_.find(item);
-    if (it == edges_.end()) return;
+    const Node* node = NodeOf(item);
+    if (node == nullptr) return;
     const double scale = frame_.Scale(t);
-    for (const Edge& e : it->second) {
-      if (e.epoch != epoch) {
-        const std::optional<std::size_t> row = find(e.to);
-        e.row = row ? static_cast<std::int64_t>(*row) : -1;
-        e.epoch = epoch;
+    for (std::size_t i = 0; i < node->to.size(); ++i) {
+      const Node& to = nodes_[node->to[i]];
+      if (to.epoch != epoch) {
+        const std::optional<std::size_t> row = find(to.id);
+        to.row = row ? static_cast<std::int64_t>(*row) : -1;
+        to.epoch = epoch;
       }
-      if (e.row >= 0) f(static_cast<std::uint32_t>(e.row), e.stored * scale);
+      if (to.row >= 0) f(static_cast<std::uint32_t>(to.row), node->stored[i] * scale);
     }
   }
 
-  std::size_t items() const noexcept { return edges_.size(); }
+  // Items with out-edges.
+  std::size_t items() const noexcept { return items_; }
+  // Items the graph holds an id for (with out-edges, or the target of one): at most
+  // max_items · (1 + max_neighbours).
+  std::size_t nodes() const noexcept { return index_.size(); }
 
  private:
-  struct Edge {
-    ItemId to;
-    double stored = 0;              // in frame_
-    mutable std::int64_t row = -1;  // the catalog row of `to` as of catalog `epoch` (-1: none)
+  // Items are interned: an edge names its target by node number, so that adding an edge compares
+  // integers, not strings, over the up to max_neighbours edges of its source (kept apart from the
+  // weights, so that the search reads 4 bytes an edge). A node lives while it has out-edges or is
+  // the target of one (`in`), then its number is reused.
+  struct Node {
+    ItemId id;
+    std::vector<std::uint32_t> to;  // out-edges: targets
+    std::vector<double> stored;     // and weights, in frame_; a min-heap (item_graph.cc)
+    std::uint32_t in = 0;           // edges that point here
+    mutable std::int64_t row = -1;  // the catalog row of `id` as of catalog `epoch` (-1: none)
     mutable std::uint32_t epoch = 0;
   };
-  using Edges = std::vector<Edge>;
-  void AddEdge(const ItemId& from, const ItemId& to, double stored);
+  const Node* NodeOf(const ItemId& item) const;
+  std::uint32_t Intern(const ItemId& item);
+  void Advance(double t);
+  void AddEdge(std::uint32_t from, std::uint32_t to, double stored);
+  // Drops the out-edges of `node` that `drop(weight)` selects.
+  template <class Drop>
+  void DropEdges(std::uint32_t node, Drop&& drop);
+  // Frees the nodes of release_ that have neither out- nor in-edges, and bounds the items.
+  void Settle();
   void Rebase(double scale);
   void Shrink();
 
   Options options_;
   DecayFrame frame_;
-  std::unordered_map<ItemId, Edges> edges_;
+  std::vector<Node> nodes_;
+  std::vector<std::uint32_t> free_;     // unused node numbers
+  std::vector<std::uint32_t> release_;  // nodes that may have become unused
+  std::unordered_map<ItemId, std::uint32_t> index_;
+  std::size_t items_ = 0;
 };
 
 }  // namespace recsd::model

@@ -56,12 +56,11 @@ void EmbeddingSource::Learn(const Interaction& interaction) {
                  });
 }
 
-std::span<const float> EmbeddingSource::ItemVector(const Catalog& catalog, std::size_t row) const {
+std::span<const float> EmbeddingSource::ItemVector(const Catalog& catalog, std::size_t row) {
   return options_.learned.enabled ? learned_.Mixed(row) : catalog.Embedding(row);
 }
 
-void EmbeddingSource::UserVector(const RankUser& user, std::size_t feature,
-                                 std::span<float> out) const {
+void EmbeddingSource::UserVector(const RankUser& user, std::size_t feature, std::span<float> out) {
   const std::vector<double>& mix = feature == 0 ? options_.short_mix : options_.long_mix;
   if (!options_.learned.enabled) {
     user.state->interest().MixtureAt(mix, user.clock, out);

@@ -52,11 +52,11 @@ class EmbeddingSource final : public Source {
   bool Compatible(const SourceStats& share) const override;
 
   // The vector of catalog row `row` the sources rank with.
-  std::span<const float> ItemVector(const Catalog& catalog, std::size_t row) const;
+  std::span<const float> ItemVector(const Catalog& catalog, std::size_t row);
   const LearnedVectors& learned() const noexcept { return learned_; }
 
  private:
-  void UserVector(const RankUser& user, std::size_t feature, std::span<float> out) const;
+  void UserVector(const RankUser& user, std::size_t feature, std::span<float> out);
 
   std::span<const float> Vector(std::size_t user, std::size_t feature) const;
 

@@ -22,16 +22,14 @@ void GraphSource::SetCatalog(const Catalog& catalog) {
 
 void GraphSource::Learn(const Interaction& interaction) {
   const ItemId& item = *interaction.item;
+  links_.clear();
   for (std::size_t g = 1; g <= options_.gaps; ++g) {
     const RecentItem* before = interaction.user->RecentAt(g - 1);
     if (before == nullptr || std::fabs(interaction.clock - before->t) > options_.window) break;
     if (before->item == item) continue;
-    const double w = 1.0 / static_cast<double>(g);
-    graph_.AddDirected(interaction.now_s, before->item, item, w);
-    if (options_.backward > 0) {
-      graph_.AddDirected(interaction.now_s, item, before->item, options_.backward * w);
-    }
+    links_.push_back({&before->item, 1.0 / static_cast<double>(g)});
   }
+  graph_.AddLinks(interaction.now_s, item, links_, options_.backward);
 }
 
 void GraphSource::BeginUser(const RankUser& user, const RankContext& ctx) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/item_graph.h"
 #include "model/sources/ranked_rows.h"
@@ -68,6 +69,7 @@ class GraphSource : public Source {
   std::array<std::string_view, 1> names_;  // the room's name is its one feature's
   GraphSourceOptions options_;
   ItemGraph graph_;
+  std::vector<ItemGraph::Link> links_;  // scratch of Learn
   const SourcePeers* peers_ = nullptr;
   std::int32_t own_ = -1;
   RowWeights weights_;  // the user being ranked: score per row

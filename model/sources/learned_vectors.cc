@@ -26,6 +26,7 @@ void LearnedVectors::SetCatalog(const Catalog& catalog) {
     slots_[s].row = row ? static_cast<std::int64_t>(*row) : -1;
     Remix(s);
   }
+  ClearPending();
 }
 
 std::size_t LearnedVectors::SlotOf(const ItemId& item) {
@@ -48,10 +49,30 @@ std::size_t LearnedVectors::SlotOf(const ItemId& item) {
 
 void LearnedVectors::Add(std::size_t slot, std::span<const float> content, double stored_weight) {
   Slot& s = slots_[slot];
+  float* own = s.own.data();
+  const float* c = content.data();
   for (std::size_t d = 0; d < dim_; ++d) {
-    s.own[d] += static_cast<float>(stored_weight * content[d]);
+    own[d] += static_cast<float>(stored_weight * c[d]);
   }
   s.own_mass += stored_weight;
+  if (is_pending_.size() < slots_.size()) is_pending_.resize(slots_.size(), 0);
+  if (is_pending_[slot] == 0) {
+    is_pending_[slot] = 1;
+    pending_.push_back(slot);
+  }
+}
+
+void LearnedVectors::Sync() {
+  for (std::size_t s : pending_) {
+    Remix(s);
+    is_pending_[s] = 0;
+  }
+  pending_.clear();
+}
+
+void LearnedVectors::ClearPending() {
+  pending_.clear();
+  is_pending_.assign(slots_.size(), 0);
 }
 
 void LearnedVectors::Remix(std::size_t slot) {
@@ -99,6 +120,7 @@ void LearnedVectors::Advance(double t) {
 }
 
 void LearnedVectors::Shrink() {
+  Sync();  // slot numbers change below
   // The weakest items (own and peers' mass) go, by rank, down to 3/4 of the bound; ties by id so
   // the result does not depend on the order slots were made in.
   std::vector<std::size_t> order(slots_.size());
@@ -125,6 +147,7 @@ void LearnedVectors::Shrink() {
   rows_valid_ = false;
   slot_of_.clear();
   for (std::size_t s = 0; s < slots_.size(); ++s) slot_of_.emplace(slots_[s].id, s);
+  ClearPending();
 }
 
 void LearnedVectors::SetPeers(const SourcePeers* peers, std::int32_t own) {
@@ -147,6 +170,7 @@ void LearnedVectors::SetPeers(const SourcePeers* peers, std::int32_t own) {
         });
   }
   for (std::size_t s = 0; s < slots_.size(); ++s) Remix(s);
+  ClearPending();
   if (slots_.size() > options_.max_items) Shrink();
 }
 

@@ -41,7 +41,8 @@ struct LearnedVectorOptions {
 // and l works as a random-indexing sketch of the item's co-occurrence row (Sahlgren 2005), whose
 // cosines approximate those of the rows. Sums of events: every partition's share adds up exactly
 // (topics.model_stats), and one partition's can be left out. a_i uses m_i as of the item's last
-// change (an interaction, a catalog or peer change), not decayed to every later moment.
+// change (an interaction, a catalog or peer change) as of the latest event time then; the
+// vectors are remixed when read (mixed(), Mixed()), once for all changes since the last read.
 // Memory: 4·D bytes per catalog row (the mixed vectors) and 8·D per learned item. Pure, one
 // writer.
 class LearnedVectors {
@@ -62,9 +63,16 @@ class LearnedVectors {
   void Seed(const SourceStats& record, double as_of_s);
 
   // The mixed vector v_i of every catalog row (unit, or zero for an item without content and
-  // learned vector), one row per catalog row.
-  const EmbeddingMatrix& mixed() const noexcept { return mixed_; }
-  std::span<const float> Mixed(std::size_t row) const { return {mixed_.data() + row * dim_, dim_}; }
+  // learned vector), one row per catalog row. The items changed since the last call are remixed
+  // first: an item used many times between two rankings is remixed once.
+  const EmbeddingMatrix& mixed() {
+    Sync();
+    return mixed_;
+  }
+  std::span<const float> Mixed(std::size_t row) {
+    Sync();
+    return {mixed_.data() + row * dim_, dim_};
+  }
   std::size_t items() const noexcept { return slots_.size(); }
   // The catalog rows whose mixed vector may differ from their content vector (the items with a
   // learned vector), ascending; kept between calls, remade only when an item in the catalog gets
@@ -87,6 +95,9 @@ class LearnedVectors {
   std::size_t SlotOf(const ItemId& item);
   void Add(std::size_t slot, std::span<const float> content, double stored_weight);
   void Remix(std::size_t slot);
+  // Remixes the slots changed since the last call (pending_).
+  void Sync();
+  void ClearPending();  // after remixing every slot
   void Advance(double t);
   void Shrink();
 
@@ -98,7 +109,8 @@ class LearnedVectors {
   std::vector<Slot> slots_;
   std::unordered_map<ItemId, std::size_t> slot_of_;
   EmbeddingMatrix mixed_;
-  std::vector<std::size_t> touched_;  // scratch of Learn
+  std::vector<std::size_t> pending_;      // slots changed since the last Sync, each once
+  std::vector<std::uint8_t> is_pending_;  // per slot
   void UpdateRows();
   std::vector<std::uint32_t> rows_;  // LearnedRows and LearnedMark, when rows_valid_
   std::vector<std::uint8_t> mark_;
@@ -110,25 +122,28 @@ void LearnedVectors::Learn(const ItemId& item, std::optional<std::uint32_t> row,
                            Before before) {
   if (!options_.enabled || catalog_ == nullptr) return;
   Advance(now_s);
-  touched_.clear();
+  constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  std::size_t item_slot = kNone;  // made when first needed
   for (std::size_t g = 1; g <= options_.window; ++g) {
     const ItemId* earlier = before(g - 1);
     if (earlier == nullptr) break;
     if (*earlier == item) continue;
     const double stored = frame_.Store(now_s, 1.0 / static_cast<double>(g));
-    const std::optional<std::size_t> earlier_row = catalog_->Find(*earlier);
-    if (earlier_row) {
-      const std::size_t s = SlotOf(item);
-      Add(s, catalog_->Embedding(*earlier_row), stored);
-      touched_.push_back(s);
-    }
+    // The earlier item's slot knows its row: one lookup when `item` is in the catalog.
+    std::size_t earlier_slot = kNone;
+    std::int64_t earlier_row = -1;
     if (row) {
-      const std::size_t s = SlotOf(*earlier);
-      Add(s, catalog_->Embedding(*row), stored);
-      touched_.push_back(s);
+      earlier_slot = SlotOf(*earlier);
+      earlier_row = slots_[earlier_slot].row;
+    } else if (const std::optional<std::size_t> r = catalog_->Find(*earlier)) {
+      earlier_row = static_cast<std::int64_t>(*r);
     }
+    if (earlier_row >= 0) {
+      if (item_slot == kNone) item_slot = SlotOf(item);
+      Add(item_slot, catalog_->Embedding(static_cast<std::size_t>(earlier_row)), stored);
+    }
+    if (row) Add(earlier_slot, catalog_->Embedding(*row), stored);
   }
-  for (std::size_t s : touched_) Remix(s);
   if (slots_.size() > options_.max_items) Shrink();
 }
 

@@ -180,6 +180,44 @@ TEST(LearnedVectorsTest, UnusedItemsKeepTheirContentVectorUsedOnesMoveTowardsThe
   EXPECT_EQ(v.MassAt(ItemId("i3"), 100), 0.0);
 }
 
+// The mixed vectors are remixed when read, once for all the changes since the last read: reading
+// after every interaction or only at the end gives the same vectors (up to the decay of the mass
+// between the two reads, nothing at a one-year half-life and seconds apart).
+TEST(LearnedVectorsTest, VectorsReadLateEqualVectorsReadAfterEveryInteraction) {
+  const auto catalog = Catalog8();
+  LearnedVectors eager(LearnedVectorOptions{}, kDim);
+  LearnedVectors late(LearnedVectorOptions{}, kDim);
+  eager.SetCatalog(*catalog);
+  late.SetCatalog(*catalog);
+  const std::vector<std::vector<std::string>> users = {
+      {"i0", "i5", "i6", "i0"}, {"i1", "i5", "i2"}, {"i7", "i3", "i0", "i5", "i4", "i6"}};
+  double t = 100;
+  for (const auto& items : users) {
+    for (std::size_t n = 1; n <= items.size(); ++n) {
+      // One interaction more of this user each time: its last item with the ones before.
+      const std::vector<std::string> prefix(items.begin(), items.begin() + static_cast<long>(n));
+      LearnedVectors* both[] = {&eager, &late};
+      for (LearnedVectors* v : both) {
+        std::vector<ItemId> history(prefix.begin(), prefix.end() - 1);
+        const ItemId item(prefix.back());
+        v->Learn(item, catalog->Find(item), t, [&](std::size_t g) -> const ItemId* {
+          return g < history.size() ? &history[history.size() - 1 - g] : nullptr;
+        });
+      }
+      for (std::size_t row = 0; row < catalog->size(); ++row) eager.Mixed(row);
+      t += 1;
+    }
+  }
+  std::size_t moved = 0;
+  for (std::size_t row = 0; row < catalog->size(); ++row) {
+    const std::span<const float> a = eager.Mixed(row);
+    const std::span<const float> b = late.Mixed(row);
+    for (std::size_t d = 0; d < kDim; ++d) EXPECT_NEAR(a[d], b[d], 1e-6) << row << " " << d;
+    if (Cosine(b, catalog->Embedding(row)) < 0.999) ++moved;
+  }
+  EXPECT_GE(moved, 6U);  // the late reader saw the interactions, not the content vectors
+}
+
 // A partition's new owner seeds the old owner's exported sums: it then holds the vectors one
 // learner of the whole stream would, and goes on learning from there.
 TEST(LearnedVectorsTest, AnExportSeededElsewhereContinuesTheLearning) {
