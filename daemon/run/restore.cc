@@ -12,11 +12,12 @@
 
 namespace recsd::daemon {
 
-// Appends this owner's fence to changelog partition p and waits for its offset, which becomes
-// the partition's epoch (state/changelog_fence.h): from here on, nothing a previous owner still
-// writes counts in a restore. False when it was not acknowledged (a stop, a failed delivery,
-// which fails the pipeline).
-bool Worker::WriteFence(std::int32_t p, Partition& part) {
+// Appends this owner's fence to changelog partition p; FinishFence waits for its offset, which
+// becomes the partition's epoch (state/changelog_fence.h): from here on, nothing a previous owner
+// still writes counts in a restore. Null, or false, when it was not acknowledged (a stop, a
+// failed delivery, which fails the pipeline). Apart, so that the fences of all the partitions
+// assigned at once wait for their acknowledgements together.
+std::shared_ptr<OutputBatch> Worker::StartFence(std::int32_t p, Partition& part) {
   auto batch = part.tracker.Open(std::numeric_limits<std::int64_t>::max());
   const std::array<MessageHeader, 1> headers{{{state::kFenceHeader, "1"}}};
   OutgoingRecord m;
@@ -27,10 +28,15 @@ bool Worker::WriteFence(std::int32_t p, Partition& part) {
   m.headers = headers;
   if (!ctx_.outputs.Produce(
           m, std::make_unique<Delivery>(Delivery{batch, ChangelogOutput{part.changelog_end}}))) {
-    return false;
+    return nullptr;
   }
+  return batch;
+}
+
+bool Worker::FinishFence(Partition& part, const std::shared_ptr<OutputBatch>& batch) {
+  if (batch == nullptr) return false;
   while (batch->outstanding.load() > 0 && !batch->failed.load() && !ctx_.shutdown.stopping()) {
-    ctx_.clock.SleepFor(std::chrono::milliseconds(2));
+    ctx_.clock.SleepFor(std::chrono::milliseconds(1));
   }
   if (batch->outstanding.load() > 0 || batch->failed.load()) return false;
   part.epoch = part.changelog_end->load() - 1;
@@ -38,15 +44,13 @@ bool Worker::WriteFence(std::int32_t p, Partition& part) {
   return true;
 }
 
-// Restores partition p: its snapshot (state.dir), if there is a usable one, then the changelog
-// from the snapshot's offset (or from its beginning) to its end, skipping what fenced-off owners
-// wrote. A record of a newer state version stops the pipeline: a newer recsd wrote it, and going
-// on would silently drop state. False when the restore did not finish (a stop, a failure, or a
-// newer owner's fence already: the partition is not this instance's any more): the partition
-// must not be used.
+// Restores partition p, its fence acknowledged: its snapshot (state.dir), if there is a usable one,
+// then the changelog from the snapshot's offset (or from its beginning) to its end, skipping what
+// fenced-off owners wrote. A record of a newer state version stops the pipeline: a newer recsd
+// wrote it, and going on would silently drop state. False when the restore did not finish (a stop,
+// a failure, or a newer owner's fence already: the partition is not this instance's any more): the
+// partition must not be used.
 bool Worker::Restore(std::int32_t p, Partition& part) {
-  if (!ctx_.config.state.changelog) return true;
-  if (!WriteFence(p, part)) return false;
   const Clock::Steady::time_point start = ctx_.clock.Now();
   std::int64_t from = kFromBeginning;
   state::ChangelogFence fence;

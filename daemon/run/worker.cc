@@ -33,8 +33,20 @@ bool Worker::Drain() { return !stopped_ && RunRound(Clock::Steady::duration::zer
 bool Worker::RunRound(Clock::Steady::duration wait) {
   mailbox_.TakeAll(&items_, wait);
   bool stopping = false;
-  for (MailItem& item : items_) {
-    if (!Process(item)) stopping = true;  // everything queued before the stop is handled first
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    if (const auto* c = std::get_if<Control>(&items_[i]); c && c->kind == Control::Kind::kAssign) {
+      // A run of assignments (no event of theirs can come before them) is taken over at once.
+      assigned_.clear();
+      for (; i < items_.size(); ++i) {
+        const auto* next = std::get_if<Control>(&items_[i]);
+        if (next == nullptr || next->kind != Control::Kind::kAssign) break;
+        assigned_.push_back(next->partition);
+      }
+      --i;
+      Assign(assigned_);
+      continue;
+    }
+    if (!Process(items_[i])) stopping = true;  // everything queued before the stop is handled first
   }
   items_.clear();
   if (ctx_.clock.Now() >= next_tick_ || stopping) {
@@ -55,7 +67,7 @@ bool Worker::Process(MailItem& item) {
     case Control::Kind::kStop:
       return false;
     case Control::Kind::kAssign:
-      Assign(c.partition);
+      Assign({&c.partition, 1});
       break;
     case Control::Kind::kVisit:
       for (auto& [p, part] : partitions_) (*c.visit)(p, *part.engine, part.now);
@@ -138,18 +150,27 @@ void Worker::FreshEngine(Partition& part) {
   part.engine->SetCatalog(ctx_.references.catalog());
 }
 
-void Worker::Assign(std::int32_t p) {
-  Partition& part = partitions_[p];
-  part = Partition{};
-  FreshEngine(part);
-  part.last_flush = ctx_.clock.Now();
-  part.last_snapshot = ctx_.clock.Now();
-  const bool restored = Restore(p, part);
-  if (restored) SeedStats(p, part);
-  ctx_.stats.restoring_partitions.fetch_sub(1, std::memory_order_relaxed);
-  // Not restored (stopping, or failed): its events are left alone and nothing of it is
-  // committed or written; the next owner restores and consumes it again.
-  if (!restored) partitions_.erase(p);
+void Worker::Assign(std::span<const std::int32_t> ps) {
+  const bool changelog = ctx_.config.state.changelog;
+  std::vector<std::shared_ptr<OutputBatch>> fences;
+  for (std::int32_t p : ps) {
+    Partition& part = partitions_[p];
+    part = Partition{};
+    FreshEngine(part);
+    part.last_flush = ctx_.clock.Now();
+    part.last_snapshot = ctx_.clock.Now();
+    if (changelog) fences.push_back(StartFence(p, part));
+  }
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    const std::int32_t p = ps[i];
+    Partition& part = partitions_[p];
+    const bool restored = !changelog || (FinishFence(part, fences[i]) && Restore(p, part));
+    if (restored) SeedStats(p, part);
+    ctx_.stats.restoring_partitions.fetch_sub(1, std::memory_order_relaxed);
+    // Not restored (stopping, or failed): its events are left alone and nothing of it is
+    // committed or written; the next owner restores and consumes it again.
+    if (!restored) partitions_.erase(p);
+  }
 }
 
 void Worker::Tick() {

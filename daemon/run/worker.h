@@ -6,7 +6,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <thread>
+#include <vector>
 
 #include "daemon/base/clock.h"
 #include "daemon/base/rate_limited_warnings.h"
@@ -85,7 +87,9 @@ class Worker : public model::ListSink {
 
   // worker.cc
   void FreshEngine(Partition& part);
-  void Assign(std::int32_t p);
+  // Takes over newly assigned partitions (consecutive assignments in the mailbox, before any of
+  // their events): every fence first, then each restore.
+  void Assign(std::span<const std::int32_t> ps);
   void Report(std::int32_t p, Partition& part, bool bytes);
   void Observe(PipelineStats::Stage stage, Clock::Steady::duration took);
   // publish_lists.cc (and Publish above)
@@ -96,7 +100,8 @@ class Worker : public model::ListSink {
                   PipelineStats::Result result);
   void Resume(std::int32_t p, Partition& part, std::int64_t offset);
   // restore.cc
-  bool WriteFence(std::int32_t p, Partition& part);
+  std::shared_ptr<OutputBatch> StartFence(std::int32_t p, Partition& part);
+  bool FinishFence(Partition& part, const std::shared_ptr<OutputBatch>& batch);
   bool Restore(std::int32_t p, Partition& part);
   ChangelogRead ReadChangelog(std::int32_t p, Partition& part, std::int64_t from,
                               state::ChangelogFence& fence, std::uint64_t* records);
@@ -131,7 +136,8 @@ class Worker : public model::ListSink {
   const std::size_t index_;
   Mailbox mailbox_;
   std::thread thread_;
-  std::deque<MailItem> items_;  // taken from the mailbox, being handled
+  std::deque<MailItem> items_;          // taken from the mailbox, being handled
+  std::vector<std::int32_t> assigned_;  // a run of assignments among items_
   std::map<std::int32_t, Partition> partitions_;
   std::shared_ptr<OutputBatch> batch_;      // of the refresh in progress
   Clock::Steady::duration publish_time_{};  // spent in Publish during the refresh in progress

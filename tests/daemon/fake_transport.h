@@ -84,6 +84,8 @@ class FakeTransport final : public daemon::Transport {
   // Set by the test: where delivery reports go (Outputs::Delivered).
   std::function<void(void*, const daemon::DeliveryReport&)> delivered;
   bool auto_ack = true;
+  // Every ReadChangelog: the partition, and how many messages had been produced by then.
+  std::vector<std::pair<std::int32_t, std::size_t>> reads;
   int queue_full = 0;  // the next this many Produce calls find the queue full
   // Produce to these topics fails at once, as librdkafka's does for a message over
   // message.max.bytes.
@@ -140,6 +142,7 @@ class FakeTransport final : public daemon::Transport {
   }
   daemon::ChangelogRead ReadChangelog(std::int32_t partition, std::int64_t from,
                                       const ChangelogVisitor& record, std::int64_t* end) override {
+    reads.push_back({partition, produced_.size()});
     const std::vector<std::size_t>& records = changelog_records_[partition];
     if (from != daemon::kFromBeginning && from > static_cast<std::int64_t>(records.size())) {
       return daemon::ChangelogRead::kOutOfRange;

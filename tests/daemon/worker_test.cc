@@ -415,6 +415,35 @@ TEST(WorkerTest, ANewOwnerRestoresTheUsersFromTheChangelogAndSkipsWhatTheyHaveSe
   EXPECT_EQ(h.stats().Counted(PipelineStats::Result::kDuplicate), 2U);
 }
 
+// Partitions assigned together are taken over together: every one's fence goes out before the
+// first restore reads, so that their acknowledgements are waited for once (the producer's linger
+// and a round trip each, one after another, were most of a restore of small partitions).
+TEST(WorkerTest, PartitionsAssignedTogetherWriteEveryFenceBeforeTheFirstRestore) {
+  Harness h({}, 2);
+  for (std::int32_t p : {0, 1, 2}) {
+    h.Assign(p, 0);
+    h.Queue(p, 0, "u" + std::to_string(p), "i1", 0);
+  }
+  h.worker(0).Drain();
+  for (std::int32_t p : {0, 1, 2}) ASSERT_TRUE(h.Revoke(p, 0));
+  const std::size_t before = h.transport().On("changelog").size();  // 3 fences, 3 users
+  h.transport().reads.clear();
+  for (std::int32_t p : {0, 1, 2}) {
+    h.stats().restoring_partitions.fetch_add(1);
+    h.worker(1).Queue().Push(Control{Control::Kind::kAssign, p, nullptr, nullptr});
+  }
+  h.worker(1).Drain();  // one round: the three assignments at once
+  ASSERT_EQ(h.transport().reads.size(), 3U);
+  // Nothing produced between the first read and the last: the fences were all out before.
+  EXPECT_EQ(h.transport().reads.front().second, h.transport().reads.back().second);
+  EXPECT_EQ(h.transport().On("changelog").size(), before + 3);  // the three new fences
+  for (std::int32_t p : {0, 1, 2}) {
+    ASSERT_NE(h.worker(1).engine(p), nullptr) << p;
+    EXPECT_EQ(h.worker(1).engine(p)->users(), 1U) << p;
+  }
+  EXPECT_EQ(h.stats().restoring_partitions.load(), 0);
+}
+
 // An owner that was paused past its session (a long GC, a frozen VM) finds on waking that the
 // group gave its partition away: it drops the partition as it is. Before this, a lost
 // assignment was handed over like a revoke: stale lists, changelog records and a snapshot
