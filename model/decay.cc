@@ -137,7 +137,7 @@ InterestState::InterestState(std::size_t dim, std::span<const double> half_lives
     : half_lives_(half_lives.begin(), half_lives.end()),
       vectors_(static_cast<Eigen::Index>(half_lives.size()), static_cast<Eigen::Index>(dim)),
       masses_(half_lives.size(), 0.0) {
-  RECSD_CHECK(!half_lives_.empty() && dim > 0, "interest needs a time scale and a dimension");
+  RECSD_CHECK(!half_lives_.empty(), "interest needs a time scale");
   for (double h : half_lives_) {
     RECSD_CHECK(h > 0 && std::isfinite(h), "half-lives are positive");
   }
@@ -145,8 +145,10 @@ InterestState::InterestState(std::size_t dim, std::span<const double> half_lives
 }
 
 void InterestState::Apply(double t, double weight, std::span<const float> e) {
-  RECSD_CHECK(e.size() == dim(), "embedding of the interest dimension");
-  const Eigen::Map<const Eigen::RowVectorXf> item(e.data(), static_cast<Eigen::Index>(e.size()));
+  const bool vectors = dim() > 0;
+  RECSD_CHECK(!vectors || e.size() == dim(), "embedding of the interest dimension");
+  const Eigen::Map<const Eigen::RowVectorXf> item(e.data(),
+                                                  static_cast<Eigen::Index>(vectors ? dim() : 0));
   if (!started_) {
     started_ = true;
     clock_ = t;
@@ -157,12 +159,14 @@ void InterestState::Apply(double t, double weight, std::span<const float> e) {
     if (late) {
       // Seen from the clock, the late event is already (t_u − t) old.
       const double a = DecayFactor(clock_ - t, half_lives_[j]);
-      vectors_.row(row) += static_cast<float>(weight * a) * item;
+      if (vectors) vectors_.row(row) += static_cast<float>(weight * a) * item;
       masses_[j] += weight * a;
     } else {
       const double a = DecayFactor(t - clock_, half_lives_[j]);
-      vectors_.row(row) =
-          static_cast<float>(a) * vectors_.row(row) + static_cast<float>(weight) * item;
+      if (vectors) {
+        vectors_.row(row) =
+            static_cast<float>(a) * vectors_.row(row) + static_cast<float>(weight) * item;
+      }
       masses_[j] = a * masses_[j] + weight;
     }
   }
@@ -199,14 +203,18 @@ void InterestState::MixtureAt(std::span<const double> weights, double t,
 
 bool InterestState::Restore(double clock, bool started, std::span<const double> masses,
                             std::span<const float> vectors) {
-  if (masses.size() != masses_.size() ||
-      vectors.size() != static_cast<std::size_t>(vectors_.size())) {
+  const auto size = static_cast<std::size_t>(vectors_.size());
+  if (masses.size() != masses_.size() || (vectors.size() != size && size > 0 && !vectors.empty())) {
     return false;
   }
   clock_ = clock;
   started_ = started;
   std::copy(masses.begin(), masses.end(), masses_.begin());
-  std::copy(vectors.begin(), vectors.end(), vectors_.data());
+  if (vectors.size() == size) {
+    std::copy(vectors.begin(), vectors.end(), vectors_.data());
+  } else {
+    vectors_.setZero();
+  }
   return true;
 }
 

@@ -105,6 +105,7 @@ std::vector<double> NonNegativeLeastSquares(const Eigen::MatrixXd& a, const Eige
 // user's state; one writer, no locking.
 class InterestState {
  public:
+  // dim 0: masses and clock only, no vectors (Apply takes embeddings of any size then).
   InterestState(std::size_t dim, std::span<const double> half_lives);
 
   // Applies one event. `e` has dim() values (normally L2-normalised); `weight` is the event type's
@@ -127,7 +128,9 @@ class InterestState {
 
   // The stored state as of clock(), for serialisation: masses by component and the vectors, row
   // by row (components() × dim()). Restore() puts it back; false, and nothing changed, when the
-  // shape differs from this state's (another dimension or set of time scales).
+  // shape differs from this state's (another dimension or set of time scales). Vectors given to
+  // a state without them are dropped, and a state with vectors restored without any starts them
+  // from zero (an engine whose configuration started or stopped reading them).
   std::span<const double> masses() const noexcept { return masses_; }
   std::span<const float> vectors() const noexcept {
     return {vectors_.data(), static_cast<std::size_t>(vectors_.size())};

@@ -100,8 +100,22 @@ std::optional<std::size_t> EngineOptions::FeatureIndex(std::string_view name) co
   return static_cast<std::size_t>(it - features.begin());
 }
 
+namespace {
+
+// The interest vectors are read by the embedding sources alone, and by them only without learned
+// item vectors (with them, a user's vector is made from the recent items' learned vectors): a
+// user keeps them only then (512 bytes of a light user's ~1 KB at 64 dimensions).
+EngineOptions WithInterestVectorsIfRead(EngineOptions options) {
+  const bool embedding = std::any_of(options.features.begin(), options.features.end(),
+                                     [](const std::string& f) { return f.rfind("emb_", 0) == 0; });
+  options.user.interest_vectors = embedding && !options.sources.embedding.learned.enabled;
+  return options;
+}
+
+}  // namespace
+
 Engine::Engine(EngineOptions options, EventTypeTable types)
-    : options_(std::move(options)),
+    : options_(WithInterestVectorsIfRead(std::move(options))),
       types_(std::move(types)),
       catalog_(CatalogBuilder(options_.user.dim).Build()),
       sources_(MakeSources(options_.sources, options_.features, options_.user)),
@@ -421,7 +435,7 @@ EvictionCounts Engine::Evict(std::size_t target_bytes, TimestampMs now, double n
   std::size_t total = 0;
   const double now_s = Seconds(now);
   for (const auto& [id, entry] : users_) {
-    const std::size_t bytes = entry.state.ApproxBytes() + StringHeapBytes(id.str());
+    const std::size_t bytes = EntryBytes(id, entry);
     total += bytes;
     if (entry.dirty) continue;
     const InterestState& interest = entry.state.interest();
@@ -465,10 +479,19 @@ const UserState* Engine::FindUser(const UserId& user) const {
   return it == users_.end() ? nullptr : &it->second.state;
 }
 
+std::size_t Engine::EntryBytes(const UserId& id, const UserEntry& entry) noexcept {
+  // Besides the state: the rest of the map's node (key, entry, next pointer, cached hash), the
+  // allocator's header of the node and the bucket that points at it (libstdc++, glibc; at most
+  // one bucket per user at the default load factor).
+  constexpr std::size_t kEntry = sizeof(std::pair<const UserId, UserEntry>) - sizeof(UserState) +
+                                 2 * sizeof(void*) + 16 + sizeof(void*);
+  return kEntry + entry.state.ApproxBytes() + StringHeapBytes(id.str()) +
+         StringHeapBytes(entry.segment);
+}
+
 std::size_t Engine::UserStateBytes() const noexcept {
   std::size_t bytes = 0;
-  for (const auto& [id, entry] : users_)
-    bytes += entry.state.ApproxBytes() + StringHeapBytes(id.str());
+  for (const auto& [id, entry] : users_) bytes += EntryBytes(id, entry);
   return bytes;
 }
 

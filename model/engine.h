@@ -248,7 +248,8 @@ class Engine {
   // with its decay (ARCHITECTURE.md, "User state and interest decay"), but arrived out of order.
   bool IsLate(const Event& event) const;
   std::size_t users() const noexcept { return users_.size(); }
-  // Bytes all user states hold (UserState::ApproxBytes summed; O(users)).
+  // Bytes all users take: their states (UserState::ApproxBytes) and their entries in the user
+  // map (EntryBytes; O(users)).
   std::size_t UserStateBytes() const noexcept;
   std::size_t dirty() const noexcept { return dirty_.size(); }
   // Decayed popularity of an item at event time `now` (the `trending` score before normalisation):
@@ -306,6 +307,8 @@ class Engine {
     std::string segment;    // learner segment of the trigger event (configured ctx keys)
     GuardUser guard;        // the user's lists in the guard's counts
   };
+  // Bytes one user takes: its state (UserState::ApproxBytes) and its entry in users_.
+  static std::size_t EntryBytes(const UserId& id, const UserEntry& entry) noexcept;
   double ClockTime(const UserState& state, double now_s) const;
   bool Holdout(const UserId& user) const;
   std::string SegmentOf(const Event& event) const;

@@ -7,7 +7,8 @@
 namespace recsd::model {
 
 UserState::UserState(const UserStateOptions& options)
-    : options_(&options), interest_(options.dim, options.half_lives) {
+    : options_(&options),
+      interest_(options.interest_vectors ? options.dim : 0, options.half_lives) {
   RECSD_CHECK(options.max_categories > 0 && options.recent_capacity > 0 &&
                   options.max_pending > 0 && options.category_half_life > 0,
               "user state bounds");

@@ -26,6 +26,9 @@ struct UserStateOptions {
   std::size_t recent_capacity = 32;    // ring of recent items
   std::size_t max_pending = 4;         // shown lists kept for click attribution
   std::size_t seen_capacity = 10'000;  // items remembered by the seen filter (SeenItems)
+  // Keep the interest vectors (dim floats per time scale). Off, a user keeps the interest masses
+  // and clock only: the engine turns it off when nothing reads the vectors (model/engine.cc).
+  bool interest_vectors = true;
 };
 
 struct RecentItem {

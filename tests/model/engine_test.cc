@@ -64,6 +64,43 @@ struct Fixture {
   Collect sink;
 };
 
+// Interest vectors are kept only where something reads them: the embedding sources on content
+// vectors. With learned item vectors (the default) a user's vector is made from the recent
+// items, and a state keeps masses and clock alone; a record moved between the two kinds of
+// engine (a configuration change) restores, without vectors or with them from zero.
+TEST(EngineTest, InterestVectorsAreKeptOnlyWhenTheEmbeddingSourcesReadThem) {
+  EngineOptions learned = Options();
+  learned.sources.embedding.learned.enabled = true;
+  Fixture with(Options());
+  Fixture without(learned);
+  for (Fixture* f : {&with, &without}) {
+    f->engine.Apply(Ev("u1", "i0", kHour), {0, 0});
+    f->engine.Apply(Ev("u1", "i1", kHour + 1000), {0, 1});
+  }
+  const UserStateParts kept = *with.engine.ExportUser(UserId("u1"));
+  const UserStateParts dropped = *without.engine.ExportUser(UserId("u1"));
+  EXPECT_EQ(kept.vectors.size(), 2 * kDim);
+  EXPECT_TRUE(dropped.vectors.empty());
+  EXPECT_EQ(kept.masses, dropped.masses);
+  EXPECT_LT(without.engine.UserStateBytes() + 2 * kDim * sizeof(float),
+            with.engine.UserStateBytes() + 1);
+  // Both still rank u1 from its interest: the embedding sources offer the cluster of i0 and i1.
+  for (Fixture* f : {&with, &without}) {
+    f->engine.Refresh({kHour + 2000}, f->sink);
+    ASSERT_EQ(f->sink.lists.size(), 1U);
+    const std::vector<std::string> ids = Ids(f->sink.lists[0]);
+    EXPECT_TRUE(Has(ids, "i2") || Has(ids, "i3"));
+  }
+  // Across the switch: vectors dropped, or started from zero; the rest as it was.
+  ASSERT_TRUE(without.engine.RestoreUser(UserId("u2"), kept));
+  EXPECT_TRUE(without.engine.ExportUser(UserId("u2"))->vectors.empty());
+  ASSERT_TRUE(with.engine.RestoreUser(UserId("u2"), dropped));
+  const UserStateParts zero = *with.engine.ExportUser(UserId("u2"));
+  EXPECT_EQ(zero.vectors, std::vector<float>(2 * kDim, 0.0F));
+  EXPECT_EQ(zero.masses, dropped.masses);
+  EXPECT_EQ(zero.recent, dropped.recent);
+}
+
 TEST(EngineTest, PublishesOneListPerDirtyUserWithTheTriggerAsItsId) {
   Fixture f;
   EXPECT_EQ(f.engine.Apply(Ev("u", "i0", 10 * kHour), {3, 41}), ApplyOutcome::kApplied);
