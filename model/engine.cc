@@ -480,11 +480,11 @@ const UserState* Engine::FindUser(const UserId& user) const {
 }
 
 std::size_t Engine::EntryBytes(const UserId& id, const UserEntry& entry) noexcept {
-  // Besides the state: the rest of the map's node (key, entry, next pointer, cached hash), the
-  // allocator's header of the node and the bucket that points at it (libstdc++, glibc; at most
-  // one bucket per user at the default load factor).
+  // Besides the state: the rest of the map's node (key, entry, next pointer; libstdc++ keeps no
+  // hash in it, the hasher being noexcept), the allocator's header of the node and the bucket
+  // that points at it (glibc; at most one bucket per user at the default load factor).
   constexpr std::size_t kEntry = sizeof(std::pair<const UserId, UserEntry>) - sizeof(UserState) +
-                                 2 * sizeof(void*) + 16 + sizeof(void*);
+                                 sizeof(void*) + 16 + sizeof(void*);
   return kEntry + entry.state.ApproxBytes() + StringHeapBytes(id.str()) +
          StringHeapBytes(entry.segment);
 }
