@@ -100,22 +100,8 @@ std::optional<std::size_t> EngineOptions::FeatureIndex(std::string_view name) co
   return static_cast<std::size_t>(it - features.begin());
 }
 
-namespace {
-
-// The interest vectors are read by the embedding sources alone, and by them only without learned
-// item vectors (with them, a user's vector is made from the recent items' learned vectors): a
-// user keeps them only then (512 bytes of a light user's ~1 KB at 64 dimensions).
-EngineOptions WithInterestVectorsIfRead(EngineOptions options) {
-  const bool embedding = std::any_of(options.features.begin(), options.features.end(),
-                                     [](const std::string& f) { return f.rfind("emb_", 0) == 0; });
-  options.user.interest_vectors = embedding && !options.sources.embedding.learned.enabled;
-  return options;
-}
-
-}  // namespace
-
 Engine::Engine(EngineOptions options, EventTypeTable types)
-    : options_(WithInterestVectorsIfRead(std::move(options))),
+    : options_(std::move(options)),
       types_(std::move(types)),
       catalog_(CatalogBuilder(options_.user.dim).Build()),
       sources_(MakeSources(options_.sources, options_.features, options_.user)),
@@ -126,6 +112,14 @@ Engine::Engine(EngineOptions options, EventTypeTable types)
   for (std::size_t f = 0; f < sources_.features.size(); ++f) {
     sources_.features[f].room->set_offers(sources_.features[f].local, options_.offer[f]);
   }
+  // The interest vectors are read by the embedding room alone, and by it only without learned item
+  // vectors (with them, a user's vector is made from the recent items' learned vectors): a user
+  // keeps them only then (512 bytes of a light user's ~1 KB at 64 dimensions). No user exists
+  // yet that was made with the other setting.
+  bool embedding = false;
+  for (const auto& room : sources_.rooms)
+    embedding = embedding || room->name() == EmbeddingSource::kName;
+  options_.user.interest_vectors = embedding && !options_.sources.embedding.learned.enabled;
   for (const auto& room : sources_.rooms) {
     if (auto* p = dynamic_cast<PopularitySource*>(room.get())) popularity_ = p;
     room->SetCatalog(*catalog_);

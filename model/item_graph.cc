@@ -13,13 +13,11 @@ ItemGraph::ItemGraph(const Options& options) : options_(options), frame_(options
 }
 
 void ItemGraph::Add(double t, const ItemId& a, const ItemId& b, double w) {
-  RECSD_CHECK(!(a == b), "an item does not co-occur with itself");
   const Link link{&b, w};
   AddLinks(t, a, {&link, 1}, 1.0);
 }
 
 void ItemGraph::AddDirected(double t, const ItemId& from, const ItemId& to, double w) {
-  RECSD_CHECK(!(from == to), "an item does not co-occur with itself");
   const Link link{&from, w};
   AddLinks(t, to, {&link, 1}, 0.0);
 }

@@ -36,7 +36,7 @@ class ItemGraph {
 
   explicit ItemGraph(const Options& options);
 
-  // Adds weight w to the edges between a and b at time t (a != b).
+  // Adds weight w to the edges between a and b at time t (a != b: checked).
   void Add(double t, const ItemId& a, const ItemId& b, double w);
 
   // Adds weight w to the edge from→to only (a record of another graph's edge read back).
@@ -52,16 +52,6 @@ class ItemGraph {
   double WeightAt(const ItemId& a, const ItemId& b, double t) const;
   // The neighbours of `item` with their weights at time t, strongest first (ties by id).
   std::vector<std::pair<ItemId, double>> Neighbours(const ItemId& item, double t) const;
-  // Calls f(neighbour, weight at t) for every out-edge of `item`, in no particular order (no copy,
-  // no sort).
-  template <class F>
-  void ForEachNeighbour(const ItemId& item, double t, F&& f) const {
-    const Node* node = NodeOf(item);
-    if (node == nullptr) return;
-    const double scale = frame_.Scale(t);
-    for (std::size_t i = 0; i < node->to.size(); ++i)
-      f(nodes_[node->to[i]].id, node->stored[i] * scale);
-  }
   // The scoring path: calls f(row, weight at t) for every out-edge of `item` whose target has a
   // catalog row. `find` (ItemId → optional row) resolves a target only when the row cached with
   // it is from another catalog than `epoch` (a number, from 1, that the caller changes with every

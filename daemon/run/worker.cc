@@ -33,21 +33,16 @@ bool Worker::Drain() { return !stopped_ && RunRound(Clock::Steady::duration::zer
 bool Worker::RunRound(Clock::Steady::duration wait) {
   mailbox_.TakeAll(&items_, wait);
   bool stopping = false;
-  for (std::size_t i = 0; i < items_.size(); ++i) {
-    if (const auto* c = std::get_if<Control>(&items_[i]); c && c->kind == Control::Kind::kAssign) {
-      // A run of assignments (no event of theirs can come before them) is taken over at once.
-      assigned_.clear();
-      for (; i < items_.size(); ++i) {
-        const auto* next = std::get_if<Control>(&items_[i]);
-        if (next == nullptr || next->kind != Control::Kind::kAssign) break;
-        assigned_.push_back(next->partition);
-      }
-      --i;
-      Assign(assigned_);
+  for (MailItem& item : items_) {
+    // A run of assignments (no event of theirs can come before them) is taken over at once.
+    if (const auto* c = std::get_if<Control>(&item); c && c->kind == Control::Kind::kAssign) {
+      assigned_.push_back(c->partition);
       continue;
     }
-    if (!Process(items_[i])) stopping = true;  // everything queued before the stop is handled first
+    TakeOverAssigned();
+    if (!Process(item)) stopping = true;  // everything queued before the stop is handled first
   }
+  TakeOverAssigned();
   items_.clear();
   if (ctx_.clock.Now() >= next_tick_ || stopping) {
     Tick();
@@ -66,8 +61,9 @@ bool Worker::Process(MailItem& item) {
   switch (c.kind) {
     case Control::Kind::kStop:
       return false;
-    case Control::Kind::kAssign:
-      Assign({&c.partition, 1});
+    case Control::Kind::kAssign:  // gathered by RunRound
+      assigned_.push_back(c.partition);
+      TakeOverAssigned();
       break;
     case Control::Kind::kVisit:
       for (auto& [p, part] : partitions_) (*c.visit)(p, *part.engine, part.now);
@@ -148,6 +144,12 @@ void Worker::FreshEngine(Partition& part) {
   part.engine = std::make_unique<model::Engine>(ctx_.engine_options, ctx_.config.event_types);
   part.catalog_version = ctx_.references.catalog_version();
   part.engine->SetCatalog(ctx_.references.catalog());
+}
+
+void Worker::TakeOverAssigned() {
+  if (assigned_.empty()) return;
+  Assign(assigned_);
+  assigned_.clear();
 }
 
 void Worker::Assign(std::span<const std::int32_t> ps) {

@@ -90,6 +90,7 @@ class Worker : public model::ListSink {
   // Takes over newly assigned partitions (consecutive assignments in the mailbox, before any of
   // their events): every fence first, then each restore.
   void Assign(std::span<const std::int32_t> ps);
+  void TakeOverAssigned();  // Assign(assigned_), if any
   void Report(std::int32_t p, Partition& part, bool bytes);
   void Observe(PipelineStats::Stage stage, Clock::Steady::duration took);
   // publish_lists.cc (and Publish above)
