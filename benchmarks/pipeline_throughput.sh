@@ -66,17 +66,21 @@ config "$bs" >"$work/tp.toml"
 "$recsd" run --config "$work/tp.toml" 2>"$work/run.log" &
 run_pid=$!
 pids+=("$run_pid")
+# Done: every event consumed and no list for three stats lines in a row (600 ms; a partition
+# still applying its backlog can hold its lists back for one or two); the time is that of the
+# line before them.
 done_line=""
-previous=""
 for _ in $(seq 600); do
   sleep 0.2
-  line=$(grep 'stats: ' "$work/run.log" | tail -n 1 || true)
-  consumed=$(sed -nE 's/.*stats: ([0-9]+) events.*/\1/p' <<<"$line")
-  if [[ -n $consumed && $consumed -ge $events && $line == *" lists delivered (0/s)"* ]]; then
-    done_line=$previous
+  mapfile -t last < <(grep 'stats: ' "$work/run.log" | tail -n 4)
+  [[ ${#last[@]} -eq 4 ]] || continue
+  consumed=$(sed -nE 's/.*stats: ([0-9]+) events.*/\1/p' <<<"${last[3]}")
+  quiet=0
+  for line in "${last[@]:1}"; do [[ $line == *" lists delivered (0/s)"* ]] && quiet=$((quiet + 1)); done
+  if [[ -n $consumed && $consumed -ge $events && $quiet -eq 3 ]]; then
+    done_line=${last[0]}
     break
   fi
-  [[ -n $line ]] && previous=$line
 done
 kill -TERM "$run_pid"
 wait "$run_pid" || true

@@ -309,6 +309,7 @@ class Loader {
           std::tuple{"pipeline.catalog_load_timeout", &p.catalog_load_timeout, true},
           std::tuple{"pipeline.catalog_publish_interval", &p.catalog_publish_interval, true},
           std::tuple{"pipeline.stats_interval", &p.stats_interval, false},
+          std::tuple{"pipeline.pause_after", &p.pause_after, false},
           std::tuple{"pipeline.freshness_objective", &p.freshness_objective, true},
           std::tuple{"pipeline.max_event_future", &p.max_event_future, true}}) {
       ParseDuration(Get(key), field);

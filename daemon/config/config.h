@@ -133,6 +133,9 @@ struct Config {
   struct Pipeline {
     std::size_t workers = 0;         // worker threads; 0 = one per core
     std::size_t queue_capacity = 0;  // messages per worker queue before its partitions pause
+    // How long the consumer waits for a full worker to take its queue before pausing the
+    // worker's partitions (0: pause at once).
+    Milliseconds pause_after{0};
     // After assignment, the lists of at most this many backlog events wait until all of them are
     // applied (one list per user for the lot); 0 = publish while catching up.
     std::size_t catch_up_events = 0;

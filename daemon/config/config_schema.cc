@@ -114,6 +114,7 @@ const std::vector<KeySpec>& Schema() {
       {"learning.guard_z", Type::kFloat, "3", 0, 100},
       {"pipeline.workers", Type::kInt, "0", 0, 1024},
       {"pipeline.queue_capacity", Type::kInt, "10000", 1, 10'000'000},
+      {"pipeline.pause_after", Type::kDuration, "500ms"},
       {"pipeline.catch_up_events", Type::kInt, "100000", 0, std::int64_t{1} << 40},
       {"pipeline.refresh_interval", Type::kDuration, "100ms"},
       {"pipeline.min_refresh_interval", Type::kDuration, "1s"},

@@ -1,5 +1,6 @@
-// Dispatcher: backpressure. A worker whose queue reaches pipeline.queue_capacity has its
-// partitions paused at the transport; they resume once the queue is down to half of it.
+// Dispatcher: backpressure. A worker whose queue reaches pipeline.queue_capacity and is not
+// taken within pipeline.pause_after has its partitions paused at the transport; they resume once
+// the queue is down to half of it.
 
 #include <spdlog/spdlog.h>
 

@@ -1,5 +1,6 @@
 #include "daemon/run/dispatcher.h"
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <string>
@@ -37,7 +38,11 @@ Dispatcher::Dispatcher(const Config& config, PipelineStats& stats, RateLimitedWa
       last_stats_(clock.Now()) {}
 
 void Dispatcher::Run() {
-  while (!shutdown_.stopping()) PollOnce(std::chrono::milliseconds(100));
+  // While a worker is paused, look at its queue often: it resumes once drained to half.
+  while (!shutdown_.stopping()) {
+    const bool any_paused = std::find(paused_.begin(), paused_.end(), true) != paused_.end();
+    PollOnce(std::chrono::milliseconds(any_paused ? 5 : 100));
+  }
 }
 
 void Dispatcher::PollOnce(std::chrono::milliseconds timeout) {
@@ -60,10 +65,18 @@ void Dispatcher::PollOnce(std::chrono::milliseconds timeout) {
 
 void Dispatcher::Dispatch(ConsumedMessage msg) {
   const std::size_t w = WorkerIndex(msg.partition);
-  const std::size_t size = workers_[w]->Queue().Push(std::move(msg));
+  Mailbox& queue = workers_[w]->Queue();
+  const std::size_t capacity = config_.pipeline.queue_capacity;
   // Messages already fetched still arrive after a pause; the queue is bounded by capacity plus
   // what the transport had fetched (queued.max.messages.kbytes).
-  if (size >= config_.pipeline.queue_capacity && !paused_[w]) PauseWorker(w, true);
+  if (queue.Push(std::move(msg)) < capacity || paused_[w]) return;
+  // A worker takes its whole queue when it finishes the batch in hand, so a full queue usually
+  // empties soon: wait for that first. A pause is dear with librdkafka: it drops the paused
+  // partitions' prefetched messages, and a resumed partition is fetched again only when the
+  // broker thread next wakes, up to a second later when every partition was paused. The wait
+  // holds back the other workers' messages too, so it is bounded: a worker that stays full
+  // (a long restore, a slow producer) is paused and the others go on.
+  if (!queue.WaitBelow(capacity, config_.pipeline.pause_after)) PauseWorker(w, true);
 }
 
 void Dispatcher::Assigned(std::span<const std::int32_t> partitions) {

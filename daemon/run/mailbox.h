@@ -53,12 +53,24 @@ class Mailbox {
     }
     out->swap(items_);
     size_.store(0, std::memory_order_relaxed);
+    lock.Unlock();
+    taken_.NotifyAll();
+  }
+  // Waits up to `wait` until fewer than `limit` are queued; false when still not.
+  bool WaitBelow(std::size_t limit, std::chrono::steady_clock::duration wait) {
+    MutexLock lock(mu_);
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (items_.size() >= limit) {
+      if (!taken_.WaitUntil(lock, until)) return items_.size() < limit;
+    }
+    return true;
   }
   std::size_t Size() const noexcept { return size_.load(std::memory_order_relaxed); }
 
  private:
   Mutex mu_;
-  CondVar cv_;
+  CondVar cv_;     // something queued
+  CondVar taken_;  // the queue taken
   std::deque<MailItem> items_ GUARDED_BY(mu_);
   std::atomic<std::size_t> size_{0};
 };

@@ -2,9 +2,11 @@
 // broker, no sleeps. What only a broker shows (rebalance protocols, commits, the mock cluster's
 // faults) is in tests/integration/pipeline_test.cc and tests/e2e/.
 
+#include <atomic>
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -512,7 +514,7 @@ TEST(WorkerTest, EvictsUsersToStayUnderTheMemoryBound) {
 }
 
 TEST(DispatcherTest, PausesAFullWorkersPartitionsAndResumesThemOnceItDrains) {
-  Harness h({"pipeline.queue_capacity=4"});
+  Harness h({"pipeline.queue_capacity=4", "pipeline.pause_after=0ms"});
   Dispatcher d = h.MakeDispatcher();
   const std::int32_t zero = 0;
   d.Assigned(std::span<const std::int32_t>(&zero, 1));  // queued: 1
@@ -533,6 +535,42 @@ TEST(DispatcherTest, PausesAFullWorkersPartitionsAndResumesThemOnceItDrains) {
   d.PollOnce(std::chrono::milliseconds(0));
   EXPECT_TRUE(h.transport().paused().empty());
   EXPECT_EQ(h.stats().paused_partitions.load(), 0);
+}
+
+// A full worker that takes its queue within pipeline.pause_after is not paused: the consumer
+// waits for it (a pause drops the transport's prefetched messages and resumes late). One that
+// does not is paused when the wait ends.
+TEST(DispatcherTest, WaitsForAFullWorkerToTakeItsQueueBeforePausing) {
+  Harness h({"pipeline.queue_capacity=4", "pipeline.pause_after=10s"});
+  Dispatcher d = h.MakeDispatcher();
+  const std::int32_t zero = 0;
+  d.Assigned(std::span<const std::int32_t>(&zero, 1));  // queued: 1
+  for (int i = 0; i < 3; ++i) {
+    h.transport().to_poll.push_back(
+        Message("ev", 0, i, "u1", Harness::EventBytes("u1", "i1", kT0 + i)));
+  }
+  std::atomic<bool> polled{false};
+  std::thread consumer([&] {
+    for (int i = 0; i < 3; ++i) d.PollOnce(std::chrono::milliseconds(0));  // the third fills it
+    polled = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(polled) << "did not wait for the full worker";
+  h.worker().Drain();
+  consumer.join();
+  EXPECT_TRUE(h.transport().paused().empty());
+  EXPECT_EQ(h.stats().pauses.load(), 0U);
+
+  Harness slow({"pipeline.queue_capacity=4", "pipeline.pause_after=50ms"});
+  Dispatcher d2 = slow.MakeDispatcher();
+  d2.Assigned(std::span<const std::int32_t>(&zero, 1));
+  for (int i = 0; i < 3; ++i) {
+    slow.transport().to_poll.push_back(
+        Message("ev", 0, i, "u1", Harness::EventBytes("u1", "i1", kT0 + i)));
+  }
+  for (int i = 0; i < 3; ++i) d2.PollOnce(std::chrono::milliseconds(0));
+  EXPECT_TRUE(slow.transport().paused().count(0)) << "a worker that stays full is not paused";
+  EXPECT_EQ(slow.stats().pauses.load(), 1U);
 }
 
 // Partition 0 assigned through the dispatcher, one event of u1 polled, the worker's thread

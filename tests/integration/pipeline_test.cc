@@ -642,7 +642,9 @@ TEST_F(PipelineTest, PausesPartitionsWhenAWorkerQueueIsFullAndLosesNothing) {
     ProduceEvent("u" + std::to_string(i % 50), "i" + std::to_string(i % 8), kT0 + i);
   }
   Flush();
-  auto pipeline = StartPipeline(MakeConfig("g5", {"pipeline.queue_capacity=200"}));
+  // No wait before pausing: the pause path itself is under test.
+  auto pipeline =
+      StartPipeline(MakeConfig("g5", {"pipeline.queue_capacity=200", "pipeline.pause_after=0ms"}));
   ASSERT_NE(pipeline, nullptr);
   // librdkafka 2.0.2 (bookworm's) may fetch a resumed or incrementally assigned partition again
   // from an earlier offset (confluentinc/librdkafka#4637, #4686): a whole partition was seen twice
