@@ -5,11 +5,11 @@
 #include <optional>
 #include <span>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "model/decay.h"
+#include "model/id_index.h"
 #include "model/ids.h"
 
 namespace recsd::model {
@@ -93,6 +93,7 @@ class ItemGraph {
     mutable std::int64_t row = -1;  // the catalog row of `id` as of catalog `epoch` (-1: none)
     mutable std::uint32_t epoch = 0;
   };
+  std::optional<std::uint32_t> Find(const ItemId& item) const;
   const Node* NodeOf(const ItemId& item) const;
   std::uint32_t Intern(const ItemId& item);
   void Advance(double t);
@@ -110,7 +111,7 @@ class ItemGraph {
   std::vector<Node> nodes_;
   std::vector<std::uint32_t> free_;     // unused node numbers
   std::vector<std::uint32_t> release_;  // nodes that may have become unused
-  std::unordered_map<ItemId, std::uint32_t> index_;
+  IdIndex index_;                       // id → node
   std::size_t items_ = 0;
 };
 

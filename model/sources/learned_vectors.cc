@@ -29,22 +29,30 @@ void LearnedVectors::SetCatalog(const Catalog& catalog) {
   ClearPending();
 }
 
+std::optional<std::size_t> LearnedVectors::FindSlot(const ItemId& item) const {
+  const std::optional<std::uint32_t> s =
+      slot_of_.Find(item, [this](std::uint32_t n) -> const ItemId& { return slots_[n].id; });
+  if (!s) return std::nullopt;
+  return *s;
+}
+
 std::size_t LearnedVectors::SlotOf(const ItemId& item) {
-  auto [it, inserted] = slot_of_.try_emplace(item, slots_.size());
-  if (inserted) {
-    Slot slot;
-    slot.id = item;
-    const std::optional<std::size_t> row = catalog_ ? catalog_->Find(item) : std::nullopt;
-    slot.row = row ? static_cast<std::int64_t>(*row) : -1;
-    slot.own.assign(dim_, 0.0F);
-    if (rows_valid_ && slot.row >= 0) {  // kept sorted, without a rebuild per new item
-      const auto r = static_cast<std::uint32_t>(slot.row);
-      rows_.insert(std::upper_bound(rows_.begin(), rows_.end(), r), r);
-      mark_[r] = 1;
-    }
-    slots_.push_back(std::move(slot));
+  if (const std::optional<std::size_t> found = FindSlot(item)) return *found;
+  RECSD_CHECK(slots_.size() < UINT32_MAX, "learned vector slots");
+  Slot slot;
+  slot.id = item;
+  const std::optional<std::size_t> row = catalog_ ? catalog_->Find(item) : std::nullopt;
+  slot.row = row ? static_cast<std::int64_t>(*row) : -1;
+  slot.own.assign(dim_, 0.0F);
+  if (rows_valid_ && slot.row >= 0) {  // kept sorted, without a rebuild per new item
+    const auto r = static_cast<std::uint32_t>(slot.row);
+    rows_.insert(std::upper_bound(rows_.begin(), rows_.end(), r), r);
+    mark_[r] = 1;
   }
-  return it->second;
+  const std::size_t s = slots_.size();
+  slots_.push_back(std::move(slot));
+  slot_of_.Insert(item, static_cast<std::uint32_t>(s));
+  return s;
 }
 
 void LearnedVectors::Add(std::size_t slot, std::span<const float> content, double stored_weight) {
@@ -145,8 +153,10 @@ void LearnedVectors::Shrink() {
   for (std::size_t s : order) kept.push_back(std::move(slots_[s]));
   slots_ = std::move(kept);
   rows_valid_ = false;
-  slot_of_.clear();
-  for (std::size_t s = 0; s < slots_.size(); ++s) slot_of_.emplace(slots_[s].id, s);
+  slot_of_.Clear();
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    slot_of_.Insert(slots_[s].id, static_cast<std::uint32_t>(s));
+  }
   ClearPending();
 }
 
@@ -241,9 +251,9 @@ std::span<const std::uint8_t> LearnedVectors::LearnedMark() {
 }
 
 double LearnedVectors::MassAt(const ItemId& item, double now_s) const {
-  auto it = slot_of_.find(item);
-  if (it == slot_of_.end()) return 0.0;
-  const Slot& s = slots_[it->second];
+  const std::optional<std::size_t> slot = FindSlot(item);
+  if (!slot) return 0.0;
+  const Slot& s = slots_[*slot];
   return (s.own_mass + s.peer_mass) * frame_.Scale(now_s);
 }
 

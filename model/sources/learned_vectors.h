@@ -2,12 +2,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
-#include <unordered_map>
 #include <vector>
 
 #include "model/catalog.h"
 #include "model/decay.h"
+#include "model/id_index.h"
 #include "model/ids.h"
 
 namespace recsd::model {
@@ -107,7 +108,8 @@ class LearnedVectors {
   DecayFrame frame_;
   double now_s_ = 0;  // the latest time seen (for a_i)
   std::vector<Slot> slots_;
-  std::unordered_map<ItemId, std::size_t> slot_of_;
+  IdIndex slot_of_;  // id → slot
+  std::optional<std::size_t> FindSlot(const ItemId& item) const;
   EmbeddingMatrix mixed_;
   std::vector<std::size_t> pending_;      // slots changed since the last Sync, each once
   std::vector<std::uint8_t> is_pending_;  // per slot

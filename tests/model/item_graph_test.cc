@@ -75,11 +75,11 @@ TEST(ItemGraphTest, RebasingKeepsWeightsAndDropsDecayedEdges) {
 // that no tie decides which edge goes): thousands of additions, with replaced weakest edges and
 // dropped items, must leave the same neighbours, and the graph must hold no id that no edge
 // refers to (nothing leaks) while every id an edge refers to is still the right one.
-TEST(ItemGraphTest, InternedItemsMatchAPlainModelThroughReplacementsAndDrops) {
+void MatchesAPlainModel(std::size_t max_neighbours, int items, std::size_t max_items, int steps) {
   ItemGraph::Options o;
   o.half_life = 1e9;  // no decay at t = 0: stored weights are the added ones
-  o.max_neighbours = 4;
-  o.max_items = 12;
+  o.max_neighbours = max_neighbours;
+  o.max_items = max_items;
   ItemGraph g(o);
   std::map<std::string, std::vector<std::pair<std::string, double>>> model;
   const auto add = [&](const std::string& from, const std::string& to, double w) {
@@ -112,9 +112,9 @@ TEST(ItemGraphTest, InternedItemsMatchAPlainModelThroughReplacementsAndDrops) {
     for (std::size_t i = 0; i < drop; ++i) model.erase(totals[i].second);
   };
   std::mt19937 rng(5);
-  std::uniform_int_distribution<int> item(0, 39);
+  std::uniform_int_distribution<int> item(0, items - 1);
   std::uniform_real_distribution<double> weight(0.01, 1.0);
-  for (int step = 0; step < 5000; ++step) {
+  for (int step = 0; step < steps; ++step) {
     const std::string a = "i" + std::to_string(item(rng));
     std::string b = "i" + std::to_string(item(rng));
     if (a == b) continue;
@@ -131,7 +131,7 @@ TEST(ItemGraphTest, InternedItemsMatchAPlainModelThroughReplacementsAndDrops) {
     ASSERT_EQ(g.items(), model.size()) << "step " << step;
   }
   std::set<std::string> referenced;
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < items; ++i) {
     const std::string id = "i" + std::to_string(i);
     auto expected = model.count(id) ? model[id] : std::vector<std::pair<std::string, double>>{};
     std::sort(expected.begin(), expected.end(),
@@ -147,6 +147,13 @@ TEST(ItemGraphTest, InternedItemsMatchAPlainModelThroughReplacementsAndDrops) {
   }
   EXPECT_EQ(g.nodes(), referenced.size());
 }
+
+TEST(ItemGraphTest, InternedItemsMatchAPlainModelThroughReplacementsAndDrops) {
+  MatchesAPlainModel(4, 40, 12, 5000);
+}
+
+// Lists long enough for the edge search's 16-wide blocks (and a tail after them).
+TEST(ItemGraphTest, LongNeighbourListsMatchAPlainModel) { MatchesAPlainModel(37, 100, 60, 30000); }
 
 TEST(ItemGraphTest, LinksOfOneInteractionAreTheSameEdgesAddedOneByOne) {
   ItemGraph::Options o = Small();
