@@ -68,10 +68,11 @@ run_pid=$!
 pids+=("$run_pid")
 # Done: every event consumed and no list for three stats lines in a row (600 ms; a partition
 # still applying its backlog can hold its lists back for one or two); the time is that of the
-# line before them.
+# line before them. The times come from the log, so looking once a second loses nothing and
+# leaves the cores to the run (kcat's reads had no watcher beside them).
 done_line=""
-for _ in $(seq 600); do
-  sleep 0.2
+for _ in $(seq 120); do
+  sleep 1
   mapfile -t last < <(grep 'stats: ' "$work/run.log" | tail -n 4)
   [[ ${#last[@]} -eq 4 ]] || continue
   consumed=$(sed -nE 's/.*stats: ([0-9]+) events.*/\1/p' <<<"${last[3]}")

@@ -11,22 +11,23 @@
 
 namespace recsd::model {
 
-// An index from item ids to the numbers an owner keeps them under (the item graph's nodes, the
-// learned vectors' slots), for the per-event path: an open-addressing table of (hash, number)
-// pairs, 8 bytes each, probed linearly, so a lookup reads one or two adjacent slots and then the
-// one id it matches (std::unordered_map reads a bucket, a separately allocated node and the id
-// in it: two or three cache misses). The ids stay with the owner: every call takes `id_of`
-// (number → const ItemId&) to compare, so the index holds no second copy. Erase shifts later
-// entries back (no tombstones), so a table that churns does not fill up. At most half full.
-// Single writer; no locking. A number must be below UINT32_MAX.
-class IdIndex {
+// An index from keys (item ids) to the numbers an owner keeps them under (the item graph's nodes,
+// the learned vectors' slots, the popularity counter's entries), for the per-event path: an
+// open-addressing table of (hash, number) pairs, 8 bytes each, probed linearly, so a lookup reads
+// one or two adjacent slots and then the one id it matches (std::unordered_map reads a bucket, a
+// separately allocated node and the id in it: two or three cache misses). The keys stay with the
+// owner: every call takes `id_of` (number → const Key&) to compare, so the index holds no second
+// copy. Erase shifts later entries back (no tombstones), so a table that churns does not fill up.
+// At most half full. Single writer; no locking. A number must be below UINT32_MAX.
+template <class Key, class Hash = std::hash<Key>>
+class FlatIndex {
  public:
   std::size_t size() const noexcept { return size_; }
 
   template <class IdOf>
-  std::optional<std::uint32_t> Find(const ItemId& id, IdOf&& id_of) const {
+  std::optional<std::uint32_t> Find(const Key& id, IdOf&& id_of) const {
     if (size_ == 0) return std::nullopt;
-    const std::uint32_t h = Hash(id);
+    const std::uint32_t h = HashOf(id);
     for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
       if (s.number == kEmpty) return std::nullopt;
@@ -35,18 +36,18 @@ class IdIndex {
   }
 
   // Adds id → number; the id must not be in the index.
-  void Insert(const ItemId& id, std::uint32_t number) {
+  void Insert(const Key& id, std::uint32_t number) {
     RECSD_CHECK(number != kEmpty, "id index number");
     if (2 * (size_ + 1) > slots_.size()) Grow();
-    Place({Hash(id), number});
+    Place({HashOf(id), number});
     ++size_;
   }
 
   // Removes the id (nothing when it is not there).
   template <class IdOf>
-  void Erase(const ItemId& id, IdOf&& id_of) {
+  void Erase(const Key& id, IdOf&& id_of) {
     if (size_ == 0) return;
-    const std::uint32_t h = Hash(id);
+    const std::uint32_t h = HashOf(id);
     std::size_t i = h & mask_;
     for (;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
@@ -82,8 +83,8 @@ class IdIndex {
     std::uint32_t number = kEmpty;
   };
 
-  static std::uint32_t Hash(const ItemId& id) {
-    const std::size_t h = std::hash<ItemId>{}(id);
+  static std::uint32_t HashOf(const Key& id) {
+    const std::size_t h = Hash{}(id);
     return static_cast<std::uint32_t>(h ^ (h >> 32));
   }
 
@@ -107,5 +108,7 @@ class IdIndex {
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };
+
+using IdIndex = FlatIndex<ItemId>;
 
 }  // namespace recsd::model
