@@ -160,7 +160,7 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   if (event.type == event_type::kForget) {
     // Its id may stay in dirty_ and expiry_: both skip users that are gone. Its pending lists go
     // unlearned: a user who asked to be forgotten leaves no examples behind.
-    if (users_.erase(event.user) > 0) changed_.insert(event.user);
+    if (users_.erase(event.user) > 0) erased_.insert(event.user);
     return ApplyOutcome::kForgotten;
   }
   auto [it, inserted] = users_.try_emplace(event.user, options_.user);
@@ -169,7 +169,7 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   if (position.offset <= state.last_offset()) {
     return ApplyOutcome::kDuplicate;
   }
-  changed_.insert(event.user);
+  MarkChanged(it->first, entry);
   Attribute(event, &state);
   const double weight = types_.Get(event.type).weight;
   if (weight == 0.0) {
@@ -254,7 +254,7 @@ std::size_t Engine::FinishPending(TimestampMs now) {
     auto it = users_.find(expiry_.front().second);
     expiry_.pop_front();
     if (it == users_.end()) continue;
-    changed_.insert(it->first);
+    MarkChanged(it->first, it->second);
     for (const PendingList& list : it->second.state.TakePendingShownBefore(cutoff)) {
       Finish(list, &it->second);
       ++finished;
@@ -399,15 +399,35 @@ bool Engine::RestoreUser(const UserId& user, UserStateParts parts) {
   UserEntry restored(options_.user);
   if (!restored.state.Restore(std::move(parts))) return false;
   for (const PendingList& p : restored.state.pending()) expiry_.emplace_back(p.shown_at, user);
+  if (auto it = users_.find(user); it != users_.end()) restored.changed = it->second.changed;
   users_.insert_or_assign(user, std::move(restored));
   return true;
 }
 
 void Engine::EraseUser(const UserId& user) { users_.erase(user); }
 
+void Engine::MarkChanged(const UserId& id, UserEntry& entry) {
+  if (entry.changed) return;
+  entry.changed = true;
+  changed_.push_back(id);
+}
+
 std::vector<UserId> Engine::TakeChanged() {
-  std::vector<UserId> out(changed_.begin(), changed_.end());
+  std::vector<UserId> out;
+  out.reserve(changed_.size() + erased_.size());
+  for (UserId& id : changed_) {
+    // Skipped: a user gone since (erased_ names it), and the second listing of one erased and
+    // back (the first took the flag).
+    auto it = users_.find(id);
+    if (it == users_.end() || !it->second.changed) continue;
+    it->second.changed = false;
+    out.push_back(std::move(id));
+  }
+  for (const UserId& id : erased_) {
+    if (!users_.contains(id)) out.push_back(id);  // back since: its state was listed above
+  }
   changed_.clear();
+  erased_.clear();
   return out;
 }
 
@@ -458,7 +478,7 @@ EvictionCounts Engine::Evict(std::size_t target_bytes, TimestampMs now, double n
     auto it = users_.find(id);
     for (const PendingList& p : it->second.state.pending()) Finish(p, &it->second);
     users_.erase(it);  // expiry_ entries of the user find nothing later
-    changed_.insert(id);
+    erased_.insert(id);
   }
   return counts;
 }
@@ -641,7 +661,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
         pending.features.insert(pending.features.end(), c.x.begin(), c.x.begin() + features);
       }
       // A list pushed out by newer ones is as final as an expired one.
-      changed_.insert(*ids[b]);
+      MarkChanged(*ids[b], *entry);
       if (std::optional<PendingList> dropped = entry->state.AddPending(std::move(pending))) {
         Finish(*dropped, entry);
       }

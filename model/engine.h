@@ -306,9 +306,12 @@ class Engine {
     TimestampMs latest_ts;  // of the latest event applied (the user's event-time high mark)
     std::string segment;    // learner segment of the trigger event (configured ctx keys)
     GuardUser guard;        // the user's lists in the guard's counts
+    bool changed = false;   // listed in changed_
   };
   // Bytes one user takes: its state (UserState::ApproxBytes) and its entry in users_.
   static std::size_t EntryBytes(const UserId& id, const UserEntry& entry) noexcept;
+  // Lists the user for the next TakeChanged (once).
+  void MarkChanged(const UserId& id, UserEntry& entry);
   double ClockTime(const UserState& state, double now_s) const;
   bool Holdout(const UserId& user) const;
   std::string SegmentOf(const Event& event) const;
@@ -344,7 +347,11 @@ class Engine {
   std::array<VariantCounts, kVariantCount> counts_{};
   std::array<std::array<SourceFeedback, kMaxSources>, kVariantCount> source_feedback_{};
   std::uint64_t coalesced_ = 0;
-  std::unordered_set<UserId> changed_;  // since the last TakeChanged
+  // Since the last TakeChanged: users whose state changed, each once (UserEntry::changed), and
+  // users erased (forgotten, evicted). A list and a flag, not a set of ids: a change costs no
+  // hash lookup or allocation on the per-event path.
+  std::vector<UserId> changed_;
+  std::unordered_set<UserId> erased_;
   GuardState guard_;
   GuardStats guard_stats_;
   // Published lists in the order shown, for expiry; an entry whose list was replaced already

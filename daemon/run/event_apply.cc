@@ -56,6 +56,8 @@ void Worker::Handle(const ConsumedMessage& msg) {
   Partition& part = it->second;
   if (!part.resumed) Resume(msg.partition, part, msg.offset);
   part.next_offset = msg.offset + 1;
+  // The backlog's lists go out at the end of this round, not at the next tick.
+  if (part.catch_up_end && part.next_offset >= *part.catch_up_end) tick_now_ = true;
   PipelineStats& st = ctx_.stats;
   st.events_consumed.fetch_add(1, std::memory_order_relaxed);
   const Config::Pipeline& cfg = ctx_.config.pipeline;

@@ -44,7 +44,8 @@ bool Worker::RunRound(Clock::Steady::duration wait) {
   }
   TakeOverAssigned();
   items_.clear();
-  if (ctx_.clock.Now() >= next_tick_ || stopping) {
+  if (ctx_.clock.Now() >= next_tick_ || stopping || tick_now_) {
+    tick_now_ = false;
     Tick();
     next_tick_ = ctx_.clock.Now() + ctx_.config.pipeline.refresh_interval;
   }

@@ -143,6 +143,7 @@ class Worker : public model::ListSink {
   std::shared_ptr<OutputBatch> batch_;      // of the refresh in progress
   Clock::Steady::duration publish_time_{};  // spent in Publish during the refresh in progress
   Clock::Steady::time_point next_tick_;
+  bool tick_now_ = false;  // a partition's backlog is applied: tick when the round ends
   Clock::Steady::time_point next_measure_;  // of the partitions' state sizes
   std::int64_t users_reported_ = 0;
   bool stopped_ = false;

@@ -369,6 +369,20 @@ TEST(WorkerTest, HoldsTheListsOfTheBacklogUntilItIsAllApplied) {
   EXPECT_EQ(users.size(), 2U) << "one list per user for the whole backlog";
 }
 
+// The round that applies the backlog's last event publishes its lists as it ends, without
+// waiting for the next tick (pipeline.refresh_interval).
+TEST(WorkerTest, PublishesTheBacklogsListsInTheRoundThatAppliesItsEnd) {
+  Harness h;
+  h.transport().end_offsets[0] = 2;
+  h.Assign(0);
+  h.Queue(0, 0, "u1", "i1");
+  h.Round();  // ticks: the next tick is a refresh interval away
+  EXPECT_TRUE(h.ListUsers().empty());
+  h.Queue(0, 1, "u2", "i2");
+  h.worker().Drain();  // no time passes
+  EXPECT_EQ(h.ListUsers().size(), 2U) << "the backlog's lists waited for the next tick";
+}
+
 TEST(WorkerTest, HandsOverOnRevokePublishingWritingAndStoringEverything) {
   Harness h;
   h.Assign(0);

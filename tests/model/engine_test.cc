@@ -340,6 +340,38 @@ TEST(EngineTest, ForgetErasesTheUserAndTheirPendingRefresh) {
   EXPECT_EQ(f.sink.lists[0].user, UserId("v"));
 }
 
+// The changelog writes what TakeChanged lists: every user whose state changed since the last
+// call, once however many changes, and every user erased since (absent now), but a user erased
+// and back is listed once, as the state it has now.
+TEST(EngineTest, TakeChangedListsEachChangedOrErasedUserOnce) {
+  Fixture f;
+  const auto take = [&] {
+    std::vector<std::string> ids;
+    for (const UserId& id : f.engine.TakeChanged()) ids.push_back(id.str());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  using Ids = std::vector<std::string>;
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
+  f.engine.Apply(Ev("u", "i1", kHour + 1), {0, 2});
+  f.engine.Apply(Ev("v", "i0", kHour), {0, 3});
+  EXPECT_EQ(take(), (Ids{"u", "v"}));
+  EXPECT_EQ(take(), Ids{});
+  f.engine.Refresh({kHour + 2}, f.sink);  // lists are state (pending) too
+  EXPECT_EQ(take(), (Ids{"u", "v"}));
+  f.engine.Apply(Ev("u", "", kHour + 3, event_type::kForget), {0, 4});
+  EXPECT_EQ(take(), Ids{"u"});
+  EXPECT_EQ(f.engine.FindUser(UserId("u")), nullptr);
+  f.engine.Apply(Ev("v", "i2", kHour + 4), {0, 5});
+  f.engine.Apply(Ev("v", "", kHour + 5, event_type::kForget), {0, 6});
+  f.engine.Apply(Ev("v", "i3", kHour + 6), {0, 7});  // back
+  f.engine.Apply(Ev("w", "i3", kHour + 6), {0, 8});
+  f.engine.Apply(Ev("w", "", kHour + 7, event_type::kForget), {0, 9});
+  EXPECT_EQ(take(), (Ids{"v", "w"}));
+  EXPECT_NE(f.engine.FindUser(UserId("v")), nullptr);
+  EXPECT_EQ(take(), Ids{});
+}
+
 TEST(EngineTest, ImpressionsRecordTheOffsetOnly) {
   Fixture f;
   EXPECT_EQ(f.engine.Apply(Ev("u", "i0", kHour, event_type::kImpression), {0, 1}),
