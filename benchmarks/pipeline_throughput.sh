@@ -66,20 +66,26 @@ config "$bs" >"$work/tp.toml"
 "$recsd" run --config "$work/tp.toml" 2>"$work/run.log" &
 run_pid=$!
 pids+=("$run_pid")
-# Done: every event consumed and no list for three stats lines in a row (600 ms; a partition
-# still applying its backlog can hold its lists back for one or two); the time is that of the
-# line before them. The times come from the log, so looking once a second loses nothing and
-# leaves the cores to the run (kcat's reads had no watcher beside them).
+# Done: every event consumed and no event or list for three stats lines in a row (600 ms; a
+# partition still applying its backlog can hold its lists back for one or two); the time is that
+# of the last line that counted an event or a list. The times come from the log, so looking once
+# a second loses nothing and leaves the cores to the run (kcat's reads had no watcher beside
+# them); the quiet lines that pile up meanwhile are skipped.
+quiet_line() {  # stats line: true when it counted no event and no list
+  [[ $1 == *" events (0/s), "* && $1 == *" lists delivered (0/s)"* ]]
+}
 done_line=""
 for _ in $(seq 120); do
   sleep 1
-  mapfile -t last < <(grep 'stats: ' "$work/run.log" | tail -n 4)
-  [[ ${#last[@]} -eq 4 ]] || continue
-  consumed=$(sed -nE 's/.*stats: ([0-9]+) events.*/\1/p' <<<"${last[3]}")
-  quiet=0
-  for line in "${last[@]:1}"; do [[ $line == *" lists delivered (0/s)"* ]] && quiet=$((quiet + 1)); done
-  if [[ -n $consumed && $consumed -ge $events && $quiet -eq 3 ]]; then
-    done_line=${last[0]}
+  mapfile -t lines < <(grep 'stats: ' "$work/run.log")
+  n=${#lines[@]}
+  [[ $n -ge 4 ]] || continue
+  consumed=$(sed -nE 's/.*stats: ([0-9]+) events.*/\1/p' <<<"${lines[n - 1]}")
+  [[ -n $consumed && $consumed -ge $events ]] || continue
+  i=$((n - 1))
+  while [[ $i -ge 0 ]] && quiet_line "${lines[i]}"; do i=$((i - 1)); done
+  if [[ $i -ge 0 && $((n - 1 - i)) -ge 3 ]]; then
+    done_line=${lines[i]}
     break
   fi
 done
