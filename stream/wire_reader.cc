@@ -131,8 +131,11 @@ MaybeError Document::ParseMsgpack(std::string_view bytes) {
     return Error(DecodeErrc::kTruncated, "empty payload");
   }
   std::size_t offset = 0;
+  zone_.clear();
+  root_ = msgpack::object();
   try {
-    handle_ = msgpack::unpack(bytes.data(), bytes.size(), offset, &ReferenceAll, nullptr, Limits());
+    root_ = msgpack::unpack(zone_, bytes.data(), bytes.size(), offset, &ReferenceAll, nullptr,
+                            Limits());
   } catch (const msgpack::depth_size_overflow&) {
     return Error(DecodeErrc::kTooDeep, "nesting deeper than " + std::to_string(kMaxDepth));
   } catch (const msgpack::size_overflow& e) {
