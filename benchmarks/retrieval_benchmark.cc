@@ -123,7 +123,7 @@ double RecallAt100(const Clustered& c) {
   const EmbeddingMatrix users = ClusteredUsers(c, 200, rng);
   std::vector<std::vector<ScoredRow>> ann;
   std::vector<std::vector<ScoredRow>> exact;
-  IndexedTopNBatch(*c.catalog, c.catalog->embeddings(), users, {}, {}, kTopN, &ann);
+  IndexedTopNBatch(*c.catalog, users, {}, {}, {}, kTopN, &ann);
   EmbeddingTopNBatch(*c.catalog, users, kTopN, &exact);
   double sum = 0;
   for (std::size_t b = 0; b < exact.size(); ++b) {
@@ -144,7 +144,7 @@ void ClusteredBatch32(benchmark::State& state, bool indexed) {
   std::vector<std::vector<ScoredRow>> top;
   for (auto _ : state) {
     if (indexed) {
-      IndexedTopNBatch(*c.catalog, c.catalog->embeddings(), users, {}, {}, kTopN, &top);
+      IndexedTopNBatch(*c.catalog, users, {}, {}, {}, kTopN, &top);
     } else {
       EmbeddingTopNBatch(*c.catalog, users, kTopN, &top);
     }

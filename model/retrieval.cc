@@ -188,35 +188,37 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
   for (TopNSelector& selector : selectors) selector.Finish();
 }
 
-void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
-                      const EmbeddingMatrix& users, std::span<const std::uint32_t> exact_rows,
+void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
+                      std::span<const std::uint32_t> exact_rows,
+                      std::span<const float* const> exact_vectors,
                       std::span<const std::uint8_t> exact_mark, std::size_t n,
                       std::vector<std::vector<ScoredRow>>* out) {
   const AnnIndex* index = catalog.index();
   RECSD_CHECK(index != nullptr, "a catalog with an index");
   RECSD_CHECK(exact_rows.empty() || exact_mark.size() == catalog.size(), "a mark per row");
-  RECSD_CHECK(static_cast<std::size_t>(users.cols()) == catalog.dim() &&
-                  static_cast<std::size_t>(items.cols()) == catalog.dim() &&
-                  static_cast<std::size_t>(items.rows()) == catalog.size(),
-              "dimensions");
+  RECSD_CHECK(exact_vectors.size() == exact_rows.size(), "a vector per exact row");
+  RECSD_CHECK(static_cast<std::size_t>(users.cols()) == catalog.dim(), "dimensions");
   const std::size_t dim = catalog.dim();
   const auto users_count = static_cast<std::size_t>(users.rows());
   const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
 
-  // `exact_rows` for the whole batch, a run of consecutive rows at a time.
+  // `exact_rows` for the whole batch, one row (all users) at a time.
   std::vector<float> exact_scores(exact_rows.size() * users_count);
-  std::vector<float> scores;
-  for (std::size_t i = 0; i < exact_rows.size();) {
-    std::size_t len = 1;
-    while (i + len < exact_rows.size() && exact_rows[i + len] == exact_rows[i] + len) ++len;
-    scores.resize(len * users_count);
-    ScoreRows(items.data() + std::size_t{exact_rows[i]} * dim, len, dim, unit.data(), users_count,
-              scores.data());
+  std::vector<float> scores(users_count);
+  for (std::size_t i = 0; i < exact_rows.size(); ++i) {
+    ScoreRows(exact_vectors[i], 1, dim, unit.data(), users_count, scores.data());
     for (std::size_t b = 0; b < users_count; ++b) {
-      std::copy_n(scores.data() + b * len, len, exact_scores.data() + b * exact_rows.size() + i);
+      exact_scores[b * exact_rows.size() + i] = scores[b];
     }
-    i += len;
   }
+  // A chosen row's vector: its exact one, or the catalog's.
+  const auto vector_of = [&](std::uint32_t row) -> const float* {
+    if (!exact_mark.empty() && exact_mark[row] != 0) {
+      const auto at = std::lower_bound(exact_rows.begin(), exact_rows.end(), row);
+      return exact_vectors[static_cast<std::size_t>(at - exact_rows.begin())];
+    }
+    return catalog.embeddings().data() + std::size_t{row} * dim;
+  };
 
   const std::size_t lists = index->lists();
   std::vector<float> centroid_scores(lists);
@@ -249,7 +251,8 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
     selector.Finish();
     std::vector<ScoredRow>& chosen = (*out)[b];
     for (ScoredRow& c : chosen) {
-      ScoreGatheredRows(items.data(), {&c.row, 1}, dim, u, &c.score);
+      constexpr std::uint32_t kFirst = 0;
+      ScoreGatheredRows(vector_of(c.row), {&kFirst, 1}, dim, u, &c.score);
     }
     std::sort(chosen.begin(), chosen.end(), kBetter);
     if (chosen.size() > n) chosen.resize(n);

@@ -40,16 +40,17 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
                         std::vector<std::vector<ScoredRow>>* out);
 
 // The same when the catalog has a nearest-neighbour index (Catalog::index()): each user's top-n by
-// the inner product with `items` (its unit vector) among the rows of the index's lists nearest the
-// user (AnnOptions::probes of them) and `exact_rows`, each row once. `items` is the catalog's own
-// matrix except at `exact_rows` (ascending; `exact_mark` has a 1 for each, one byte per catalog
-// row, or is empty with them): rows whose vector is a source's own, such as learned vectors,
-// which the index cannot know; they are scored with `items`, the others with the index's copy of
-// the catalog's vectors. Approximate only in the lists it does not read (recall:
-// benchmarks/README.md, "Retrieval"); the lists hold exactly the snapshot's rows, so a deleted
-// item is never returned, and unavailable ones are skipped as in SelectTopN.
-void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
-                      const EmbeddingMatrix& users, std::span<const std::uint32_t> exact_rows,
+// the inner product (with its unit vector) among the rows of the index's lists nearest the user
+// (AnnOptions::probes of them) and `exact_rows`, each row once. A row's vector is the catalog's
+// own except at `exact_rows` (ascending; `exact_mark` has a 1 for each, one byte per catalog row,
+// or is empty with them), whose vectors are `exact_vectors` (D floats each, in the same order):
+// rows whose vector is a source's own, such as learned vectors, which the index cannot know.
+// Approximate only in the lists it does not read (recall: benchmarks/README.md, "Retrieval");
+// the lists hold exactly the snapshot's rows, so a deleted item is never returned, and
+// unavailable ones are skipped as in SelectTopN.
+void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
+                      std::span<const std::uint32_t> exact_rows,
+                      std::span<const float* const> exact_vectors,
                       std::span<const std::uint8_t> exact_mark, std::size_t n,
                       std::vector<std::vector<ScoredRow>>* out);
 

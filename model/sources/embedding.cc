@@ -114,17 +114,18 @@ void EmbeddingSource::Prepare(std::span<const RankUser> users, const RankContext
     const float* v = vectors_.data() + scanned[i] * dim_;
     std::copy(v, v + dim_, matrix.row(static_cast<Eigen::Index>(i)).data());
   }
-  const EmbeddingMatrix& items =
-      options_.learned.enabled ? learned_.mixed() : ctx.catalog->embeddings();
   if (ctx.catalog->index() != nullptr) {
     // The index knows the catalog's vectors; learned ones are scored exactly.
     if (options_.learned.enabled) {
-      const std::span<const std::uint8_t> mark = learned_.LearnedMark();
-      IndexedTopNBatch(*ctx.catalog, items, matrix, learned_.LearnedRows(), mark, ctx.n, &tops_);
+      const std::span<const float* const> vectors = learned_.LearnedRowVectors();
+      IndexedTopNBatch(*ctx.catalog, matrix, learned_.LearnedRows(), vectors,
+                       learned_.LearnedMark(), ctx.n, &tops_);
     } else {
-      IndexedTopNBatch(*ctx.catalog, items, matrix, {}, {}, ctx.n, &tops_);
+      IndexedTopNBatch(*ctx.catalog, matrix, {}, {}, {}, ctx.n, &tops_);
     }
   } else {
+    const EmbeddingMatrix& items =
+        options_.learned.enabled ? learned_.mixed() : ctx.catalog->embeddings();
     EmbeddingTopNBatch(*ctx.catalog, items, matrix, ctx.n, &tops_);
   }
 }

@@ -19,14 +19,47 @@ LearnedVectors::LearnedVectors(const LearnedVectorOptions& options, std::size_t 
 void LearnedVectors::SetCatalog(const Catalog& catalog) {
   catalog_ = &catalog;
   if (!options_.enabled) return;
-  mixed_ = catalog.embeddings();  // the content vectors, until an item has learned one
+  // With an index the scan reads the catalog's own vectors but for the learned rows: a copy of
+  // every row (4·D bytes each, per partition: 256 MB at 1M items × 64) would be read nowhere.
+  dense_ = catalog.index() == nullptr;
+  if (dense_) {
+    mixed_ = catalog.embeddings();  // the content vectors, until an item has learned one
+  } else {
+    mixed_.resize(0, static_cast<Eigen::Index>(dim_));
+  }
   rows_valid_ = false;
+  row_slot_.assign(catalog.size(), -1);
   for (std::size_t s = 0; s < slots_.size(); ++s) {
-    const std::optional<std::size_t> row = catalog.Find(slots_[s].id);
-    slots_[s].row = row ? static_cast<std::int64_t>(*row) : -1;
+    Slot& slot = slots_[s];
+    const std::optional<std::size_t> row = catalog.Find(slot.id);
+    slot.row = row ? static_cast<std::int64_t>(*row) : -1;
+    if (row) row_slot_[*row] = static_cast<std::int32_t>(s);
+    if (row && !dense_) {
+      slot.mixed.resize(dim_);
+    } else {
+      slot.mixed = {};
+    }
     Remix(s);
   }
   ClearPending();
+}
+
+const EmbeddingMatrix& LearnedVectors::mixed() {
+  RECSD_CHECK(dense_, "the mixed matrix of a catalog without an index");
+  Sync();
+  return mixed_;
+}
+
+std::span<const float> LearnedVectors::Mixed(std::size_t row) {
+  Sync();
+  if (dense_) return {mixed_.data() + row * dim_, dim_};
+  const std::int32_t s = row < row_slot_.size() ? row_slot_[row] : -1;
+  if (s < 0) return catalog_->Embedding(row);
+  return slots_[static_cast<std::size_t>(s)].mixed;
+}
+
+float* LearnedVectors::MixedOf(Slot& s) {
+  return dense_ ? mixed_.data() + static_cast<std::size_t>(s.row) * dim_ : s.mixed.data();
 }
 
 std::optional<std::size_t> LearnedVectors::FindSlot(const ItemId& item) const {
@@ -44,13 +77,22 @@ std::size_t LearnedVectors::SlotOf(const ItemId& item) {
   const std::optional<std::size_t> row = catalog_ ? catalog_->Find(item) : std::nullopt;
   slot.row = row ? static_cast<std::int64_t>(*row) : -1;
   slot.own.assign(dim_, 0.0F);
-  if (rows_valid_ && slot.row >= 0) {  // kept sorted, without a rebuild per new item
-    const auto r = static_cast<std::uint32_t>(slot.row);
-    rows_.insert(std::upper_bound(rows_.begin(), rows_.end(), r), r);
-    mark_[r] = 1;
-  }
   const std::size_t s = slots_.size();
-  slots_.push_back(std::move(slot));
+  if (slot.row >= 0) {
+    const auto r = static_cast<std::uint32_t>(slot.row);
+    row_slot_[r] = static_cast<std::int32_t>(s);
+    if (!dense_) {  // its content vector until it is remixed
+      const std::span<const float> content = catalog_->Embedding(r);
+      slot.mixed.assign(content.begin(), content.end());
+    }
+    if (rows_valid_) {  // kept sorted, without a rebuild per new item
+      const auto at = std::upper_bound(rows_.begin(), rows_.end(), r);
+      row_vectors_.insert(row_vectors_.begin() + (at - rows_.begin()), MixedOf(slot));
+      rows_.insert(at, r);
+      mark_[r] = 1;
+    }
+  }
+  slots_.push_back(std::move(slot));  // a moved vector keeps its buffer: row_vectors_ stay
   slot_of_.Insert(item, static_cast<std::uint32_t>(s));
   return s;
 }
@@ -84,7 +126,7 @@ void LearnedVectors::ClearPending() {
 }
 
 void LearnedVectors::Remix(std::size_t slot) {
-  const Slot& s = slots_[slot];
+  Slot& s = slots_[slot];
   if (s.row < 0 || catalog_ == nullptr) return;
   const auto row = static_cast<std::size_t>(s.row);
   const std::span<const float> content = catalog_->Embedding(row);
@@ -95,7 +137,7 @@ void LearnedVectors::Remix(std::size_t slot) {
     norm += l * l;
   }
   norm = std::sqrt(norm);
-  float* out = mixed_.data() + row * dim_;
+  float* out = MixedOf(s);
   const double mass = (s.own_mass + s.peer_mass) * frame_.Scale(now_s_);
   if (!(norm > 0) || !(mass > 0)) {
     std::copy(content.begin(), content.end(), out);
@@ -146,8 +188,11 @@ void LearnedVectors::Shrink() {
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     if (!keep[s] && slots_[s].row >= 0) {  // back to its content vector
       const auto row = static_cast<std::size_t>(slots_[s].row);
-      const std::span<const float> content = catalog_->Embedding(row);
-      std::copy(content.begin(), content.end(), mixed_.data() + row * dim_);
+      row_slot_[row] = -1;
+      if (dense_) {
+        const std::span<const float> content = catalog_->Embedding(row);
+        std::copy(content.begin(), content.end(), mixed_.data() + row * dim_);
+      }
     }
   }
   for (std::size_t s : order) kept.push_back(std::move(slots_[s]));
@@ -156,6 +201,9 @@ void LearnedVectors::Shrink() {
   slot_of_.Clear();
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     slot_of_.Insert(slots_[s].id, static_cast<std::uint32_t>(s));
+    if (slots_[s].row >= 0) {
+      row_slot_[static_cast<std::size_t>(slots_[s].row)] = static_cast<std::int32_t>(s);
+    }
   }
   ClearPending();
 }
@@ -237,7 +285,17 @@ void LearnedVectors::UpdateRows() {
     }
   }
   std::sort(rows_.begin(), rows_.end());
+  row_vectors_.clear();
+  for (std::uint32_t r : rows_) {
+    row_vectors_.push_back(MixedOf(slots_[static_cast<std::size_t>(row_slot_[r])]));
+  }
   rows_valid_ = true;
+}
+
+std::span<const float* const> LearnedVectors::LearnedRowVectors() {
+  Sync();
+  UpdateRows();
+  return row_vectors_;
 }
 
 std::span<const std::uint32_t> LearnedVectors::LearnedRows() {

@@ -44,8 +44,10 @@ struct LearnedVectorOptions {
 // (topics.model_stats), and one partition's can be left out. a_i uses m_i as of the item's last
 // change (an interaction, a catalog or peer change) as of the latest event time then; the
 // vectors are remixed when read (mixed(), Mixed()), once for all changes since the last read.
-// Memory: 4·D bytes per catalog row (the mixed vectors) and 8·D per learned item. Pure, one
-// writer.
+// Memory: 8·D bytes per learned item (own and peers' sums) and 5 bytes per catalog row, plus the
+// mixed vectors: with a nearest-neighbour index in the catalog 4·D bytes per learned item that
+// has a row (the other rows are read from the catalog), without one 4·D bytes per catalog row
+// (the exact scan reads every row from one matrix). Pure, one writer.
 class LearnedVectors {
  public:
   LearnedVectors(const LearnedVectorOptions& options, std::size_t dim);
@@ -64,16 +66,18 @@ class LearnedVectors {
   void Seed(const SourceStats& record, double as_of_s);
 
   // The mixed vector v_i of every catalog row (unit, or zero for an item without content and
-  // learned vector), one row per catalog row. The items changed since the last call are remixed
-  // first: an item used many times between two rankings is remixed once.
-  const EmbeddingMatrix& mixed() {
-    Sync();
-    return mixed_;
-  }
-  std::span<const float> Mixed(std::size_t row) {
-    Sync();
-    return {mixed_.data() + row * dim_, dim_};
-  }
+  // learned vector), one row per catalog row: only for a catalog without an index (dense()). The
+  // items changed since the last call are remixed first: an item used many times between two
+  // rankings is remixed once.
+  const EmbeddingMatrix& mixed();
+  // Whether mixed() holds every row (the catalog has no index), else only the learned rows have
+  // a vector of their own (LearnedRowVectors) and the others are the catalog's.
+  bool dense() const noexcept { return dense_; }
+  // The mixed vector of one catalog row (its content vector when it has no learned one).
+  std::span<const float> Mixed(std::size_t row);
+  // The mixed vector of each row of LearnedRows, in its order (D floats each; valid until the
+  // next call of a non-const member).
+  std::span<const float* const> LearnedRowVectors();
   std::size_t items() const noexcept { return slots_.size(); }
   // The catalog rows whose mixed vector may differ from their content vector (the items with a
   // learned vector), ascending; kept between calls, remade only when an item in the catalog gets
@@ -92,10 +96,13 @@ class LearnedVectors {
     double own_mass = 0;      // stored
     std::vector<float> peer;  // others' sums, stored; empty when none
     double peer_mass = 0;
+    std::vector<float> mixed;  // v_i when !dense_ and the item has a row (else in mixed_)
   };
   std::size_t SlotOf(const ItemId& item);
   void Add(std::size_t slot, std::span<const float> content, double stored_weight);
   void Remix(std::size_t slot);
+  // Where slot `s`'s mixed vector lives (it has a catalog row).
+  float* MixedOf(Slot& s);
   // Remixes the slots changed since the last call (pending_).
   void Sync();
   void ClearPending();  // after remixing every slot
@@ -110,12 +117,15 @@ class LearnedVectors {
   std::vector<Slot> slots_;
   IdIndex slot_of_;  // id → slot
   std::optional<std::size_t> FindSlot(const ItemId& item) const;
-  EmbeddingMatrix mixed_;
+  bool dense_ = true;
+  EmbeddingMatrix mixed_;                 // every row's v_i, when dense_
+  std::vector<std::int32_t> row_slot_;    // catalog row → slot, or -1
   std::vector<std::size_t> pending_;      // slots changed since the last Sync, each once
   std::vector<std::uint8_t> is_pending_;  // per slot
   void UpdateRows();
   std::vector<std::uint32_t> rows_;  // LearnedRows and LearnedMark, when rows_valid_
   std::vector<std::uint8_t> mark_;
+  std::vector<const float*> row_vectors_;  // LearnedRowVectors
   bool rows_valid_ = false;
 };
 

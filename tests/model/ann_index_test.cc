@@ -224,8 +224,12 @@ BothWays TopBothWays(const Catalog& c, const std::vector<std::vector<float>>& us
   }
   BothWays out;
   std::vector<std::uint8_t> mark(exact_rows.empty() ? 0 : c.size(), 0);
-  for (std::uint32_t r : exact_rows) mark[r] = 1;
-  IndexedTopNBatch(c, c.embeddings(), u, exact_rows, mark, n, &out.indexed);
+  std::vector<const float*> vectors;
+  for (std::uint32_t r : exact_rows) {
+    mark[r] = 1;
+    vectors.push_back(c.embeddings().row(r).data());
+  }
+  IndexedTopNBatch(c, u, exact_rows, vectors, mark, n, &out.indexed);
   EmbeddingTopNBatch(c, u, n, &out.exact);
   return out;
 }
@@ -349,7 +353,8 @@ TEST(CatalogIndexTest, ExactRowsAreScoredWithTheGivenVectors) {
   const std::vector<std::uint32_t> exact_rows = {moved};
   std::vector<std::uint8_t> mark(c->size(), 0);
   mark[moved] = 1;
-  IndexedTopNBatch(*c, items, u, exact_rows, mark, 10, &out);
+  const std::vector<const float*> vectors = {items.row(moved).data()};
+  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out);
   ASSERT_FALSE(out[0].empty());
   EXPECT_EQ(out[0][0].row, moved);
   EXPECT_NEAR(out[0][0].score, 1.0, 1e-5);

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "model/ann_index.h"
+#include "model/catalog.h"
 #include "model/engine.h"
 #include "model/global_stats.h"
 #include "model/seen_items.h"
@@ -249,6 +251,78 @@ TEST(LearnedVectorsTest, AnExportSeededElsewhereContinuesTheLearning) {
   for (const auto& s : later) LearnSequence(&fresh, *catalog, s, 5000);
   const std::size_t i5 = *catalog->Find(ItemId("i5"));
   EXPECT_LT(Cosine(fresh.Mixed(i5), whole.Mixed(i5)), 0.99);
+}
+
+// Catalog8's items in a catalog with a nearest-neighbour index (all lists read).
+std::shared_ptr<const Catalog> IndexedCatalog8() {
+  AnnOptions ann;
+  ann.min_items = 1;
+  ann.lists = 2;
+  ann.probes = 2;
+  CatalogBuilder b(*Catalog8(), ann);
+  return b.Build();
+}
+
+// With an index the catalog's rows have no copy: only learned items hold a mixed vector. They are
+// the vectors a full copy would hold, through learning, dropping the weakest items (back to their
+// content vectors) and new ones.
+TEST(LearnedVectorsTest, WithAnIndexedCatalogOnlyLearnedItemsHoldTheirVectors) {
+  const auto dense_catalog = Catalog8();
+  const auto indexed_catalog = IndexedCatalog8();
+  ASSERT_NE(indexed_catalog->index(), nullptr);
+  LearnedVectorOptions options;
+  options.max_items = 4;  // eight items used: the weakest go
+  LearnedVectors dense(options, kDim);
+  LearnedVectors sparse(options, kDim);
+  dense.SetCatalog(*dense_catalog);
+  sparse.SetCatalog(*indexed_catalog);
+  EXPECT_TRUE(dense.dense());
+  EXPECT_FALSE(sparse.dense());
+  const std::vector<std::vector<std::string>> users = {
+      {"i0", "i5"}, {"i1", "i5", "i2"}, {"i0", "i5", "i6"}, {"i7", "i3", "i0", "i5", "i4"}};
+  double t = 100;
+  for (const auto& items : users) {
+    LearnSequence(&dense, *dense_catalog, items, t);
+    LearnSequence(&sparse, *indexed_catalog, items, t);
+    t += 10;
+    for (std::size_t row = 0; row < dense_catalog->size(); ++row) {
+      const std::span<const float> a = dense.Mixed(row);
+      const std::span<const float> b = sparse.Mixed(row);
+      for (std::size_t d = 0; d < kDim; ++d) EXPECT_FLOAT_EQ(a[d], b[d]) << row << " " << d;
+    }
+    const std::span<const std::uint32_t> rows = sparse.LearnedRows();
+    const std::span<const float* const> vectors = sparse.LearnedRowVectors();
+    ASSERT_EQ(vectors.size(), rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const std::span<const float> want = dense.Mixed(rows[i]);
+      for (std::size_t d = 0; d < kDim; ++d) EXPECT_FLOAT_EQ(vectors[i][d], want[d]) << rows[i];
+    }
+    EXPECT_LE(sparse.items(), 4U);
+  }
+  EXPECT_LT(Cosine(sparse.Mixed(*indexed_catalog->Find(ItemId("i5"))),
+                   indexed_catalog->Embedding(*indexed_catalog->Find(ItemId("i5")))),
+            0.999);  // something was learned
+}
+
+// The embedding sources rank the same with an index (reading every list) as with the exact scan,
+// learned vectors included.
+TEST(EmbeddingSourceTest, LearnedVectorsRankTheSameWithAnIndex) {
+  const auto lists = [](std::shared_ptr<const Catalog> catalog) {
+    EngineOptions o = Options({"emb_short"});
+    o.sources.embedding.learned.enabled = true;
+    Engine engine(o, EventTypeTable());
+    engine.SetCatalog(std::move(catalog));
+    std::int64_t offset = 0;
+    for (const char* user : {"a", "b", "c"}) {  // i1 with i6: across the content clusters
+      engine.Apply(Ev(user, "i1", kHour), {0, offset++});
+      engine.Apply(Ev(user, "i6", kHour + 60'000), {0, offset++});
+    }
+    engine.Apply(Ev("u", "i1", 2 * kHour), {0, offset++});
+    return Ids(engine.Recommend(UserId("u"), {2 * kHour}));
+  };
+  const std::vector<std::string> exact = lists(Catalog8());
+  EXPECT_EQ(lists(IndexedCatalog8()), exact);
+  ASSERT_FALSE(exact.empty());
 }
 
 TEST(SourceRegistryTest, EachFeatureHasOneRoomAtItsPositionAndRoomsAreShared) {
