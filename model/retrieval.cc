@@ -215,6 +215,7 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
   const auto vector_of = [&](std::uint32_t row) -> const float* {
     if (!exact_mark.empty() && exact_mark[row] != 0) {
       const auto at = std::lower_bound(exact_rows.begin(), exact_rows.end(), row);
+      RECSD_CHECK(at != exact_rows.end() && *at == row, "a marked row is an exact row");
       return exact_vectors[static_cast<std::size_t>(at - exact_rows.begin())];
     }
     return catalog.embeddings().data() + std::size_t{row} * dim;
