@@ -1,5 +1,7 @@
 #include "stream/kafka.h"
 
+#include <algorithm>
+
 namespace recsd::stream {
 
 Result<KafkaConf, std::string> MakeKafkaConf(const std::map<std::string, std::string>& properties) {
@@ -52,9 +54,18 @@ rd_kafka_resp_err_t Produce(rd_kafka_t* producer, const OutgoingMessage& message
 }
 
 Result<std::map<std::string, int>, std::string> PartitionCounts(
-    rd_kafka_t* client, const std::vector<std::string>& topics, int timeout_ms) {
+    rd_kafka_t* client, const std::vector<std::string>& topics, int timeout_ms,
+    const std::function<bool()>& stop) {
+  // In slices, so that a stop (SIGTERM while the brokers do not answer) is not held up.
+  constexpr int kSliceMs = 200;
   const rd_kafka_metadata_t* metadata = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(client, 1, nullptr, &metadata, timeout_ms);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  for (int waited = 0; waited < timeout_ms; waited += kSliceMs) {
+    if (waited > 0 && stop && stop()) return Fail(std::string("stopped while fetching metadata"));
+    err = rd_kafka_metadata(client, 1, nullptr, &metadata,
+                            stop ? std::min(kSliceMs, timeout_ms - waited) : timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || !stop) break;
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Fail(std::string("cannot fetch cluster metadata: ") + rd_kafka_err2str(err));
   }

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,9 +62,11 @@ struct OutgoingMessage {
 // message (e.g. unknown topic, message too large) and no report will come.
 rd_kafka_resp_err_t Produce(rd_kafka_t* producer, const OutgoingMessage& message);
 
-// Partition counts of `topics` from the cluster's metadata, waiting up to `timeout_ms`. An error
-// says which topic is missing or why metadata could not be fetched.
+// Partition counts of `topics` from the cluster's metadata, waiting up to `timeout_ms`, or until
+// `stop()` (asked every 200 ms, when given) says to give up. An error says which topic is missing
+// or why metadata could not be fetched.
 Result<std::map<std::string, int>, std::string> PartitionCounts(
-    rd_kafka_t* client, const std::vector<std::string>& topics, int timeout_ms);
+    rd_kafka_t* client, const std::vector<std::string>& topics, int timeout_ms,
+    const std::function<bool()>& stop = {});
 
 }  // namespace recsd::stream

@@ -144,9 +144,11 @@ Result<int, std::string> CheckTopics(const Config& config, KafkaTransport& trans
 
 }  // namespace
 
-Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(const Config& config) {
+Result<std::unique_ptr<Pipeline>, std::string> Pipeline::Start(
+    const Config& config, const std::atomic<bool>* stop_requested) {
   auto impl = std::make_unique<Impl>(config);
   Impl& m = *impl;  // on an error, destroying impl stops whatever it started
+  m.shutdown.Follow(stop_requested);
   m.engine_options = EngineOptionsFromConfig(m.config);
   const std::size_t workers = m.config.pipeline.workers > 0
                                   ? m.config.pipeline.workers

@@ -45,8 +45,11 @@ namespace recsd::daemon {
 class Pipeline {
  public:
   // Connects, checks that the topics exist, loads the catalog to the end of topics.items and
-  // starts every thread. An error says what failed; nothing is left running then.
-  static Result<std::unique_ptr<Pipeline>, std::string> Start(const Config& config);
+  // starts every thread. An error says what failed; nothing is left running then. Once
+  // `*stop_requested` (if given) is true, the start-up gives up (an error) instead of waiting for
+  // the brokers, and a pipeline started meanwhile reports stopping().
+  static Result<std::unique_ptr<Pipeline>, std::string> Start(
+      const Config& config, const std::atomic<bool>* stop_requested = nullptr);
   ~Pipeline();  // Stop() and Wait()
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;

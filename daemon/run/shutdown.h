@@ -34,7 +34,10 @@ class Shutdown {
     MutexLock lock(mu_);
     while (!stop_.load()) cv_.Wait(lock);
   }
-  bool stopping() const { return stop_.load(); }
+  // Also stopping once `*requested` is true (a stop asked for before the pipeline existed, read
+  // by the loops of its start-up). Before any other thread uses this object.
+  void Follow(const std::atomic<bool>* requested) { requested_ = requested; }
+  bool stopping() const { return stop_.load() || (requested_ != nullptr && requested_->load()); }
   bool failed() const { return failed_.load(); }
 
   // Sets the moment everything must be done by.
@@ -56,6 +59,7 @@ class Shutdown {
   Mutex mu_;
   CondVar cv_;
   std::atomic<bool> stop_{false};
+  const std::atomic<bool>* requested_ = nullptr;
   std::atomic<bool> failed_{false};
   std::atomic<std::int64_t> deadline_ns_{0};  // since the steady clock's epoch; 0: none
 };

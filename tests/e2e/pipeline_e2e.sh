@@ -231,6 +231,20 @@ check "the two runs consumed every event exactly once ($c1 + $c2 = $total)" \
 check "every load user's last list names its last event" last_lists_match
 
 # ---- 4: shutdown when the broker is gone ----
+# SIGTERM while the start-up waits for the frozen broker (the catalog not read yet): the start-up
+# gives up at once instead of waiting out pipeline.catalog_load_timeout (60 s).
+start_recsd "$work/run3a.log"
+for _ in $(seq 100); do grep -q 'admin: serving' "$work/run3a.log" && break; sleep 0.05; done
+kill -STOP "$broker_pid"
+start=$(date +%s%N)
+kill -TERM "$recsd_pid"
+code=0
+wait "$recsd_pid" || code=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+kill -CONT "$broker_pid"
+echo "e2e: SIGTERM during start-up with the broker stopped: exit $code after ${ms} ms"
+check "SIGTERM during start-up with the broker stopped exits 0 within the deadline (took ${ms} ms)" \
+  test "$code" -eq 0 -a "$ms" -lt 9000
 start_recsd "$work/run3.log"
 for _ in $(seq 100); do grep -q 'assigned ' "$work/run3.log" && break; sleep 0.2; done
 kill -STOP "$broker_pid"

@@ -111,7 +111,8 @@ Result<stream::KafkaConf, std::string> KafkaTransport::MakeConf(
 
 Result<std::map<std::string, int>, std::string> KafkaTransport::PartitionCounts(
     const std::vector<std::string>& topics) {
-  return stream::PartitionCounts(producer_.get(), topics, 10'000);
+  return stream::PartitionCounts(producer_.get(), topics, 10'000,
+                                 [this] { return shutdown_.stopping(); });
 }
 
 Result<bool, std::string> KafkaTransport::Subscribe() {

@@ -151,7 +151,8 @@ Result<bool, std::string> ReferenceReader::Load(KafkaTransport& transport) {
   // all partitions from the beginning.
   std::vector<std::string> topics = {config_.topics.items};
   if (config_.state.SharesModelStats()) topics.push_back(config_.topics.model_stats);
-  auto counts = stream::PartitionCounts(rk, topics, 10'000);
+  auto counts =
+      stream::PartitionCounts(rk, topics, 10'000, [this] { return shutdown_.stopping(); });
   if (!counts) return recsd::Fail(counts.error());
   stream::PartitionList list(rd_kafka_topic_partition_list_new(1));
   std::size_t partitions = 0;
