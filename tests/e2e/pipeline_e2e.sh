@@ -231,17 +231,21 @@ check "the two runs consumed every event exactly once ($c1 + $c2 = $total)" \
 check "every load user's last list names its last event" last_lists_match
 
 # ---- 4: shutdown when the broker is gone ----
+term_with_broker_stopped() {  # freezes the broker, SIGTERMs recsd; sets code and ms (to its exit)
+  kill -STOP "$broker_pid"
+  local start
+  start=$(date +%s%N)
+  kill -TERM "$recsd_pid"
+  code=0
+  wait "$recsd_pid" || code=$?
+  ms=$((($(date +%s%N) - start) / 1000000))
+  kill -CONT "$broker_pid"
+}
 # SIGTERM while the start-up waits for the frozen broker (the catalog not read yet): the start-up
 # gives up at once instead of waiting out pipeline.catalog_load_timeout (60 s).
 start_recsd "$work/run3a.log"
 for _ in $(seq 100); do grep -q 'admin: serving' "$work/run3a.log" && break; sleep 0.05; done
-kill -STOP "$broker_pid"
-start=$(date +%s%N)
-kill -TERM "$recsd_pid"
-code=0
-wait "$recsd_pid" || code=$?
-ms=$((($(date +%s%N) - start) / 1000000))
-kill -CONT "$broker_pid"
+term_with_broker_stopped
 echo "e2e: SIGTERM during start-up with the broker stopped: exit $code after ${ms} ms"
 check "SIGTERM during start-up with the broker stopped exits 0 within the deadline (took ${ms} ms)" \
   test "$code" -eq 0 -a "$ms" -lt 9000
@@ -249,13 +253,7 @@ start_recsd "$work/run3.log"
 # Polled closely, so the broker mostly freezes while the partitions restore: a worker then stays
 # inside librdkafka past the deadline, and only the last resort (exit 0.5 s after it) keeps it.
 for _ in $(seq 2000); do grep -q 'assigned ' "$work/run3.log" && break; sleep 0.01; done
-kill -STOP "$broker_pid"
-start=$(date +%s%N)
-kill -TERM "$recsd_pid"
-code=0
-wait "$recsd_pid" || code=$?
-ms=$((($(date +%s%N) - start) / 1000000))
-kill -CONT "$broker_pid"
+term_with_broker_stopped
 echo "e2e: with the broker stopped, recsd exited $code ${ms} ms after SIGTERM (deadline 8 s)"
 check "shutdown with the broker gone ends within the deadline + 1 s (took ${ms} ms)" test "$ms" -lt 9000
 
