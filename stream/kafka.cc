@@ -1,6 +1,8 @@
 #include "stream/kafka.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 
 namespace recsd::stream {
 
@@ -56,15 +58,25 @@ rd_kafka_resp_err_t Produce(rd_kafka_t* producer, const OutgoingMessage& message
 Result<std::map<std::string, int>, std::string> PartitionCounts(
     rd_kafka_t* client, const std::vector<std::string>& topics, int timeout_ms,
     const std::function<bool()>& stop) {
-  // In slices, so that a stop (SIGTERM while the brokers do not answer) is not held up.
-  constexpr int kSliceMs = 200;
+  // In slices, so that a stop (SIGTERM while the brokers do not answer) is not held up. A slice
+  // ends in __TIMED_OUT (no answer yet) or __TRANSPORT (no broker connection up yet, which one
+  // call of the whole timeout would have waited for): both are tried again until the deadline.
+  using std::chrono::steady_clock;
+  constexpr std::int64_t kSliceMs = 200;
+  const auto deadline = steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   const rd_kafka_metadata_t* metadata = nullptr;
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
-  for (int waited = 0; waited < timeout_ms; waited += kSliceMs) {
-    if (waited > 0 && stop && stop()) return Fail(std::string("stopped while fetching metadata"));
+  for (;;) {
+    const std::int64_t left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - steady_clock::now())
+            .count();
+    const std::int64_t slice = stop ? std::clamp<std::int64_t>(left, 1, kSliceMs) : left;
     err = rd_kafka_metadata(client, 1, nullptr, &metadata,
-                            stop ? std::min(kSliceMs, timeout_ms - waited) : timeout_ms);
-    if (err != RD_KAFKA_RESP_ERR__TIMED_OUT || !stop) break;
+                            static_cast<int>(std::max<std::int64_t>(slice, 1)));
+    if (!stop || (err != RD_KAFKA_RESP_ERR__TIMED_OUT && err != RD_KAFKA_RESP_ERR__TRANSPORT))
+      break;
+    if (steady_clock::now() >= deadline) break;
+    if (stop()) return Fail(std::string("stopped while fetching metadata"));
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Fail(std::string("cannot fetch cluster metadata: ") + rd_kafka_err2str(err));

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
 
+#include "stream/kafka.h"
 #include "stream/mock_broker.h"
 #include "tests/daemon/temp_dir.h"
 
@@ -366,6 +367,46 @@ TEST(BrokerFaultTest, TheBrokerCommandReadsFaultsFromItsControlFile) {
   Child missing({"broker", "--control", (dir.path() / "no-such-file").string()});
   EXPECT_EQ(missing.ReadLine(), "");
   EXPECT_EQ(missing.StopWith(0, std::chrono::seconds(10)), 2);
+}
+
+// ---- stream::PartitionCounts while no broker is up (the start-up of `recsd run`) ----
+
+// Asked in slices so that a stop is seen: a slice with no broker connection up yet fails with
+// __TRANSPORT, and that is waited out like a slow answer, not the end of the start-up.
+TEST(PartitionCountsTest, WaitsForABrokerThatComesUpWithinTheTimeout) {
+  auto broker = MockBroker::Start(1, {{"t", 2}});
+  ASSERT_TRUE(broker) << broker.error();
+  Inject(**broker, "down 1");
+  rd_kafka_t* rk = Client(RD_KAFKA_PRODUCER, (*broker)->bootstrap());
+  ASSERT_NE(rk, nullptr);
+  std::thread up([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    Inject(**broker, "up 1");
+  });
+  auto counts = recsd::stream::PartitionCounts(rk, {"t"}, 10'000, [] { return false; });
+  up.join();
+  ASSERT_TRUE(counts) << counts.error();
+  EXPECT_EQ(*counts, (std::map<std::string, int>{{"t", 2}}));
+  rd_kafka_destroy(rk);
+}
+
+TEST(PartitionCountsTest, AStopEndsTheWaitAndAMissingTopicIsNamed) {
+  auto broker = MockBroker::Start(1, {{"t", 2}});
+  ASSERT_TRUE(broker) << broker.error();
+  rd_kafka_t* rk = Client(RD_KAFKA_PRODUCER, (*broker)->bootstrap());
+  ASSERT_NE(rk, nullptr);
+  auto missing = recsd::stream::PartitionCounts(rk, {"t", "u"}, 5000, [] { return false; });
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("topic 'u' does not exist"), std::string::npos) << missing.error();
+
+  Inject(**broker, "down 1");
+  const Clock::time_point start = Clock::now();
+  auto stopped = recsd::stream::PartitionCounts(
+      rk, {"t"}, 20'000, [&] { return Clock::now() - start > std::chrono::milliseconds(500); });
+  ASSERT_FALSE(stopped);
+  EXPECT_NE(stopped.error().find("stopped"), std::string::npos) << stopped.error();
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  rd_kafka_destroy(rk);
 }
 
 // The README's first command: the demo runs everything in one process, shows lists and learned
