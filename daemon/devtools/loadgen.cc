@@ -1,8 +1,11 @@
 #include "daemon/devtools/loadgen.h"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <iostream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -80,6 +83,16 @@ struct Loadgen::Impl {
 
   // fmt, not "it" + std::to_string(i): g++ 12 -O3 warns falsely (-Wrestrict) on the latter.
   static std::string Item(int i) { return fmt::format("it{}", i); }
+
+  // The number in an id the loadgen made ("u17" with prefix "u", "it5" with "it"); -1 for any
+  // other id (the output topic may hold other producers' users and items).
+  static std::int64_t NumberIn(std::string_view id, std::string_view prefix) {
+    if (id.size() <= prefix.size() || id.substr(0, prefix.size()) != prefix) return -1;
+    std::int64_t n = -1;
+    const char* end = id.data() + id.size();
+    const auto [ptr, ec] = std::from_chars(id.data() + prefix.size(), end, n);
+    return ec == std::errc() && ptr == end ? n : -1;
+  }
 
   void ProduceCatalog(model::SplitMix64& rng) {
     const std::size_t dim = config.model.embedding_dim;
@@ -194,9 +207,9 @@ struct Loadgen::Impl {
         MutexLock lock(sample_mu);
         sample = *list;
       }
-      if (user.size() < 2 || user[0] != 'u') continue;
-      const std::size_t u = std::stoul(user.substr(1));
-      if (u >= user_cluster.size()) continue;
+      const std::int64_t number = NumberIn(user, "u");
+      if (number < 0 || static_cast<std::uint64_t>(number) >= user_cluster.size()) continue;
+      const auto u = static_cast<std::size_t>(number);
       const std::int64_t now_ms = WallMs();
       if (rng.Uniform() >= options.examine ||
           now_ms - last_click_ms[u] < static_cast<std::int64_t>(options.click_cooldown_s * 1000)) {
@@ -205,7 +218,7 @@ struct Loadgen::Impl {
       const int interest = user_cluster[u].load();
       for (std::size_t pos = 0; pos < list->items.size(); ++pos) {
         const std::string& id = list->items[pos].item.str();
-        const int item = id.size() > 2 ? std::stoi(id.substr(2)) : -1;
+        const std::int64_t item = NumberIn(id, "it");
         const bool in_cluster = item >= 0 && item < options.items &&
                                 item_cluster[static_cast<std::size_t>(item)] == interest;
         if (rng.Uniform() < (in_cluster ? options.click_in_cluster : options.click_other)) {
