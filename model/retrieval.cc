@@ -202,13 +202,18 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
   const auto users_count = static_cast<std::size_t>(users.rows());
   const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
 
-  // `exact_rows` for the whole batch, one row (all users) at a time.
-  std::vector<float> exact_scores(exact_rows.size() * users_count);
-  std::vector<float> scores(users_count);
-  for (std::size_t i = 0; i < exact_rows.size(); ++i) {
-    ScoreRows(exact_vectors[i], 1, dim, unit.data(), users_count, scores.data());
+  // `exact_rows` for the whole batch, in blocks of rows that stay in cache while every user is
+  // scored against them (as EmbeddingTopNBatch); exact_scores[b * E + i] for user b, row i.
+  const std::size_t exact = exact_rows.size();
+  std::vector<float> exact_scores(exact * users_count);
+  constexpr std::size_t kBlockRows = 512;
+  std::vector<float> scores(std::min(exact, kBlockRows) * users_count);
+  for (std::size_t start = 0; start < exact; start += kBlockRows) {
+    const std::size_t len = std::min(kBlockRows, exact - start);
+    ScorePointedRows(exact_vectors.data() + start, len, dim, unit.data(), users_count,
+                     scores.data());
     for (std::size_t b = 0; b < users_count; ++b) {
-      exact_scores[b * exact_rows.size() + i] = scores[b];
+      std::copy_n(scores.data() + b * len, len, exact_scores.data() + b * exact + start);
     }
   }
   // A chosen row's vector: its exact one, or the catalog's.

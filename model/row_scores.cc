@@ -177,6 +177,11 @@ void ScoreRows(const float* rows, std::size_t len, std::size_t dim, const float*
   Dispatch([rows, dim](std::size_t r) { return rows + r * dim; }, len, dim, users, user_count, out);
 }
 
+void ScorePointedRows(const float* const* rows, std::size_t len, std::size_t dim,
+                      const float* users, std::size_t user_count, float* out) {
+  Dispatch([rows](std::size_t r) { return rows[r]; }, len, dim, users, user_count, out);
+}
+
 void ScoreGatheredRows(const float* items, std::span<const std::uint32_t> rows, std::size_t dim,
                        const float* user, float* out) {
   Dispatch([items, rows, dim](std::size_t r) { return items + std::size_t{rows[r]} * dim; },

@@ -364,6 +364,41 @@ TEST(CatalogIndexTest, ExactRowsAreScoredWithTheGivenVectors) {
   }
 }
 
+TEST(CatalogIndexTest, ManyExactRowsAreScoredForEveryUserOfABatch) {
+  // More exact rows than one block of the batch's exact scoring (512), a partial block last, and
+  // several users: user b's own vector is the exact vector of one row, which must come first for
+  // b alone, with score 1.
+  std::mt19937 rng(11);
+  CatalogBuilder b(kDim, SmallIndex(500));
+  for (std::size_t i = 0; i < 2000; ++i) b.Upsert(Record(i, UnitVector(rng)));
+  const std::shared_ptr<const Catalog> c = b.Build();
+  std::vector<std::uint32_t> exact_rows;
+  std::vector<std::vector<float>> vectors;
+  for (std::uint32_t row = 0; row < 1300; ++row) {
+    exact_rows.push_back(row + 600);
+    vectors.push_back(UnitVector(rng));
+  }
+  const std::vector<std::size_t> own = {0, 511, 512, 1100, 1299};
+  EmbeddingMatrix users(static_cast<Eigen::Index>(own.size()), static_cast<Eigen::Index>(kDim));
+  for (std::size_t u = 0; u < own.size(); ++u) {
+    const std::vector<float> user = UnitVector(rng);
+    std::copy(user.begin(), user.end(), users.row(static_cast<Eigen::Index>(u)).data());
+    vectors[own[u]] = user;
+  }
+  std::vector<const float*> pointers;
+  for (const std::vector<float>& v : vectors) pointers.push_back(v.data());
+  std::vector<std::uint8_t> mark(c->size(), 0);
+  for (std::uint32_t row : exact_rows) mark[row] = 1;
+  std::vector<std::vector<ScoredRow>> out;
+  IndexedTopNBatch(*c, users, exact_rows, pointers, mark, 10, &out);
+  ASSERT_EQ(out.size(), own.size());
+  for (std::size_t u = 0; u < own.size(); ++u) {
+    ASSERT_FALSE(out[u].empty());
+    EXPECT_EQ(out[u][0].row, exact_rows[own[u]]) << "user " << u;
+    EXPECT_NEAR(out[u][0].score, 1.0, 1e-5) << "user " << u;
+  }
+}
+
 // Engines search a published index on their threads while the catalog thread builds the next
 // snapshot: the published one never changes (run under the sanitizers in CI).
 TEST(CatalogIndexTest, SearchDuringAnUpdateSeesAnUnchangedSnapshot) {
