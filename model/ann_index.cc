@@ -15,17 +15,19 @@ namespace {
 // in cache.
 constexpr std::size_t kAssignBlock = 256;
 
-// For each of the n rows of `vectors`, the index of the nearest (highest dot product) centroid
-// and that dot product, into nearest[0, n) and best[0, n). Ties go to the lower centroid.
-void Assign(const float* vectors, std::size_t n, std::size_t dim, const AnnMatrix& centroids,
-            std::uint32_t* nearest, float* best) {
-  const auto lists = static_cast<std::size_t>(centroids.rows());
+// For each of n rows, the index of the nearest (highest dot product) centroid and that dot
+// product, into nearest[0, n) and best[0, n). Ties go to the lower centroid.
+// score_block(start, len, scores) scores rows [start, start + len) against every centroid into
+// scores[c * len + r].
+template <class ScoreBlock>
+void AssignBlocks(std::size_t n, std::size_t lists, ScoreBlock score_block, std::uint32_t* nearest,
+                  float* best) {
   std::fill_n(nearest, n, 0);
   std::fill_n(best, n, -std::numeric_limits<float>::infinity());
   std::vector<float> scores(kAssignBlock * lists);
   for (std::size_t start = 0; start < n; start += kAssignBlock) {
     const std::size_t len = std::min(kAssignBlock, n - start);
-    ScoreRows(vectors + start * dim, len, dim, centroids.data(), lists, scores.data());
+    score_block(start, len, scores.data());
     for (std::size_t c = 0; c < lists; ++c) {
       const float* s = scores.data() + c * len;
       for (std::size_t r = 0; r < len; ++r) {
@@ -36,6 +38,18 @@ void Assign(const float* vectors, std::size_t n, std::size_t dim, const AnnMatri
       }
     }
   }
+}
+
+// AssignBlocks for the n rows of `vectors` (n × dim, row-major).
+void Assign(const float* vectors, std::size_t n, std::size_t dim, const AnnMatrix& centroids,
+            std::uint32_t* nearest, float* best) {
+  const auto lists = static_cast<std::size_t>(centroids.rows());
+  AssignBlocks(
+      n, lists,
+      [&](std::size_t start, std::size_t len, float* scores) {
+        ScoreRows(vectors + start * dim, len, dim, centroids.data(), lists, scores);
+      },
+      nearest, best);
 }
 
 // Scales each row of m to unit length; false for a zero row (left as it is).
@@ -164,6 +178,21 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
   list_of_row_.resize(n);
   position_of_row_.resize(n);
   for (std::size_t r = 0; r < n; ++r) Append(r, nearest[r], vectors + r * dim);
+}
+
+void AnnIndex::NearestLists(std::span<const float* const> vectors,
+                            std::span<std::uint32_t> out) const {
+  RECSD_CHECK(out.size() == vectors.size(), "a list per vector");
+  const AnnMatrix& c = *centroids_;
+  const auto lists = static_cast<std::size_t>(c.rows());
+  const auto dim = static_cast<std::size_t>(c.cols());
+  std::vector<float> best(vectors.size());
+  AssignBlocks(
+      vectors.size(), lists,
+      [&](std::size_t start, std::size_t len, float* scores) {
+        ScorePointedRows(vectors.data() + start, len, dim, c.data(), lists, scores);
+      },
+      out.data(), best.data());
 }
 
 std::uint32_t AnnIndexBuilder::Nearest(std::span<const float> v) const {

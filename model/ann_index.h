@@ -52,6 +52,12 @@ class AnnIndex {
   std::size_t lists() const noexcept { return lists_.size(); }
   std::size_t probes() const noexcept { return probes_; }
   const AnnMatrix& centroids() const noexcept { return *centroids_; }
+  // The centroids, shared by every snapshot until the index is trained again: a holder of this
+  // pointer can tell whether list numbers it computed still mean the same lists.
+  const std::shared_ptr<const AnnMatrix>& shared_centroids() const noexcept { return centroids_; }
+  // The list each vector (D floats, unit or zero) belongs in, its nearest centroid's, into out
+  // (as many as vectors); as the index places its own rows.
+  void NearestLists(std::span<const float* const> vectors, std::span<std::uint32_t> out) const;
   const List& list(std::size_t list) const { return *lists_[list]; }
   // Whether list `list` is the same object in both (shared, not copied).
   bool SharesList(const AnnIndex& other, std::size_t list) const {

@@ -192,7 +192,8 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
                       std::span<const std::uint32_t> exact_rows,
                       std::span<const float* const> exact_vectors,
                       std::span<const std::uint8_t> exact_mark, std::size_t n,
-                      std::vector<std::vector<ScoredRow>>* out) {
+                      std::vector<std::vector<ScoredRow>>* out,
+                      std::span<const std::uint32_t> exact_lists) {
   const AnnIndex* index = catalog.index();
   RECSD_CHECK(index != nullptr, "a catalog with an index");
   RECSD_CHECK(exact_rows.empty() || exact_mark.size() == catalog.size(), "a mark per row");
@@ -202,18 +203,43 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
   const auto users_count = static_cast<std::size_t>(users.rows());
   const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
 
-  // `exact_rows` for the whole batch, in blocks of rows that stay in cache while every user is
-  // scored against them (as EmbeddingTopNBatch); exact_scores[b * E + i] for user b, row i.
+  RECSD_CHECK(exact_lists.empty() || exact_lists.size() == exact_rows.size(), "a list per row");
+  const std::size_t lists = index->lists();
   const std::size_t exact = exact_rows.size();
-  std::vector<float> exact_scores(exact * users_count);
+  std::vector<float> exact_scores;
+  // With exact_lists: the exact rows grouped by list, list l's at [begin[l], begin[l + 1]).
+  std::vector<std::uint32_t> begin;
+  std::vector<std::uint32_t> grouped_rows;
+  std::vector<const float*> grouped_vectors;
   constexpr std::size_t kBlockRows = 512;
-  std::vector<float> scores(std::min(exact, kBlockRows) * users_count);
-  for (std::size_t start = 0; start < exact; start += kBlockRows) {
-    const std::size_t len = std::min(kBlockRows, exact - start);
-    ScorePointedRows(exact_vectors.data() + start, len, dim, unit.data(), users_count,
-                     scores.data());
-    for (std::size_t b = 0; b < users_count; ++b) {
-      std::copy_n(scores.data() + b * len, len, exact_scores.data() + b * exact + start);
+  std::vector<float> scores;
+  if (exact_lists.empty()) {
+    // Every exact row for the whole batch, in blocks of rows that stay in cache while every user
+    // is scored against them (as EmbeddingTopNBatch); exact_scores[b * E + i].
+    exact_scores.resize(exact * users_count);
+    scores.resize(std::min(exact, kBlockRows) * users_count);
+    for (std::size_t start = 0; start < exact; start += kBlockRows) {
+      const std::size_t len = std::min(kBlockRows, exact - start);
+      ScorePointedRows(exact_vectors.data() + start, len, dim, unit.data(), users_count,
+                       scores.data());
+      for (std::size_t b = 0; b < users_count; ++b) {
+        std::copy_n(scores.data() + b * len, len, exact_scores.data() + b * exact + start);
+      }
+    }
+  } else {
+    begin.assign(lists + 1, 0);
+    for (const std::uint32_t l : exact_lists) {
+      RECSD_CHECK(l < lists, "an exact row's list is one of the index's");
+      ++begin[l + 1];
+    }
+    for (std::size_t l = 0; l < lists; ++l) begin[l + 1] += begin[l];
+    std::vector<std::uint32_t> at(begin.begin(), begin.end() - 1);
+    grouped_rows.resize(exact);
+    grouped_vectors.resize(exact);
+    for (std::size_t i = 0; i < exact; ++i) {
+      const std::uint32_t k = at[exact_lists[i]]++;
+      grouped_rows[k] = exact_rows[i];
+      grouped_vectors[k] = exact_vectors[i];
     }
   }
   // A chosen row's vector: its exact one, or the catalog's.
@@ -226,7 +252,6 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
     return catalog.embeddings().data() + std::size_t{row} * dim;
   };
 
-  const std::size_t lists = index->lists();
   std::vector<float> centroid_scores(lists);
   std::vector<std::uint32_t> probe(lists);
   out->resize(users_count);
@@ -251,9 +276,18 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
                          scores.data());
       selector.OfferRows(scores.data(), list.rows.data(), list.rows.size(),
                          exact_mark.empty() ? nullptr : exact_mark.data(), catalog);
+      if (!exact_lists.empty()) {
+        const std::uint32_t first = begin[probe[p]];
+        const std::size_t len = begin[probe[p] + 1] - first;
+        scores.resize(len);
+        ScorePointedRows(grouped_vectors.data() + first, len, dim, u, 1, scores.data());
+        selector.OfferRows(scores.data(), grouped_rows.data() + first, len, nullptr, catalog);
+      }
     }
-    selector.OfferRows(exact_scores.data() + b * exact_rows.size(), exact_rows.data(),
-                       exact_rows.size(), nullptr, catalog);
+    if (exact_lists.empty()) {
+      selector.OfferRows(exact_scores.data() + b * exact, exact_rows.data(), exact, nullptr,
+                         catalog);
+    }
     selector.Finish();
     std::vector<ScoredRow>& chosen = (*out)[b];
     for (ScoredRow& c : chosen) {

@@ -45,6 +45,9 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
 // own except at `exact_rows` (ascending; `exact_mark` has a 1 for each, one byte per catalog row,
 // or is empty with them), whose vectors are `exact_vectors` (D floats each, in the same order):
 // rows whose vector is a source's own, such as learned vectors, which the index cannot know.
+// `exact_lists` is empty (every exact row is scored for every user) or gives each exact row's
+// list in the index (AnnIndex::NearestLists of its vector): then a user's exact rows are those
+// in the lists it reads, as for the index's own rows.
 // Approximate only in the lists it does not read (recall: benchmarks/README.md, "Retrieval");
 // the lists hold exactly the snapshot's rows, so a deleted item is never returned, and
 // unavailable ones are skipped as in SelectTopN.
@@ -52,7 +55,8 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
                       std::span<const std::uint32_t> exact_rows,
                       std::span<const float* const> exact_vectors,
                       std::span<const std::uint8_t> exact_mark, std::size_t n,
-                      std::vector<std::vector<ScoredRow>>* out);
+                      std::vector<std::vector<ScoredRow>>* out,
+                      std::span<const std::uint32_t> exact_lists = {});
 
 // The `fresh` source: 2^(−age/half_life) of the item's age in ms at `now`; items dated in the
 // future count as new (1).

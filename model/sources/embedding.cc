@@ -117,9 +117,12 @@ void EmbeddingSource::Prepare(std::span<const RankUser> users, const RankContext
   if (ctx.catalog->index() != nullptr) {
     // The index knows the catalog's vectors; learned ones are scored exactly.
     if (options_.learned.enabled) {
+      // Each learned row in the list its learned vector belongs in: a user reads those of the
+      // lists it probes, as the index's own rows.
       const std::span<const float* const> vectors = learned_.LearnedRowVectors();
+      const std::span<const std::uint32_t> lists = learned_.LearnedRowLists(*ctx.catalog->index());
       IndexedTopNBatch(*ctx.catalog, matrix, learned_.LearnedRows(), vectors,
-                       learned_.LearnedMark(), ctx.n, &tops_);
+                       learned_.LearnedMark(), ctx.n, &tops_, lists);
     } else {
       IndexedTopNBatch(*ctx.catalog, matrix, {}, {}, {}, ctx.n, &tops_);
     }

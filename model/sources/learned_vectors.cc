@@ -138,6 +138,15 @@ void LearnedVectors::Remix(std::size_t slot) {
   }
   norm = std::sqrt(norm);
   float* out = MixedOf(s);
+  // The list (LearnedRowLists) is found again only when the vector changed: a new catalog
+  // snapshot remixes every item, most to what they were.
+  remixed_.assign(out, out + dim_);
+  Mixing(s, content, norm, out);
+  if (!std::equal(remixed_.begin(), remixed_.end(), out)) s.list_stale = true;
+}
+
+void LearnedVectors::Mixing(const Slot& s, std::span<const float> content, double norm,
+                            float* out) const {
   const double mass = (s.own_mass + s.peer_mass) * frame_.Scale(now_s_);
   if (!(norm > 0) || !(mass > 0)) {
     std::copy(content.begin(), content.end(), out);
@@ -306,6 +315,35 @@ std::span<const std::uint32_t> LearnedVectors::LearnedRows() {
 std::span<const std::uint8_t> LearnedVectors::LearnedMark() {
   UpdateRows();
   return mark_;
+}
+
+std::span<const std::uint32_t> LearnedVectors::LearnedRowLists(const AnnIndex& index) {
+  Sync();
+  UpdateRows();
+  if (list_centroids_ != index.shared_centroids()) {
+    list_centroids_ = index.shared_centroids();
+    for (Slot& s : slots_) s.list_stale = true;
+  }
+  std::vector<std::size_t> stale;
+  std::vector<const float*> vectors;
+  for (const std::uint32_t r : rows_) {
+    const auto slot = static_cast<std::size_t>(row_slot_[r]);
+    if (slots_[slot].list_stale) {
+      stale.push_back(slot);
+      vectors.push_back(MixedOf(slots_[slot]));
+    }
+  }
+  std::vector<std::uint32_t> lists(stale.size());
+  index.NearestLists(vectors, lists);
+  for (std::size_t i = 0; i < stale.size(); ++i) {
+    slots_[stale[i]].list = lists[i];
+    slots_[stale[i]].list_stale = false;
+  }
+  row_lists_.resize(rows_.size());
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    row_lists_[i] = slots_[static_cast<std::size_t>(row_slot_[rows_[i]])].list;
+  }
+  return row_lists_;
 }
 
 double LearnedVectors::MassAt(const ItemId& item, double now_s) const {

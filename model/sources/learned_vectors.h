@@ -2,10 +2,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
+#include "model/ann_index.h"
 #include "model/catalog.h"
 #include "model/decay.h"
 #include "model/id_index.h"
@@ -85,6 +87,10 @@ class LearnedVectors {
   std::span<const std::uint32_t> LearnedRows();
   // One byte per catalog row: 1 for the rows of LearnedRows.
   std::span<const std::uint8_t> LearnedMark();
+  // The list of `index` each row of LearnedRows belongs in by its mixed vector, in its order
+  // (AnnIndex::NearestLists). Kept per item between calls: computed again for the items whose
+  // mixed vector changed, and for all when the index was trained again.
+  std::span<const std::uint32_t> LearnedRowLists(const AnnIndex& index);
   // The item's learned mass (own and peers') at `now_s`; 0 when it has none.
   double MassAt(const ItemId& item, double now_s) const;
 
@@ -97,10 +103,14 @@ class LearnedVectors {
     std::vector<float> peer;  // others' sums, stored; empty when none
     double peer_mass = 0;
     std::vector<float> mixed;  // v_i when !dense_ and the item has a row (else in mixed_)
+    std::uint32_t list = 0;    // LearnedRowLists, for list_centroids_, unless list_stale
+    bool list_stale = true;
   };
   std::size_t SlotOf(const ItemId& item);
   void Add(std::size_t slot, std::span<const float> content, double stored_weight);
   void Remix(std::size_t slot);
+  // v_i of slot s into out (D floats); norm: |l_i|.
+  void Mixing(const Slot& s, std::span<const float> content, double norm, float* out) const;
   // Where slot `s`'s mixed vector lives (it has a catalog row).
   float* MixedOf(Slot& s);
   // Remixes the slots changed since the last call (pending_).
@@ -127,6 +137,9 @@ class LearnedVectors {
   std::vector<std::uint8_t> mark_;
   std::vector<const float*> row_vectors_;  // LearnedRowVectors
   bool rows_valid_ = false;
+  std::shared_ptr<const AnnMatrix> list_centroids_;  // those the slots' lists are of
+  std::vector<std::uint32_t> row_lists_;             // LearnedRowLists
+  std::vector<float> remixed_;                       // Remix's scratch: the vector before
 };
 
 template <class Before>

@@ -389,14 +389,56 @@ TEST(CatalogIndexTest, ManyExactRowsAreScoredForEveryUserOfABatch) {
   for (const std::vector<float>& v : vectors) pointers.push_back(v.data());
   std::vector<std::uint8_t> mark(c->size(), 0);
   for (std::uint32_t row : exact_rows) mark[row] = 1;
-  std::vector<std::vector<ScoredRow>> out;
-  IndexedTopNBatch(*c, users, exact_rows, pointers, mark, 10, &out);
-  ASSERT_EQ(out.size(), own.size());
-  for (std::size_t u = 0; u < own.size(); ++u) {
-    ASSERT_FALSE(out[u].empty());
-    EXPECT_EQ(out[u][0].row, exact_rows[own[u]]) << "user " << u;
-    EXPECT_NEAR(out[u][0].score, 1.0, 1e-5) << "user " << u;
+  // Scored for every user, then only in the lists each user reads (each row in the list of its
+  // own vector, which is the nearest list to the user whose vector it is).
+  std::vector<std::uint32_t> lists(exact_rows.size());
+  c->index()->NearestLists(pointers, lists);
+  for (const bool by_list : {false, true}) {
+    std::vector<std::vector<ScoredRow>> out;
+    IndexedTopNBatch(
+        *c, users, exact_rows, pointers, mark, 10, &out,
+        by_list ? std::span<const std::uint32_t>(lists) : std::span<const std::uint32_t>());
+    ASSERT_EQ(out.size(), own.size());
+    for (std::size_t u = 0; u < own.size(); ++u) {
+      ASSERT_FALSE(out[u].empty());
+      EXPECT_EQ(out[u][0].row, exact_rows[own[u]]) << "user " << u << " by list " << by_list;
+      EXPECT_NEAR(out[u][0].score, 1.0, 1e-5) << "user " << u << " by list " << by_list;
+    }
   }
+}
+
+TEST(CatalogIndexTest, ExactRowsByListAreReadOnlyInTheProbedLists) {
+  // An exact row placed in a list the user does not read is not found; put in the list of its
+  // vector, it is.
+  std::mt19937 rng(12);
+  CatalogBuilder b(kDim, SmallIndex(500));
+  for (std::size_t i = 0; i < 2000; ++i) b.Upsert(Record(i, UnitVector(rng)));
+  const std::shared_ptr<const Catalog> c = b.Build();
+  const AnnIndex& index = *c->index();
+  ASSERT_LT(index.probes(), index.lists());
+  const std::vector<float> user = UnitVector(rng);
+  EmbeddingMatrix u(1, static_cast<Eigen::Index>(kDim));
+  std::copy(user.begin(), user.end(), u.row(0).data());
+  const std::vector<std::uint32_t> exact_rows = {42};
+  std::vector<std::uint8_t> mark(c->size(), 0);
+  mark[42] = 1;
+  const std::vector<const float*> vectors = {user.data()};
+  std::vector<std::uint32_t> nearest(1);
+  index.NearestLists(vectors, nearest);
+  // The list farthest from the user: never among the probed ones.
+  std::vector<float> scores(index.lists());
+  for (std::size_t l = 0; l < index.lists(); ++l) {
+    scores[l] = Dot(user, {index.centroids().row(static_cast<Eigen::Index>(l)).data(), kDim});
+  }
+  const auto far =
+      static_cast<std::uint32_t>(std::min_element(scores.begin(), scores.end()) - scores.begin());
+  std::vector<std::vector<ScoredRow>> out;
+  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out, nearest);
+  ASSERT_FALSE(out[0].empty());
+  EXPECT_EQ(out[0][0].row, 42U);
+  const std::vector<std::uint32_t> wrong = {far};
+  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out, wrong);
+  for (const ScoredRow& s : out[0]) EXPECT_NE(s.row, 42U);
 }
 
 // Engines search a published index on their threads while the catalog thread builds the next

@@ -297,11 +297,52 @@ TEST(LearnedVectorsTest, WithAnIndexedCatalogOnlyLearnedItemsHoldTheirVectors) {
       const std::span<const float> want = dense.Mixed(rows[i]);
       for (std::size_t d = 0; d < kDim; ++d) EXPECT_FLOAT_EQ(vectors[i][d], want[d]) << rows[i];
     }
+    // Each learned row's list is that of its current vector (kept between calls).
+    const AnnIndex& index = *indexed_catalog->index();
+    const std::span<const std::uint32_t> lists = sparse.LearnedRowLists(index);
+    ASSERT_EQ(lists.size(), rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      std::uint32_t want = 0;
+      index.NearestLists({&vectors[i], 1}, {&want, 1});
+      EXPECT_EQ(lists[i], want) << rows[i];
+    }
     EXPECT_LE(sparse.items(), 4U);
   }
   EXPECT_LT(Cosine(sparse.Mixed(*indexed_catalog->Find(ItemId("i5"))),
                    indexed_catalog->Embedding(*indexed_catalog->Find(ItemId("i5")))),
             0.999);  // something was learned
+}
+
+// An item learned from the other cluster's items moves to that cluster's list; its list is found
+// again once its vector changed.
+TEST(LearnedVectorsTest, ALearnedItemMovesToTheListOfItsNewVector) {
+  const auto catalog = IndexedCatalog8();
+  const AnnIndex& index = *catalog->index();
+  ASSERT_EQ(index.lists(), 2U);
+  LearnedVectors v(LearnedVectorOptions{}, kDim);
+  v.SetCatalog(*catalog);
+  const std::uint32_t i0 = static_cast<std::uint32_t>(*catalog->Find(ItemId("i0")));
+  const auto list_of_i0 = [&] {
+    const std::span<const std::uint32_t> rows = v.LearnedRows();
+    const std::span<const std::uint32_t> lists = v.LearnedRowLists(index);
+    const auto at = std::find(rows.begin(), rows.end(), i0);
+    EXPECT_NE(at, rows.end());
+    return at == rows.end() ? 99U : lists[static_cast<std::size_t>(at - rows.begin())];
+  };
+  const auto nearest = [&](std::span<const float> vector) {
+    const float* p = vector.data();
+    std::uint32_t list = 0;
+    index.NearestLists({&p, 1}, {&list, 1});
+    return list;
+  };
+  const std::uint32_t home = nearest(catalog->Embedding(i0));
+  const std::uint32_t other = nearest(catalog->Embedding(*catalog->Find(ItemId("i5"))));
+  ASSERT_NE(home, other);
+  LearnSequence(&v, *catalog, {"i5", "i0"}, 100);
+  EXPECT_EQ(list_of_i0(), home);  // one event: still mostly its content vector
+  for (int i = 0; i < 200; ++i) LearnSequence(&v, *catalog, {"i5", "i6", "i0"}, 100 + i);
+  EXPECT_EQ(nearest(v.Mixed(i0)), other);
+  EXPECT_EQ(list_of_i0(), other);
 }
 
 // The embedding sources rank the same with an index (reading every list) as with the exact scan,
