@@ -28,6 +28,8 @@ void LearnedVectors::SetCatalog(const Catalog& catalog) {
     mixed_.resize(0, static_cast<Eigen::Index>(dim_));
   }
   rows_valid_ = false;
+  row_lists_valid_ = false;  // slots and rows change
+  stale_slots_.clear();
   row_slot_.assign(catalog.size(), -1);
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     Slot& slot = slots_[s];
@@ -88,6 +90,10 @@ std::size_t LearnedVectors::SlotOf(const ItemId& item) {
     if (rows_valid_) {  // kept sorted, without a rebuild per new item
       const auto at = std::upper_bound(rows_.begin(), rows_.end(), r);
       row_vectors_.insert(row_vectors_.begin() + (at - rows_.begin()), MixedOf(slot));
+      if (row_lists_valid_) {  // its list is found at the next LearnedRowLists
+        row_lists_.insert(row_lists_.begin() + (at - rows_.begin()), 0);
+        stale_slots_.push_back(s);
+      }
       rows_.insert(at, r);
       mark_[r] = 1;
     }
@@ -142,7 +148,10 @@ void LearnedVectors::Remix(std::size_t slot) {
   // snapshot remixes every item, most to what they were.
   remixed_.assign(out, out + dim_);
   Mixing(s, content, norm, out);
-  if (!std::equal(remixed_.begin(), remixed_.end(), out)) s.list_stale = true;
+  if (!s.list_stale && !std::equal(remixed_.begin(), remixed_.end(), out)) {
+    s.list_stale = true;
+    if (row_lists_valid_) stale_slots_.push_back(slot);
+  }
 }
 
 void LearnedVectors::Mixing(const Slot& s, std::span<const float> content, double norm,
@@ -207,6 +216,8 @@ void LearnedVectors::Shrink() {
   for (std::size_t s : order) kept.push_back(std::move(slots_[s]));
   slots_ = std::move(kept);
   rows_valid_ = false;
+  row_lists_valid_ = false;  // slots and rows change
+  stale_slots_.clear();
   slot_of_.Clear();
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     slot_of_.Insert(slots_[s].id, static_cast<std::uint32_t>(s));
@@ -323,25 +334,43 @@ std::span<const std::uint32_t> LearnedVectors::LearnedRowLists(const AnnIndex& i
   if (list_centroids_ != index.shared_centroids()) {
     list_centroids_ = index.shared_centroids();
     for (Slot& s : slots_) s.list_stale = true;
+    row_lists_valid_ = false;
   }
+  // Every row after a change of rows or centroids, else only the slots whose vector moved (a
+  // ranking of one user between two events must not cost a pass over every learned item).
   std::vector<std::size_t> stale;
   std::vector<const float*> vectors;
-  for (const std::uint32_t r : rows_) {
-    const auto slot = static_cast<std::size_t>(row_slot_[r]);
-    if (slots_[slot].list_stale) {
+  const auto collect = [&](std::size_t slot) {
+    if (slots_[slot].list_stale && slots_[slot].row >= 0) {
       stale.push_back(slot);
       vectors.push_back(MixedOf(slots_[slot]));
     }
+  };
+  if (row_lists_valid_) {
+    for (const std::size_t slot : stale_slots_) collect(slot);
+  } else {
+    for (const std::uint32_t r : rows_) collect(static_cast<std::size_t>(row_slot_[r]));
   }
+  stale_slots_.clear();
   std::vector<std::uint32_t> lists(stale.size());
   index.NearestLists(vectors, lists);
   for (std::size_t i = 0; i < stale.size(); ++i) {
-    slots_[stale[i]].list = lists[i];
-    slots_[stale[i]].list_stale = false;
+    Slot& s = slots_[stale[i]];
+    s.list = lists[i];
+    s.list_stale = false;
+    if (row_lists_valid_) {
+      const auto row = static_cast<std::uint32_t>(s.row);
+      const auto at = std::lower_bound(rows_.begin(), rows_.end(), row);
+      RECSD_CHECK(at != rows_.end() && *at == row, "a learned row");
+      row_lists_[static_cast<std::size_t>(at - rows_.begin())] = s.list;
+    }
   }
-  row_lists_.resize(rows_.size());
-  for (std::size_t i = 0; i < rows_.size(); ++i) {
-    row_lists_[i] = slots_[static_cast<std::size_t>(row_slot_[rows_[i]])].list;
+  if (!row_lists_valid_) {
+    row_lists_.resize(rows_.size());
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      row_lists_[i] = slots_[static_cast<std::size_t>(row_slot_[rows_[i]])].list;
+    }
+    row_lists_valid_ = true;
   }
   return row_lists_;
 }

@@ -343,6 +343,14 @@ TEST(LearnedVectorsTest, ALearnedItemMovesToTheListOfItsNewVector) {
   for (int i = 0; i < 200; ++i) LearnSequence(&v, *catalog, {"i5", "i6", "i0"}, 100 + i);
   EXPECT_EQ(nearest(v.Mixed(i0)), other);
   EXPECT_EQ(list_of_i0(), other);
+  // Items new since the last call (one of each cluster: one of them is not in list 0) get theirs.
+  LearnSequence(&v, *catalog, {"i1", "i4"}, 400);
+  const std::span<const std::uint32_t> lists = v.LearnedRowLists(index);
+  const std::span<const std::uint32_t> rows = v.LearnedRows();
+  ASSERT_EQ(lists.size(), 5U);  // i0, i1, i4, i5, i6
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(lists[i], nearest(v.Mixed(rows[i]))) << "row " << rows[i];
+  }
 }
 
 // The embedding sources rank the same with an index (reading every list) as with the exact scan,
