@@ -10,11 +10,10 @@
 namespace recsd::model {
 
 std::optional<std::size_t> Catalog::Find(const ItemId& id) const {
-  auto it = rows_.find(id);
-  if (it == rows_.end()) {
-    return std::nullopt;
-  }
-  return it->second;
+  const std::optional<std::uint32_t> row =
+      rows_.Find(id, [this](std::uint32_t r) -> const ItemId& { return items_[r].id; });
+  if (!row) return std::nullopt;
+  return *row;
 }
 
 const std::string& Catalog::CategoryName(CategoryId id) const {
@@ -33,7 +32,7 @@ std::optional<CategoryId> Catalog::FindCategory(std::string_view name) const {
 std::size_t Catalog::HeapBytes() const noexcept {
   std::size_t bytes = static_cast<std::size_t>(embeddings_.size()) * sizeof(float) +
                       items_.capacity() * sizeof(CatalogItem) + available_.capacity() +
-                      rows_.size() * (sizeof(ItemId) + sizeof(std::size_t) + 2 * sizeof(void*));
+                      rows_.HeapBytes();
   for (const CatalogItem& item : items_) {
     bytes += StringHeapBytes(item.id.str());
   }
@@ -83,7 +82,7 @@ void CatalogBuilder::Upsert(const ItemRecord& record) {
   } else {
     row = catalog_.items_.size();
     catalog_.items_.emplace_back();
-    catalog_.rows_.emplace(record.item, row);
+    catalog_.rows_.Insert(record.item, static_cast<std::uint32_t>(row));
     rows_.resize(rows_.size() + dim);
     added = true;
   }
@@ -117,19 +116,19 @@ void CatalogBuilder::Upsert(const ItemRecord& record) {
 }
 
 bool CatalogBuilder::Erase(const ItemId& id) {
-  auto it = catalog_.rows_.find(id);
-  if (it == catalog_.rows_.end()) {
-    return false;
-  }
+  const std::optional<std::size_t> found = catalog_.Find(id);
+  if (!found) return false;
+  const auto id_of = [this](std::uint32_t r) -> const ItemId& { return catalog_.items_[r].id; };
   const std::size_t dim = embedder_.dim();
-  const std::size_t row = it->second;
+  const std::size_t row = *found;
   const std::size_t last = catalog_.items_.size() - 1;
-  catalog_.rows_.erase(it);
+  catalog_.rows_.Erase(id, id_of);
   ann_.Erase(row, last);
-  if (row != last) {
+  if (row != last) {  // the last row moves into the gap
+    catalog_.rows_.Erase(catalog_.items_[last].id, id_of);
     catalog_.items_[row] = std::move(catalog_.items_[last]);
     std::memcpy(rows_.data() + row * dim, rows_.data() + last * dim, dim * sizeof(float));
-    catalog_.rows_[catalog_.items_[row].id] = row;
+    catalog_.rows_.Insert(catalog_.items_[row].id, static_cast<std::uint32_t>(row));
   }
   catalog_.items_.pop_back();
   rows_.resize(last * dim);
@@ -138,7 +137,6 @@ bool CatalogBuilder::Erase(const ItemId& id) {
 
 void CatalogBuilder::Reserve(std::size_t items) {
   catalog_.items_.reserve(items);
-  catalog_.rows_.reserve(items);
   rows_.reserve(items * embedder_.dim());
 }
 

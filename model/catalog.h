@@ -13,6 +13,7 @@
 #include <Eigen/Core>
 
 #include "model/ann_index.h"
+#include "model/id_index.h"
 #include "model/ids.h"
 #include "model/item.h"
 #include "model/text_embedder.h"
@@ -70,7 +71,7 @@ class Catalog {
 
   std::vector<CatalogItem> items_;
   EmbeddingMatrix embeddings_;
-  std::unordered_map<ItemId, std::size_t> rows_;
+  IdIndex rows_;                         // id → row; its keys are items_[row].id
   std::vector<std::uint8_t> available_;  // one per row, as items_[row].available
   std::vector<std::string> category_names_;
   std::unordered_map<std::string, CategoryId> categories_;

@@ -70,6 +70,8 @@ class FlatIndex {
     --size_;
   }
 
+  std::size_t HeapBytes() const noexcept { return slots_.capacity() * sizeof(Slot); }
+
   void Clear() {
     slots_.clear();
     mask_ = 0;
