@@ -144,6 +144,10 @@ void LearnedVectors::Remix(std::size_t slot) {
   }
   norm = std::sqrt(norm);
   float* out = MixedOf(s);
+  if (dense_) {  // no index, no lists to keep (the per-event path of small catalogs)
+    Mixing(s, content, norm, out);
+    return;
+  }
   // The list (LearnedRowLists) is found again only when the vector changed: a new catalog
   // snapshot remixes every item, most to what they were.
   remixed_.assign(out, out + dim_);
