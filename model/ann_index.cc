@@ -24,7 +24,8 @@ void AssignBlocks(std::size_t n, std::size_t lists, ScoreBlock score_block, std:
                   float* best) {
   std::fill_n(nearest, n, 0);
   std::fill_n(best, n, -std::numeric_limits<float>::infinity());
-  std::vector<float> scores(kAssignBlock * lists);
+  // Sized for the rows there are: a call for a few vectors (a changed item) clears no more.
+  std::vector<float> scores(std::min(n, kAssignBlock) * lists);
   for (std::size_t start = 0; start < n; start += kAssignBlock) {
     const std::size_t len = std::min(kAssignBlock, n - start);
     score_block(start, len, scores.data());
