@@ -24,7 +24,22 @@ Result<std::string, std::string> ReadFile(const std::string& path) {
   if (!in) {
     return Fail(path + ": cannot open");
   }
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes;
+  // A regular file is read whole into a buffer of its size (one allocation, one pass: a catalog
+  // file of a million items is some 300 MB); a pipe, whose size is unknown, in pieces.
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size > 0) {
+    bytes.resize(static_cast<std::size_t>(size));
+    in.seekg(0, std::ios::beg);
+    in.read(bytes.data(), size);
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+  }
+  in.clear();
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    bytes.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) {
     return Fail(path + ": read error");
   }
@@ -351,33 +366,96 @@ std::optional<std::size_t> MsgpackValueEnd(std::string_view bytes, std::size_t o
 
 namespace {
 
-// Calls decode(where, record bytes) for every record of a JSON-lines or msgpack stream file.
+// Reads a file a piece at a time into a buffer that holds the piece being parsed: a catalog file
+// of a million items (some 300 MB) is never in memory whole, and the buffer stays in cache.
+class PieceReader {
+ public:
+  static constexpr std::size_t kPiece = 4 << 20;
+
+  explicit PieceReader(const std::string& path) : in_(path, std::ios::binary) {}
+  bool is_open() const { return static_cast<bool>(in_); }
+  bool bad() const { return in_.bad(); }
+
+  // The bytes read and not yet consumed.
+  std::string_view pending() const { return {buf_.data() + begin_, end_ - begin_}; }
+  // The file offset of pending()'s first byte.
+  std::uint64_t offset() const { return base_ + begin_; }
+  void Consume(std::size_t n) { begin_ += n; }
+  // Reads more after pending() (moved to the buffer's front; the buffer grows when pending()
+  // fills it); false at the end of the file or on a read error.
+  bool More() {
+    if (eof_) return false;
+    if (begin_ > 0) {
+      std::copy(buf_.begin() + static_cast<std::ptrdiff_t>(begin_),
+                buf_.begin() + static_cast<std::ptrdiff_t>(end_), buf_.begin());
+      base_ += begin_;
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (buf_.size() - end_ < kPiece / 2) buf_.resize(std::max(kPiece, 2 * buf_.size()));
+    in_.read(buf_.data() + end_, static_cast<std::streamsize>(buf_.size() - end_));
+    const auto got = static_cast<std::size_t>(in_.gcount());
+    end_ += got;
+    if (!in_) eof_ = true;  // the end of the file, or an error (bad())
+    return got > 0 || !eof_;
+  }
+
+ private:
+  std::ifstream in_;
+  std::vector<char> buf_;
+  std::size_t begin_ = 0;
+  std::size_t end_ = 0;
+  std::uint64_t base_ = 0;
+  bool eof_ = false;
+};
+
+// Calls decode(where, record bytes) for every record of a JSON-lines or msgpack stream file;
+// where() names the record's place in the file ("path:line" or "path:@offset"), for an error.
 template <class F>
 ReadResult ForEachRecord(const std::string& path, RecordFormat format, F&& decode) {
-  auto bytes = ReadFile(path);
-  if (!bytes) return Fail(std::move(bytes).error());
+  PieceReader file(path);
+  if (!file.is_open()) return Fail(path + ": cannot open");
   std::size_t records = 0;
   if (format == RecordFormat::kJsonLines) {
-    ForEachLine(*bytes, [&](std::size_t no, std::string_view line) {
-      if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+    std::size_t line_no = 0;
+    for (bool more = file.More();;) {
+      const std::string_view bytes = file.pending();
+      const std::size_t nl = bytes.find('\n');
+      if (nl == std::string_view::npos && more) {
+        more = file.More();
+        continue;
+      }
+      if (bytes.empty()) break;
+      std::string_view line = bytes.substr(0, nl);
+      file.Consume(nl == std::string_view::npos ? bytes.size() : nl + 1);
+      if (line.ends_with('\r')) line.remove_suffix(1);
+      ++line_no;
+      if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
       ++records;
-      decode(Where(path, no), line);
-    });
-    return records;
-  }
-  const std::string_view all = *bytes;
-  std::size_t offset = 0;
-  while (offset < all.size()) {
-    const std::optional<std::size_t> end = MsgpackValueEnd(all, offset);
-    if (!end) {
-      return Fail(path + ":@" + std::to_string(offset) +
-                  ": the msgpack stream is cut or broken here; " + std::to_string(records) +
-                  " records before it were read");
+      decode([&] { return Where(path, line_no); }, line);
     }
-    ++records;
-    decode(path + ":@" + std::to_string(offset), all.substr(offset, *end - offset));
-    offset = *end;
+  } else {
+    for (bool more = file.More();;) {
+      const std::string_view bytes = file.pending();
+      const std::optional<std::size_t> end =
+          bytes.empty() ? std::nullopt : MsgpackValueEnd(bytes, 0);
+      if (!end && more) {
+        more = file.More();
+        continue;
+      }
+      if (bytes.empty()) break;
+      const std::uint64_t offset = file.offset();
+      if (!end) {
+        return Fail(path + ":@" + std::to_string(offset) +
+                    ": the msgpack stream is cut or broken here; " + std::to_string(records) +
+                    " records before it were read");
+      }
+      ++records;
+      decode([&] { return path + ":@" + std::to_string(offset); }, bytes.substr(0, *end));
+      file.Consume(*end);
+    }
   }
+  if (file.bad()) return Fail(path + ": read error");
   return records;
 }
 
@@ -385,10 +463,10 @@ ReadResult ForEachRecord(const std::string& path, RecordFormat format, F&& decod
 
 ReadResult ReadEventRecords(const std::string& path, RecordFormat format,
                             const EventTypeTable& types, ReplayInput* out) {
-  return ForEachRecord(path, format, [&](const std::string& where, std::string_view record) {
+  return ForEachRecord(path, format, [&](const auto& where, std::string_view record) {
     DecodeResult<Event> event = DecodeEvent(record, types);
     if (!event) {
-      out->Reject(DecodeProblem(where, event.error()));
+      out->Reject(DecodeProblem(where(), event.error()));
       return;
     }
     out->events.push_back(std::move(event).value());
@@ -397,10 +475,10 @@ ReadResult ReadEventRecords(const std::string& path, RecordFormat format,
 
 ReadResult ReadItemRecords(const std::string& path, RecordFormat format, std::size_t embedding_dim,
                            ReplayInput* out) {
-  return ForEachRecord(path, format, [&](const std::string& where, std::string_view record) {
+  return ForEachRecord(path, format, [&](const auto& where, std::string_view record) {
     DecodeResult<ItemRecord> item = DecodeItem(record, embedding_dim);
     if (!item) {
-      out->Reject(DecodeProblem(where, item.error()));
+      out->Reject(DecodeProblem(where(), item.error()));
       return;
     }
     out->items.push_back(std::move(item).value());

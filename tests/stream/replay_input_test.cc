@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "stream/item_codec.h"
 #include "tests/daemon/temp_dir.h"
 
 namespace recsd::stream {
@@ -104,6 +105,83 @@ TEST(MovieLensTest, RatingsBecomeRatingEventsInMilliseconds) {
   const ReadResult missing = ReadMovieLensRatings((dir.path() / "none.csv").string(), types, &in);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().find("none.csv: cannot open"), std::string::npos);
+}
+
+// Record files are read a piece at a time (4 MiB): records that cross a piece's end, one larger
+// than a piece, and an error's place after the first piece must come out as from a whole read.
+TEST(ReplayInputTest, RecordsAcrossPiecesReadAsFromAWholeFile) {
+  TempDir dir;
+  const std::string path = (dir.path() / "items.mp").string();
+  std::string bytes;
+  std::size_t too_large_at = 0;
+  constexpr int kItems = 300;  // 300 × ~30 KB: about 9 MB, over two pieces
+  for (int i = 0; i < kItems; ++i) {
+    if (i == 150) {  // a record over a piece: a map with a 5 MiB string, rejected, then skipped
+      too_large_at = bytes.size();
+      const auto big = nlohmann::json::to_msgpack(
+          nlohmann::json{{"v", 1}, {"item", "big"}, {"text", std::string(5 << 20, 'x')}});
+      bytes.append(big.begin(), big.end());
+    }
+    ItemRecord item;
+    item.item = ItemId("i" + std::to_string(i));
+    item.text = std::string(30'000 + i, 'a' + static_cast<char>(i % 26));
+    item.ts = TimestampMs{1000 + i};
+    bytes += EncodeItem(item);
+  }
+  std::ofstream(path, std::ios::binary) << bytes;
+  ReplayInput in;
+  const ReadResult read = ReadItemRecords(path, RecordFormat::kMsgpack, 0, &in);
+  ASSERT_TRUE(read) << read.error();
+  EXPECT_EQ(*read, std::size_t{kItems} + 1);
+  ASSERT_EQ(in.items.size(), std::size_t{kItems});
+  for (int i = 0; i < kItems; ++i) {
+    EXPECT_EQ(in.items[i].item, ItemId("i" + std::to_string(i)));
+    ASSERT_TRUE(in.items[i].text.has_value());
+    EXPECT_EQ(in.items[i].text->size(), std::size_t(30'000 + i));
+  }
+  ASSERT_EQ(in.rejected, 1U);
+  EXPECT_EQ(in.problems[0].rfind(path + ":@" + std::to_string(too_large_at) + ": ", 0), 0U)
+      << in.problems[0];
+
+  // A stream broken far into the file: the error names the byte and the records before it.
+  const std::string broken = (dir.path() / "broken.mp").string();
+  std::ofstream(broken, std::ios::binary)
+      << bytes.substr(0, too_large_at) << "\xc1" << bytes.substr(too_large_at);
+  ReplayInput b;
+  const ReadResult cut = ReadItemRecords(broken, RecordFormat::kMsgpack, 0, &b);
+  ASSERT_FALSE(cut);
+  EXPECT_NE(cut.error().find(broken + ":@" + std::to_string(too_large_at) +
+                             ": the msgpack stream is cut or broken here; 150 records"),
+            std::string::npos)
+      << cut.error();
+
+  // JSON lines across pieces: CRLF and blank lines, line numbers, a last line without "\n".
+  const std::string lines = (dir.path() / "events.jsonl").string();
+  std::string text;
+  constexpr int kLines = 120'001;  // ~9 MB
+  for (int i = 1; i <= kLines; ++i) {
+    if (i == 100'001) {
+      text += "{\"v\": 1, \"broken\"\r\n";
+    } else if (i % 1000 == 0) {
+      text += "  \n";
+    } else {
+      text += R"({"v":1,"user":"u1","item":"i)" + std::to_string(i) +
+              R"(","type":"view","ts":1700000000000,"pad":"......"})";
+      text += i % 7 == 0 ? "\r\n" : "\n";
+    }
+  }
+  text.pop_back();  // the last line ends without a newline
+  std::ofstream(lines, std::ios::binary) << text;
+  const EventTypeTable types;
+  ReplayInput e;
+  const ReadResult events = ReadEventRecords(lines, RecordFormat::kJsonLines, types, &e);
+  ASSERT_TRUE(events) << events.error();
+  const std::size_t blank = kLines / 1000;
+  EXPECT_EQ(*events, std::size_t{kLines} - blank);
+  EXPECT_EQ(e.events.size(), std::size_t{kLines} - blank - 1);
+  ASSERT_EQ(e.rejected, 1U);
+  EXPECT_EQ(e.problems[0].rfind(lines + ":100001: ", 0), 0U) << e.problems[0];
+  EXPECT_EQ(e.events.back().item, ItemId("i" + std::to_string(kLines)));
 }
 
 TEST(ReplayInputTest, KeepsAtMostTwentyProblemsButCountsAll) {
