@@ -1,6 +1,7 @@
 #include "model/retrieval.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iterator>
 #include <limits>
@@ -32,23 +33,12 @@ constexpr BetterT kBetter;
 // worst of them. An offer is then an append (a heap's sift mispredicts a branch per level, which
 // made it the largest cost of a scan), and the selection costs O(n) per n offers.
 class TopNSelector {
+  static constexpr std::size_t kBatch = 64;
+
  public:
   TopNSelector(std::size_t n, std::vector<ScoredRow>* out) : n_(n), out_(out) {
     out_->clear();
-    out_->reserve(2 * n);
-  }
-
-  void Offer(std::uint32_t row, float score, const Catalog& catalog) {
-    if (n_ == 0 || score < threshold_ || (score == threshold_ && row > threshold_row_)) {
-      return;  // cheaper than the availability lookup for the common case
-    }
-    if (!catalog.available(row)) {
-      return;
-    }
-    out_->push_back({row, score});
-    if (out_->size() == 2 * n_) {
-      Prune();
-    }
+    out_->reserve(2 * n + kBatch);
   }
 
   // Offers rows first_row, first_row + 1, ... with these scores.
@@ -74,29 +64,46 @@ class TopNSelector {
   }
 
  private:
-  // Offers row_at(k) with scores[k] for k < len, except rows `skip` marks. Rows below the
-  // threshold are skipped four at a time (SSE2, part of every x86-64): most rows, after the first
-  // prune. A tie with the threshold goes to Offer, which breaks it by row.
+  // Offers row_at(k) with scores[k] for k < len, except rows `skip` marks and rows not available.
+  // Rows below the threshold are passed over four at a time (SSE2, part of every x86-64): most
+  // rows, after the first prune. The others go in batches: their marks and availability are
+  // looked up in loops of independent loads (the bytes of rows spread over a large catalog miss
+  // the cache; a branch on each one in turn waited for each miss), then the rows that pass join
+  // the kept ones. A tie with the threshold goes to the lower row.
   template <class RowAt>
   void OfferEach(const float* scores, std::size_t len, RowAt row_at, const std::uint8_t* skip,
                  const Catalog& catalog) {
-    const auto offer = [&](std::size_t k) {
-      const std::uint32_t row = row_at(k);
-      if (skip == nullptr || skip[row] == 0) Offer(row, scores[k], catalog);
-    };
+    if (n_ == 0) return;
+    std::array<std::uint32_t, kBatch> at;  // offsets k of the batch's rows
+    std::array<std::uint32_t, kBatch> rows;
+    std::array<std::uint8_t, kBatch> keep;
     std::size_t r = 0;
+    while (r < len) {
+      std::size_t m = 0;
 #if defined(__SSE2__)
-    for (; r + 4 <= len; r += 4) {
-      if (_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + r), _mm_set1_ps(threshold_))) == 0) {
-        continue;
+      for (; r + 4 <= len && m + 4 <= kBatch; r += 4) {
+        int bits = _mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + r), _mm_set1_ps(threshold_)));
+        for (; bits != 0; bits &= bits - 1) {
+          at[m++] = static_cast<std::uint32_t>(r + static_cast<std::size_t>(__builtin_ctz(bits)));
+        }
       }
-      for (std::size_t k = r; k < r + 4; ++k) {
-        if (scores[k] >= threshold_) offer(k);
-      }
-    }
 #endif
-    for (; r < len; ++r) {
-      if (scores[r] >= threshold_) offer(r);
+      for (; r < len && m < kBatch; ++r) {
+        if (scores[r] >= threshold_) at[m++] = static_cast<std::uint32_t>(r);
+      }
+      for (std::size_t i = 0; i < m; ++i) rows[i] = row_at(at[i]);
+      for (std::size_t i = 0; i < m; ++i)
+        keep[i] = static_cast<std::uint8_t>(catalog.available(rows[i]));
+      if (skip != nullptr) {
+        for (std::size_t i = 0; i < m; ++i)
+          keep[i] &= static_cast<std::uint8_t>(skip[rows[i]] == 0);
+      }
+      for (std::size_t i = 0; i < m; ++i) {
+        const float score = scores[at[i]];
+        if (keep[i] == 0 || (score == threshold_ && rows[i] > threshold_row_)) continue;
+        out_->push_back({rows[i], score});
+      }
+      if (out_->size() >= 2 * n_) Prune();
     }
   }
 

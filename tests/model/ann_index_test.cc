@@ -364,6 +364,37 @@ TEST(CatalogIndexTest, ExactRowsAreScoredWithTheGivenVectors) {
   }
 }
 
+TEST(CatalogIndexTest, AnExactRowIsNeverFoundByItsCatalogVector) {
+  // Row 123's catalog vector is the user's, its exact (learned) vector the opposite: the list
+  // scan must pass over it, so that it comes back once, with its exact score, and not at the top.
+  std::mt19937 rng(10);
+  const std::vector<float> user = UnitVector(rng);
+  CatalogBuilder b(kDim, SmallIndex(500));
+  const std::uint32_t moved = 123;
+  for (std::size_t i = 0; i < 2000; ++i) b.Upsert(Record(i, i == moved ? user : UnitVector(rng)));
+  const std::shared_ptr<const Catalog> c = b.Build();
+  std::vector<float> opposite(user);
+  for (float& x : opposite) x = -x;
+  EmbeddingMatrix u(1, static_cast<Eigen::Index>(kDim));
+  std::copy(user.begin(), user.end(), u.row(0).data());
+  const std::vector<std::uint32_t> exact_rows = {moved};
+  std::vector<std::uint8_t> mark(c->size(), 0);
+  mark[moved] = 1;
+  const std::vector<const float*> vectors = {opposite.data()};
+  std::vector<std::vector<ScoredRow>> out;
+  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out);
+  ASSERT_EQ(out[0].size(), 10U);
+  for (const ScoredRow& s : out[0]) EXPECT_NE(s.row, moved);
+  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, c->size(), &out);  // every row read
+  std::size_t seen = 0;
+  for (const ScoredRow& s : out[0]) {
+    if (s.row != moved) continue;
+    ++seen;
+    EXPECT_NEAR(s.score, -1.0, 1e-5);
+  }
+  EXPECT_EQ(seen, 1U);
+}
+
 TEST(CatalogIndexTest, ManyExactRowsAreScoredForEveryUserOfABatch) {
   // More exact rows than one block of the batch's exact scoring (512), a partial block last, and
   // several users: user b's own vector is the exact vector of one row, which must come first for
