@@ -1,6 +1,7 @@
 #include "model/ann_index.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -11,46 +12,19 @@
 namespace recsd::model {
 namespace {
 
-// Rows scored against all centroids at once in Assign: their scores (block × lists floats) stay
-// in cache.
-constexpr std::size_t kAssignBlock = 256;
-
-// For each of n rows, the index of the nearest (highest dot product) centroid and that dot
-// product, into nearest[0, n) and best[0, n). Ties go to the lower centroid.
-// score_block(start, len, scores) scores rows [start, start + len) against every centroid into
-// scores[c * len + r].
-template <class ScoreBlock>
-void AssignBlocks(std::size_t n, std::size_t lists, ScoreBlock score_block, std::uint32_t* nearest,
-                  float* best) {
-  std::fill_n(nearest, n, 0);
-  std::fill_n(best, n, -std::numeric_limits<float>::infinity());
-  // Sized for the rows there are: a call for a few vectors (a changed item) clears no more.
-  std::vector<float> scores(std::min(n, kAssignBlock) * lists);
-  for (std::size_t start = 0; start < n; start += kAssignBlock) {
-    const std::size_t len = std::min(kAssignBlock, n - start);
-    score_block(start, len, scores.data());
-    for (std::size_t c = 0; c < lists; ++c) {
-      const float* s = scores.data() + c * len;
-      for (std::size_t r = 0; r < len; ++r) {
-        if (s[r] > best[start + r]) {
-          best[start + r] = s[r];
-          nearest[start + r] = static_cast<std::uint32_t>(c);
-        }
-      }
-    }
-  }
-}
-
-// AssignBlocks for the n rows of `vectors` (n × dim, row-major).
-void Assign(const float* vectors, std::size_t n, std::size_t dim, const AnnMatrix& centroids,
+// For each of n rows of `vectors` (n × dim, row-major): the nearest (highest dot product)
+// centroid, ties to the lower, into nearest[0, n), and that dot product into best[0, n).
+void Assign(const float* vectors, std::size_t n, std::size_t dim, const AnnCentroids& centroids,
             std::uint32_t* nearest, float* best) {
-  const auto lists = static_cast<std::size_t>(centroids.rows());
-  AssignBlocks(
-      n, lists,
-      [&](std::size_t start, std::size_t len, float* scores) {
-        ScoreRows(vectors + start * dim, len, dim, centroids.data(), lists, scores);
-      },
-      nearest, best);
+  constexpr std::size_t kBlock = 256;
+  std::array<const float*, kBlock> rows;
+  const auto count = static_cast<std::size_t>(centroids.matrix.rows());
+  for (std::size_t start = 0; start < n; start += kBlock) {
+    const std::size_t len = std::min(kBlock, n - start);
+    for (std::size_t r = 0; r < len; ++r) rows[r] = vectors + (start + r) * dim;
+    NearestCentroids(rows.data(), len, dim, centroids.panels.data(), count, nearest + start,
+                     best + start);
+  }
 }
 
 // Scales each row of m to unit length; false for a zero row (left as it is).
@@ -67,7 +41,10 @@ bool NormaliseRow(float* row, std::size_t dim) {
 
 std::size_t AnnIndex::HeapBytes() const noexcept {
   std::size_t bytes = lists_.capacity() * sizeof(lists_[0]);
-  if (centroids_) bytes += static_cast<std::size_t>(centroids_->size()) * sizeof(float);
+  if (centroids_) {
+    bytes += static_cast<std::size_t>(centroids_->matrix.size()) * sizeof(float) +
+             centroids_->panels.capacity() * sizeof(float);
+  }
   for (const auto& list : lists_) {
     bytes += list->rows.capacity() * sizeof(std::uint32_t) + list->codes.capacity() +
              list->scales.capacity() * sizeof(float) + sizeof(*list) + 2 * sizeof(void*);
@@ -134,8 +111,9 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
   // Spherical k-means: the first `lists` sample rows (a random subset) start as centroids; each
   // round assigns the sample and moves every centroid to its members' normalised mean. A centroid
   // left with no members takes the sample row farthest from its own centroid.
-  auto centroids =
-      std::make_shared<AnnMatrix>(static_cast<Eigen::Index>(lists), static_cast<Eigen::Index>(dim));
+  auto owner = std::make_shared<AnnCentroids>();
+  AnnMatrix* centroids = &owner->matrix;
+  centroids->resize(static_cast<Eigen::Index>(lists), static_cast<Eigen::Index>(dim));
   std::vector<std::uint32_t> pick(sample_size);
   for (std::size_t i = 0; i < sample_size; ++i) pick[i] = static_cast<std::uint32_t>(i);
   for (std::size_t i = 0; i < lists; ++i) std::swap(pick[i], pick[i + rng.Below(sample_size - i)]);
@@ -146,8 +124,9 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
   std::vector<std::uint32_t> nearest;
   std::vector<float> best;
   std::vector<std::size_t> members(lists);
-  centroids_ = centroids;  // AssignAll reads them
+  centroids_ = owner;  // AssignAll reads them
   for (std::size_t round = 0; round < options_.train_iterations; ++round) {
+    owner->panels = CentroidPanels(centroids->data(), lists, dim);
     AssignAll(sample.data(), sample_size, &nearest, &best);
     centroids->setZero();
     std::fill(members.begin(), members.end(), 0);
@@ -172,6 +151,7 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
     }
   }
   // Every row into its list.
+  owner->panels = CentroidPanels(centroids->data(), lists, dim);
   AssignAll(vectors, n, &nearest, &best);
   lists_.assign(lists, {});
   changed_.assign(lists, 1);
@@ -184,16 +164,11 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
 void AnnIndex::NearestLists(std::span<const float* const> vectors,
                             std::span<std::uint32_t> out) const {
   RECSD_CHECK(out.size() == vectors.size(), "a list per vector");
-  const AnnMatrix& c = *centroids_;
-  const auto lists = static_cast<std::size_t>(c.rows());
-  const auto dim = static_cast<std::size_t>(c.cols());
+  const AnnMatrix& c = centroids_->matrix;
   std::vector<float> best(vectors.size());
-  AssignBlocks(
-      vectors.size(), lists,
-      [&](std::size_t start, std::size_t len, float* scores) {
-        ScorePointedRows(vectors.data() + start, len, dim, c.data(), lists, scores);
-      },
-      out.data(), best.data());
+  NearestCentroids(vectors.data(), vectors.size(), static_cast<std::size_t>(c.cols()),
+                   centroids_->panels.data(), static_cast<std::size_t>(c.rows()), out.data(),
+                   best.data());
 }
 
 std::uint32_t AnnIndexBuilder::Nearest(std::span<const float> v) const {

@@ -34,6 +34,13 @@ using ParallelFor =
 
 using AnnMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// An index's centroids (lists × dim, unit rows) and the same values laid out for the
+// nearest-centroid kernel (CentroidPanels, model/row_scores.h).
+struct AnnCentroids {
+  AnnMatrix matrix;
+  std::vector<float> panels;
+};
+
 // An inverted-file index of a catalog snapshot's rows: unit centroids (spherical k-means of the
 // item vectors) and, for each, the list of rows nearest to it with a copy of their vectors
 // quantised to 8 bits (v ≈ scale · code, scale = max|v_d| / 127), back to back, so that reading
@@ -51,10 +58,12 @@ class AnnIndex {
 
   std::size_t lists() const noexcept { return lists_.size(); }
   std::size_t probes() const noexcept { return probes_; }
-  const AnnMatrix& centroids() const noexcept { return *centroids_; }
+  const AnnMatrix& centroids() const noexcept { return centroids_->matrix; }
   // The centroids, shared by every snapshot until the index is trained again: a holder of this
   // pointer can tell whether list numbers it computed still mean the same lists.
-  const std::shared_ptr<const AnnMatrix>& shared_centroids() const noexcept { return centroids_; }
+  const std::shared_ptr<const AnnCentroids>& shared_centroids() const noexcept {
+    return centroids_;
+  }
   // The list each vector (D floats, unit or zero) belongs in, its nearest centroid's, into out
   // (as many as vectors); as the index places its own rows.
   void NearestLists(std::span<const float* const> vectors, std::span<std::uint32_t> out) const;
@@ -67,7 +76,7 @@ class AnnIndex {
 
  private:
   friend class AnnIndexBuilder;
-  std::shared_ptr<const AnnMatrix> centroids_;
+  std::shared_ptr<const AnnCentroids> centroids_;
   std::vector<std::shared_ptr<const List>> lists_;
   std::size_t probes_ = 0;
 };
@@ -114,7 +123,7 @@ class AnnIndexBuilder {
   ParallelFor parallel_for_;
   std::size_t dim_ = 0;
   std::size_t trained_rows_ = 0;
-  std::shared_ptr<const AnnMatrix> centroids_;
+  std::shared_ptr<const AnnCentroids> centroids_;
   std::vector<AnnIndex::List> lists_;
   std::vector<std::uint32_t> list_of_row_;
   std::vector<std::uint32_t> position_of_row_;  // in its list

@@ -1,5 +1,8 @@
 #include "model/row_scores.h"
 
+#include <algorithm>
+#include <limits>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -158,7 +161,157 @@ __attribute__((target("avx2,fma"))) void ScoreQuantizedAvx2(const std::int8_t* c
 }
 #endif
 
+constexpr std::size_t kPanel = 8;  // centroids per block of CentroidPanels
+
+// The best (highest, then lowest index) of 8 lanes of values and centroid indices.
+inline void BestOfLanes(const float* values, const std::uint32_t* indices, std::uint32_t* nearest,
+                        float* best) {
+  std::uint32_t at = indices[0];
+  float value = values[0];
+  for (std::size_t l = 1; l < kPanel; ++l) {
+    if (values[l] > value || (values[l] == value && indices[l] < at)) {
+      value = values[l];
+      at = indices[l];
+    }
+  }
+  *nearest = at;
+  *best = value;
+}
+
+void NearestCentroidsPortable(const float* const* rows, std::size_t len, std::size_t dim,
+                              const float* panels, std::size_t count, std::uint32_t* nearest,
+                              float* best) {
+  const std::size_t blocks = (count + kPanel - 1) / kPanel;
+  for (std::size_t r = 0; r < len; ++r) {
+    const float* row = rows[r];
+    float best_v[kPanel];
+    std::uint32_t best_i[kPanel];
+    std::fill_n(best_v, kPanel, -std::numeric_limits<float>::infinity());
+    std::fill_n(best_i, kPanel, 0U);
+    for (std::size_t k = 0; k < blocks; ++k) {
+      const float* panel = panels + k * dim * kPanel;
+      float acc[kPanel] = {};
+      for (std::size_t d = 0; d < dim; ++d) {
+        for (std::size_t l = 0; l < kPanel; ++l) acc[l] += row[d] * panel[d * kPanel + l];
+      }
+      for (std::size_t l = 0; l < kPanel && k * kPanel + l < count; ++l) {
+        if (acc[l] > best_v[l]) {
+          best_v[l] = acc[l];
+          best_i[l] = static_cast<std::uint32_t>(k * kPanel + l);
+        }
+      }
+    }
+    BestOfLanes(best_v, best_i, nearest + r, best + r);
+  }
+}
+
+#if defined(__x86_64__)
+// kRows rows against every centroid: per dimension, two blocks of 8 centroids are loaded once and
+// multiplied with each row's value broadcast (2 loads and kRows broadcasts per 2 · kRows FMAs, no
+// horizontal sums); each lane keeps its best centroid, the lanes are reduced at the end.
+template <std::size_t kRows>
+__attribute__((target("avx2,fma"))) void NearestCentroidsAvx2(const float* const* rows,
+                                                              std::size_t dim, const float* panels,
+                                                              std::size_t count,
+                                                              std::uint32_t* nearest, float* best) {
+  const std::size_t blocks = (count + kPanel - 1) / kPanel;
+  const __m256 minus_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  // Lanes of the last block past `count` are padding: never the best.
+  const __m256 padding = _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+      lanes, _mm256_set1_epi32(static_cast<int>(count - (blocks - 1) * kPanel) - 1)));
+  __m256 best_v[kRows];
+  __m256i best_i[kRows];
+  for (std::size_t i = 0; i < kRows; ++i) {
+    best_v[i] = minus_inf;
+    best_i[i] = _mm256_setzero_si256();
+  }
+  // Block k's scores of row i (padding lanes set to -inf in the last block) into its lanes' best.
+  const auto keep = [&](std::size_t i, __m256 acc, std::size_t k) __attribute__((target("avx2"))) {
+    if (k + 1 == blocks) acc = _mm256_blendv_ps(acc, minus_inf, padding);
+    const __m256 better = _mm256_cmp_ps(acc, best_v[i], _CMP_GT_OQ);
+    const __m256i index = _mm256_add_epi32(lanes, _mm256_set1_epi32(static_cast<int>(k * kPanel)));
+    best_v[i] = _mm256_blendv_ps(best_v[i], acc, better);
+    best_i[i] = _mm256_castps_si256(
+        _mm256_blendv_ps(_mm256_castsi256_ps(best_i[i]), _mm256_castsi256_ps(index), better));
+  };
+  std::size_t k = 0;
+  for (; k + 2 <= blocks; k += 2) {
+    const float* p0 = panels + k * dim * kPanel;
+    const float* p1 = p0 + dim * kPanel;
+    __m256 a0[kRows];
+    __m256 a1[kRows];
+    for (std::size_t i = 0; i < kRows; ++i) a0[i] = a1[i] = _mm256_setzero_ps();
+    for (std::size_t d = 0; d < dim; ++d) {
+      const __m256 c0 = _mm256_loadu_ps(p0 + d * kPanel);
+      const __m256 c1 = _mm256_loadu_ps(p1 + d * kPanel);
+      for (std::size_t i = 0; i < kRows; ++i) {
+        const __m256 x = _mm256_broadcast_ss(rows[i] + d);
+        a0[i] = _mm256_fmadd_ps(x, c0, a0[i]);
+        a1[i] = _mm256_fmadd_ps(x, c1, a1[i]);
+      }
+    }
+    for (std::size_t i = 0; i < kRows; ++i) {
+      keep(i, a0[i], k);
+      keep(i, a1[i], k + 1);
+    }
+  }
+  if (k < blocks) {
+    const float* p0 = panels + k * dim * kPanel;
+    __m256 a0[kRows];
+    for (std::size_t i = 0; i < kRows; ++i) a0[i] = _mm256_setzero_ps();
+    for (std::size_t d = 0; d < dim; ++d) {
+      const __m256 c0 = _mm256_loadu_ps(p0 + d * kPanel);
+      for (std::size_t i = 0; i < kRows; ++i) {
+        a0[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(rows[i] + d), c0, a0[i]);
+      }
+    }
+    for (std::size_t i = 0; i < kRows; ++i) keep(i, a0[i], k);
+  }
+  for (std::size_t i = 0; i < kRows; ++i) {
+    alignas(32) float values[kPanel];
+    alignas(32) std::uint32_t indices[kPanel];
+    _mm256_store_ps(values, best_v[i]);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(indices), best_i[i]);
+    BestOfLanes(values, indices, nearest + i, best + i);
+  }
+}
+#endif
+
 }  // namespace
+
+std::vector<float> CentroidPanels(const float* centroids, std::size_t count, std::size_t dim) {
+  const std::size_t blocks = (count + kPanel - 1) / kPanel;
+  std::vector<float> panels(blocks * dim * kPanel, 0.0F);
+  for (std::size_t c = 0; c < count; ++c) {
+    float* block = panels.data() + (c / kPanel) * dim * kPanel;
+    for (std::size_t d = 0; d < dim; ++d) block[d * kPanel + c % kPanel] = centroids[c * dim + d];
+  }
+  return panels;
+}
+
+void NearestCentroids(const float* const* rows, std::size_t len, std::size_t dim,
+                      const float* panels, std::size_t count, std::uint32_t* nearest, float* best) {
+  if (count == 0) {
+    std::fill_n(nearest, len, 0U);
+    std::fill_n(best, len, -std::numeric_limits<float>::infinity());
+    return;
+  }
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) {
+    std::size_t r = 0;
+    for (; r + 4 <= len; r += 4) {
+      NearestCentroidsAvx2<4>(rows + r, dim, panels, count, nearest + r, best + r);
+    }
+    for (; r < len; ++r) {
+      NearestCentroidsAvx2<1>(rows + r, dim, panels, count, nearest + r, best + r);
+    }
+    return;
+  }
+#endif
+  NearestCentroidsPortable(rows, len, dim, panels, count, nearest, best);
+}
 
 void ScoreQuantizedRows(const std::int8_t* codes, const float* scales, std::size_t len,
                         std::size_t dim, const float* user, float* out) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 namespace recsd::model {
 
@@ -28,5 +29,17 @@ void ScorePointedRows(const float* const* rows, std::size_t len, std::size_t dim
 // codes[r]) with one vector `user`, into out[r].
 void ScoreQuantizedRows(const std::int8_t* codes, const float* scales, std::size_t len,
                         std::size_t dim, const float* user, float* out);
+
+// Centroids (count × dim, row-major) laid out for NearestCentroids: blocks of 8 centroids, block k
+// holding centroids 8k..8k+7 as dim × 8 floats (their values of dimension d side by side), the last
+// block padded with zeros.
+std::vector<float> CentroidPanels(const float* centroids, std::size_t count, std::size_t dim);
+
+// For each of the `len` rows rows[r] (dim floats each, anywhere): the centroid with the highest dot
+// product among `count` centroids given as CentroidPanels (ties: the lower index) into nearest[r],
+// and that dot product into best[r]. Every dot product is summed over d in order, so a row's
+// result does not depend on the other rows of the call.
+void NearestCentroids(const float* const* rows, std::size_t len, std::size_t dim,
+                      const float* panels, std::size_t count, std::uint32_t* nearest, float* best);
 
 }  // namespace recsd::model

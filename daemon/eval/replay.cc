@@ -174,8 +174,14 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
   builder.Reserve(input.items.size());
   for (const ItemRecord& item : input.items) builder.Upsert(item);
   input.items = {};  // the catalog holds them now
+  std::shared_ptr<const model::Catalog> catalog = builder.Build();
+  spdlog::info("replay: catalog of {} items built in {:.2f} s{}", catalog->size(),
+               std::chrono::duration<double>(Clock::now() - start).count(),
+               catalog->index() != nullptr ? fmt::format(" (nearest-neighbour index of {} lists)",
+                                                         catalog->index()->lists())
+                                           : std::string());
   model::Engine engine(options, types);
-  engine.SetCatalog(builder.Build());
+  engine.SetCatalog(std::move(catalog));
   engine.set_rank_observer(observer);
 
   if (order == ReplayOrder::kEventTime) SortByEventTime(&input.events);

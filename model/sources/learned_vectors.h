@@ -137,8 +137,8 @@ class LearnedVectors {
   std::vector<std::uint8_t> mark_;
   std::vector<const float*> row_vectors_;  // LearnedRowVectors
   bool rows_valid_ = false;
-  std::shared_ptr<const AnnMatrix> list_centroids_;  // those the slots' lists are of
-  std::vector<std::uint32_t> row_lists_;             // LearnedRowLists, when row_lists_valid_
+  std::shared_ptr<const AnnCentroids> list_centroids_;  // those the slots' lists are of
+  std::vector<std::uint32_t> row_lists_;                // LearnedRowLists, when row_lists_valid_
   bool row_lists_valid_ = false;
   std::vector<std::size_t> stale_slots_;  // whose list went stale since, when row_lists_valid_
   std::vector<float> remixed_;            // Remix's scratch: the vector before

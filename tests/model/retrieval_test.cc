@@ -1,4 +1,5 @@
 #include "model/retrieval.h"
+#include "model/row_scores.h"
 
 #include <algorithm>
 #include <cmath>
@@ -104,6 +105,65 @@ TEST(EmbeddingScoresTest, AgreeWithADoubleDotAtEveryDimension) {
       ASSERT_NEAR(scores[r], dot / std::sqrt(un), 1e-5) << "dim " << dim << " row " << r;
     }
   }
+}
+
+TEST(NearestCentroidsTest, FindsTheBestCentroidAsADoubleDotDoes) {
+  // Centroid counts around the blocks of 8 (padding in the last block must never win), dimensions
+  // that are not multiples of 8, row counts around the kernel's 4 rows a step; a row's answer is
+  // the same alone and among others.
+  std::mt19937 rng(31);
+  std::normal_distribution<float> g;
+  for (std::size_t dim : {1, 5, 8, 13, 64}) {
+    for (std::size_t count : {1, 3, 8, 9, 16, 17, 40}) {
+      std::vector<float> centroids(count * dim);
+      for (float& x : centroids) x = g(rng);
+      std::vector<std::vector<float>> rows(11, std::vector<float>(dim));
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        for (float& x : rows[r]) x = g(rng);
+      }
+      const std::vector<float> panels = CentroidPanels(centroids.data(), count, dim);
+      std::vector<const float*> pointers;
+      for (const auto& row : rows) pointers.push_back(row.data());
+      std::vector<std::uint32_t> nearest(rows.size());
+      std::vector<float> best(rows.size());
+      NearestCentroids(pointers.data(), rows.size(), dim, panels.data(), count, nearest.data(),
+                       best.data());
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        double top = -1e30;
+        std::vector<double> dots(count);
+        for (std::size_t c = 0; c < count; ++c) {
+          for (std::size_t d = 0; d < dim; ++d) {
+            dots[c] += static_cast<double>(rows[r][d]) * centroids[c * dim + d];
+          }
+          top = std::max(top, dots[c]);
+        }
+        ASSERT_LT(nearest[r], count);
+        EXPECT_NEAR(best[r], dots[nearest[r]], 1e-4) << dim << " " << count << " row " << r;
+        EXPECT_NEAR(dots[nearest[r]], top, 1e-4) << dim << " " << count << " row " << r;
+        std::uint32_t alone = 0;
+        float alone_best = 0;
+        NearestCentroids(&pointers[r], 1, dim, panels.data(), count, &alone, &alone_best);
+        EXPECT_EQ(alone, nearest[r]);
+        EXPECT_EQ(alone_best, best[r]);
+      }
+    }
+  }
+  // All centroids below zero: the padding's zero is not taken. Equal centroids: the lower wins.
+  const std::size_t dim = 3;
+  const std::vector<float> row = {1, 0, 0};
+  const float* rp = row.data();
+  std::vector<float> centroids = {-2, 0, 0, -1, 0, 0, -3, 0, 0};
+  std::uint32_t nearest = 99;
+  float best = 0;
+  NearestCentroids(&rp, 1, dim, CentroidPanels(centroids.data(), 3, dim).data(), 3, &nearest,
+                   &best);
+  EXPECT_EQ(nearest, 1U);
+  EXPECT_EQ(best, -1.0F);
+  centroids = std::vector<float>(20 * dim, 0.0F);
+  for (std::size_t c : {13U, 5U, 18U}) centroids[c * dim] = 0.5F;
+  NearestCentroids(&rp, 1, dim, CentroidPanels(centroids.data(), 20, dim).data(), 20, &nearest,
+                   &best);
+  EXPECT_EQ(nearest, 5U);
 }
 
 TEST(EmbeddingTopNBatchTest, EqualsOneUserAtATime) {
