@@ -195,12 +195,30 @@ void EmbeddingTopNBatch(const Catalog& catalog, const EmbeddingMatrix& items,
   for (TopNSelector& selector : selectors) selector.Finish();
 }
 
+void GroupByList(std::span<const std::uint32_t> rows, std::span<const float* const> vectors,
+                 std::span<const std::uint32_t> lists, std::size_t list_count, RowsByList* out) {
+  RECSD_CHECK(vectors.size() == rows.size() && lists.size() == rows.size(), "a list per row");
+  out->begin.assign(list_count + 1, 0);
+  for (const std::uint32_t l : lists) {
+    RECSD_CHECK(l < list_count, "a row's list is one of the index's");
+    ++out->begin[l + 1];
+  }
+  for (std::size_t l = 0; l < list_count; ++l) out->begin[l + 1] += out->begin[l];
+  std::vector<std::uint32_t> at(out->begin.begin(), out->begin.end() - 1);
+  out->rows.resize(rows.size());
+  out->vectors.resize(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::uint32_t k = at[lists[i]]++;
+    out->rows[k] = rows[i];
+    out->vectors[k] = vectors[i];
+  }
+}
+
 void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
                       std::span<const std::uint32_t> exact_rows,
                       std::span<const float* const> exact_vectors,
                       std::span<const std::uint8_t> exact_mark, std::size_t n,
-                      std::vector<std::vector<ScoredRow>>* out,
-                      std::span<const std::uint32_t> exact_lists) {
+                      std::vector<std::vector<ScoredRow>>* out, const RowsByList* exact_by_list) {
   const AnnIndex* index = catalog.index();
   RECSD_CHECK(index != nullptr, "a catalog with an index");
   RECSD_CHECK(exact_rows.empty() || exact_mark.size() == catalog.size(), "a mark per row");
@@ -210,17 +228,16 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
   const auto users_count = static_cast<std::size_t>(users.rows());
   const std::vector<float> unit = UnitRows(users.data(), users_count, dim);
 
-  RECSD_CHECK(exact_lists.empty() || exact_lists.size() == exact_rows.size(), "a list per row");
   const std::size_t lists = index->lists();
   const std::size_t exact = exact_rows.size();
+  RECSD_CHECK(exact_by_list == nullptr ||
+                  (exact_by_list->begin.size() == lists + 1 &&
+                   exact_by_list->rows.size() == exact && exact_by_list->vectors.size() == exact),
+              "exact rows grouped by the index's lists");
   std::vector<float> exact_scores;
-  // With exact_lists: the exact rows grouped by list, list l's at [begin[l], begin[l + 1]).
-  std::vector<std::uint32_t> begin;
-  std::vector<std::uint32_t> grouped_rows;
-  std::vector<const float*> grouped_vectors;
   constexpr std::size_t kBlockRows = 512;
   std::vector<float> scores;
-  if (exact_lists.empty()) {
+  if (exact_by_list == nullptr) {
     // Every exact row for the whole batch, in blocks of rows that stay in cache while every user
     // is scored against them (as EmbeddingTopNBatch); exact_scores[b * E + i].
     exact_scores.resize(exact * users_count);
@@ -233,21 +250,6 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
         std::copy_n(scores.data() + b * len, len, exact_scores.data() + b * exact + start);
       }
     }
-  } else {
-    begin.assign(lists + 1, 0);
-    for (const std::uint32_t l : exact_lists) {
-      RECSD_CHECK(l < lists, "an exact row's list is one of the index's");
-      ++begin[l + 1];
-    }
-    for (std::size_t l = 0; l < lists; ++l) begin[l + 1] += begin[l];
-    std::vector<std::uint32_t> at(begin.begin(), begin.end() - 1);
-    grouped_rows.resize(exact);
-    grouped_vectors.resize(exact);
-    for (std::size_t i = 0; i < exact; ++i) {
-      const std::uint32_t k = at[exact_lists[i]]++;
-      grouped_rows[k] = exact_rows[i];
-      grouped_vectors[k] = exact_vectors[i];
-    }
   }
   // A chosen row's vector: its exact one, or the catalog's.
   const auto vector_of = [&](std::uint32_t row) -> const float* {
@@ -259,43 +261,89 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
     return catalog.embeddings().data() + std::size_t{row} * dim;
   };
 
-  std::vector<float> centroid_scores(lists);
-  std::vector<std::uint32_t> probe(lists);
-  out->resize(users_count);
+  // Each user's probed lists, those whose centroids are nearest its vector, nearest first.
+  const std::size_t probes = index->probes();
+  std::vector<std::uint32_t> probed(users_count * probes);
+  {
+    std::vector<float> centroid_scores(lists);
+    std::vector<std::uint32_t> order(lists);
+    for (std::size_t b = 0; b < users_count; ++b) {
+      ScoreRows(index->centroids().data(), lists, dim, unit.data() + b * dim, 1,
+                centroid_scores.data());
+      for (std::size_t l = 0; l < lists; ++l) order[l] = static_cast<std::uint32_t>(l);
+      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(probes),
+                        order.end(), [&](std::uint32_t x, std::uint32_t y) {
+                          return centroid_scores[x] != centroid_scores[y]
+                                     ? centroid_scores[x] > centroid_scores[y]
+                                     : x < y;
+                        });
+      std::copy_n(order.begin(), probes, probed.begin() + static_cast<std::ptrdiff_t>(b * probes));
+    }
+  }
+  // Each list is read once for all the users that probe it, one after another while it is in
+  // cache: at a million items the scan is bound by memory (D + 4 bytes a row), and a user's two
+  // time scales, or users of one taste, probe mostly the same lists. Lists go in the order of
+  // their best rank among their users, so every user still reads its nearest lists first (its
+  // selection's threshold rises early). The lists come out the same whatever the order.
+  struct Visit {
+    std::uint32_t list;
+    std::uint32_t rank;
+    std::uint32_t user;
+  };
+  std::vector<Visit> visits;
+  visits.reserve(probed.size());
   for (std::size_t b = 0; b < users_count; ++b) {
-    const float* u = unit.data() + b * dim;
-    // The lists whose centroids are nearest the user.
-    ScoreRows(index->centroids().data(), lists, dim, u, 1, centroid_scores.data());
-    for (std::size_t l = 0; l < lists; ++l) probe[l] = static_cast<std::uint32_t>(l);
-    const std::size_t probes = index->probes();
-    std::partial_sort(probe.begin(), probe.begin() + static_cast<std::ptrdiff_t>(probes),
-                      probe.end(), [&](std::uint32_t x, std::uint32_t y) {
-                        return centroid_scores[x] != centroid_scores[y]
-                                   ? centroid_scores[x] > centroid_scores[y]
-                                   : x < y;
-                      });
-    // Quantised scores are a little off: the best 2n of them are scored exactly, n are kept.
-    TopNSelector selector(2 * n, &(*out)[b]);
     for (std::size_t p = 0; p < probes; ++p) {
-      const AnnIndex::List& list = index->list(probe[p]);
+      visits.push_back(
+          {probed[b * probes + p], static_cast<std::uint32_t>(p), static_cast<std::uint32_t>(b)});
+    }
+  }
+  std::sort(visits.begin(), visits.end(), [](const Visit& x, const Visit& y) {
+    return x.list != y.list   ? x.list < y.list
+           : x.rank != y.rank ? x.rank < y.rank
+                              : x.user < y.user;
+  });
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> groups;  // (best rank, first visit)
+  for (std::size_t i = 0; i < visits.size(); ++i) {
+    if (i == 0 || visits[i].list != visits[i - 1].list) {
+      groups.emplace_back(visits[i].rank, static_cast<std::uint32_t>(i));
+    }
+  }
+  std::sort(groups.begin(), groups.end());
+
+  out->resize(users_count);
+  // Quantised scores are a little off: the best 2n of each user's are scored exactly, n kept.
+  std::vector<TopNSelector> selectors;
+  selectors.reserve(users_count);
+  for (std::size_t b = 0; b < users_count; ++b) selectors.emplace_back(2 * n, &(*out)[b]);
+  for (const auto& [rank, first_visit] : groups) {
+    const std::uint32_t l = visits[first_visit].list;
+    const AnnIndex::List& list = index->list(l);
+    for (std::size_t i = first_visit; i < visits.size() && visits[i].list == l; ++i) {
+      const std::uint32_t b = visits[i].user;
+      const float* u = unit.data() + std::size_t{b} * dim;
       scores.resize(list.rows.size());
       ScoreQuantizedRows(list.codes.data(), list.scales.data(), list.rows.size(), dim, u,
                          scores.data());
-      selector.OfferRows(scores.data(), list.rows.data(), list.rows.size(),
-                         exact_mark.empty() ? nullptr : exact_mark.data(), catalog);
-      if (!exact_lists.empty()) {
-        const std::uint32_t first = begin[probe[p]];
-        const std::size_t len = begin[probe[p] + 1] - first;
+      selectors[b].OfferRows(scores.data(), list.rows.data(), list.rows.size(),
+                             exact_mark.empty() ? nullptr : exact_mark.data(), catalog);
+      if (exact_by_list != nullptr) {
+        const std::uint32_t first = exact_by_list->begin[l];
+        const std::size_t len = exact_by_list->begin[l + 1] - first;
         scores.resize(len);
-        ScorePointedRows(grouped_vectors.data() + first, len, dim, u, 1, scores.data());
-        selector.OfferRows(scores.data(), grouped_rows.data() + first, len, nullptr, catalog);
+        ScorePointedRows(exact_by_list->vectors.data() + first, len, dim, u, 1, scores.data());
+        selectors[b].OfferRows(scores.data(), exact_by_list->rows.data() + first, len, nullptr,
+                               catalog);
       }
     }
-    if (exact_lists.empty()) {
-      selector.OfferRows(exact_scores.data() + b * exact, exact_rows.data(), exact, nullptr,
-                         catalog);
+  }
+  for (std::size_t b = 0; b < users_count; ++b) {
+    const float* u = unit.data() + b * dim;
+    if (exact_by_list == nullptr) {
+      selectors[b].OfferRows(exact_scores.data() + b * exact, exact_rows.data(), exact, nullptr,
+                             catalog);
     }
-    selector.Finish();
+    selectors[b].Finish();
     std::vector<ScoredRow>& chosen = (*out)[b];
     for (ScoredRow& c : chosen) {
       constexpr std::uint32_t kFirst = 0;

@@ -119,10 +119,9 @@ void EmbeddingSource::Prepare(std::span<const RankUser> users, const RankContext
     if (options_.learned.enabled) {
       // Each learned row in the list its learned vector belongs in: a user reads those of the
       // lists it probes, as the index's own rows.
-      const std::span<const float* const> vectors = learned_.LearnedRowVectors();
-      const std::span<const std::uint32_t> lists = learned_.LearnedRowLists(*ctx.catalog->index());
-      IndexedTopNBatch(*ctx.catalog, matrix, learned_.LearnedRows(), vectors,
-                       learned_.LearnedMark(), ctx.n, &tops_, lists);
+      const RowsByList& by_list = learned_.LearnedRowsByList(*ctx.catalog->index());
+      IndexedTopNBatch(*ctx.catalog, matrix, learned_.LearnedRows(), learned_.LearnedRowVectors(),
+                       learned_.LearnedMark(), ctx.n, &tops_, &by_list);
     } else {
       IndexedTopNBatch(*ctx.catalog, matrix, {}, {}, {}, ctx.n, &tops_);
     }

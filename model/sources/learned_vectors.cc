@@ -88,6 +88,7 @@ std::size_t LearnedVectors::SlotOf(const ItemId& item) {
       slot.mixed.assign(content.begin(), content.end());
     }
     if (rows_valid_) {  // kept sorted, without a rebuild per new item
+      by_list_valid_ = false;
       const auto at = std::upper_bound(rows_.begin(), rows_.end(), r);
       row_vectors_.insert(row_vectors_.begin() + (at - rows_.begin()), MixedOf(slot));
       if (row_lists_valid_) {  // its list is found at the next LearnedRowLists
@@ -300,6 +301,7 @@ void LearnedVectors::Seed(const SourceStats& record, double as_of_s) {
 
 void LearnedVectors::UpdateRows() {
   if (rows_valid_) return;
+  by_list_valid_ = false;
   rows_.clear();
   mark_.assign(catalog_ != nullptr ? catalog_->size() : 0, 0);
   for (const Slot& s : slots_) {
@@ -366,10 +368,13 @@ std::span<const std::uint32_t> LearnedVectors::LearnedRowLists(const AnnIndex& i
       const auto row = static_cast<std::uint32_t>(s.row);
       const auto at = std::lower_bound(rows_.begin(), rows_.end(), row);
       RECSD_CHECK(at != rows_.end() && *at == row, "a learned row");
-      row_lists_[static_cast<std::size_t>(at - rows_.begin())] = s.list;
+      std::uint32_t& list = row_lists_[static_cast<std::size_t>(at - rows_.begin())];
+      if (list != s.list) by_list_valid_ = false;
+      list = s.list;
     }
   }
   if (!row_lists_valid_) {
+    by_list_valid_ = false;
     row_lists_.resize(rows_.size());
     for (std::size_t i = 0; i < rows_.size(); ++i) {
       row_lists_[i] = slots_[static_cast<std::size_t>(row_slot_[rows_[i]])].list;
@@ -377,6 +382,15 @@ std::span<const std::uint32_t> LearnedVectors::LearnedRowLists(const AnnIndex& i
     row_lists_valid_ = true;
   }
   return row_lists_;
+}
+
+const RowsByList& LearnedVectors::LearnedRowsByList(const AnnIndex& index) {
+  const std::span<const std::uint32_t> lists = LearnedRowLists(index);
+  if (!by_list_valid_) {
+    GroupByList(rows_, row_vectors_, lists, index.lists(), &by_list_);
+    by_list_valid_ = true;
+  }
+  return by_list_;
 }
 
 double LearnedVectors::MassAt(const ItemId& item, double now_s) const {

@@ -12,6 +12,7 @@
 #include "model/decay.h"
 #include "model/id_index.h"
 #include "model/ids.h"
+#include "model/retrieval.h"
 
 namespace recsd::model {
 
@@ -91,6 +92,9 @@ class LearnedVectors {
   // (AnnIndex::NearestLists). Kept per item between calls: computed again for the items whose
   // mixed vector changed, and for all when the index was trained again.
   std::span<const std::uint32_t> LearnedRowLists(const AnnIndex& index);
+  // LearnedRows with their vectors grouped by LearnedRowLists (IndexedTopNBatch's exact rows by
+  // list): regrouped only when a row's list, the rows or the index changed, not per ranking.
+  const RowsByList& LearnedRowsByList(const AnnIndex& index);
   // The item's learned mass (own and peers') at `now_s`; 0 when it has none.
   double MassAt(const ItemId& item, double now_s) const;
 
@@ -140,6 +144,8 @@ class LearnedVectors {
   std::shared_ptr<const AnnCentroids> list_centroids_;  // those the slots' lists are of
   std::vector<std::uint32_t> row_lists_;                // LearnedRowLists, when row_lists_valid_
   bool row_lists_valid_ = false;
+  RowsByList by_list_;                    // LearnedRowsByList, when by_list_valid_
+  bool by_list_valid_ = false;            // false whenever rows_, row_vectors_ or row_lists_ change
   std::vector<std::size_t> stale_slots_;  // whose list went stale since, when row_lists_valid_
   std::vector<float> remixed_;            // Remix's scratch: the vector before
 };

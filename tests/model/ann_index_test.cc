@@ -424,11 +424,11 @@ TEST(CatalogIndexTest, ManyExactRowsAreScoredForEveryUserOfABatch) {
   // own vector, which is the nearest list to the user whose vector it is).
   std::vector<std::uint32_t> lists(exact_rows.size());
   c->index()->NearestLists(pointers, lists);
+  RowsByList grouped;
+  GroupByList(exact_rows, pointers, lists, c->index()->lists(), &grouped);
   for (const bool by_list : {false, true}) {
     std::vector<std::vector<ScoredRow>> out;
-    IndexedTopNBatch(
-        *c, users, exact_rows, pointers, mark, 10, &out,
-        by_list ? std::span<const std::uint32_t>(lists) : std::span<const std::uint32_t>());
+    IndexedTopNBatch(*c, users, exact_rows, pointers, mark, 10, &out, by_list ? &grouped : nullptr);
     ASSERT_EQ(out.size(), own.size());
     for (std::size_t u = 0; u < own.size(); ++u) {
       ASSERT_FALSE(out[u].empty());
@@ -464,11 +464,14 @@ TEST(CatalogIndexTest, ExactRowsByListAreReadOnlyInTheProbedLists) {
   const auto far =
       static_cast<std::uint32_t>(std::min_element(scores.begin(), scores.end()) - scores.begin());
   std::vector<std::vector<ScoredRow>> out;
-  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out, nearest);
+  RowsByList grouped;
+  GroupByList(exact_rows, vectors, nearest, index.lists(), &grouped);
+  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out, &grouped);
   ASSERT_FALSE(out[0].empty());
   EXPECT_EQ(out[0][0].row, 42U);
   const std::vector<std::uint32_t> wrong = {far};
-  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out, wrong);
+  GroupByList(exact_rows, vectors, wrong, index.lists(), &grouped);
+  IndexedTopNBatch(*c, u, exact_rows, vectors, mark, 10, &out, &grouped);
   for (const ScoredRow& s : out[0]) EXPECT_NE(s.row, 42U);
 }
 

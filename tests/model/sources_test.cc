@@ -335,14 +335,28 @@ TEST(LearnedVectorsTest, ALearnedItemMovesToTheListOfItsNewVector) {
     index.NearestLists({&p, 1}, {&list, 1});
     return list;
   };
+  // The list whose group of LearnedRowsByList holds `row` (kept between calls: it must follow).
+  const auto group_of = [&](std::uint32_t row) {
+    const RowsByList& g = v.LearnedRowsByList(index);
+    for (std::size_t l = 0; l + 1 < g.begin.size(); ++l) {
+      for (std::uint32_t k = g.begin[l]; k < g.begin[l + 1]; ++k) {
+        if (g.rows[k] != row) continue;
+        EXPECT_EQ(g.vectors[k], v.Mixed(row).data()) << "row " << row;
+        return static_cast<std::uint32_t>(l);
+      }
+    }
+    return 99U;
+  };
   const std::uint32_t home = nearest(catalog->Embedding(i0));
   const std::uint32_t other = nearest(catalog->Embedding(*catalog->Find(ItemId("i5"))));
   ASSERT_NE(home, other);
-  LearnSequence(&v, *catalog, {"i5", "i0"}, 100);
+  LearnSequence(&v, *catalog, {"i5", "i6", "i0"}, 99);
   EXPECT_EQ(list_of_i0(), home);  // one event: still mostly its content vector
+  EXPECT_EQ(group_of(i0), home);
   for (int i = 0; i < 200; ++i) LearnSequence(&v, *catalog, {"i5", "i6", "i0"}, 100 + i);
   EXPECT_EQ(nearest(v.Mixed(i0)), other);
   EXPECT_EQ(list_of_i0(), other);
+  EXPECT_EQ(group_of(i0), other);
   // Items new since the last call (one of each cluster: one of them is not in list 0) get theirs.
   LearnSequence(&v, *catalog, {"i1", "i4"}, 400);
   const std::span<const std::uint32_t> lists = v.LearnedRowLists(index);
@@ -350,6 +364,14 @@ TEST(LearnedVectorsTest, ALearnedItemMovesToTheListOfItsNewVector) {
   ASSERT_EQ(lists.size(), 5U);  // i0, i1, i4, i5, i6
   for (std::size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(lists[i], nearest(v.Mixed(rows[i]))) << "row " << rows[i];
+    EXPECT_EQ(group_of(rows[i]), lists[i]) << "row " << rows[i];
+  }
+  // One new item at a time, after the grouping was made: each joins its list's group, whichever
+  // list that is (list 0 included, the list a new row's entry starts with).
+  for (const char* item : {"i2", "i3", "i7"}) {
+    LearnSequence(&v, *catalog, {"i5", item}, 500);
+    const auto row = static_cast<std::uint32_t>(*catalog->Find(ItemId(item)));
+    EXPECT_EQ(group_of(row), nearest(v.Mixed(row))) << item;
   }
 }
 
