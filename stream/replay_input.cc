@@ -373,15 +373,15 @@ class PieceReader {
   static constexpr std::size_t kPiece = 4 << 20;
 
   explicit PieceReader(const std::string& path) : in_(path, std::ios::binary) {}
-  bool is_open() const { return static_cast<bool>(in_); }
-  bool bad() const { return in_.bad(); }
+  bool IsOpen() const { return static_cast<bool>(in_); }
+  bool Bad() const { return in_.bad(); }
 
   // The bytes read and not yet consumed.
-  std::string_view pending() const { return {buf_.data() + begin_, end_ - begin_}; }
-  // The file offset of pending()'s first byte.
-  std::uint64_t offset() const { return base_ + begin_; }
+  std::string_view Pending() const { return {buf_.data() + begin_, end_ - begin_}; }
+  // The file offset of Pending()'s first byte.
+  std::uint64_t Offset() const { return base_ + begin_; }
   void Consume(std::size_t n) { begin_ += n; }
-  // Reads more after pending() (moved to the buffer's front; the buffer grows when pending()
+  // Reads more after Pending() (moved to the buffer's front; the buffer grows when Pending()
   // fills it); false at the end of the file or on a read error.
   bool More() {
     if (eof_) return false;
@@ -396,7 +396,7 @@ class PieceReader {
     in_.read(buf_.data() + end_, static_cast<std::streamsize>(buf_.size() - end_));
     const auto got = static_cast<std::size_t>(in_.gcount());
     end_ += got;
-    if (!in_) eof_ = true;  // the end of the file, or an error (bad())
+    if (!in_) eof_ = true;  // the end of the file, or an error (Bad())
     return got > 0 || !eof_;
   }
 
@@ -414,12 +414,12 @@ class PieceReader {
 template <class F>
 ReadResult ForEachRecord(const std::string& path, RecordFormat format, F&& decode) {
   PieceReader file(path);
-  if (!file.is_open()) return Fail(path + ": cannot open");
+  if (!file.IsOpen()) return Fail(path + ": cannot open");
   std::size_t records = 0;
   if (format == RecordFormat::kJsonLines) {
     std::size_t line_no = 0;
     for (bool more = file.More();;) {
-      const std::string_view bytes = file.pending();
+      const std::string_view bytes = file.Pending();
       const std::size_t nl = bytes.find('\n');
       if (nl == std::string_view::npos && more) {
         more = file.More();
@@ -436,7 +436,7 @@ ReadResult ForEachRecord(const std::string& path, RecordFormat format, F&& decod
     }
   } else {
     for (bool more = file.More();;) {
-      const std::string_view bytes = file.pending();
+      const std::string_view bytes = file.Pending();
       const std::optional<std::size_t> end =
           bytes.empty() ? std::nullopt : MsgpackValueEnd(bytes, 0);
       if (!end && more) {
@@ -444,7 +444,7 @@ ReadResult ForEachRecord(const std::string& path, RecordFormat format, F&& decod
         continue;
       }
       if (bytes.empty()) break;
-      const std::uint64_t offset = file.offset();
+      const std::uint64_t offset = file.Offset();
       if (!end) {
         return Fail(path + ":@" + std::to_string(offset) +
                     ": the msgpack stream is cut or broken here; " + std::to_string(records) +
@@ -455,7 +455,7 @@ ReadResult ForEachRecord(const std::string& path, RecordFormat format, F&& decod
       file.Consume(*end);
     }
   }
-  if (file.bad()) return Fail(path + ": read error");
+  if (file.Bad()) return Fail(path + ": read error");
   return records;
 }
 
