@@ -6,8 +6,8 @@
 # equal it (which also proves no event was lost or applied twice: the digest covers the event
 # count).
 #
-#   1. crashes: one instance, `kill -9` at a random moment after it is assigned its partitions,
-#      ten times under load, then a final start: digests equal the replay's; no list is lost
+#   1. crashes[:N]: one instance, `kill -9` at a random moment after it is assigned its
+#      partitions, N times (default ten) under load, then a final start: digests equal the replay's; no list is lost
 #      (each user's last list is for the user's last event); lists repeated after the crashes
 #      are counted (same rec: the same trigger; re-issued: a new rec for events an earlier list
 #      already covered) and reported per crash
@@ -29,8 +29,9 @@
 #      digests; a changelog record of a newer state version stops recsd with a clear error
 #
 # Usage: tests/e2e/durability_e2e.sh RECSD_BINARY LISTS_CHECK_BINARY [SECTION...]
-# SECTION: crashes (1), scale-out (2), state-dir (3), zombie (4), faults (5); all when none is
-# given. Each has its own broker and instances, so ctest runs them as separate tests side by side.
+# SECTION: crashes[:N] (1), scale-out (2), state-dir (3), zombie (4), faults (5); all when none is
+# given. Each has its own broker and instances, so ctest runs them as separate tests side by side
+# (the crashes as two tests of five kills each: one of ten was the suite's longest test).
 # Needs kcat, jq, curl. E2E_KEEP=1 keeps the work directory. Exit 0 when every check holds.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -122,14 +123,18 @@ dump() {  # topic file
   kcat -b "$bootstrap" -C -t "$1" -e -q -f '%p %o %K %S\n%k%s' >"$2" 2>/dev/null
 }
 
-# ---- 1: kill -9 under load, ten times ----
-crashes() {
+# ---- 1: kill -9 under load, N times ----
+crashes() {  # kills
+  [[ $1 =~ ^[1-9][0-9]*$ ]] || {
+    echo "e2e: crashes:N needs a number of kills, not '$1'" >&2
+    exit 2
+  }
   d1="$work/crash"
   mkdir -p "$d1"
   start_broker "$d1"
   write_config "$d1" crash
   start_loadgen "$d1"
-  kills=10
+  kills=$1
   for k in $(seq "$kills"); do
     start_instance "$d1" "run$k"
     wait_for_log "$d1/run$k.log" "partition .*: restored" || echo "e2e: run $k never restored" >&2
@@ -510,13 +515,14 @@ state_dir() {
 
 for section in "${sections[@]}"; do
   case $section in
-    crashes) crashes ;;
+    crashes) crashes 10 ;;
+    crashes:*) crashes "${section#crashes:}" ;;
     scale-out) scale_out ;;
     state-dir) state_dir ;;
     zombie) zombie ;;
     faults) faults ;;
     *)
-      echo "e2e: unknown section $section (crashes, scale-out, state-dir, zombie or faults)" >&2
+      echo "e2e: unknown section $section (crashes[:N], scale-out, state-dir, zombie or faults)" >&2
       exit 2
       ;;
   esac
