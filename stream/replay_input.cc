@@ -370,7 +370,7 @@ namespace {
 // of a million items (some 300 MB) is never in memory whole, and the buffer stays in cache.
 class PieceReader {
  public:
-  static constexpr std::size_t kPiece = 4 << 20;
+  static constexpr std::size_t kPiece = 1 << 20;
 
   explicit PieceReader(const std::string& path) : in_(path, std::ios::binary) {}
   bool IsOpen() const { return static_cast<bool>(in_); }

@@ -107,24 +107,24 @@ TEST(MovieLensTest, RatingsBecomeRatingEventsInMilliseconds) {
   EXPECT_NE(missing.error().find("none.csv: cannot open"), std::string::npos);
 }
 
-// Record files are read a piece at a time (4 MiB): records that cross a piece's end, one larger
+// Record files are read a piece at a time (1 MiB): records that cross a piece's end, one larger
 // than a piece, and an error's place after the first piece must come out as from a whole read.
 TEST(ReplayInputTest, RecordsAcrossPiecesReadAsFromAWholeFile) {
   TempDir dir;
   const std::string path = (dir.path() / "items.mp").string();
   std::string bytes;
   std::size_t too_large_at = 0;
-  constexpr int kItems = 300;  // 300 × ~30 KB: about 9 MB, over two pieces
+  constexpr int kItems = 300;  // 300 × ~7.5 KB: about 2.3 MB, over two pieces
   for (int i = 0; i < kItems; ++i) {
-    if (i == 150) {  // a record over a piece: a map with a 5 MiB string, rejected, then skipped
+    if (i == 150) {  // a record over a piece: a map with a 1.25 MiB string, rejected, then skipped
       too_large_at = bytes.size();
       const auto big = nlohmann::json::to_msgpack(
-          nlohmann::json{{"v", 1}, {"item", "big"}, {"text", std::string(5 << 20, 'x')}});
+          nlohmann::json{{"v", 1}, {"item", "big"}, {"text", std::string(5 << 18, 'x')}});
       bytes.append(big.begin(), big.end());
     }
     ItemRecord item;
     item.item = ItemId("i" + std::to_string(i));
-    item.text = std::string(30'000 + i, 'a' + static_cast<char>(i % 26));
+    item.text = std::string(7'500 + i, 'a' + static_cast<char>(i % 26));
     item.ts = TimestampMs{1000 + i};
     bytes += EncodeItem(item);
   }
@@ -137,7 +137,7 @@ TEST(ReplayInputTest, RecordsAcrossPiecesReadAsFromAWholeFile) {
   for (int i = 0; i < kItems; ++i) {
     EXPECT_EQ(in.items[i].item, ItemId("i" + std::to_string(i)));
     ASSERT_TRUE(in.items[i].text.has_value());
-    EXPECT_EQ(in.items[i].text->size(), std::size_t(30'000 + i));
+    EXPECT_EQ(in.items[i].text->size(), std::size_t(7'500 + i));
   }
   ASSERT_EQ(in.rejected, 1U);
   EXPECT_EQ(in.problems[0].rfind(path + ":@" + std::to_string(too_large_at) + ": ", 0), 0U)
@@ -158,9 +158,9 @@ TEST(ReplayInputTest, RecordsAcrossPiecesReadAsFromAWholeFile) {
   // JSON lines across pieces: CRLF and blank lines, line numbers, a last line without "\n".
   const std::string lines = (dir.path() / "events.jsonl").string();
   std::string text;
-  constexpr int kLines = 120'001;  // ~9 MB
+  constexpr int kLines = 30'001;  // ~2.3 MB
   for (int i = 1; i <= kLines; ++i) {
-    if (i == 100'001) {
+    if (i == 25'001) {
       text += "{\"v\": 1, \"broken\"\r\n";
     } else if (i % 1000 == 0) {
       text += "  \n";
@@ -180,7 +180,7 @@ TEST(ReplayInputTest, RecordsAcrossPiecesReadAsFromAWholeFile) {
   EXPECT_EQ(*events, std::size_t{kLines} - blank);
   EXPECT_EQ(e.events.size(), std::size_t{kLines} - blank - 1);
   ASSERT_EQ(e.rejected, 1U);
-  EXPECT_EQ(e.problems[0].rfind(lines + ":100001: ", 0), 0U) << e.problems[0];
+  EXPECT_EQ(e.problems[0].rfind(lines + ":25001: ", 0), 0U) << e.problems[0];
   EXPECT_EQ(e.events.back().item, ItemId("i" + std::to_string(kLines)));
 }
 
