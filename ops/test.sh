@@ -6,16 +6,16 @@
 #      build directory and flags as the README's first command (ops/recsd.sh), so what a user
 #      runs is what is tested. clang-tidy on the .cc files changed by the last commit
 #      (ops/lint.sh); the static checks of the operations files (ops/check-ops.sh), each timed
-#   4. clang build under ASan+UBSan (build/asan, line tables; -O1 for model, state and stream,
-#      -O0 elsewhere)
-#   5. every test of the Release build: unit, integration (the pipeline on librdkafka's mock
+#   4. every test of the Release build: unit, integration (the pipeline on librdkafka's mock
 #      cluster) and end to end (tests/e2e/: recsd broker, kcat and recsd run as separate
-#      processes). The integration and end-to-end tests mostly wait on brokers and rebalances, so
-#      ctest runs four at a time, the longest (the e2e.durability sections) first; beside them, at
-#      the lowest CPU priority (nice 19: the tests get the CPU they ask for first), one libFuzzer
-#      run per wire decoder for RECSD_FUZZ_SECONDS each (default 60)
-#   6. the unit and integration tests again in the clang build. The end-to-end tests run in step
-#      5 only: they drive the same code through separate processes and take minutes
+#      processes). They mostly wait on brokers and rebalances, so ctest runs three per core, the
+#      longest (the e2e tests) first, and beside them, at the lowest CPU priority (nice 19: the
+#      tests get the CPU they ask for first), the clang build under ASan+UBSan (build/asan, line
+#      tables; -O1 for model, state and stream, -O0 elsewhere) takes the CPU they leave idle
+#   5. the unit and integration tests again in the clang build, and beside them, at nice 19, one
+#      libFuzzer run per wire decoder for RECSD_FUZZ_SECONDS each (default 60), all at once. The
+#      end-to-end tests run in step 4 only: they drive the same code through separate processes
+#      and take minutes
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
 #
 #   ops/test.sh            everything above (CI)
@@ -35,7 +35,7 @@ case "${1:-}" in
 esac
 fuzz_seconds=${RECSD_FUZZ_SECONDS:-60}
 jobs=$(nproc)
-wait_jobs=$((jobs * 2))  # tests that mostly wait on a broker
+wait_jobs=$((jobs * 3))  # tests that mostly wait on a broker
 
 # How long each stage took, printed at the end (where the CI time goes).
 stages=()
@@ -72,6 +72,13 @@ ops/lint.sh
 ops_status=0
 RECSD_BIN=build/release/daemon/recsd ops/check-ops.sh || ops_status=1
 mark "lint and ops checks"
+# The Release tests mostly wait on brokers, rebalances and sleeps (about 60% of two cores at six
+# at a time), so they run while the clang build takes the CPU they leave idle: the build runs at
+# the lowest priority (nice 19), the tests get the CPU they ask for first. Their output is shown
+# when they end.
+echo "== unit, integration and end-to-end tests (g++, Release), beside the clang build =="
+ctest --test-dir build/release --output-on-failure -j "$wait_jobs" >"$logs/release" 2>&1 &
+release_pid=$!
 # Line tables only (what ASan's reports need). -O0 for the daemon and the tests, -O1 for the
 # model, state and stream modules, where the tests and fuzzers spend their CPU. -O0 compiles
 # with 40% less CPU than -O1 (measured on the model, stream and model_test: 337 -> 201 s); the
@@ -81,22 +88,28 @@ configure build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clan
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -gline-tables-only -DNDEBUG" -DRECSD_HOT_OPTIONS=-O1 \
   -DRECSD_SANITIZE=address,undefined -DRECSD_FUZZ=ON -DRECSD_BENCHMARKS=OFF \
   -DRECSD_FUZZ_SECONDS="$fuzz_seconds"
-cmake --build build/asan
-mark "clang build"
+asan_built=1
+nice -n 19 cmake --build build/asan || asan_built=0
+mark "clang build (beside the release tests)"
+wait "$release_pid" || status=1
+cat "$logs/release"
+mark "release tests (after the build)"
+if [[ $asan_built -eq 0 ]]; then
+  echo "test.sh: the clang build failed (above)" >&2
+  exit 1
+fi
 
-nice -n 19 ctest --test-dir build/asan --output-on-failure -j "$jobs" -L fuzz >"$logs/fuzz" 2>&1 &
+# The fuzzers run for a fixed time each, all at once, at the lowest priority: they take the CPU
+# the sanitizer tests leave idle.
+nice -n 19 ctest --test-dir build/asan --output-on-failure -j "$wait_jobs" -L fuzz >"$logs/fuzz" 2>&1 &
 fuzz_pid=$!
-echo "== unit, integration and end-to-end tests (g++, Release) =="
-ctest --test-dir build/release --output-on-failure -j "$wait_jobs" 2>&1 | tee "$logs/release" ||
-  status=1
-echo "== fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s each, beside the tests above) =="
-wait "$fuzz_pid" || status=1
-cat "$logs/fuzz"
-mark "release tests and fuzzers"
 echo "== unit and integration tests (clang, ASan+UBSan) =="
 ctest --test-dir build/asan --output-on-failure -j "$wait_jobs" -L 'unit|integration' 2>&1 |
   tee "$logs/asan" || status=1
-mark "clang tests"
+echo "== fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s each, beside the tests above) =="
+wait "$fuzz_pid" || status=1
+cat "$logs/fuzz"
+mark "clang tests and fuzzers"
 
 # One closing line over the three runs: "N passed, N failed".
 passed=0
