@@ -12,7 +12,7 @@
 #      longest (the e2e tests) first, and beside them, at the lowest CPU priority (nice 19: the
 #      tests get the CPU they ask for first), the clang build under ASan+UBSan (build/asan, line
 #      tables; -O1 for model, state and stream, -O0 elsewhere) takes the CPU they leave idle
-#   5. the unit and integration tests again in the clang build, and beside them, at nice 19, one
+#   5. the unit and integration tests again in the clang build (two per core), and beside them, at nice 19, one
 #      libFuzzer run per wire decoder for RECSD_FUZZ_SECONDS each (default 60), all at once. The
 #      end-to-end tests run in step 4 only: they drive the same code through separate processes
 #      and take minutes
@@ -36,6 +36,7 @@ esac
 fuzz_seconds=${RECSD_FUZZ_SECONDS:-60}
 jobs=$(nproc)
 wait_jobs=$((jobs * 3))  # tests that mostly wait on a broker
+asan_jobs=$((jobs * 2))  # the same under the sanitizers: more CPU each
 
 # How long each stage took, printed at the end (where the CI time goes).
 stages=()
@@ -101,10 +102,12 @@ fi
 
 # The fuzzers run for a fixed time each, all at once, at the lowest priority: they take the CPU
 # the sanitizer tests leave idle.
-nice -n 19 ctest --test-dir build/asan --output-on-failure -j "$wait_jobs" -L fuzz >"$logs/fuzz" 2>&1 &
+fuzzers=$(ctest --test-dir build/asan -N -L fuzz | sed -nE 's/^Total Tests: ([0-9]+)$/\1/p')
+nice -n 19 ctest --test-dir build/asan --output-on-failure -j "${fuzzers:-1}" -L fuzz \
+  >"$logs/fuzz" 2>&1 &
 fuzz_pid=$!
 echo "== unit and integration tests (clang, ASan+UBSan) =="
-ctest --test-dir build/asan --output-on-failure -j "$wait_jobs" -L 'unit|integration' 2>&1 |
+ctest --test-dir build/asan --output-on-failure -j "$asan_jobs" -L 'unit|integration' 2>&1 |
   tee "$logs/asan" || status=1
 echo "== fuzzers (clang, ASan+UBSan, ${fuzz_seconds}s each, beside the tests above) =="
 wait "$fuzz_pid" || status=1
