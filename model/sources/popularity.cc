@@ -34,13 +34,35 @@ PopularitySource::PopularitySource(const PopularityOptions& options, std::size_t
 std::span<const std::string_view> PopularitySource::features() const noexcept { return kFeatures; }
 
 void PopularitySource::SetCatalog(const Catalog& catalog) {
-  valid_ = false;  // rows changed
+  valid_ = false;  // rows changed; Recompute marks counted_ again before the next Score
   scratch_.assign(catalog.size(), 0.0);
+  counted_.assign(catalog.size(), 0);
+  cached_ids_.clear();
+  cached_rows_.clear();
+  row_cache_ = {};
 }
 
 void PopularitySource::Learn(const Interaction& interaction) {
   counts_.Add(interaction.now_s, interaction.weight, *interaction.item);
+  if (interaction.row && *interaction.row < counted_.size()) counted_[*interaction.row] = 1;
   ++events_since_;
+}
+
+std::optional<std::uint32_t> PopularitySource::CachedRow(const Catalog& catalog, const ItemId& id) {
+  const auto id_of = [this](std::uint32_t n) -> const ItemId& { return cached_ids_[n]; };
+  std::uint32_t row = kNoRow;
+  if (const std::optional<std::uint32_t> n = row_cache_.Find(id, id_of)) {
+    row = cached_rows_[*n];
+  } else {
+    if (const std::optional<std::size_t> found = catalog.Find(id)) {
+      row = static_cast<std::uint32_t>(*found);
+    }
+    cached_ids_.push_back(id);
+    cached_rows_.push_back(row);
+    row_cache_.Insert(id, static_cast<std::uint32_t>(cached_ids_.size() - 1));
+  }
+  if (row == kNoRow) return std::nullopt;
+  return row;
 }
 
 double PopularitySource::Popularity(const ItemId& item, double now_s) const {
@@ -64,14 +86,23 @@ void PopularitySource::Recompute(const RankContext& ctx) {
   std::unordered_map<CategoryId, double> category_total;
   // This partition's popularity plus its peers', summed per row in scratch_.
   std::vector<std::uint32_t> rows;
+  std::size_t visited = 0;
   const auto add = [&](const ItemId& id, double value) {
-    const std::optional<std::size_t> row = catalog.Find(id);
-    if (!row || !catalog.item(*row).available || !(value > 0)) return;
-    if (scratch_[*row] == 0.0) rows.push_back(static_cast<std::uint32_t>(*row));
+    ++visited;
+    const std::optional<std::uint32_t> row = CachedRow(catalog, id);
+    if (!row) return;
+    counted_[*row] = 1;
+    if (!catalog.item(*row).available || !(value > 0)) return;
+    if (scratch_[*row] == 0.0) rows.push_back(*row);
     scratch_[*row] += value;
   };
   counts_.ForEach(ctx.now_s, add);
   if (peers_ != nullptr) peers_->ForEachItem(ctx.now_s, own_, add);
+  if (cached_ids_.size() > 2 * visited + 1024) {  // ids no longer counted: start again
+    cached_ids_.clear();
+    cached_rows_.clear();
+    row_cache_ = {};
+  }
   std::sort(rows.begin(), rows.end());  // hash order must not reach the lists
   for (std::uint32_t r : rows) {
     const double value = std::exchange(scratch_[r], 0.0);
@@ -135,7 +166,8 @@ void PopularitySource::Score(std::size_t feature, const RankUser& /*user*/, cons
   if (!popularity_ready_) {
     popularity_.resize(candidates.size());
     for (std::size_t i = 0; i < candidates.size(); ++i) {
-      popularity_[i] = Popularity(ctx.catalog->item(candidates[i].row).id, ctx.now_s);
+      const std::uint32_t row = candidates[i].row;
+      popularity_[i] = counted_[row] != 0 ? Popularity(ctx.catalog->item(row).id, ctx.now_s) : 0.0;
     }
     popularity_ready_ = true;
   }

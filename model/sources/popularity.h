@@ -2,12 +2,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "model/id_index.h"
 #include "model/popularity.h"
 #include "model/sources/source.h"
 
@@ -71,6 +73,19 @@ class PopularitySource final : public Source {
   std::unordered_map<CategoryId, std::vector<std::uint32_t>> by_category_;
   std::vector<std::pair<CategoryId, double>> category_prior_;  // popular categories, normalised
   std::vector<double> scratch_;                                // per catalog row, 0 between uses
+  // Per catalog row: 1 when its item may have a popularity (counted here or by a peer since the
+  // catalog was set), 0 when it has none for sure: Score looks up only the marked rows (at a
+  // million items most candidates are never counted, and a lookup reads the id of a row far
+  // from the cache).
+  std::vector<std::uint8_t> counted_;
+  // The catalog rows of the ids Recompute visits (kNoRow: not in the catalog): a small table
+  // that stays in cache, where Catalog::Find reads a million-row one. Emptied with the catalog,
+  // and when it holds over twice the ids of a recomputation (bounded).
+  static constexpr std::uint32_t kNoRow = UINT32_MAX;
+  std::optional<std::uint32_t> CachedRow(const Catalog& catalog, const ItemId& id);
+  std::vector<ItemId> cached_ids_;
+  std::vector<std::uint32_t> cached_rows_;
+  FlatIndex<ItemId> row_cache_;
   // The user being ranked: category affinities, and per candidate its popularity (computed once
   // for both features).
   std::vector<std::pair<CategoryId, double>> affinity_;

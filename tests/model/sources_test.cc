@@ -17,6 +17,7 @@
 #include "model/global_stats.h"
 #include "model/seen_items.h"
 #include "model/sources/learned_vectors.h"
+#include "model/sources/popularity.h"
 #include "model/sources/registry.h"
 #include "tests/model/engine_test_util.h"
 
@@ -394,6 +395,62 @@ TEST(EmbeddingSourceTest, LearnedVectorsRankTheSameWithAnIndex) {
   const std::vector<std::string> exact = lists(Catalog8());
   EXPECT_EQ(lists(IndexedCatalog8()), exact);
   ASSERT_FALSE(exact.empty());
+}
+
+// Score looks up the popularity only of rows that may have one: those counted before the last
+// recomputation of the global lists, those counted since (no recomputation follows every event),
+// and after a new catalog every counted item at its new row. The rest score 0.
+TEST(PopularitySourceTest, ScoresEveryCountedItemWhereverItsRowIs) {
+  const auto score_rows = [](PopularitySource& source, const Catalog& catalog, double now_s,
+                             const std::vector<std::string>& items) {
+    const RankContext ctx{&catalog, TimestampMs{static_cast<std::int64_t>(now_s * 1000)}, now_s,
+                          10};
+    const std::vector<RankUser> users(1);
+    source.Prepare(users, ctx);
+    source.BeginUser(users[0], ctx);
+    std::vector<Candidate> candidates;
+    for (const std::string& item : items) {
+      candidates.push_back({static_cast<std::uint32_t>(*catalog.Find(ItemId(item))), {}});
+    }
+    source.Score(0, users[0], ctx, candidates, 0);  // trending
+    source.EndUser(users[0]);
+    std::vector<double> out;
+    for (const Candidate& c : candidates) out.push_back(c.x[0]);
+    return out;
+  };
+  const auto learn = [](PopularitySource& source, const Catalog& catalog, const ItemId& item,
+                        double now_s) {
+    source.Learn({&item, catalog.Find(item), 1.0, now_s, now_s, nullptr});
+  };
+  PopularitySource source(PopularityOptions{}, 8);
+  const std::shared_ptr<const Catalog> catalog = Catalog8();
+  source.SetCatalog(*catalog);
+  const double t = 10 * 3600.0;
+  learn(source, *catalog, ItemId("i1"), t);
+  EXPECT_GT(score_rows(source, *catalog, t, {"i1"})[0], 0.0);  // recomputed: i1 counted
+  learn(source, *catalog, ItemId("i2"), t + 1);                // one event: no recomputation
+  learn(source, *catalog, ItemId("i2"), t + 1);
+  const std::vector<double> got = score_rows(source, *catalog, t + 2, {"i1", "i2", "i3"});
+  EXPECT_FLOAT_EQ(got[0], source.Popularity(ItemId("i1"), t + 2));
+  EXPECT_FLOAT_EQ(got[1], source.Popularity(ItemId("i2"), t + 2));
+  EXPECT_GT(got[1], got[0]);
+  EXPECT_EQ(got[2], 0.0);
+  // The same items in the opposite rows.
+  CatalogBuilder reversed(test_util::kDim);
+  for (std::size_t row = catalog->size(); row-- > 0;) {
+    ItemRecord r;
+    r.item = catalog->item(row).id;
+    const std::span<const float> v = catalog->Embedding(row);
+    r.emb.assign(v.begin(), v.end());
+    reversed.Upsert(r);
+  }
+  const std::shared_ptr<const Catalog> moved = reversed.Build();
+  ASSERT_NE(*moved->Find(ItemId("i2")), *catalog->Find(ItemId("i2")));
+  source.SetCatalog(*moved);
+  const std::vector<double> after = score_rows(source, *moved, t + 2, {"i1", "i2", "i3"});
+  EXPECT_FLOAT_EQ(after[0], got[0]);
+  EXPECT_FLOAT_EQ(after[1], got[1]);
+  EXPECT_EQ(after[2], 0.0);
 }
 
 TEST(SourceRegistryTest, EachFeatureHasOneRoomAtItsPositionAndRoomsAreShared) {
