@@ -37,15 +37,19 @@ void PopularitySource::SetCatalog(const Catalog& catalog) {
   valid_ = false;  // rows changed; Recompute marks counted_ again before the next Score
   scratch_.assign(catalog.size(), 0.0);
   counted_.assign(catalog.size(), 0);
-  cached_ids_.clear();
-  cached_rows_.clear();
-  row_cache_ = {};
+  ForgetRows();
 }
 
 void PopularitySource::Learn(const Interaction& interaction) {
   counts_.Add(interaction.now_s, interaction.weight, *interaction.item);
   if (interaction.row && *interaction.row < counted_.size()) counted_[*interaction.row] = 1;
   ++events_since_;
+}
+
+void PopularitySource::ForgetRows() {
+  cached_ids_.clear();
+  cached_rows_.clear();
+  row_cache_ = {};
 }
 
 std::optional<std::uint32_t> PopularitySource::CachedRow(const Catalog& catalog, const ItemId& id) {
@@ -98,12 +102,8 @@ void PopularitySource::Recompute(const RankContext& ctx) {
   };
   counts_.ForEach(ctx.now_s, add);
   if (peers_ != nullptr) peers_->ForEachItem(ctx.now_s, own_, add);
-  if (cached_ids_.size() > 2 * visited + 1024) {  // ids no longer counted: start again
-    cached_ids_.clear();
-    cached_rows_.clear();
-    row_cache_ = {};
-  }
-  std::sort(rows.begin(), rows.end());  // hash order must not reach the lists
+  if (cached_ids_.size() > 2 * visited + 1024) ForgetRows();  // ids no longer counted
+  std::sort(rows.begin(), rows.end());                        // hash order must not reach the lists
   for (std::uint32_t r : rows) {
     const double value = std::exchange(scratch_[r], 0.0);
     all.emplace_back(r, value);

@@ -83,6 +83,7 @@ class PopularitySource final : public Source {
   // and when it holds over twice the ids of a recomputation (bounded).
   static constexpr std::uint32_t kNoRow = UINT32_MAX;
   std::optional<std::uint32_t> CachedRow(const Catalog& catalog, const ItemId& id);
+  void ForgetRows();
   std::vector<ItemId> cached_ids_;
   std::vector<std::uint32_t> cached_rows_;
   FlatIndex<ItemId> row_cache_;
