@@ -12,10 +12,10 @@
 #      longest (the e2e tests) first, and beside them, at the lowest CPU priority (nice 19: the
 #      tests get the CPU they ask for first), the clang build under ASan+UBSan (build/asan, line
 #      tables; -O1 for model, state and stream, -O0 elsewhere) takes the CPU they leave idle
-#   5. the unit and integration tests again in the clang build (two per core), and beside them, at nice 19, one
-#      libFuzzer run per wire decoder for RECSD_FUZZ_SECONDS each (default 60), all at once. The
-#      end-to-end tests run in step 4 only: they drive the same code through separate processes
-#      and take minutes
+#   5. the unit and integration tests again in the clang build (two per core), and beside them,
+#      at nice 19, one libFuzzer run per wire decoder for RECSD_FUZZ_SECONDS each (default 60),
+#      all at once. The end-to-end tests run in step 4 only: they drive the same code through
+#      separate processes and take minutes
 # Builds are incremental, so a re-run of an unchanged tree only runs the tests.
 #
 #   ops/test.sh            everything above (CI)
