@@ -158,6 +158,13 @@ void AnnIndexBuilder::Train(const float* vectors, std::size_t n, std::size_t dim
   published_.assign(lists, nullptr);
   list_of_row_.resize(n);
   position_of_row_.resize(n);
+  std::fill(members.begin(), members.end(), 0);
+  for (std::size_t r = 0; r < n; ++r) ++members[nearest[r]];
+  for (std::size_t l = 0; l < lists; ++l) {
+    lists_[l].rows.reserve(members[l]);
+    lists_[l].scales.reserve(members[l]);
+    lists_[l].codes.reserve(members[l] * dim);
+  }
   for (std::size_t r = 0; r < n; ++r) Append(r, nearest[r], vectors + r * dim);
 }
 
@@ -184,13 +191,9 @@ void AnnIndexBuilder::Append(std::size_t row, std::uint32_t list, const float* v
   list_of_row_[row] = list;
   position_of_row_[row] = static_cast<std::uint32_t>(l.rows.size());
   l.rows.push_back(static_cast<std::uint32_t>(row));
-  float max = 0;
-  for (std::size_t d = 0; d < dim_; ++d) max = std::max(max, std::abs(v[d]));
-  const float scale = max / 127.0F;
-  l.scales.push_back(scale);
-  for (std::size_t d = 0; d < dim_; ++d) {
-    l.codes.push_back(static_cast<std::int8_t>(scale > 0 ? std::lround(v[d] / scale) : 0L));
-  }
+  const std::size_t at = l.codes.size();
+  l.codes.resize(at + dim_);
+  l.scales.push_back(QuantizeRow(v, dim_, l.codes.data() + at));
   changed_[list] = 1;
 }
 
@@ -240,14 +243,23 @@ void AnnIndexBuilder::Erase(std::size_t row, std::size_t last) {
   position_of_row_.pop_back();
 }
 
-std::shared_ptr<const AnnIndex> AnnIndexBuilder::Snapshot() {
+std::shared_ptr<const AnnIndex> AnnIndexBuilder::Snapshot() & { return Publish(false); }
+
+std::shared_ptr<const AnnIndex> AnnIndexBuilder::Snapshot() && {
+  std::shared_ptr<const AnnIndex> index = Publish(true);
+  Reset();
+  return index;
+}
+
+std::shared_ptr<const AnnIndex> AnnIndexBuilder::Publish(bool take) {
   if (!trained()) return nullptr;
   auto index = std::make_shared<AnnIndex>();
   index->centroids_ = centroids_;
   index->probes_ = std::min(options_.probes, lists_.size());
   for (std::size_t l = 0; l < lists_.size(); ++l) {
     if (changed_[l] != 0 || published_[l] == nullptr) {
-      published_[l] = std::make_shared<const AnnIndex::List>(lists_[l]);
+      published_[l] = take ? std::make_shared<const AnnIndex::List>(std::move(lists_[l]))
+                           : std::make_shared<const AnnIndex::List>(lists_[l]);
       changed_[l] = 0;
     }
   }

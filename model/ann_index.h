@@ -44,8 +44,10 @@ struct AnnCentroids {
 // An inverted-file index of a catalog snapshot's rows: unit centroids (spherical k-means of the
 // item vectors) and, for each, the list of rows nearest to it with a copy of their vectors
 // quantised to 8 bits (v ≈ scale · code, scale = max|v_d| / 127), back to back, so that reading
-// a list streams D + 4 bytes per item through memory instead of 4·D. The quantised scores only
-// choose the candidates; the search scores the chosen ones with the exact vectors. Immutable;
+// a list streams D + 4 bytes per item through memory instead of 4·D. A search quantises the
+// query the same way and scores a list's rows with integer dot products (exact, so every CPU path
+// gives the same scores); the quantised scores only choose the candidates, and the search scores
+// the chosen ones with the exact vectors. Immutable;
 // snapshots share it, and share every list that did not change between them, through
 // shared_ptr<const>, so any thread may read it. Made by AnnIndexBuilder.
 class AnnIndex {
@@ -109,12 +111,15 @@ class AnnIndexBuilder {
   void Erase(std::size_t row, std::size_t last);
 
   // The index as it stands; lists unchanged since the previous snapshot are shared with it.
-  std::shared_ptr<const AnnIndex> Snapshot();
+  std::shared_ptr<const AnnIndex> Snapshot() &;
+  // The same, taking the changed lists instead of copying them: the builder is left untrained.
+  std::shared_ptr<const AnnIndex> Snapshot() &&;
 
  private:
   std::uint32_t Nearest(std::span<const float> v) const;
   void Append(std::size_t row, std::uint32_t list, const float* v);
   void Remove(std::size_t row);
+  std::shared_ptr<const AnnIndex> Publish(bool take);
 
   void AssignAll(const float* vectors, std::size_t n, std::vector<std::uint32_t>* nearest,
                  std::vector<float>* best) const;

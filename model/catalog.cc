@@ -151,19 +151,33 @@ void CatalogBuilder::UpdateIndex() {
   }
 }
 
-std::shared_ptr<const Catalog> CatalogBuilder::Build() {
+std::shared_ptr<const Catalog> CatalogBuilder::Build() & { return Snapshot(false); }
+
+std::shared_ptr<const Catalog> CatalogBuilder::Build() && { return Snapshot(true); }
+
+std::shared_ptr<const Catalog> CatalogBuilder::Snapshot(bool take) {
   UpdateIndex();
   auto snapshot = std::make_shared<Catalog>();
-  snapshot->index_ = ann_.Snapshot();
-  snapshot->items_ = catalog_.items_;
-  snapshot->rows_ = catalog_.rows_;
-  snapshot->category_names_ = catalog_.category_names_;
-  snapshot->categories_ = catalog_.categories_;
+  snapshot->index_ = take ? std::move(ann_).Snapshot() : ann_.Snapshot();
   snapshot->available_.reserve(catalog_.items_.size());
   for (const CatalogItem& item : catalog_.items_) snapshot->available_.push_back(item.available);
   snapshot->embeddings_ = Eigen::Map<const EmbeddingMatrix>(
       rows_.data(), static_cast<Eigen::Index>(catalog_.items_.size()),
       static_cast<Eigen::Index>(embedder_.dim()));
+  if (take) {
+    snapshot->items_ = std::move(catalog_.items_);
+    snapshot->rows_ = std::move(catalog_.rows_);
+    snapshot->category_names_ = std::move(catalog_.category_names_);
+    snapshot->categories_ = std::move(catalog_.categories_);
+    catalog_ = Catalog();
+    catalog_.embeddings_.resize(0, static_cast<Eigen::Index>(embedder_.dim()));
+    rows_ = {};
+  } else {
+    snapshot->items_ = catalog_.items_;
+    snapshot->rows_ = catalog_.rows_;
+    snapshot->category_names_ = catalog_.category_names_;
+    snapshot->categories_ = catalog_.categories_;
+  }
   return snapshot;
 }
 

@@ -117,7 +117,10 @@ class CatalogBuilder {
     ann_.set_parallel_for(std::move(parallel_for));
   }
   // A snapshot of the catalog as it is now (and the index's upkeep, above).
-  std::shared_ptr<const Catalog> Build();
+  std::shared_ptr<const Catalog> Build() &;
+  // The same for a builder used once (a replay's catalog): the snapshot takes the builder's
+  // tables instead of a copy of them, and the builder is left empty.
+  std::shared_ptr<const Catalog> Build() &&;
 
  private:
   CategoryId InternCategory(const std::optional<std::string>& name);
@@ -125,6 +128,7 @@ class CatalogBuilder {
     return {rows_.data() + row * embedder_.dim(), embedder_.dim()};
   }
   void UpdateIndex();
+  std::shared_ptr<const Catalog> Snapshot(bool take);
 
   HashedTextEmbedder embedder_;
   AnnOptions ann_options_;

@@ -311,6 +311,13 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
   }
   std::sort(groups.begin(), groups.end());
 
+  // The users quantised as the lists' rows are: a list's rows are scored in integers.
+  std::vector<std::int8_t> user_codes(users_count * dim);
+  std::vector<float> user_scales(users_count);
+  for (std::size_t b = 0; b < users_count; ++b) {
+    user_scales[b] = QuantizeRow(unit.data() + b * dim, dim, user_codes.data() + b * dim);
+  }
+
   out->resize(users_count);
   // Quantised scores are a little off: the best 2n of each user's are scored exactly, n kept.
   std::vector<TopNSelector> selectors;
@@ -323,8 +330,8 @@ void IndexedTopNBatch(const Catalog& catalog, const EmbeddingMatrix& users,
       const std::uint32_t b = visits[i].user;
       const float* u = unit.data() + std::size_t{b} * dim;
       scores.resize(list.rows.size());
-      ScoreQuantizedRows(list.codes.data(), list.scales.data(), list.rows.size(), dim, u,
-                         scores.data());
+      ScoreQuantizedRows(list.codes.data(), list.scales.data(), list.rows.size(), dim,
+                         user_codes.data() + std::size_t{b} * dim, user_scales[b], scores.data());
       selectors[b].OfferRows(scores.data(), list.rows.data(), list.rows.size(),
                              exact_mark.empty() ? nullptr : exact_mark.data(), catalog);
       if (exact_by_list != nullptr) {

@@ -25,10 +25,16 @@ void ScoreGatheredRows(const float* items, std::span<const std::uint32_t> rows, 
 void ScorePointedRows(const float* const* rows, std::size_t len, std::size_t dim,
                       const float* users, std::size_t user_count, float* out);
 
+// Quantises v (dim floats) to 8 bits: v ≈ scale · codes, scale = max|v_d| / 127, each code
+// rounded to the nearest integer (halves away from zero). Returns the scale (0 for a zero vector,
+// whose codes are all 0).
+float QuantizeRow(const float* v, std::size_t dim, std::int8_t* codes);
+
 // Dot products of `len` quantised rows (codes: len × dim int8, row-major; row r ≈ scales[r] ·
-// codes[r]) with one vector `user`, into out[r].
+// codes[r]) with one quantised vector (≈ user_scale · user), into out[r] = Σ codes·user (an exact
+// integer sum) · (scales[r] · user_scale): the same value on every CPU path.
 void ScoreQuantizedRows(const std::int8_t* codes, const float* scales, std::size_t len,
-                        std::size_t dim, const float* user, float* out);
+                        std::size_t dim, const std::int8_t* user, float user_scale, float* out);
 
 // Centroids (count × dim, row-major) laid out for NearestCentroids: blocks of 8 centroids, block k
 // holding centroids 8k..8k+7 as dim × 8 floats (their values of dimension d side by side), the last

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <vector>
 
@@ -107,41 +108,61 @@ TEST(EmbeddingScoresTest, AgreeWithADoubleDotAtEveryDimension) {
   }
 }
 
-TEST(ScoreQuantizedRowsTest, AgreeWithADoubleDotOfTheCodes) {
-  // Within 1e-4 of the double dot product with the codes, at dimensions with and without a
-  // kernel of their own and row counts around 4 rows a step. A zero user scores zero.
+TEST(ScoreQuantizedRowsTest, AreTheIntegerDotOfTheCodesTimesBothScales) {
+  // Exactly float(Σ codes · user codes) · (row scale · user scale), at dimensions with and without
+  // a kernel of their own (beyond 128 the user's codes no longer stay in registers; not a multiple
+  // of 16: a tail), row counts around 4 rows a step, and codes at ±127 (the largest sums).
   std::mt19937 rng(41);
   std::normal_distribution<float> g;
   std::uniform_int_distribution<int> code(-127, 127);
   for (std::size_t dim : {5, 16, 48, 64, 100, 128, 2048, 2064}) {
     for (std::size_t len : {0, 1, 3, 4, 7, 9}) {
-      std::vector<std::int8_t> codes(len * dim);
-      for (std::int8_t& c : codes) c = static_cast<std::int8_t>(code(rng));
-      std::vector<float> scales(len);
-      for (float& s : scales) s = 0.01F * (1.0F + std::abs(g(rng)));
-      std::vector<float> user(dim);
-      double norm = 0;
-      for (float& x : user) {
-        x = g(rng);
-        norm += static_cast<double>(x) * x;
+      for (const bool extreme : {false, true}) {
+        std::vector<std::int8_t> codes(len * dim);
+        for (std::int8_t& c : codes) c = static_cast<std::int8_t>(extreme ? 127 : code(rng));
+        std::vector<std::int8_t> user(dim);
+        for (std::int8_t& c : user) c = static_cast<std::int8_t>(extreme ? -127 : code(rng));
+        std::vector<float> scales(len);
+        for (float& s : scales) s = 0.01F * (1.0F + std::abs(g(rng)));
+        const float user_scale = 0.003F * (1.0F + std::abs(g(rng)));
+        std::vector<float> out(len, -7.0F);
+        ScoreQuantizedRows(codes.data(), scales.data(), len, dim, user.data(), user_scale,
+                           out.data());
+        for (std::size_t r = 0; r < len; ++r) {
+          std::int64_t dot = 0;
+          for (std::size_t d = 0; d < dim; ++d) dot += codes[r * dim + d] * user[d];
+          EXPECT_EQ(out[r], static_cast<float>(dot) * (scales[r] * user_scale))
+              << dim << " " << len << " " << r << " " << extreme;
+        }
       }
-      for (float& x : user) x = static_cast<float>(x / std::sqrt(norm));
-      std::vector<float> out(len, -7.0F);
-      ScoreQuantizedRows(codes.data(), scales.data(), len, dim, user.data(), out.data());
-      for (std::size_t r = 0; r < len; ++r) {
-        double dot = 0;
-        for (std::size_t d = 0; d < dim; ++d) dot += codes[r * dim + d] * double{user[d]};
-        dot *= scales[r];
-        // Relative to the largest the dot product could be (|codes| · |user| · scale).
-        double bound = 0;
-        for (std::size_t d = 0; d < dim; ++d) bound += std::abs(codes[r * dim + d] * user[d]);
-        EXPECT_NEAR(out[r], dot, 1e-4 * bound * scales[r] + 1e-6) << dim << " " << len << " " << r;
-      }
-      std::fill(user.begin(), user.end(), 0.0F);
-      ScoreQuantizedRows(codes.data(), scales.data(), len, dim, user.data(), out.data());
-      for (std::size_t r = 0; r < len; ++r) EXPECT_EQ(out[r], 0.0F);
     }
   }
+}
+
+TEST(QuantizeRowTest, RoundsToTheNearestCodeOfTheLargestValuesScale) {
+  // max |v| = 127: the scale is 1 and the codes are v rounded, halves away from zero.
+  const std::vector<float> v = {127.0F, -63.5F, 31.5F, 2.49F, -2.51F, 0.5F, -0.49F, 0.0F};
+  std::vector<std::int8_t> codes(v.size(), 99);
+  EXPECT_EQ(QuantizeRow(v.data(), v.size(), codes.data()), 1.0F);
+  EXPECT_EQ(codes, (std::vector<std::int8_t>{127, -64, 32, 2, -3, 1, 0, 0}));
+  // Any vector: every value within half a step of its code, the largest one at ±127.
+  std::mt19937 rng(43);
+  std::normal_distribution<float> g;
+  std::vector<float> w(100);
+  for (float& x : w) x = g(rng);
+  codes.assign(w.size(), 0);
+  const float scale = QuantizeRow(w.data(), w.size(), codes.data());
+  int largest = 0;
+  for (std::size_t d = 0; d < w.size(); ++d) {
+    EXPECT_LE(std::abs(w[d] - scale * codes[d]), 0.5F * scale * 1.0001F) << d;
+    largest = std::max(largest, std::abs(int{codes[d]}));
+  }
+  EXPECT_EQ(largest, 127);
+  // A zero vector: scale 0, codes 0.
+  const std::vector<float> zero(7, 0.0F);
+  codes.assign(zero.size(), 5);
+  EXPECT_EQ(QuantizeRow(zero.data(), zero.size(), codes.data()), 0.0F);
+  EXPECT_EQ(codes, std::vector<std::int8_t>(zero.size(), 0));
 }
 
 TEST(NearestCentroidsTest, FindsTheBestCentroidAsADoubleDotDoes) {
