@@ -475,13 +475,19 @@ ReadResult ReadEventRecords(const std::string& path, RecordFormat format,
 
 ReadResult ReadItemRecords(const std::string& path, RecordFormat format, std::size_t embedding_dim,
                            ReplayInput* out) {
+  return ReadItemRecords(path, format, embedding_dim, out,
+                         [out](ItemRecord&& item) { out->items.push_back(std::move(item)); });
+}
+
+ReadResult ReadItemRecords(const std::string& path, RecordFormat format, std::size_t embedding_dim,
+                           ReplayInput* out, const std::function<void(ItemRecord&&)>& sink) {
   return ForEachRecord(path, format, [&](const auto& where, std::string_view record) {
     DecodeResult<ItemRecord> item = DecodeItem(record, embedding_dim);
     if (!item) {
       out->Reject(DecodeProblem(where(), item.error()));
       return;
     }
-    out->items.push_back(std::move(item).value());
+    sink(std::move(item).value());
   });
 }
 

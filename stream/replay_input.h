@@ -1,11 +1,14 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "model/catalog.h"
 #include "model/event.h"
 #include "model/item.h"
 #include "model/result.h"
@@ -21,6 +24,8 @@ struct ReplayInput {
   static constexpr std::size_t kMaxProblems = 20;  // problems kept; `rejected` counts them all
 
   std::vector<ItemRecord> items;
+  // The items as a catalog, when the reader built one as it read them (then `items` is empty).
+  std::shared_ptr<const model::Catalog> catalog;
   std::vector<Event> events;
   std::size_t rejected = 0;
   std::vector<std::string> problems;
@@ -50,6 +55,10 @@ ReadResult ReadEventRecords(const std::string& path, RecordFormat format,
                             const EventTypeTable& types, ReplayInput* out);
 ReadResult ReadItemRecords(const std::string& path, RecordFormat format, std::size_t embedding_dim,
                            ReplayInput* out);
+// The same, handing each item that decodes to `sink` (in file order) instead of keeping it in
+// out->items: a caller that builds a catalog as it reads never holds a second copy of it.
+ReadResult ReadItemRecords(const std::string& path, RecordFormat format, std::size_t embedding_dim,
+                           ReplayInput* out, const std::function<void(ItemRecord&&)>& sink);
 
 // Splits one CSV record into fields (RFC 4180 quoting). nullopt for an unterminated quote.
 std::optional<std::vector<std::string>> SplitCsvRecord(std::string_view line);

@@ -163,23 +163,38 @@ void AddStateDigests(const model::Engine& engine, ReplayReport* report) {
 
 }  // namespace
 
-ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
-                       const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
-                       const ReplayProgress& progress, bool state_digests, ReplayOrder order,
-                       ReplayObserver* observer) {
+std::shared_ptr<const model::Catalog> BuildReplayCatalog(
+    const model::EngineOptions& engine, const std::function<void(model::CatalogBuilder*)>& fill) {
   const Clock::time_point start = Clock::now();
-  options = ReplayEngineOptions(std::move(options), types);
-  model::CatalogBuilder builder(options.user.dim, options.ann);
+  model::CatalogBuilder builder(engine.user.dim, engine.ann);
   builder.set_parallel_for(ParallelForThreads());
-  builder.Reserve(input.items.size());
-  for (const ItemRecord& item : input.items) builder.Upsert(item);
-  input.items = {};  // the catalog holds them now
-  std::shared_ptr<const model::Catalog> catalog = builder.Build();
+  fill(&builder);
+  std::shared_ptr<const model::Catalog> catalog = std::move(builder).Build();
   spdlog::info("replay: catalog of {} items built in {:.2f} s{}", catalog->size(),
                std::chrono::duration<double>(Clock::now() - start).count(),
                catalog->index() != nullptr ? fmt::format(" (nearest-neighbour index of {} lists)",
                                                          catalog->index()->lists())
                                            : std::string());
+  return catalog;
+}
+
+std::shared_ptr<const model::Catalog> BuildReplayCatalog(const model::EngineOptions& engine,
+                                                         std::span<const ItemRecord> items) {
+  return BuildReplayCatalog(engine, [items](model::CatalogBuilder* builder) {
+    builder->Reserve(items.size());
+    for (const ItemRecord& item : items) builder->Upsert(item);
+  });
+}
+
+ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
+                       const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
+                       const ReplayProgress& progress, bool state_digests, ReplayOrder order,
+                       ReplayObserver* observer) {
+  options = ReplayEngineOptions(std::move(options), types);
+  std::shared_ptr<const model::Catalog> catalog = std::move(input.catalog);
+  if (catalog == nullptr) catalog = BuildReplayCatalog(options, input.items);
+  input.items = {};  // the catalog holds them now
+  const Clock::time_point start = Clock::now();
   model::Engine engine(options, types);
   engine.SetCatalog(std::move(catalog));
   engine.set_rank_observer(observer);
@@ -269,7 +284,7 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
     }
     engine.learning.learn = false;
   }
-  auto input = ReadReplayInput(options, config);
+  auto input = ReadReplayInput(options, config, engine);
   if (!input) {
     spdlog::error("recsd replay: {}", input.error());
     return kExitFailure;
@@ -280,8 +295,8 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
   if (input->rejected > input->problems.size()) {
     spdlog::warn("replay: {} more records skipped", input->rejected - input->problems.size());
   }
-  spdlog::info("replay: {} items, {} events ({}), k={}", input->items.size(), input->events.size(),
-               options.input_format, options.k);
+  spdlog::info("replay: {} items, {} events ({}), k={}", input->catalog->size(),
+               input->events.size(), options.input_format, options.k);
   const ReplayOrder order =
       options.order == "input" ? ReplayOrder::kInput : ReplayOrder::kEventTime;
   if (options.tune) return TuneCommand(options, std::move(input).value(), engine, config, order);
@@ -299,7 +314,7 @@ int ReplayCommand(const ReplayOptions& options, const Config& config) {
     events = input->events;
     if (order == ReplayOrder::kEventTime) SortByEventTime(&events);
   }
-  const std::size_t catalog_size = input->items.size();
+  const std::size_t catalog_size = input->catalog->size();
   ReplayReport report =
       RunReplay(std::move(input).value(), engine, config.event_types, options.k,
                 options.trajectory_every, MakeProgress(), !options.state_digests.empty(), order);

@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -136,19 +138,31 @@ using ReplayProgress = std::function<void(std::uint64_t done, std::uint64_t tota
 enum class ReplayOrder { kEventTime, kInput };
 
 // Runs a replay of `input` with these engine options: its events sorted by timestamp (kEventTime;
-// ties keep their order), or as they come (kInput). Every event type with a positive interest
-// weight is feedback (when it hits the current list). `state_digests`: also fill the report's
-// state digests.
+// ties keep their order), or as they come (kInput), against input.catalog (or, without one, a
+// catalog of input.items). Every event type with a positive interest weight is feedback (when it
+// hits the current list). `state_digests`: also fill the report's state digests. The report's
+// wall time is the replay's, from the catalog's hand-over to the engine.
 ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
                        const EventTypeTable& types, std::size_t k, std::uint64_t trajectory_every,
                        const ReplayProgress& progress, bool state_digests = false,
                        ReplayOrder order = ReplayOrder::kEventTime,
                        ReplayObserver* observer = nullptr);
 
-// Reads the inputs that `options` name. Problems with single records are counted in the result;
-// an unreadable file is an error.
+// Reads the inputs that `options` name, the items straight into a catalog (the result's
+// `catalog`, built as BuildReplayCatalog does with `engine`'s options). Problems with single
+// records are counted in the result; an unreadable file is an error.
 Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& options,
-                                                         const Config& config);
+                                                         const Config& config,
+                                                         const model::EngineOptions& engine);
+
+// A replay's catalog: `fill` upserts the items into a builder with the engine's dimension and
+// index options (the index trains on every core); the builder's tables become the catalog, and
+// the time it took is logged.
+std::shared_ptr<const model::Catalog> BuildReplayCatalog(
+    const model::EngineOptions& engine, const std::function<void(model::CatalogBuilder*)>& fill);
+// The same with these items.
+std::shared_ptr<const model::Catalog> BuildReplayCatalog(const model::EngineOptions& engine,
+                                                         std::span<const ItemRecord> items);
 
 // Applies --only-source and --weights to engine options; an error names the bad part.
 Result<bool, std::string> ApplyWeightOptions(const ReplayOptions& options,

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -20,7 +22,8 @@ std::string PathIn(const std::string& dir, const char* file) {
 }  // namespace
 
 Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& options,
-                                                         const Config& config) {
+                                                         const Config& config,
+                                                         const model::EngineOptions& engine) {
   stream::ReplayInput input;
   if (options.input_format == "movielens") {
     const std::string events =
@@ -39,6 +42,8 @@ Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& op
     if (auto r = stream::ReadMovieLensItems(items, tags, &input); !r) {
       return Fail(std::move(r).error());
     }
+    input.catalog = BuildReplayCatalog(engine, input.items);
+    input.items = {};
     if (auto r = stream::ReadMovieLensRatings(events, config.event_types, &input); !r) {
       return Fail(std::move(r).error());
     }
@@ -53,10 +58,18 @@ Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& op
   if (!options.tags.empty()) {
     return Fail(std::string("--tags is for --input-format movielens only"));
   }
-  if (auto r = stream::ReadItemRecords(options.items, format, config.model.embedding_dim, &input);
-      !r) {
-    return Fail(std::move(r).error());
-  }
+  stream::ReadResult read = 0;
+  input.catalog = BuildReplayCatalog(engine, [&](model::CatalogBuilder* builder) {
+    // As many rows as the file could hold if every item carried an embedding (4 bytes a value at
+    // least): reserving them up front, the tables never grow by copying, and the rows an
+    // overestimate leaves unused are never touched.
+    std::error_code error;
+    const std::uintmax_t bytes = std::filesystem::file_size(options.items, error);
+    if (!error) builder->Reserve(static_cast<std::size_t>(bytes / (4 * engine.user.dim)));
+    read = stream::ReadItemRecords(options.items, format, engine.user.dim, &input,
+                                   [builder](ItemRecord&& item) { builder->Upsert(item); });
+  });
+  if (!read) return Fail(std::move(read).error());
   if (auto r = stream::ReadEventRecords(options.events, format, config.event_types, &input); !r) {
     return Fail(std::move(r).error());
   }

@@ -289,7 +289,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
   const World world(simulation, options.user.dim, rng);
   model::CatalogBuilder builder(options.user.dim, options.ann);
   for (const ItemRecord& r : world.Records()) builder.Upsert(r);
-  const std::shared_ptr<const model::Catalog> catalog = builder.Build();
+  const std::shared_ptr<const model::Catalog> catalog = std::move(builder).Build();
 
   SimulationReport report;
   report.phases = DriftPhases(simulation.events, options.features);

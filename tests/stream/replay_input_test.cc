@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -182,6 +183,33 @@ TEST(ReplayInputTest, RecordsAcrossPiecesReadAsFromAWholeFile) {
   ASSERT_EQ(e.rejected, 1U);
   EXPECT_EQ(e.problems[0].rfind(lines + ":25001: ", 0), 0U) << e.problems[0];
   EXPECT_EQ(e.events.back().item, ItemId("i" + std::to_string(kLines)));
+}
+
+TEST(ReplayInputTest, ItemsGoToTheSinkInFileOrderAndRejectsAreCounted) {
+  TempDir dir;
+  const std::string path = (dir.path() / "items.jsonl").string();
+  std::ofstream(path) << R"({"v":1,"item":"a","ts":1})"
+                      << "\n"
+                      << R"({"v":1,"item":"b","emb":[1,2]})"
+                      << "\n"  // wrong dimension
+                      << R"({"v":1,"item":"c","emb":[1,2,3],"ts":3})"
+                      << "\n"
+                      << R"({"v":1,"item":"d","ts":4})"
+                      << "\n";
+  ReplayInput in;
+  std::vector<ItemRecord> got;
+  const ReadResult read = ReadItemRecords(path, RecordFormat::kJsonLines, 3, &in,
+                                          [&got](ItemRecord&& item) { got.push_back(item); });
+  ASSERT_TRUE(read) << read.error();
+  EXPECT_EQ(*read, 4U);
+  ASSERT_EQ(got.size(), 3U);
+  EXPECT_EQ(got[0].item, ItemId("a"));
+  EXPECT_EQ(got[1].item, ItemId("c"));
+  EXPECT_EQ(got[1].emb, (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(got[2].item, ItemId("d"));
+  EXPECT_TRUE(in.items.empty());  // the sink has them, not the input
+  ASSERT_EQ(in.rejected, 1U);
+  EXPECT_EQ(in.problems[0].rfind(path + ":2: ", 0), 0U) << in.problems[0];
 }
 
 TEST(ReplayInputTest, KeepsAtMostTwentyProblemsButCountsAll) {
