@@ -167,6 +167,18 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   UserEntry& entry = it->second;
   UserState& state = entry.state;
   if (position.offset <= state.last_offset()) {
+    // Consumed again, after a restart or a hand-over that resumed below it: the state has the
+    // event already (restored from the changelog, which may be written before the event's list is
+    // made). When the user's last event has no list of its own yet (RepublishUnconfirmed
+    // published again those that had one), this is the last chance to make it.
+    if (position.offset == state.last_offset() && types_.Get(event.type).weight != 0.0 &&
+        !entry.dirty) {
+      const std::optional<ListId> current =
+          state.pending().empty() ? std::nullopt : ParseListId(state.pending().back().rec);
+      if (!current || current->offset < position.offset) {
+        MarkDirty(it->first, entry, event, position);
+      }
+    }
     return ApplyOutcome::kDuplicate;
   }
   MarkChanged(it->first, entry);
@@ -198,18 +210,22 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
   const CategoryId category = row ? catalog_->item(*row).category : kNoCategory;
   state.Observe(position.offset, t, weight, event.item, embedding, category,
                 /*remember=*/!repeatable_type_[event.type]);
+  if (entry.dirty) ++coalesced_;  // this event's list will also stand for the earlier dirty ones
+  MarkDirty(it->first, entry, event, position);
+  return row ? ApplyOutcome::kApplied : ApplyOutcome::kUnknownItem;
+}
+
+void Engine::MarkDirty(const UserId& id, UserEntry& entry, const Event& event,
+                       EventPosition position) {
   if (!entry.dirty) {
     entry.dirty = true;
     entry.dirty_since = position.offset;
-    dirty_.push_back(event.user);
-  } else {
-    ++coalesced_;  // this event's list will also stand for the earlier dirty ones
+    dirty_.push_back(id);
   }
   entry.trigger = position;
   entry.trigger_ts = event.ts;
   entry.latest_ts = std::max(entry.latest_ts, event.ts);
   if (!options_.learning.segment_keys.empty()) entry.segment = SegmentOf(event);
-  return row ? ApplyOutcome::kApplied : ApplyOutcome::kUnknownItem;
 }
 
 void Engine::Attribute(const Event& event, UserState* state) {

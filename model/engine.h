@@ -168,7 +168,8 @@ enum class ApplyOutcome : std::uint8_t {
   kApplied,      // interest, popularity and co-visits updated; the user is dirty
   kUnknownItem,  // applied, but the item is not in the catalog: no interest direction from it
   kNoInterest,   // a type with no interest weight (impression): only the offset is recorded
-  kDuplicate,    // at or below the user's last applied offset: nothing changed
+  kDuplicate,    // at or below the user's last applied offset: nothing changed (the user's
+                 // last event, when it has no list yet, makes the user dirty for one)
   kForgotten,    // `forget`: the user's state is erased (pending lists too, unlearned)
 };
 
@@ -312,6 +313,8 @@ class Engine {
   static std::size_t EntryBytes(const UserId& id, const UserEntry& entry) noexcept;
   // Lists the user for the next TakeChanged (once).
   void MarkChanged(const UserId& id, UserEntry& entry);
+  // Makes the user wait for a list triggered by `event` at `position` (the latest trigger wins).
+  void MarkDirty(const UserId& id, UserEntry& entry, const Event& event, EventPosition position);
   double ClockTime(const UserState& state, double now_s) const;
   bool Holdout(const UserId& user) const;
   std::string SegmentOf(const Event& event) const;

@@ -278,6 +278,36 @@ TEST(EngineTest, RepublishesRestoredListsWhoseTriggerIsAtOrAfterTheResumeOffset)
   EXPECT_EQ(restored.engine.RepublishUnconfirmed(0, restored.sink), 2U);
 }
 
+// The changelog may hold a user's state with an event whose list was never made (the owner
+// stopped before it): when that last event is consumed again, the user gets its list, under the
+// event's rec. A re-consumed event that is not the user's last, or whose list exists, changes
+// nothing.
+TEST(EngineTest, AReconsumedLastEventWithoutItsListMakesTheUserDirty) {
+  Fixture f;
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 3});
+  f.engine.Apply(Ev("listed", "i2", kHour), {0, 4});
+  f.engine.Refresh({kHour}, f.sink);
+  f.engine.Apply(Ev("u", "i1", kHour + 1), {0, 7});  // the state goes out before its list
+  Fixture restored;
+  for (const char* user : {"u", "listed"}) {
+    ASSERT_TRUE(restored.engine.RestoreUser(UserId(user), *f.engine.ExportUser(UserId(user))));
+  }
+  EXPECT_EQ(restored.engine.RepublishUnconfirmed(5, restored.sink), 0U);
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i0", kHour), {0, 3}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.Apply(Ev("listed", "i2", kHour), {0, 4}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.dirty(), 0U);
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i1", kHour + 1), {0, 7}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.dirty(), 1U);
+  restored.engine.Refresh({kHour + 1}, restored.sink);
+  ASSERT_EQ(restored.sink.lists.size(), 1U);
+  EXPECT_EQ(restored.sink.lists[0].user, UserId("u"));
+  EXPECT_EQ(restored.sink.lists[0].rec, "0-7");
+  EXPECT_EQ(restored.engine.FindUser(UserId("u"))->event_count(), 2U);  // nothing applied twice
+  // Its list made, the same event once more changes nothing.
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i1", kHour + 1), {0, 7}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.dirty(), 0U);
+}
+
 TEST(EngineTest, EvictsNegligibleUsersFirstThenTheLeastRecentNeverTheDirty) {
   constexpr std::int64_t kDay = 24 * kHour;
   Fixture f;  // event-time clock; the long-term interest has a 7-day half-life
