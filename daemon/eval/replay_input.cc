@@ -60,9 +60,9 @@ Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& op
   }
   stream::ReadResult read = 0;
   input.catalog = BuildReplayCatalog(engine, [&](model::CatalogBuilder* builder) {
-    // As many rows as the file could hold if every item carried an embedding (4 bytes a value at
-    // least): reserving them up front, the tables never grow by copying, and the rows an
-    // overestimate leaves unused are never touched.
+    // As many rows as a msgpack file of items with embeddings can hold (4 bytes a value at
+    // least): reserved up front, the tables of such a file never grow by copying, and the rows
+    // an overestimate leaves unused are never touched (a hint: other files may grow them).
     std::error_code error;
     const std::uintmax_t bytes = std::filesystem::file_size(options.items, error);
     if (!error) builder->Reserve(static_cast<std::size_t>(bytes / (4 * engine.user.dim)));
