@@ -164,11 +164,11 @@ void AddStateDigests(const model::Engine& engine, ReplayReport* report) {
 }  // namespace
 
 std::shared_ptr<const model::Catalog> BuildReplayCatalog(
-    const model::EngineOptions& engine, const std::function<void(model::CatalogBuilder*)>& fill) {
+    const model::EngineOptions& engine, const std::function<bool(model::CatalogBuilder*)>& fill) {
   const Clock::time_point start = Clock::now();
   model::CatalogBuilder builder(engine.user.dim, engine.ann);
   builder.set_parallel_for(ParallelForThreads());
-  fill(&builder);
+  if (!fill(&builder)) return nullptr;
   std::shared_ptr<const model::Catalog> catalog = std::move(builder).Build();
   spdlog::info("replay: catalog of {} items built in {:.2f} s{}", catalog->size(),
                std::chrono::duration<double>(Clock::now() - start).count(),
@@ -183,6 +183,7 @@ std::shared_ptr<const model::Catalog> BuildReplayCatalog(const model::EngineOpti
   return BuildReplayCatalog(engine, [items](model::CatalogBuilder* builder) {
     builder->Reserve(items.size());
     for (const ItemRecord& item : items) builder->Upsert(item);
+    return true;
   });
 }
 

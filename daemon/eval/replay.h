@@ -157,9 +157,10 @@ Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& op
 
 // A replay's catalog: `fill` upserts the items into a builder with the engine's dimension and
 // index options (the index trains on every core); the builder's tables become the catalog, and
-// the time it took is logged.
+// the time it took is logged. Null, and nothing logged, when `fill` returns false (its input
+// failed).
 std::shared_ptr<const model::Catalog> BuildReplayCatalog(
-    const model::EngineOptions& engine, const std::function<void(model::CatalogBuilder*)>& fill);
+    const model::EngineOptions& engine, const std::function<bool(model::CatalogBuilder*)>& fill);
 // The same with these items.
 std::shared_ptr<const model::Catalog> BuildReplayCatalog(const model::EngineOptions& engine,
                                                          std::span<const ItemRecord> items);

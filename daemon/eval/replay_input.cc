@@ -68,6 +68,7 @@ Result<stream::ReplayInput, std::string> ReadReplayInput(const ReplayOptions& op
     if (!error) builder->Reserve(static_cast<std::size_t>(bytes / (4 * engine.user.dim)));
     read = stream::ReadItemRecords(options.items, format, engine.user.dim, &input,
                                    [builder](ItemRecord&& item) { builder->Upsert(item); });
+    return read.has_value();
   });
   if (!read) return Fail(std::move(read).error());
   if (auto r = stream::ReadEventRecords(options.events, format, config.event_types, &input); !r) {

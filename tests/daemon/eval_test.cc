@@ -1,17 +1,22 @@
-// The evaluation room's own checks: the baselines of `replay --baseline`, McNemar's test, and the
-// candidate table of `replay --tune`, whose figures must be exactly a replay's.
+// The evaluation room's own checks: the replay's inputs, the baselines of `replay --baseline`,
+// McNemar's test, and the candidate table of `replay --tune`, whose figures must be exactly a
+// replay's.
 
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "daemon/config/config.h"
+#include "daemon/config/engine_setup.h"
 #include "daemon/eval/baselines.h"
 #include "daemon/eval/replay.h"
 #include "daemon/eval/tune.h"
 #include "model/engine.h"
+#include "tests/daemon/temp_dir.h"
 
 namespace recsd::daemon {
 namespace {
@@ -23,6 +28,41 @@ Event View(const std::string& user, const std::string& item, std::int64_t ts) {
   e.item = ItemId(item);
   e.ts = {ts};
   return e;
+}
+
+// The items file goes straight into the input's catalog (rejects counted, nothing kept in
+// `items`); an items file that cannot be read is an error, and no catalog.
+TEST(ReadReplayInputTest, ItemsGoIntoTheCatalogAndAMissingFileIsAnError) {
+  const LoadedConfig loaded = LoadConfig({"", {"model.embedding_dim=3"}, {}});
+  ASSERT_TRUE(loaded.problems.empty());
+  const model::EngineOptions engine = EngineOptionsFromConfig(loaded.config);
+  recsd::testing::TempDir dir;
+  ReplayOptions options;
+  options.input_format = "jsonl";
+  options.items = (dir.path() / "items.jsonl").string();
+  options.events = (dir.path() / "events.jsonl").string();
+  std::ofstream(options.items) << R"({"v":1,"item":"a","emb":[1,0,0],"ts":1})"
+                               << "\n"
+                               << R"({"v":1,"item":"b","emb":[1,2],"ts":1})"
+                               << "\n"  // wrong dimension
+                               << R"({"v":1,"item":"c","emb":[0,0,2],"ts":1})"
+                               << "\n";
+  std::ofstream(options.events) << R"({"v":1,"user":"u","item":"a","type":"view","ts":1})"
+                                << "\n";
+  const auto input = ReadReplayInput(options, loaded.config, engine);
+  ASSERT_TRUE(input) << input.error();
+  ASSERT_NE(input->catalog, nullptr);
+  EXPECT_EQ(input->catalog->size(), 2U);
+  EXPECT_TRUE(input->catalog->Find(ItemId("c")).has_value());
+  EXPECT_FALSE(input->catalog->Find(ItemId("b")).has_value());
+  EXPECT_TRUE(input->items.empty());
+  EXPECT_EQ(input->rejected, 1U);
+  EXPECT_EQ(input->events.size(), 1U);
+
+  options.items = (dir.path() / "none.jsonl").string();
+  const auto missing = ReadReplayInput(options, loaded.config, engine);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("none.jsonl: cannot open"), std::string::npos) << missing.error();
 }
 
 TEST(McNemarTest, CountsDiscordantHitsWithinTheTopK) {
