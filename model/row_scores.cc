@@ -1,7 +1,6 @@
 #include "model/row_scores.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <limits>
 
@@ -49,15 +48,13 @@ void ScoreRowsPortable(RowAt row_at, std::size_t len, std::size_t dim, const flo
 }
 
 #if defined(__x86_64__)
-// Eight values of a row.
-__attribute__((target("avx2"))) inline __m256 Load8(const float* p) { return _mm256_loadu_ps(p); }
 
 // The dot products of four rows with u, in row order: one load of the user's values serves the
 // four rows, and one horizontal reduction sums them. kDim as for ScoreRowsAvx2.
-template <std::size_t kDim, class T>
-__attribute__((target("avx2,fma"))) inline __m128 Dots4(const T* e0, const T* e1, const T* e2,
-                                                        const T* e3, const float* u,
-                                                        std::size_t runtime_dim) {
+template <std::size_t kDim>
+__attribute__((target("avx2,fma"))) inline __m128 Dots4(const float* e0, const float* e1,
+                                                        const float* e2, const float* e3,
+                                                        const float* u, std::size_t runtime_dim) {
   const std::size_t dim = kDim > 0 ? kDim : runtime_dim;
   const std::size_t body = dim - dim % 8;
   __m256 a0 = _mm256_setzero_ps();
@@ -66,19 +63,19 @@ __attribute__((target("avx2,fma"))) inline __m128 Dots4(const T* e0, const T* e1
   __m256 a3 = _mm256_setzero_ps();
   for (std::size_t d = 0; d < body; d += 8) {
     const __m256 ud = _mm256_loadu_ps(u + d);
-    a0 = _mm256_fmadd_ps(Load8(e0 + d), ud, a0);
-    a1 = _mm256_fmadd_ps(Load8(e1 + d), ud, a1);
-    a2 = _mm256_fmadd_ps(Load8(e2 + d), ud, a2);
-    a3 = _mm256_fmadd_ps(Load8(e3 + d), ud, a3);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(e0 + d), ud, a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(e1 + d), ud, a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(e2 + d), ud, a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(e3 + d), ud, a3);
   }
   // hadd(hadd(a0, a1), hadd(a2, a3)) holds the four sums of lanes 0-3 in its low half and of
   // lanes 4-7 in its high half, in row order.
   const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
   __m128 dots = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   if (body < dim) {
-    const auto tail = [&](const T* e) {
+    const auto tail = [&](const float* e) {
       float dot = 0;
-      for (std::size_t d = body; d < dim; ++d) dot += static_cast<float>(e[d]) * u[d];
+      for (std::size_t d = body; d < dim; ++d) dot += e[d] * u[d];
       return dot;
     };
     dots = _mm_add_ps(dots, _mm_setr_ps(tail(e0), tail(e1), tail(e2), tail(e3)));
@@ -158,11 +155,6 @@ void ScoreQuantizedPortable(const std::int8_t* codes, const float* scales, std::
 }
 
 #if defined(__x86_64__)
-// Four quantised rows a step: sixteen codes of a row widened to 16 bits, multiplied with the
-// user's (widened once, before the loop) and summed in pairs into 32-bit lanes (vpmaddwd), so a
-// 64-dimensional row is four loads, four multiplies and four adds, with one horizontal reduction
-// for the four rows. Exact integer sums: the same scores as the portable code. The last
-// dim % 16 dimensions and len % 4 rows by the portable code.
 // Sixteen codes widened to 16 bits.
 __attribute__((target("avx2"))) inline __m256i Widen16(const std::int8_t* p) {
   return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -183,6 +175,11 @@ __attribute__((target("avx2"))) inline __m256i CodeDots(const std::int8_t* c, co
   return acc;
 }
 
+// Four quantised rows a step: sixteen codes of a row widened to 16 bits, multiplied with the
+// user's (widened once, before the loop) and summed in pairs into 32-bit lanes (vpmaddwd), so a
+// 64-dimensional row is four loads, four multiplies and four adds, with one horizontal reduction
+// for the four rows. Exact integer sums: the same scores as the portable code. The last
+// dim % 16 dimensions and len % 4 rows by the portable code.
 template <std::size_t kDim>
 __attribute__((target("avx2"))) void ScoreQuantizedAvx2(const std::int8_t* codes,
                                                         const float* scales, std::size_t len,
