@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <tuple>
@@ -63,14 +64,16 @@ class ItemGraph {
     const Node* node = NodeOf(item);
     if (node == nullptr) return;
     const double scale = frame_.Scale(t);
-    for (std::size_t i = 0; i < node->to.size(); ++i) {
-      const Node& to = nodes_[node->to[i]];
+    const std::uint32_t* targets = node->out.to();
+    const double* stored = node->out.stored();
+    for (std::uint32_t i = 0; i < node->out.size(); ++i) {
+      const Node& to = nodes_[targets[i]];
       if (to.epoch != epoch) {
         const std::optional<std::size_t> row = find(to.id);
         to.row = row ? static_cast<std::int64_t>(*row) : -1;
         to.epoch = epoch;
       }
-      if (to.row >= 0) f(static_cast<std::uint32_t>(to.row), node->stored[i] * scale);
+      if (to.row >= 0) f(static_cast<std::uint32_t>(to.row), stored[i] * scale);
     }
   }
 
@@ -81,17 +84,38 @@ class ItemGraph {
   std::size_t nodes() const noexcept { return index_.size(); }
 
  private:
+  // A node's out-edges: the weights (in frame_; a min-heap, item_graph.cc) and their targets in
+  // one allocation, the targets apart from the weights so that a search reads 4 bytes an edge.
+  // Grows by doubling from 4.
+  class Edges {
+   public:
+    std::uint32_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    double* stored() noexcept { return reinterpret_cast<double*>(buffer_.get()); }
+    const double* stored() const noexcept { return reinterpret_cast<const double*>(buffer_.get()); }
+    std::uint32_t* to() noexcept { return reinterpret_cast<std::uint32_t*>(stored() + capacity_); }
+    const std::uint32_t* to() const noexcept {
+      return reinterpret_cast<const std::uint32_t*>(stored() + capacity_);
+    }
+    void PushBack(std::uint32_t target, double weight);
+    // Keeps the first n (n <= size()); none: the buffer is freed.
+    void Truncate(std::uint32_t n);
+
+   private:
+    std::unique_ptr<std::byte[]> buffer_;  // capacity_ doubles, then capacity_ targets
+    std::uint32_t size_ = 0;
+    std::uint32_t capacity_ = 0;
+  };
   // Items are interned: an edge names its target by node number, so that adding an edge compares
-  // integers, not strings, over the up to max_neighbours edges of its source (kept apart from the
-  // weights, so that the search reads 4 bytes an edge). A node lives while it has out-edges or is
-  // the target of one (`in`), then its number is reused.
+  // integers, not strings, over the up to max_neighbours edges of its source. A node lives while
+  // it has out-edges or is the target of one (`in`), then its number is reused. 64 bytes: the id
+  // a lookup compares and the edges' header share a cache line.
   struct Node {
     ItemId id;
-    std::vector<std::uint32_t> to;  // out-edges: targets
-    std::vector<double> stored;     // and weights, in frame_; a min-heap (item_graph.cc)
-    std::uint32_t in = 0;           // edges that point here
-    mutable std::int64_t row = -1;  // the catalog row of `id` as of catalog `epoch` (-1: none)
-    mutable std::uint32_t epoch = 0;
+    Edges out;
+    std::uint32_t in = 0;             // edges that point here
+    mutable std::uint32_t epoch = 0;  // the catalog `row` is as of
+    mutable std::int64_t row = -1;    // the catalog row of `id` as of catalog `epoch` (-1: none)
   };
   std::optional<std::uint32_t> Find(const ItemId& item) const;
   const Node* NodeOf(const ItemId& item) const;
