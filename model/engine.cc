@@ -156,15 +156,21 @@ double Engine::ClockTime(const UserState& state, double now_s) const {
   return state.interest().empty() ? now_s : std::max(now_s, state.clock());
 }
 
-ApplyOutcome Engine::Apply(const Event& event, EventPosition position) {
+ApplyOutcome Engine::Apply(const Event& event, EventPosition position, bool* late) {
   if (event.type == event_type::kForget) {
     // Its id may stay in dirty_ and expiry_: both skip users that are gone. Its pending lists go
     // unlearned: a user who asked to be forgotten leaves no examples behind.
-    if (users_.erase(event.user) > 0) erased_.insert(event.user);
+    const auto it = users_.find(event.user);
+    if (late != nullptr) *late = it != users_.end() && event.ts < it->second.latest_ts;
+    if (it != users_.end()) {
+      users_.erase(it);
+      erased_.insert(event.user);
+    }
     return ApplyOutcome::kForgotten;
   }
   auto [it, inserted] = users_.try_emplace(event.user, options_.user);
   UserEntry& entry = it->second;
+  if (late != nullptr) *late = event.ts < entry.latest_ts;  // a new entry's is 0
   UserState& state = entry.state;
   if (position.offset <= state.last_offset()) {
     // Consumed again, after a restart or a hand-over that resumed below it: the state has the
@@ -497,11 +503,6 @@ EvictionCounts Engine::Evict(std::size_t target_bytes, TimestampMs now, double n
     erased_.insert(id);
   }
   return counts;
-}
-
-bool Engine::IsLate(const Event& event) const {
-  auto it = users_.find(event.user);
-  return it != users_.end() && event.ts < it->second.latest_ts;
 }
 
 const UserState* Engine::FindUser(const UserId& user) const {

@@ -191,7 +191,10 @@ class Engine {
   void SetStaticWeights(const FusionWeights& weights) { options_.weights = weights; }
   const Catalog& catalog() const { return *catalog_; }
 
-  ApplyOutcome Apply(const Event& event, EventPosition position);
+  // Applies one event of the input at `position`. `late`, when given, says whether the event is
+  // older than the latest event applied to its user before it: such an event is still applied,
+  // with its decay (ARCHITECTURE.md, "User state and interest decay"), but arrived out of order.
+  ApplyOutcome Apply(const Event& event, EventPosition position, bool* late = nullptr);
 
   // Finishes the pending lists whose attribution window has passed at event time `now` (learns
   // from them), then refreshes the dirty users (oldest dirty first) and publishes one list each.
@@ -245,9 +248,6 @@ class Engine {
   // first; the user starts fresh on their next event. O(users log users).
   EvictionCounts Evict(std::size_t target_bytes, TimestampMs now, double negligible_mass);
 
-  // True when `event` is older than the latest event applied to its user: it is still applied,
-  // with its decay (ARCHITECTURE.md, "User state and interest decay"), but arrived out of order.
-  bool IsLate(const Event& event) const;
   std::size_t users() const noexcept { return users_.size(); }
   // Bytes all users take: their states (UserState::ApproxBytes) and their entries in the user
   // map (EntryBytes; O(users)).

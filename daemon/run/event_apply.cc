@@ -90,8 +90,9 @@ void Worker::Handle(const ConsumedMessage& msg) {
                event ? PipelineStats::Result::kDlq : ResultOf(stream::ClassOf(event.error().code)));
     return;
   }
-  const bool late = part.engine->IsLate(*event);
-  const model::ApplyOutcome outcome = part.engine->Apply(*event, {msg.partition, msg.offset});
+  bool late = false;
+  const model::ApplyOutcome outcome =
+      part.engine->Apply(*event, {msg.partition, msg.offset}, &late);
   Observe(PipelineStats::Stage::kState, ctx_.clock.Now() - decoded);
   if (outcome == model::ApplyOutcome::kDuplicate) {
     st.Count(PipelineStats::Result::kDuplicate);

@@ -347,14 +347,23 @@ TEST(EngineTest, EvictionOrderIsLeastRecentFirst) {
 
 TEST(EngineTest, EventsOlderThanTheUsersLatestAreLateButApplied) {
   Fixture f;
-  EXPECT_FALSE(f.engine.IsLate(Ev("u", "i0", kHour)));  // no state yet
-  f.engine.Apply(Ev("u", "i0", kHour), {0, 1});
-  EXPECT_FALSE(f.engine.IsLate(Ev("u", "i1", kHour)));
-  EXPECT_FALSE(f.engine.IsLate(Ev("v", "i1", 0)));  // another user's clock
-  const Event late = Ev("u", "i1", kHour - 1);
-  EXPECT_TRUE(f.engine.IsLate(late));
-  EXPECT_EQ(f.engine.Apply(late, {0, 2}), ApplyOutcome::kApplied);
-  EXPECT_TRUE(f.engine.IsLate(Ev("u", "i2", kHour - 1)));  // the high mark did not move back
+  bool late = true;
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i0", kHour), {0, 1}, &late), ApplyOutcome::kApplied);
+  EXPECT_FALSE(late);  // no state before it
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i1", kHour), {0, 2}, &late), ApplyOutcome::kApplied);
+  EXPECT_FALSE(late);  // as old as the latest is not older
+  EXPECT_EQ(f.engine.Apply(Ev("v", "i1", 0), {0, 3}, &late), ApplyOutcome::kApplied);
+  EXPECT_FALSE(late);  // another user's clock
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i2", kHour - 1), {0, 4}, &late), ApplyOutcome::kApplied);
+  EXPECT_TRUE(late);
+  EXPECT_EQ(f.engine.Apply(Ev("u", "i0", kHour - 1), {0, 5}, &late), ApplyOutcome::kApplied);
+  EXPECT_TRUE(late);  // the high mark did not move back
+  Event forget = Ev("u", "", kHour - 2, event_type::kForget);
+  EXPECT_EQ(f.engine.Apply(forget, {0, 6}, &late), ApplyOutcome::kForgotten);
+  EXPECT_TRUE(late);
+  forget.ts = {kHour + 1};
+  EXPECT_EQ(f.engine.Apply(forget, {0, 7}, &late), ApplyOutcome::kForgotten);
+  EXPECT_FALSE(late);  // the user is gone: nothing to be late against
 }
 
 TEST(EngineTest, ForgetErasesTheUserAndTheirPendingRefresh) {
