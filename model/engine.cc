@@ -175,10 +175,13 @@ ApplyOutcome Engine::Apply(const Event& event, EventPosition position, bool* lat
   if (position.offset <= state.last_offset()) {
     // Consumed again, after a restart or a hand-over that resumed below it: the state has the
     // event already (restored from the changelog, which may be written before the event's list is
-    // made). When the user's last event has no list of its own yet (RepublishUnconfirmed
-    // published again those that had one), this is the last chance to make it.
-    if (position.offset == state.last_offset() && types_.Get(event.type).weight != 0.0 &&
-        !entry.dirty) {
+    // made). An event that asks for a list (a non-zero interest weight) and is newer than the
+    // trigger of the user's newest list has no list yet (RepublishUnconfirmed published again
+    // those that had one): this is the last chance to make it. Not only the user's last event:
+    // one followed by an impression (which asks for none) would lose its list. Each such event
+    // moves the trigger on, so the list goes out under the newest.
+    if (types_.Get(event.type).weight != 0.0 &&
+        !(entry.dirty && entry.trigger.offset >= position.offset)) {
       const std::optional<ListId> current =
           state.pending().empty() ? std::nullopt : ParseListId(state.pending().back().rec);
       if (!current || current->offset < position.offset) {

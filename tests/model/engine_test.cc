@@ -308,6 +308,36 @@ TEST(EngineTest, AReconsumedLastEventWithoutItsListMakesTheUserDirty) {
   EXPECT_EQ(restored.engine.dirty(), 0U);
 }
 
+TEST(EngineTest, AReconsumedEventWithoutItsListBeforeAnImpressionOrAnotherSuchEventGetsOne) {
+  Fixture f;
+  f.engine.Apply(Ev("u", "i0", kHour), {0, 3});
+  f.engine.Refresh({kHour}, f.sink);
+  // The state goes out with two events and an impression after the list of 0-3: no list asked
+  // for the impression, so the user's last event is not the one whose list is missing.
+  f.engine.Apply(Ev("u", "i1", kHour + 1), {0, 7});
+  f.engine.Apply(Ev("u", "i2", kHour + 2), {0, 8});
+  f.engine.Apply(Ev("u", "i3", kHour + 3, event_type::kImpression), {0, 9});
+  Fixture restored;
+  ASSERT_TRUE(restored.engine.RestoreUser(UserId("u"), *f.engine.ExportUser(UserId("u"))));
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i0", kHour), {0, 3}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.dirty(), 0U);  // listed as 0-3
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i1", kHour + 1), {0, 7}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.dirty(), 1U);
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i2", kHour + 2), {0, 8}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i3", kHour + 3, event_type::kImpression), {0, 9}),
+            ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.OldestDirtyOffset(),
+            std::optional<std::int64_t>(7));  // no offset committed past the first
+  restored.engine.Refresh({kHour + 3}, restored.sink);
+  ASSERT_EQ(restored.sink.lists.size(), 1U);
+  EXPECT_EQ(restored.sink.lists[0].rec, "0-8");  // one list, under the newest event that asked
+  EXPECT_EQ(restored.engine.FindUser(UserId("u"))->event_count(), 4U);  // nothing applied twice
+  // Consumed once more (the commit did not get past them): nothing is newer than 0-8's list.
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i1", kHour + 1), {0, 7}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.Apply(Ev("u", "i2", kHour + 2), {0, 8}), ApplyOutcome::kDuplicate);
+  EXPECT_EQ(restored.engine.dirty(), 0U);
+}
+
 TEST(EngineTest, EvictsNegligibleUsersFirstThenTheLeastRecentNeverTheDirty) {
   constexpr std::int64_t kDay = 24 * kHour;
   Fixture f;  // event-time clock; the long-term interest has a 7-day half-life
