@@ -247,7 +247,7 @@ std::vector<MetricFamily> Families(const BuildInfo& build, const PipelineSnapsho
   // Fusion and feedback.
   {
     MetricFamily f{"recsd_fusion_weight",
-                   "Fusion weight by source: the learned posterior mean (averaged over "
+                   "Fusion weight by source: the learned weight ranked with (averaged over "
                    "partitions), or the static weight before anything is learned.",
                    kGauge,
                    {}};

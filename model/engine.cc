@@ -646,7 +646,7 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
       weights =
           options_.learning.exploration > 0 && !rec.empty()
               ? learner_.Sample(Fnv1a64(rec) ^ kSampleSalt, segment, options_.learning.exploration)
-              : learner_.Mean(segment);
+              : learner_.Weights(segment);
     }
     const auto keep = [&](std::uint32_t row) { return catalog.available(row) && unseen(row); };
     std::vector<RecommendedItem> items =

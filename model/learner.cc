@@ -110,7 +110,8 @@ bool IsCovariance(const std::vector<double>& covariance, std::size_t features) {
 WeightLearner::WeightLearner(const LearnerOptions& options) : options_(options) {
   RECSD_CHECK(options.restart_threshold >= 0 && options.restart_ratio > 1, "learner restarts");
   RECSD_CHECK(options.prior_variance > 0 && options.beta > 0 && options.drift_variance >= 0 &&
-                  options.min_weight <= options.max_weight && options.features <= kMaxSources,
+                  options.confidence >= 0 && options.min_weight <= options.max_weight &&
+                  options.features <= kMaxSources,
               "learner options");
   for (std::size_t s = 0; s < options.features; ++s) {
     prior_.mean[s] = std::clamp(options.prior_mean[s], options.min_weight, options.max_weight);
@@ -191,12 +192,8 @@ void WeightLearner::SetPeerEvidence(const LearnerEvidence& evidence) {
 
 void WeightLearner::SeedGlobal(const WeightPosterior& posterior) {
   const std::size_t features = options_.features;
-  Vector mean = MeanOf(posterior, features);
+  const Vector mean = MeanOf(posterior, features);
   Matrix cov = CovMatrix(posterior, features);
-  for (std::size_t s = 0; s < features; ++s) {
-    const auto i = static_cast<Eigen::Index>(s);
-    mean(i) = std::clamp(mean(i), options_.min_weight, options_.max_weight);
-  }
   for (Eigen::Index i = 0; i < cov.rows(); ++i) {
     cov(i, i) = std::clamp(cov(i, i), 1e-12, options_.prior_variance);
   }
@@ -205,12 +202,7 @@ void WeightLearner::SeedGlobal(const WeightPosterior& posterior) {
   Combine();
 }
 
-void WeightLearner::Combine() {
-  combined_ = peers_.CombinedWith(global_);
-  for (std::size_t s = 0; s < options_.features; ++s) {
-    combined_.mean[s] = std::clamp(combined_.mean[s], options_.min_weight, options_.max_weight);
-  }
-}
+void WeightLearner::Combine() { combined_ = peers_.CombinedWith(global_); }
 
 FeatureVector WeightLearner::Centred(const FeatureVector& x) const {
   FeatureVector c{};
@@ -245,10 +237,6 @@ void WeightLearner::UpdatePosterior(const FeatureVector& centred, const Feedback
   // The variance along x falls by the factor 1 − c·w·q/s, at most to a tenth.
   const double k = q > 0 ? std::min(c * W(t) / total, 0.9 / q) : 0.0;
   cov -= k * cov_x * cov_x.transpose();
-  for (std::size_t s = 0; s < features; ++s) {
-    const auto i = static_cast<Eigen::Index>(s);
-    mean(i) = std::clamp(mean(i), options_.min_weight, options_.max_weight);
-  }
   Store(mean, cov, features, p);
   ++p->examples;
 }
@@ -316,10 +304,13 @@ const WeightPosterior& WeightLearner::For(const std::string& segment) const {
   return p != nullptr && p->examples >= options_.segment_min_examples ? *p : combined_;
 }
 
-FusionWeights WeightLearner::Mean(const std::string& segment) const {
+FusionWeights WeightLearner::Weights(const std::string& segment) const {
   const WeightPosterior& p = For(segment);
   FusionWeights weights;
-  for (std::size_t s = 0; s < options_.features; ++s) weights.w[s] = p.mean[s];
+  for (std::size_t s = 0; s < options_.features; ++s) {
+    const double bound = p.mean[s] - options_.confidence * std::sqrt(std::max(0.0, p.variance[s]));
+    weights.w[s] = std::clamp(bound, options_.min_weight, options_.max_weight);
+  }
   weights.version = version_;
   return weights;
 }

@@ -318,7 +318,7 @@ Response WeightsEndpoint(const Pipeline& p) {
           for (const auto& [name, posterior] : learner.segment_posteriors()) names.push_back(name);
           for (const std::string& name : names) {
             auto& [sum, n] = totals->segments[name.empty() ? "global" : name];
-            const model::FusionWeights w = learner.Mean(name);
+            const model::FusionWeights w = learner.Weights(name);
             for (std::size_t s = 0; s < model::kMaxSources; ++s) sum.w[s] += w.w[s];
             ++n;
           }

@@ -395,7 +395,8 @@ class Loader {
                               std::pair{"learning.max_weight", &l.max_weight},
                               std::pair{"learning.holdout_share", &l.holdout_share},
                               std::pair{"learning.guard_z", &l.guard_z},
-                              std::pair{"learning.exploration", &l.exploration}}) {
+                              std::pair{"learning.exploration", &l.exploration},
+                              std::pair{"learning.confidence", &l.confidence}}) {
       *field = std::stod(Get(key));
     }
     for (const char* key : {"learning.prior_variance", "learning.beta", "learning.guard_z"}) {

@@ -111,6 +111,7 @@ struct Config {
     double propensity_power = 0;
     double max_propensity_weight = 0;
     double exploration = 0;
+    double confidence = 0;  // weights ranked at μ − confidence·σ
     double prior_variance = 0;
     double bias_prior_mean = 0;
     double beta = 0;

@@ -96,6 +96,7 @@ const std::vector<KeySpec>& Schema() {
       {"learning.propensity_power", Type::kFloat, "0", 0, 10},
       {"learning.max_propensity_weight", Type::kFloat, "10", 1, 1000},
       {"learning.exploration", Type::kFloat, "0", 0, 10},
+      {"learning.confidence", Type::kFloat, "0.5", 0, 10},
       {"learning.prior_variance", Type::kFloat, "1", 0, 1000},
       {"learning.bias_prior_mean", Type::kFloat, "-1.5", -100, 100},
       {"learning.beta", Type::kFloat, "1", 0, 1000},

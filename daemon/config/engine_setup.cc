@@ -72,6 +72,7 @@ void SetLearningOptions(const Config& config, model::EngineOptions* o) {
   learner.drift_variance = l.drift_variance;
   learner.restart_threshold = l.restart_threshold;
   learner.restart_ratio = l.restart_ratio;
+  learner.confidence = l.confidence;
   learner.min_weight = l.min_weight;
   learner.max_weight = l.max_weight;
   learner.segment_min_examples = l.segment_min_examples;

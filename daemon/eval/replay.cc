@@ -208,7 +208,7 @@ ReplayReport RunReplay(stream::ReplayInput input, model::EngineOptions options,
   report.rejected = input.rejected;
   const std::uint64_t total = input.events.size();
   const auto weight_point = [&](std::uint64_t events) {
-    const model::FusionWeights w = engine.learner().Mean();
+    const model::FusionWeights w = engine.learner().Weights();
     report.weight_trajectory.push_back({events, w.version, w.w});
   };
   if (trajectory_every == 0) trajectory_every = std::max<std::uint64_t>(1, total / 50);

@@ -313,7 +313,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
                                   : std::max<std::uint64_t>(1, simulation.events / 50);
   ReplayReport& r = report.replay;
   const auto weight_point = [&](std::uint64_t events) {
-    const model::FusionWeights w = engine.learner().Mean();
+    const model::FusionWeights w = engine.learner().Weights();
     r.weight_trajectory.push_back({events, w.version, w.w});
   };
   weight_point(0);
@@ -322,7 +322,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
   std::size_t p = 0;
   for (std::uint64_t e = 0; e < simulation.events; ++e) {
     while (e >= report.phases[p].end_event) {
-      report.phases[p].learned_weights = engine.learner().Mean().w;
+      report.phases[p].learned_weights = engine.learner().Weights().w;
       ++p;
     }
     SimulatedPhase& phase = report.phases[p];
@@ -351,7 +351,7 @@ SimulationReport RunDriftSimulation(const SimulationOptions& simulation,
       progress(e + 1, simulation.events);
     }
   }
-  report.phases.back().learned_weights = engine.learner().Mean().w;
+  report.phases.back().learned_weights = engine.learner().Weights().w;
   if (r.weight_trajectory.back().events != simulation.events) weight_point(simulation.events);
 
   engine.FinishPending({std::numeric_limits<std::int64_t>::max()});

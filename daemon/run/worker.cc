@@ -196,7 +196,7 @@ void Worker::Tick() {
     Report(p, part, measure);
     users += static_cast<std::int64_t>(part.engine->users());
     if (part.engine->learner().version() > 0) {
-      const model::FusionWeights w = part.engine->learner().Mean();
+      const model::FusionWeights w = part.engine->learner().Weights();
       for (std::size_t s = 0; s < model::kMaxSources; ++s) view.weights.w[s] += w.w[s];
       view.weights.version += part.engine->learner().version();
       ++view.partitions;

@@ -210,7 +210,7 @@ TEST(ConfigTest, LearningValuesAreValidatedAndReachTheEngine) {
       "", {"learning.feedback_types=click, purchase", "learning.segment_keys=device,,country",
            "learning.attribution_window=10m", "learning.holdout_share=0.25",
            "learning.exploration=0.5", "learning.drift_variance=0.001", "learning.pending_lists=2",
-           "learning.guard_window=500", "learning.guard_min_lists=10"});
+           "learning.confidence=1.5", "learning.guard_window=500", "learning.guard_min_lists=10"});
   ASSERT_TRUE(c.problems.empty()) << c.problems.front().ToString();
   const model::EngineOptions o = EngineOptionsFromConfig(c.config);
   EXPECT_TRUE(o.learning.learn);
@@ -221,6 +221,8 @@ TEST(ConfigTest, LearningValuesAreValidatedAndReachTheEngine) {
   EXPECT_EQ(o.learning.attribution.window_ms, 600'000);
   EXPECT_EQ(o.learning.holdout_share, 0.25);
   EXPECT_EQ(o.learning.learner.drift_variance, 0.001);
+  EXPECT_EQ(o.learning.learner.confidence, 1.5);
+  EXPECT_EQ(EngineOptionsFromConfig(Load("", {}).config).learning.learner.confidence, 0.5);
   EXPECT_EQ(o.learning.guard.half_life_lists, 500.0);
   EXPECT_EQ(o.user.max_pending, 2U);
   EXPECT_FALSE(EngineOptionsFromConfig(Load("", {"learning.enabled=false"}).config).learning.learn);

@@ -651,7 +651,7 @@ TEST(EngineLearningTest, ClicksOnFreshItemsTeachTheFreshWeight) {
     now += kMinute;  // lists finish 30 minutes later
   }
   engine.FinishPending({now + kHour});
-  const FusionWeights w = engine.learner().Mean();
+  const FusionWeights w = engine.learner().Weights();
   for (std::size_t s = 0; s < kFreshX; ++s) EXPECT_GT(w.w[kFreshX], w.w[s] + 0.5) << s;
   const auto share = [&](std::size_t from, std::size_t to) {
     return static_cast<double>(std::count(freshest_first.begin() + static_cast<long>(from),

@@ -41,6 +41,12 @@ double MaxError(const WeightPosterior& p, const Weights& w) {
   return worst;
 }
 
+// The weight a learner ranks with for feature s of posterior p: the lower confidence bound.
+double Bound(const WeightPosterior& p, std::size_t s, const LearnerOptions& o) {
+  return std::clamp(p.mean[s] - o.confidence * std::sqrt(p.variance[s]), o.min_weight,
+                    o.max_weight);
+}
+
 constexpr Weights kTruth = {0.2, 0.5, 1.5, 0.0, 0.8, 0.3};
 constexpr double kBias = -1.5;
 
@@ -64,9 +70,50 @@ TEST(WeightLearnerTest, RecoversTheGeneratingWeights) {
   EXPECT_NEAR(learner.global().bias_mean, centred_bias, 0.1);
   EXPECT_EQ(learner.version(), 50'000U);
   EXPECT_EQ(learner.global().examples, 50'000U);
-  const FusionWeights mean = learner.Mean();
-  EXPECT_EQ(mean.w[2], learner.global().mean[2]);
-  EXPECT_EQ(mean.version, 50'000U);
+  const FusionWeights ranked = learner.Weights();
+  EXPECT_EQ(ranked.version, 50'000U);
+  // Ranked at the lower confidence bound, a little below the mean where the evidence is strong.
+  for (std::size_t s = 0; s < kFeatures; ++s) {
+    EXPECT_DOUBLE_EQ(ranked.w[s], Bound(learner.global(), s, o)) << s;
+  }
+  EXPECT_LT(ranked.w[2], learner.global().mean[2]);
+  EXPECT_GT(ranked.w[2], learner.global().mean[2] - 0.05);
+}
+
+// Stated: with no evidence the ranked weights are the static ones (the prior means) less
+// confidence prior standard deviations, at least min_weight; confidence 0 ranks with the means.
+// A weight whose evidence is weak (a feature that barely varies among the examples) ranks at 0
+// though its mean is positive, while a well-supported one keeps most of its mean.
+TEST(WeightLearnerTest, RanksWithTheLowerConfidenceBoundOfEachWeight) {
+  LearnerOptions o;
+  o.prior_mean = {1.0, 0.1, 1.0, 1.0, 0.1, 0.1};
+  o.confidence = 0.5;
+  const WeightLearner cold(o);
+  EXPECT_EQ(cold.Weights().w, (Weights{0.5, 0, 0.5, 0.5, 0, 0}));
+  LearnerOptions means = o;
+  means.confidence = 0;
+  EXPECT_EQ(WeightLearner(means).Weights().w, o.prior_mean);
+
+  o.drift_variance = 0;
+  WeightLearner learner(o);
+  Generator gen(21);
+  const Weights truth = {0.0, 0.0, 1.5, 0.0, 0.0, 0.6};
+  for (int i = 0; i < 3'000; ++i) {
+    FeedbackExample e = gen.Next(truth, kBias);
+    e.x[5] = static_cast<float>(0.97 + 0.03 * e.x[5]);  // feature 5 barely varies
+    double score = kBias;
+    for (std::size_t s = 0; s < kFeatures; ++s) score += truth[s] * e.x[s];
+    e.clicked = (i * 0.618034 - std::floor(i * 0.618034)) < NormalCdf(score);
+    learner.Update(e);
+  }
+  const WeightPosterior& p = learner.global();
+  EXPECT_GT(std::sqrt(p.variance[5]), 0.5);  // little evidence: still near the prior's spread
+  EXPECT_LT(std::sqrt(p.variance[2]), 0.2);
+  EXPECT_EQ(learner.Weights().w[5], 0.0);
+  EXPECT_GT(learner.Weights().w[2], 0.8 * p.mean[2]);
+  for (std::size_t s = 0; s < kFeatures; ++s) {
+    EXPECT_DOUBLE_EQ(learner.Weights().w[s], Bound(p, s, o)) << s;
+  }
 }
 
 // Stated: after the true weights switch, drift (variance 1e-4 per example) brings every weight
@@ -120,7 +167,9 @@ TEST(WeightLearnerTest, ExplorationShrinksWithEvidence) {
   EXPECT_NE(learner.Sample(42).w, learner.Sample(43).w);
 }
 
-TEST(WeightLearnerTest, MeansAndSamplesStayWithinTheBounds) {
+// The bounds hold for the weights ranked with and for samples, not for the belief: a mean clamped
+// after every update would be held above (or below) what its evidence says.
+TEST(WeightLearnerTest, RankedWeightsAndSamplesStayWithinTheBoundsThePosteriorDoesNot) {
   LearnerOptions o;
   o.min_weight = 0.0;
   o.max_weight = 1.0;
@@ -129,11 +178,13 @@ TEST(WeightLearnerTest, MeansAndSamplesStayWithinTheBounds) {
   const Weights extreme = {-3, 3, -3, 3, -3, 3};
   for (int i = 0; i < 5000; ++i) learner.Update(gen.Next(extreme, 0));
   for (std::size_t s = 0; s < kFeatures; ++s) {
-    EXPECT_GE(learner.global().mean[s], 0.0);
-    EXPECT_LE(learner.global().mean[s], 1.0);
+    EXPECT_GE(learner.Weights().w[s], 0.0);
+    EXPECT_LE(learner.Weights().w[s], 1.0);
   }
-  EXPECT_NEAR(learner.global().mean[0], 0.0, 0.05);  // pushed to the lower bound
-  EXPECT_NEAR(learner.global().mean[1], 1.0, 0.05);  // and to the upper
+  EXPECT_EQ(learner.Weights().w[0], 0.0);     // pushed to the lower bound
+  EXPECT_EQ(learner.Weights().w[1], 1.0);     // and to the upper
+  EXPECT_LT(learner.global().mean[0], -2.0);  // the belief follows the evidence
+  EXPECT_GT(learner.global().mean[1], 2.0);
   for (std::uint64_t seed = 0; seed < 100; ++seed) {
     for (double w : learner.Sample(seed).w) {
       EXPECT_GE(w, 0.0);
@@ -155,18 +206,20 @@ TEST(WeightLearnerTest, SegmentsBackOffToGlobalUntilTheyHaveEvidence) {
   // "desktop" took the one segment slot; "mobile" has none, so it is served the global weights.
   EXPECT_EQ(learner.segments(), 1U);
   EXPECT_EQ(learner.FindSegment("mobile"), nullptr);
-  EXPECT_EQ(learner.Mean("mobile").w, learner.Mean().w);
+  EXPECT_EQ(learner.Weights("mobile").w, learner.Weights().w);
 
   LearnerOptions o2 = o;
   o2.max_segments = 8;
   WeightLearner segmented(o2);
   for (int i = 0; i < 20'000; ++i) segmented.Update(gen.Next(kTruth, kBias), "desktop");
   for (int i = 0; i < 1999; ++i) segmented.Update(gen.Next(mobile, kBias), "mobile");
-  EXPECT_EQ(segmented.Mean("mobile").w, segmented.Mean().w);  // 1999 < 2000: backed off
+  EXPECT_EQ(segmented.Weights("mobile").w, segmented.Weights().w);  // 1999 < 2000: backed off
   for (int i = 0; i < 8000; ++i) segmented.Update(gen.Next(mobile, kBias), "mobile");
   const WeightPosterior* m = segmented.FindSegment("mobile");
   ASSERT_NE(m, nullptr);
-  EXPECT_EQ(segmented.Mean("mobile").w, m->mean);
+  for (std::size_t s = 0; s < kFeatures; ++s) {
+    EXPECT_DOUBLE_EQ(segmented.Weights("mobile").w[s], Bound(*m, s, o2)) << s;
+  }
   EXPECT_LT(MaxError(*m, mobile), 0.25);
   EXPECT_GT(MaxError(segmented.global(), mobile), 0.5);  // the global mixes both populations
 }
@@ -234,13 +287,13 @@ TEST(WeightLearnerTest, PeerEvidencePoolsPartitionsLikeOneLearner) {
   EXPECT_LT((cov(pooled).inverse() - info).cwiseAbs().maxCoeff(), 1e-6 * info.norm());
   EXPECT_EQ(pooled.examples, 8'000U);
   // Ranking uses the pooled posterior; the own one (what the partition publishes) is unchanged.
-  EXPECT_EQ(a.Mean().w[2], pooled.mean[2]);
+  EXPECT_DOUBLE_EQ(a.Weights().w[2], Bound(pooled, 2, o));
   EXPECT_EQ(a.global().examples, 4'000U);
   // Later updates keep the peers' evidence; an empty evidence removes it.
   a.Update(gen.Next(kTruth, kBias));
   EXPECT_EQ(a.combined().examples, 8'001U);
   a.SetPeerEvidence(LearnerEvidence{});
-  EXPECT_EQ(a.Mean().w[2], a.global().mean[2]);
+  EXPECT_DOUBLE_EQ(a.Weights().w[2], Bound(a.global(), 2, o));
   // A posterior that learned nothing adds no evidence.
   LearnerEvidence none;
   none.Add(all.prior(), all.prior(), kFeatures);
@@ -277,7 +330,7 @@ TEST(WeightLearnerTest, SeedGlobalStartsFromAnotherLearnersPosterior) {
   WeightLearner next_owner(o);
   next_owner.SeedGlobal(old_owner.global());
   for (std::size_t s = 0; s < kFeatures; ++s) {
-    EXPECT_EQ(next_owner.Mean().w[s], old_owner.Mean().w[s]) << s;
+    EXPECT_EQ(next_owner.Weights().w[s], old_owner.Weights().w[s]) << s;
     EXPECT_EQ(next_owner.global().variance[s], old_owner.global().variance[s]) << s;
   }
   EXPECT_EQ(next_owner.global().examples, 2'000U);
