@@ -135,8 +135,8 @@ struct FeatureCenter {
 // Ranked at its lower bound, a weakly supported weight stays out of the lists' choice, its items
 // keep varying, and evidence can correct it. min_weight and max_weight bound the weights ranked
 // with, not the posterior (a mean clamped at 0 after each update is lifted by every noisy step
-// up and pulled down by none). At cold
-// start and after a restart the bound is the static weights less confidence·√prior_variance.
+// up and pulled down by none). At cold start and after a restart the bound is the static weights
+// less confidence·√prior_variance.
 // Thompson sampling draws w ~ N(μ, Σ) per served list. The version increments
 // with every update. Pure and deterministic: randomness comes in as a seed. One writer; copy to
 // share.
