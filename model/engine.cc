@@ -630,7 +630,8 @@ void Engine::RankBatch(const std::vector<const UserId*>& ids,
     };
 
     // The weights: static for the static and holdout variants; for learned users a posterior
-    // sample seeded by the list id (published lists, with Thompson sampling) or the means.
+    // sample seeded by the list id (published lists, with Thompson sampling) or the learner's
+    // Weights (lower confidence bounds).
     const Variant variant = VariantOf(*ids[b]);
     // Named after its trigger, so a list repeated after a crash has the same id. On-demand
     // lists have none: they were triggered by no event.

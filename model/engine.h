@@ -46,8 +46,8 @@ std::string_view VariantName(Variant variant) noexcept;  // "static", "learned",
 struct LearningOptions {
   bool learn = false;  // off: the static weights rank every list, nothing is learned
   // Exploration: each published list of a learned user is ranked with a Thompson sample of the
-  // weights whose posterior standard deviations are scaled by this (1: Thompson sampling; 0: the
-  // posterior means, no exploration).
+  // weights whose posterior standard deviations are scaled by this (1: Thompson sampling; 0: no
+  // exploration, the weights at their lower confidence bounds, WeightLearner::Weights).
   double exploration = 0.0;
   LearnerOptions learner;
   AttributionOptions attribution;
@@ -213,7 +213,8 @@ class Engine {
 
   // A list for `user` as of `now` without marking anything (cold users get trending and
   // category). It has no `rec` and is not kept pending. Ranked with the weights the user's variant
-  // gets (posterior means for learned users), or with `weights` when given (what-if rankings).
+  // gets (the learner's Weights for learned users), or with `weights` when given (what-if
+  // rankings).
   RecommendationList Recommend(const UserId& user, TimestampMs now,
                                const FusionWeights* weights = nullptr);
 
@@ -276,8 +277,8 @@ class Engine {
   void SetPeerStats(std::shared_ptr<const PeerStats> peers, std::int32_t own);
   const PeerStats* peer_stats() const noexcept { return peers_.get(); }
 
-  // Which variant serves `user` now, and the weights a list for it would be ranked with (posterior
-  // means for learned users: no exploration).
+  // Which variant serves `user` now, and the weights a list for it would be ranked with (the
+  // learner's Weights for learned users: no exploration).
   Variant VariantOf(const UserId& user) const;
   const WeightLearner& learner() const noexcept { return learner_; }
   const VariantCounts& counts(Variant variant) const noexcept {

@@ -65,7 +65,7 @@ struct ReplayOptions {
   std::vector<std::string> baselines;
 };
 
-// The learned weights (global posterior means) after `events` events.
+// The learned weights ranked with (global, WeightLearner::Weights) after `events` events.
 struct WeightPoint {
   std::uint64_t events = 0;
   std::uint64_t version = 0;

@@ -63,7 +63,7 @@ struct SimulatedPhase {
   // users' by more than learning does in a low-click phase, so holdout is compared with learned as
   // a share of its own users' oracle)
   SimulatedCounts holdout_oracle;
-  std::array<double, model::kMaxSources> learned_weights{};  // posterior means at the end
+  std::array<double, model::kMaxSources> learned_weights{};  // ranked with, at the end
 };
 
 struct SimulationReport {

@@ -138,7 +138,7 @@ struct PipelineStats {
   KafkaObservations kafka;
 };
 
-// What the learned weights look like now: the mean of the global posterior means over the
+// What the learned weights look like now: the mean of the global weights ranked with over the
 // partitions that have learned anything (each partition learns from its own users).
 struct WeightsView {
   model::FusionWeights weights;  // by feature, as `names`
